@@ -1,0 +1,87 @@
+#include "reference/forward.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "reference/kernels.h"
+
+namespace gpt2 {
+
+ReferenceState::ReferenceState(const ModelConfig& config, int capacity) : capacity_(capacity) {
+  if (capacity < 1 || capacity > config.max_seq_len) {
+    throw std::invalid_argument("reference state capacity " + std::to_string(capacity) +
+                                " is outside [1, " + std::to_string(config.max_seq_len) + "]");
+  }
+  const std::size_t T = capacity, C = config.channels, L = config.num_layers;
+  x_.resize(T * C);
+  ln_.resize(T * C);
+  qkv_.resize(T * 3 * C);
+  atty_.resize(T * C);
+  proj_.resize(T * C);
+  fch_.resize(T * 4 * C);
+  gelu_.resize(T * 4 * C);
+  att_.resize(T);
+  keys_.resize(L * T * C);
+  values_.resize(L * T * C);
+}
+
+void reference_forward(const Model& model, std::span<const int> tokens, int pos,
+                       ReferenceState& s, std::span<float> logits, std::span<float> probs) {
+  const ModelConfig& cfg = model.config();
+  const int n = int(tokens.size());
+  const int C = cfg.channels, NH = cfg.num_heads, L = cfg.num_layers, V = cfg.vocab_size;
+  if (n < 1 || pos < 0 || pos > s.cached_ || pos + n > s.capacity_) {
+    throw std::invalid_argument("reference_forward: " + std::to_string(n) +
+                                " tokens at position " + std::to_string(pos) +
+                                " do not fit (cached " + std::to_string(s.cached_) +
+                                ", capacity " + std::to_string(s.capacity_) + ")");
+  }
+  if (int(logits.size()) < V || int(probs.size()) < V) {
+    throw std::invalid_argument("reference_forward: logits and probs need V floats");
+  }
+  for (int tok : tokens) {
+    if (tok < 0 || tok >= V) {
+      throw std::invalid_argument("reference_forward: token " + std::to_string(tok) +
+                                  " is outside [0, " + std::to_string(V) + ")");
+    }
+  }
+  const ParameterTensors& p = model.params();
+  const long lC = C, cap = s.capacity_;
+  float* x = s.x_.data();
+
+  ref::encoder_forward(x, tokens.data(), p.wte, p.wpe, pos, n, C);
+  for (int l = 0; l < L; l++) {
+    float* keys = s.keys_.data() + l * cap * lC;    // (capacity, C)
+    float* values = s.values_.data() + l * cap * lC;
+    ref::layernorm_forward(s.ln_.data(), x, p.ln1w + l * lC, p.ln1b + l * lC, n, C);
+    ref::matmul_forward(s.qkv_.data(), s.ln_.data(), p.qkvw + l * 3 * lC * lC, p.qkvb + l * 3 * lC,
+                        n, C, 3 * C);
+    for (int t = 0; t < n; t++) {  // keys and values of the new positions into the cache
+      const float* row = s.qkv_.data() + t * 3 * lC;
+      std::copy(row + C, row + 2 * C, keys + (pos + t) * lC);
+      std::copy(row + 2 * C, row + 3 * C, values + (pos + t) * lC);
+    }
+    ref::attention_forward(s.atty_.data(), s.qkv_.data(), keys, values, s.att_.data(), pos, n, C,
+                           NH);
+    ref::matmul_forward(s.proj_.data(), s.atty_.data(), p.attprojw + l * lC * lC,
+                        p.attprojb + l * lC, n, C, C);
+    ref::residual_forward(x, x, s.proj_.data(), n * C);
+    ref::layernorm_forward(s.ln_.data(), x, p.ln2w + l * lC, p.ln2b + l * lC, n, C);
+    ref::matmul_forward(s.fch_.data(), s.ln_.data(), p.fcw + l * 4 * lC * lC, p.fcb + l * 4 * lC,
+                        n, C, 4 * C);
+    ref::gelu_forward(s.gelu_.data(), s.fch_.data(), n * 4 * C);
+    ref::matmul_forward(s.proj_.data(), s.gelu_.data(), p.fcprojw + l * 4 * lC * lC,
+                        p.fcprojb + l * lC, n, 4 * C, C);
+    ref::residual_forward(x, x, s.proj_.data(), n * C);
+  }
+  s.cached_ = pos + n;
+  // Only the last position's logits are needed: final layernorm on its row,
+  // then the tied wte over the V real tokens (the padding rows are never read).
+  float* last = s.ln_.data();
+  ref::layernorm_forward(last, x + (n - 1) * lC, p.lnfw, p.lnfb, 1, C);
+  ref::matmul_forward(logits.data(), last, p.wte, nullptr, 1, C, V);
+  ref::softmax_forward(probs.data(), logits.data(), V);
+}
+
+}  // namespace gpt2

@@ -1,0 +1,51 @@
+// The frozen serial reference forward pass of GPT-2.
+//
+// reference_forward() runs n new tokens at positions pos .. pos+n-1 and writes
+// the logits and probabilities of the last one. The lab's program recomputes
+// the whole prefix at every step: that is a call with pos = 0 and all tokens.
+// A later call may continue from the key/value cache the state holds for
+// positions < pos; every position's numbers are computed by the same kernels
+// from the same inputs either way, so both give the same bits.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "reference/config.h"
+#include "reference/model.h"
+
+namespace gpt2 {
+
+// Per-run state of the reference: the key/value cache of every layer for up to
+// `capacity` positions, and scratch for the activations of one call.
+class ReferenceState {
+ public:
+  ReferenceState(const ModelConfig& config, int capacity);
+  int capacity() const { return capacity_; }
+  // Positions whose keys and values the cache holds.
+  int cached() const { return cached_; }
+
+ private:
+  friend void reference_forward(const Model&, std::span<const int>, int, ReferenceState&,
+                                std::span<float>, std::span<float>);
+  int capacity_;
+  int cached_ = 0;
+  std::vector<float> x_;       // (capacity, C) the residual stream
+  std::vector<float> ln_;      // (capacity, C) layernorm output
+  std::vector<float> qkv_;     // (capacity, 3C)
+  std::vector<float> atty_;    // (capacity, C) attention output
+  std::vector<float> proj_;    // (capacity, C) projections back into the residual
+  std::vector<float> fch_;     // (capacity, 4C)
+  std::vector<float> gelu_;    // (capacity, 4C)
+  std::vector<float> att_;     // (capacity) attention weights of one head
+  std::vector<float> keys_;    // (L, capacity, C)
+  std::vector<float> values_;  // (L, capacity, C)
+};
+
+// tokens (n) at positions pos .. pos+n-1; requires 1 <= n, 0 <= pos <= cached(),
+// pos + n <= capacity, every token in [0, V). Writes logits (V) and probs (V)
+// of position pos+n-1. Throws std::invalid_argument on bad arguments.
+void reference_forward(const Model& model, std::span<const int> tokens, int pos,
+                       ReferenceState& state, std::span<float> logits, std::span<float> probs);
+
+}  // namespace gpt2
