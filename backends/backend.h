@@ -1,0 +1,70 @@
+// The forward-pass interface every backend implements, the reference included.
+//
+// A Backend is made for one model and one configuration (thread count,
+// precision). It prepares the shared const weights once (it may repack them)
+// and opens Sessions. A Session owns its scratch buffers and key/value cache and
+// turns new tokens at given positions into the logits and probabilities of the
+// last one. Generation, decision rules and verification live in the harness.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+
+#include "reference/model.h"
+
+namespace gpt2 {
+
+// How a backend's logits relate to the reference's.
+enum class Numerics {
+  kBitExact,   // the same bits: every sum in the reference's order
+  kReordered,  // sums reordered (BLAS, other precisions): close, not equal
+  kNone,       // computes nothing (the null backend)
+};
+const char* numerics_name(Numerics n);
+
+enum class Precision { kFloat32, kBFloat16 };
+const char* precision_name(Precision p);
+
+struct BackendConfig {
+  int threads = 1;
+  Precision precision = Precision::kFloat32;
+};
+
+struct BackendInfo {
+  std::string name;
+  Numerics numerics = Numerics::kBitExact;
+  Precision precision = Precision::kFloat32;
+  int threads = 1;      // the threads it really runs on
+  std::string details;  // kernel variant, library and threading, as a person reads it
+};
+
+class Session {
+ public:
+  virtual ~Session() = default;
+  // Runs tokens (n >= 1) at positions pos .. pos+n-1 and writes logits (V) and
+  // probs (V) of position pos+n-1. The session holds the keys and values of
+  // positions < cached(); requires pos <= cached() and pos+n <= capacity. pos = 0
+  // recomputes everything. Throws std::invalid_argument on bad arguments.
+  virtual void forward(std::span<const int> tokens, int pos, std::span<float> logits,
+                       std::span<float> probs) = 0;
+  virtual int cached() const = 0;
+  virtual int capacity() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const BackendInfo& info() const = 0;
+  virtual const Model& model() const = 0;
+  // A session for sequences of up to `capacity` positions (<= max_seq_len).
+  virtual std::unique_ptr<Session> open_session(int capacity) const = 0;
+};
+
+// Checks forward()'s arguments against the model and the session's cache;
+// throws std::invalid_argument naming what is wrong. For backends to share.
+void check_forward_args(const ModelConfig& config, std::span<const int> tokens, int pos,
+                        int cached, int capacity, std::span<float> logits,
+                        std::span<float> probs);
+
+}  // namespace gpt2

@@ -1,0 +1,40 @@
+// Backends by name. registry.cpp is the one place that knows them all (and the
+// only place with #if GPT2_WITH_<X>).
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace gpt2 {
+
+// An unknown backend name; what() lists the known ones.
+class UnknownBackend : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+struct BackendEntry {
+  std::string_view name;
+  std::string_view summary;  // one line for --help
+  Numerics numerics;
+  bool threaded;  // whether --threads changes anything
+  std::unique_ptr<Backend> (*make)(std::shared_ptr<const Model>, const BackendConfig&);
+};
+
+// Every backend built into this binary, in a stable order (reference first).
+const std::vector<BackendEntry>& backend_entries();
+std::vector<std::string> backend_names();
+std::string backend_names_joined(std::string_view sep = ", ");
+
+// Throws UnknownBackend for an unknown name, std::invalid_argument for a config
+// the backend cannot run (threads < 1, a precision it lacks).
+const BackendEntry& find_backend(std::string_view name);
+std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<const Model> model,
+                                      const BackendConfig& config);
+
+}  // namespace gpt2
