@@ -1,0 +1,100 @@
+#include "harness/golden_run.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace gpt2 {
+
+GoldenFile run_prompts(const Backend& backend, const std::vector<Prompt>& prompts, Rule rule,
+                       Mode mode, int jobs,
+                       const std::function<void(int, int, const std::string&)>& progress) {
+  std::vector<std::vector<GoldenStep>> per_prompt(prompts.size());
+  std::atomic<std::size_t> next{0};
+  std::atomic<int> done{0};
+  std::mutex progress_mutex;
+  std::exception_ptr error;
+  auto worker = [&] {
+    try {
+      for (std::size_t i; (i = next.fetch_add(1)) < prompts.size();) {
+        const Prompt& p = prompts[i];
+        std::unique_ptr<Session> session = backend.open_session(p.n - 1);
+        generate(backend, *session, p.tokens, p.n, mode, rule, [&](const StepView& s) {
+          per_prompt[i].push_back({p.id, s.step, s.decision.token, s.decision.margin,
+                                   top2_gap(s.logits), logits_hash(s.logits)});
+        });
+        std::lock_guard lock(progress_mutex);
+        if (progress) progress(++done, int(prompts.size()), p.id);
+      }
+    } catch (...) {
+      std::lock_guard lock(progress_mutex);
+      if (!error) error = std::current_exception();
+      next = prompts.size();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int j = 1; j < jobs; j++) threads.emplace_back(worker);
+  worker();
+  for (std::thread& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+
+  GoldenFile out;
+  out.model = backend.model().name();
+  out.checksum = backend.model().checksum();
+  out.rule = rule;
+  for (auto& steps : per_prompt) {
+    for (GoldenStep& s : steps) out.steps.push_back(std::move(s));
+  }
+  return out;
+}
+
+GoldenSummary summarize(const GoldenFile& g) {
+  constexpr int kMinRepeatLength = 4;
+  GoldenSummary s;
+  s.steps = int(g.steps.size());
+  s.min_gap = s.min_margin = INFINITY;
+  std::set<int> distinct;
+  std::map<std::string, std::map<int, int>> counts;
+  std::map<std::string, int> lengths;
+  for (const GoldenStep& st : g.steps) {
+    const std::string at = st.prompt_id + "/" + std::to_string(st.step);
+    if (st.logit_gap < s.min_gap) s.min_gap = st.logit_gap, s.min_gap_at = at;
+    if (st.margin < s.min_margin) s.min_margin = st.margin, s.min_margin_at = at;
+    distinct.insert(st.token);
+    counts[st.prompt_id][st.token]++;
+    lengths[st.prompt_id]++;
+  }
+  for (const auto& [id, c] : counts) {
+    if (lengths[id] < kMinRepeatLength) continue;  // one or two new tokens say nothing
+    for (const auto& [token, k] : c) {
+      const float share = float(k) / float(lengths[id]);
+      if (share > s.max_repeat_share) s.max_repeat_share = share, s.max_repeat_at = id;
+    }
+  }
+  s.distinct_tokens = int(distinct.size());
+  return s;
+}
+
+std::vector<std::string> GoldenSummary::lines() const {
+  char buf[256];
+  std::vector<std::string> out;
+  std::snprintf(buf, sizeof buf, "steps: %d, distinct tokens: %d", steps, distinct_tokens);
+  out.push_back(buf);
+  std::snprintf(buf, sizeof buf, "smallest top-1 minus top-2 logit gap: %.4g (at %s)",
+                double(min_gap), min_gap_at.c_str());
+  out.push_back(buf);
+  std::snprintf(buf, sizeof buf, "smallest decision margin of the rule: %.4g (at %s)",
+                double(min_margin), min_margin_at.c_str());
+  out.push_back(buf);
+  std::snprintf(buf, sizeof buf,
+                "largest share of one token in a continuation of 4 or more: %.2f (in %s)",
+                double(max_repeat_share), max_repeat_at.c_str());
+  out.push_back(buf);
+  return out;
+}
+
+}  // namespace gpt2

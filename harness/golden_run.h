@@ -1,0 +1,37 @@
+// Runs a prompt set through a backend and collects every step as GoldenStep
+// rows; summarizes how decisive and diverse the continuations are.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "harness/generate.h"
+#include "harness/goldens.h"
+
+namespace gpt2 {
+
+// Each prompt's continuation with `rule` in `mode`; `jobs` prompts run at once,
+// each in its own session (results do not depend on jobs). `progress`, if set,
+// is called after each prompt with (done, total, prompt id).
+GoldenFile run_prompts(const Backend& backend, const std::vector<Prompt>& prompts, Rule rule,
+                       Mode mode, int jobs,
+                       const std::function<void(int, int, const std::string&)>& progress = {});
+
+struct GoldenSummary {
+  int steps = 0;
+  float min_gap = 0.0f;  // smallest top-1 minus top-2 logit
+  std::string min_gap_at;  // "prompt/step"
+  float min_margin = 0.0f;  // smallest margin of the rule
+  std::string min_margin_at;
+  // The largest share of a continuation (of 4 or more new tokens) taken by its
+  // most frequent token.
+  float max_repeat_share = 0.0f;
+  std::string max_repeat_at;
+  int distinct_tokens = 0;  // over the whole set
+  std::vector<std::string> lines() const;  // for printing and file headers
+};
+GoldenSummary summarize(const GoldenFile& goldens);
+
+}  // namespace gpt2

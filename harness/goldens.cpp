@@ -1,0 +1,210 @@
+#include "harness/goldens.h"
+
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+namespace gpt2 {
+
+namespace {
+
+[[noreturn]] void fail(const std::filesystem::path& path, int line, const std::string& what) {
+  throw DataFileError(path.string() + ":" + std::to_string(line) + ": " + what);
+}
+
+std::vector<std::string> split(const std::string& line, char sep) {
+  std::vector<std::string> out;
+  if (sep == ' ') {
+    std::istringstream in(line);
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+  }
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= line.size(); i++) {
+    if (i == line.size() || line[i] == sep) {
+      out.push_back(line.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+bool parse_int(const std::string& s, int& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+bool parse_float(const std::string& s, float& out) {
+  char* end = nullptr;
+  errno = 0;
+  out = std::strtof(s.c_str(), &end);
+  return !s.empty() && errno == 0 && end == s.c_str() + s.size();
+}
+
+std::ifstream open_or_throw(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw DataFileError(path.string() + ": cannot open: " + std::strerror(errno));
+  return in;
+}
+
+}  // namespace
+
+std::vector<Prompt> read_prompts(const std::filesystem::path& path) {
+  std::ifstream in = open_or_throw(path);
+  std::vector<Prompt> prompts;
+  std::map<std::string, int> seen;
+  std::string line;
+  for (int lineno = 1; std::getline(in, line); lineno++) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f = split(line, ' ');
+    if (f.empty()) continue;
+    if (f.size() < 3) fail(path, lineno, "expected '<id> <n> <token>...'");
+    Prompt p;
+    p.id = f[0];
+    if (!parse_int(f[1], p.n)) fail(path, lineno, "n '" + f[1] + "' is not an integer");
+    for (std::size_t i = 2; i < f.size(); i++) {
+      int tok;
+      if (!parse_int(f[i], tok) || tok < 0) {
+        fail(path, lineno, "token '" + f[i] + "' is not a non-negative integer");
+      }
+      p.tokens.push_back(tok);
+    }
+    if (int(p.tokens.size()) >= p.n) {
+      fail(path, lineno, "prompt " + p.id + " has " + std::to_string(p.tokens.size()) +
+                             " tokens, not fewer than n = " + std::to_string(p.n));
+    }
+    if (!seen.emplace(p.id, lineno).second) fail(path, lineno, "duplicate prompt id " + p.id);
+    prompts.push_back(std::move(p));
+  }
+  if (prompts.empty()) fail(path, 1, "no prompts");
+  return prompts;
+}
+
+std::vector<int> GoldenFile::continuation(const std::string& prompt_id) const {
+  std::vector<int> out;
+  for (const GoldenStep& s : steps) {
+    if (s.prompt_id == prompt_id) out.push_back(s.token);
+  }
+  return out;
+}
+
+const GoldenStep* GoldenFile::find(const std::string& prompt_id, int step) const {
+  for (const GoldenStep& s : steps) {
+    if (s.prompt_id == prompt_id && s.step == step) return &s;
+  }
+  return nullptr;
+}
+
+GoldenFile read_goldens(const std::filesystem::path& path) {
+  std::ifstream in = open_or_throw(path);
+  GoldenFile g;
+  bool have_rule = false;
+  std::string line;
+  for (int lineno = 1; std::getline(in, line); lineno++) {
+    if (line.empty() || line[0] == '#') continue;
+    if (line.find('\t') == std::string::npos) {
+      const std::size_t colon = line.find(": ");
+      if (colon == std::string::npos) fail(path, lineno, "expected 'key: value' or a row");
+      const std::string key = line.substr(0, colon), value = line.substr(colon + 2);
+      if (key == "model") {
+        g.model = value;
+      } else if (key == "checksum") {
+        g.checksum = value;
+      } else if (key == "rule") {
+        std::optional<Rule> r = parse_rule(value);
+        if (!r) fail(path, lineno, "unknown rule '" + value + "'");
+        g.rule = *r;
+        have_rule = true;
+      } else {
+        fail(path, lineno, "unknown key '" + key + "'");
+      }
+      continue;
+    }
+    std::vector<std::string> f = split(line, '\t');
+    GoldenStep s;
+    if (f.size() != 6 || !parse_int(f[1], s.step) || !parse_int(f[2], s.token) ||
+        !parse_float(f[3], s.margin) || !parse_float(f[4], s.logit_gap) || f[5].size() != 16) {
+      fail(path, lineno, "expected 6 tab-separated fields: prompt step token margin gap hash");
+    }
+    s.prompt_id = f[0];
+    s.logits_hash = f[5];
+    g.steps.push_back(std::move(s));
+  }
+  if (g.model.empty() || g.checksum.empty() || !have_rule) {
+    fail(path, 1, "missing one of the keys model, checksum, rule");
+  }
+  return g;
+}
+
+void write_file_atomically(const std::filesystem::path& path, const std::string& text) {
+  std::random_device rd;
+  std::filesystem::path tmp = path;
+  tmp += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::filesystem::remove(tmp);
+      throw std::runtime_error(path.string() + ": cannot write: " + std::strerror(errno));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp);
+    throw std::runtime_error(path.string() + ": cannot rename into place: " + ec.message());
+  }
+}
+
+void write_goldens(const std::filesystem::path& path, const GoldenFile& g,
+                   const std::vector<std::string>& header) {
+  std::ostringstream out;
+  for (const std::string& h : header) out << "# " << h << "\n";
+  out << "model: " << g.model << "\n";
+  out << "checksum: " << g.checksum << "\n";
+  out << "rule: " << rule_name(g.rule) << "\n";
+  out << "#prompt\tstep\ttoken\tmargin\ttop1-top2\tlogits-xxh3\n";
+  char buf[64];
+  for (const GoldenStep& s : g.steps) {
+    out << s.prompt_id << '\t' << s.step << '\t' << s.token << '\t';
+    std::snprintf(buf, sizeof buf, "%.6g\t%.6g\t", double(s.margin), double(s.logit_gap));
+    out << buf << s.logits_hash << '\n';
+  }
+  write_file_atomically(path, out.str());
+}
+
+std::filesystem::path golden_path(const std::filesystem::path& goldens_dir,
+                                  const std::string& model_name, Rule rule) {
+  // A file path names its goldens by its stem; synthetic:124M:seed=1 becomes
+  // synthetic-124M-seed1.
+  const std::string name = model_name.find('/') != std::string::npos
+                               ? std::filesystem::path(model_name).stem().string()
+                               : model_name;
+  std::string tag;
+  for (char c : name) {
+    if (c == ':') {
+      tag += '-';
+    } else if (c != '=') {
+      tag += c;
+    }
+  }
+  return goldens_dir / (tag + "." + rule_name(rule) + ".txt");
+}
+
+std::string logits_hash(std::span<const float> logits) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(XXH3_64bits(logits.data(), logits.size_bytes())));
+  return hex;
+}
+
+}  // namespace gpt2

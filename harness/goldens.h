@@ -1,0 +1,72 @@
+// The committed prompt set and golden continuations (datasets/), in plain text
+// a person can read and diff.
+//
+// prompts.txt: one prompt a line, "<id> <n> <token> <token> ...": complete the
+// prompt until the sequence holds n tokens. '#' starts a comment line.
+//
+// goldens/<model>.<rule>.txt: "key: value" lines (model, checksum, rule), then a
+// tab-separated row per generated token:
+//   <prompt id> <step> <token> <margin> <top1-top2 logit gap> <XXH3-64 of the logits>
+#pragma once
+
+#include <filesystem>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "harness/decide.h"
+
+namespace gpt2 {
+
+// A malformed prompt or golden file: "<file>:<line>: <what>".
+class DataFileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Prompt {
+  std::string id;
+  int n = 0;  // total tokens after completion
+  std::vector<int> tokens;
+};
+std::vector<Prompt> read_prompts(const std::filesystem::path& path);
+
+struct GoldenStep {
+  std::string prompt_id;
+  int step = 0;
+  int token = 0;
+  float margin = 0.0f;     // of the file's rule (decide.h)
+  float logit_gap = 0.0f;  // top-1 minus top-2 logit
+  std::string logits_hash;
+};
+
+struct GoldenFile {
+  std::string model;     // e.g. synthetic:124M:seed=1
+  std::string checksum;  // Model::checksum() of that model
+  Rule rule = Rule::kMedian;
+  std::vector<GoldenStep> steps;  // grouped by prompt, in step order
+
+  // The golden continuation of one prompt (empty when the file lacks it).
+  std::vector<int> continuation(const std::string& prompt_id) const;
+  const GoldenStep* find(const std::string& prompt_id, int step) const;
+};
+GoldenFile read_goldens(const std::filesystem::path& path);
+// Writes atomically (a temporary file, then a rename). `header` lines become
+// '#' comments at the top.
+void write_goldens(const std::filesystem::path& path, const GoldenFile& goldens,
+                   const std::vector<std::string>& header);
+
+// The golden file of a model and rule: <dir>/<tag>.<rule>.txt, where the tag is
+// the model name with ':' and '=' made file-friendly (synthetic-124M-seed1).
+std::filesystem::path golden_path(const std::filesystem::path& goldens_dir,
+                                  const std::string& model_name, Rule rule);
+
+// XXH3-64 of V float32 logits as 16 hex digits: equal hashes mean equal bits.
+std::string logits_hash(std::span<const float> logits);
+
+// Writes `text` to `path` through a temporary file and a rename, so the file is
+// never seen half-written. Throws std::runtime_error naming the file.
+void write_file_atomically(const std::filesystem::path& path, const std::string& text);
+
+}  // namespace gpt2
