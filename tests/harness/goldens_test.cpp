@@ -1,0 +1,146 @@
+#include "harness/goldens.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "backends/registry.h"
+#include "harness/golden_run.h"
+#include "harness/model_source.h"
+#include "tests/test_util.h"
+
+namespace gpt2 {
+namespace {
+
+std::filesystem::path write_text(const std::string& text) {
+  const auto path = test::temp_dir() / "file.txt";
+  std::ofstream(path) << text;
+  return path;
+}
+
+void expect_error(const std::string& text, const std::string& what, bool golden = false) {
+  const auto path = write_text(text);
+  try {
+    if (golden) {
+      read_goldens(path);
+    } else {
+      read_prompts(path);
+    }
+    FAIL() << "accepted: " << text;
+  } catch (const DataFileError& e) {
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
+TEST(PromptsTest, ParsesIdsLengthsAndTokens) {
+  const auto prompts = read_prompts(write_text("# comment\n\na 10 1 2 3\nb 5 7\n"));
+  ASSERT_EQ(prompts.size(), 2u);
+  EXPECT_EQ(prompts[0].id, "a");
+  EXPECT_EQ(prompts[0].n, 10);
+  EXPECT_EQ(prompts[0].tokens, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(prompts[1].tokens, (std::vector<int>{7}));
+}
+
+TEST(PromptsTest, ErrorsNameTheLine) {
+  expect_error("a 10 1\nb 10 x\n", ":2: token 'x' is not a non-negative integer");
+  expect_error("a 10 -1\n", ":1: token '-1'");
+  expect_error("a ten 1\n", ":1: n 'ten' is not an integer");
+  expect_error("a 3 1 2 3\n", ":1: prompt a has 3 tokens, not fewer than n = 3");
+  expect_error("a 10\n", ":1: expected '<id> <n> <token>...'");
+  expect_error("a 10 1\na 10 2\n", ":2: duplicate prompt id a");
+  expect_error("# nothing\n", "no prompts");
+}
+
+TEST(PromptsTest, TheCommittedSetHasShortAndLongPrompts) {
+  const auto prompts = read_prompts(datasets_dir() / "prompts.txt");
+  EXPECT_GE(prompts.size(), 24u);
+  std::set<std::size_t> short_lengths;
+  int long_prompts = 0;
+  for (const Prompt& p : prompts) {
+    if (p.tokens.size() <= 9) {
+      short_lengths.insert(p.tokens.size());
+      EXPECT_EQ(p.n, 10) << p.id;
+    } else {
+      EXPECT_GE(p.tokens.size(), 100u) << p.id;
+      EXPECT_LE(p.tokens.size(), 900u) << p.id;
+      long_prompts++;
+    }
+  }
+  EXPECT_EQ(short_lengths.size(), 9u);  // every length 1..9
+  EXPECT_GE(long_prompts, 3);
+}
+
+TEST(GoldensTest, RoundTrip) {
+  GoldenFile g;
+  g.model = "synthetic:tiny:seed=1";
+  g.checksum = "0123456789abcdef";
+  g.rule = Rule::kGreedy;
+  g.steps = {{"p1", 0, 42, 0.5f, 0.5f, "00000000000000ff"},
+             {"p1", 1, 7, 1.25f, 1.25f, "0000000000000100"},
+             {"p2", 0, 50256, 0.001f, 3.0f, "ffffffffffffffff"}};
+  const auto path = test::temp_dir() / "g.txt";
+  write_goldens(path, g, {"a header line"});
+  const GoldenFile r = read_goldens(path);
+  EXPECT_EQ(r.model, g.model);
+  EXPECT_EQ(r.checksum, g.checksum);
+  EXPECT_EQ(r.rule, Rule::kGreedy);
+  ASSERT_EQ(r.steps.size(), 3u);
+  EXPECT_EQ(r.continuation("p1"), (std::vector<int>{42, 7}));
+  EXPECT_EQ(r.find("p2", 0)->token, 50256);
+  EXPECT_EQ(r.find("p2", 0)->logits_hash, "ffffffffffffffff");
+  EXPECT_FLOAT_EQ(r.find("p2", 0)->margin, 0.001f);
+  EXPECT_EQ(r.find("p3", 0), nullptr);
+}
+
+TEST(GoldensTest, MalformedFiles) {
+  expect_error("model: m\nchecksum: c\nrule: fancy\n", "unknown rule 'fancy'", true);
+  expect_error("model: m\nchecksum: c\nrule: median\np\t0\t1\t0.1\n", "6 tab-separated", true);
+  expect_error("model: m\nrule: median\n", "missing one of the keys", true);
+  expect_error("colour: red\n", "unknown key 'colour'", true);
+}
+
+TEST(GoldensTest, FileNamesFromModelNames) {
+  EXPECT_EQ(golden_path("/g", "synthetic:124M:seed=1", Rule::kMedian).string(),
+            "/g/synthetic-124M-seed1.median.txt");
+  EXPECT_EQ(golden_path("/g", "/data/gpt2_124M.bin", Rule::kGreedy).string(),
+            "/g/gpt2_124M.greedy.txt");
+}
+
+TEST(GoldensTest, LogitsHashSeesEveryBit) {
+  std::vector<float> a = {1.0f, 2.0f, -0.0f};
+  std::vector<float> b = {1.0f, 2.0f, 0.0f};
+  EXPECT_NE(logits_hash(a), logits_hash(b));
+  EXPECT_EQ(logits_hash(a), logits_hash(std::vector<float>(a)));
+}
+
+// The reference reproduces the committed goldens of the tiny model, token for
+// token and bit for bit (recompute mode, the lab's).
+class TinyGoldens : public ::testing::TestWithParam<Rule> {};
+
+TEST_P(TinyGoldens, ReferenceReproducesThem) {
+  const auto model = open_model("synthetic:tiny");
+  const auto prompts = read_prompts(datasets_dir() / "prompts.txt");
+  const GoldenFile golden =
+      read_goldens(golden_path(datasets_dir() / "goldens", model->name(), GetParam()));
+  EXPECT_EQ(golden.checksum, model->checksum()) << "the synthetic generator changed";
+  auto backend = make_backend("reference", model, {});
+  const GoldenFile got = run_prompts(*backend, prompts, GetParam(), Mode::kRecompute, 2);
+  ASSERT_EQ(got.steps.size(), golden.steps.size());
+  for (std::size_t i = 0; i < got.steps.size(); i++) {
+    const GoldenStep &g = golden.steps[i], &s = got.steps[i];
+    ASSERT_EQ(s.prompt_id, g.prompt_id);
+    ASSERT_EQ(s.step, g.step);
+    EXPECT_EQ(s.token, g.token) << g.prompt_id << " step " << g.step;
+    EXPECT_EQ(s.logits_hash, g.logits_hash) << g.prompt_id << " step " << g.step;
+  }
+  const GoldenSummary summary = summarize(got);
+  EXPECT_GE(summary.min_gap, 1e-2f) << "the tiny goldens are not decisive";
+  EXPECT_LE(summary.max_repeat_share, 0.5f) << "a continuation is dominated by one token";
+}
+
+INSTANTIATE_TEST_SUITE_P(Rules, TinyGoldens, ::testing::Values(Rule::kMedian, Rule::kGreedy),
+                         [](const auto& info) { return std::string(rule_name(info.param)); });
+
+}  // namespace
+}  // namespace gpt2

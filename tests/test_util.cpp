@@ -1,0 +1,68 @@
+#include "tests/test_util.h"
+
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "reference/synthetic.h"
+
+namespace gpt2::test {
+
+std::shared_ptr<const Model> tiny_model() {
+  static std::shared_ptr<const Model> model = make_synthetic_model("tiny", kDefaultSyntheticSeed);
+  return model;
+}
+
+namespace {
+struct TempRoot {
+  std::filesystem::path path;
+  TempRoot() {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() /
+           ("gpt2-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempRoot() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+}  // namespace
+
+std::filesystem::path temp_dir() {
+  static TempRoot root;
+  static int counter = 0;
+  std::filesystem::path dir = root.path / std::to_string(counter++);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+CommandResult run_command(const std::string& command) {
+  const std::filesystem::path dir = temp_dir();
+  const std::string out = (dir / "stdout").string(), err = (dir / "stderr").string();
+  CommandResult r;
+  const int status = std::system((command + " >" + out + " 2>" + err + " </dev/null").c_str());
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+std::vector<float> random_values(std::size_t n, std::uint64_t seed, float scale) {
+  SplitMix64 rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = scale * bell_from_bits(rng.next());
+  return v;
+}
+
+}  // namespace gpt2::test
