@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what gpt2-bench builds with, from Debian 12's packages (nothing is
+# downloaded at build time, nothing is vendored). Uses sudo when not root.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config git
+  libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
+)
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}"
