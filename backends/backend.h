@@ -58,6 +58,8 @@ class Backend {
   virtual const BackendInfo& info() const = 0;
   virtual const Model& model() const = 0;
   // A session for sequences of up to `capacity` positions (<= max_seq_len).
+  // Sessions share the backend's threads: when info().threads > 1, use them
+  // from one thread at a time. A session must not outlive its backend's model.
   virtual std::unique_ptr<Session> open_session(int capacity) const = 0;
 };
 

@@ -1,5 +1,8 @@
 #include "backends/registry.h"
 
+#include "backends/null/null_backend.h"
+#include "backends/openmp/openmp_backend.h"
+#include "backends/pthreads/pthreads_backend.h"
 #include "backends/reference/reference_backend.h"
 
 namespace gpt2 {
@@ -8,6 +11,12 @@ const std::vector<BackendEntry>& backend_entries() {
   static const std::vector<BackendEntry> kEntries = {
       {"reference", "the frozen serial reference (llm.c's loops, one thread)",
        Numerics::kBitExact, false, &make_reference_backend},
+      {"pthreads", "bit-exact SIMD kernels on a static pool of pthreads", Numerics::kBitExact,
+       true, &make_pthreads_backend},
+      {"openmp", "the same bit-exact kernels with OpenMP parallel loops", Numerics::kBitExact,
+       true, &make_openmp_backend},
+      {"null", "fixed logits, no computation (measures the harness's overhead)",
+       Numerics::kNone, false, &make_null_backend},
   };
   return kEntries;
 }

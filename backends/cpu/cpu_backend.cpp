@@ -1,0 +1,131 @@
+#include "backends/cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backends/cpu/packed.h"
+#include "reference/kernels.h"
+
+namespace gpt2::cpu {
+
+namespace {
+
+class CpuSession final : public Session {
+ public:
+  CpuSession(std::shared_ptr<Engine> engine, int capacity)
+      : engine_(std::move(engine)), capacity_(capacity) {
+    const ModelConfig& c = engine_->model->config();
+    if (capacity < 1 || capacity > c.max_seq_len) {
+      throw std::invalid_argument("session capacity " + std::to_string(capacity) +
+                                  " is outside [1, " + std::to_string(c.max_seq_len) + "]");
+    }
+    const std::size_t T = capacity, C = c.channels, L = c.num_layers;
+    const int workers = engine_->executor->threads();
+    x_ = AlignedFloats(T * C);
+    ln_ = AlignedFloats(T * C);
+    q_ = AlignedFloats(T * C);
+    atty_ = AlignedFloats(T * C);
+    fch_ = AlignedFloats(T * 4 * C);
+    keys_t_ = AlignedFloats(L * C * T);  // per layer (NH, hs, capacity)
+    values_ = AlignedFloats(L * T * C);  // per layer (capacity, C)
+    att_ = AlignedFloats(std::size_t(workers) * T);
+    partial_max_.resize(workers);
+  }
+
+  int cached() const override { return cached_; }
+  int capacity() const override { return capacity_; }
+
+  void forward(std::span<const int> tokens, int pos, std::span<float> logits,
+               std::span<float> probs) override {
+    const Model& model = *engine_->model;
+    const ModelConfig& c = model.config();
+    check_forward_args(c, tokens, pos, cached_, capacity_, logits, probs);
+    Executor& ex = *engine_->executor;
+    LinearLayers& linear = *engine_->linear;
+    const Kernels& k = *engine_->kernels;
+    const ParameterTensors& p = model.params();
+    const int n = int(tokens.size());
+    const int C = c.channels, NH = c.num_heads, hs = C / NH, L = c.num_layers, V = c.vocab_size;
+    const long lC = C, cap = capacity_;
+    float* x = x_.data();
+
+    ref::encoder_forward(x, tokens.data(), p.wte, p.wpe, pos, n, C);
+    for (int l = 0; l < L; l++) {
+      float* keys_t = keys_t_.data() + l * lC * cap;
+      float* values = values_.data() + l * cap * lC;
+      layernorm(x, p.ln1w + l * lC, p.ln1b + l * lC, n, C, ex);
+      Epilogue qkv;
+      qkv.kind = Epilogue::kQkv;
+      qkv.out = q_.data();
+      qkv.ld = C;
+      qkv.keys_t = keys_t;
+      qkv.values = values;
+      qkv.pos = pos;
+      qkv.stride = capacity_;
+      qkv.channels = C;
+      qkv.head_size = hs;
+      linear.run(Linear::kQkv, l, ln_.data(), n, qkv, ex);
+      ex.parallel_for(n * NH, [&](int begin, int end, int worker) {
+        float* att = att_.data() + long(worker) * cap;
+        for (int item = begin; item < end; item++) {
+          const int t = zigzag_row(item / NH, n), h = item % NH;
+          k.attention_head(atty_.data() + t * lC + h * hs, q_.data() + t * lC + h * hs,
+                           keys_t + long(h) * hs * cap, capacity_, values + h * hs, C, att,
+                           pos + t + 1, hs);
+        }
+      });
+      linear.run(Linear::kAttProj, l, atty_.data(), n, {Epilogue::kAdd, x, C}, ex);
+      layernorm(x, p.ln2w + l * lC, p.ln2b + l * lC, n, C, ex);
+      linear.run(Linear::kFc, l, ln_.data(), n, {Epilogue::kGelu, fch_.data(), 4 * C}, ex);
+      linear.run(Linear::kFcProj, l, fch_.data(), n, {Epilogue::kAdd, x, C}, ex);
+    }
+    cached_ = pos + n;
+
+    // The last position only: final layernorm, logits over the V real tokens,
+    // softmax (the maximum and the exponentials in parallel, their sum in order).
+    float* last = ln_.data();
+    ref::layernorm_forward(last, x + (n - 1) * lC, p.lnfw, p.lnfb, 1, C);
+    linear.run(Linear::kLogits, 0, last, 1, {Epilogue::kStore, logits.data(), V}, ex);
+    std::fill(partial_max_.begin(), partial_max_.end(), -INFINITY);
+    ex.parallel_for(V, [&](int begin, int end, int worker) {
+      partial_max_[worker] = k.max(logits.data() + begin, end - begin);
+    });
+    float maxval = -INFINITY;
+    for (float m : partial_max_) maxval = std::max(maxval, m);
+    ex.parallel_for(V, [&](int begin, int end, int) {
+      k.exp_shifted(probs.data() + begin, logits.data() + begin, maxval, end - begin);
+    });
+    float sum = 0.0f;
+    for (int i = 0; i < V; i++) sum += probs[i];
+    ex.parallel_for(V, [&](int begin, int end, int) {
+      k.divide(probs.data() + begin, sum, end - begin);
+    });
+  }
+
+ private:
+  // ln_ (n, C) = layernorm(x (n, C)), rows in parallel (the reference's kernel).
+  void layernorm(const float* x, const float* w, const float* b, int n, int C, Executor& ex) {
+    ex.parallel_for(n, [&](int begin, int end, int) {
+      ref::layernorm_forward(ln_.data() + long(begin) * C, x + long(begin) * C, w, b,
+                             end - begin, C);
+    });
+  }
+
+  std::shared_ptr<Engine> engine_;
+  int capacity_;
+  int cached_ = 0;
+  AlignedFloats x_, ln_, q_, atty_, fch_, keys_t_, values_, att_;
+  std::vector<float> partial_max_;
+};
+
+}  // namespace
+
+CpuBackend::CpuBackend(BackendInfo info, std::shared_ptr<Engine> engine)
+    : info_(std::move(info)), engine_(std::move(engine)) {}
+
+std::unique_ptr<Session> CpuBackend::open_session(int capacity) const {
+  return std::make_unique<CpuSession>(engine_, capacity);
+}
+
+}  // namespace gpt2::cpu

@@ -1,0 +1,45 @@
+// The forward pass shared by the CPU backends (pthreads, OpenMP, BLIS, oneDNN):
+// they differ only in the Executor (who runs the parallel loops) and the
+// LinearLayers (who multiplies the matrices). Every other layer runs here, in
+// parallel over independent outputs (rows, heads and positions, vocabulary
+// entries) with kernels that give the reference's bits.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backends/backend.h"
+#include "backends/cpu/executor.h"
+#include "backends/cpu/kernels.h"
+#include "backends/cpu/linear.h"
+
+namespace gpt2::cpu {
+
+// What a CPU backend shares with its sessions.
+struct Engine {
+  std::shared_ptr<const Model> model;
+  std::unique_ptr<Executor> executor;
+  std::unique_ptr<LinearLayers> linear;
+  const Kernels* kernels = nullptr;
+};
+
+// A Backend over an Engine. Its sessions share the engine's executor: when
+// threads > 1 they must be used one at a time (backend.h).
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(BackendInfo info, std::shared_ptr<Engine> engine);
+  const BackendInfo& info() const override { return info_; }
+  const Model& model() const override { return *engine_->model; }
+  std::unique_ptr<Session> open_session(int capacity) const override;
+
+ private:
+  BackendInfo info_;
+  std::shared_ptr<Engine> engine_;
+};
+
+// The order in which attention work items (row, head) are handed out:
+// rows zig-zag 0, T-1, 1, T-2, ... so that any contiguous share of items holds
+// about as many long (late) rows as short (early) ones.
+inline int zigzag_row(int m, int T) { return (m % 2 == 0) ? m / 2 : T - 1 - m / 2; }
+
+}  // namespace gpt2::cpu

@@ -1,0 +1,55 @@
+#include "backends/cpu/kernels.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace gpt2::cpu {
+
+const Kernels& kernels_avx512();
+const Kernels& kernels_avx2();
+const Kernels& kernels_generic();
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512: return "avx512";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kGeneric: return "generic";
+  }
+  return "?";
+}
+
+bool isa_supported(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2");
+    case Isa::kGeneric:
+      return true;
+  }
+  return false;
+}
+
+Isa best_isa() {
+  if (isa_supported(Isa::kAvx512)) return Isa::kAvx512;
+  if (isa_supported(Isa::kAvx2)) return Isa::kAvx2;
+  return Isa::kGeneric;
+}
+
+const Kernels& kernels(Isa isa) {
+  if (!isa_supported(isa)) {
+    throw std::invalid_argument(std::string("this CPU cannot run the ") + isa_name(isa) +
+                                " kernels");
+  }
+  switch (isa) {
+    case Isa::kAvx512: return kernels_avx512();
+    case Isa::kAvx2: return kernels_avx2();
+    case Isa::kGeneric: break;
+  }
+  return kernels_generic();
+}
+
+const Kernels& best_kernels() { return kernels(best_isa()); }
+
+}  // namespace gpt2::cpu

@@ -1,0 +1,70 @@
+// The bit-exact CPU kernels shared by the pthreads and OpenMP backends (and the
+// non-matmul layers of the BLIS and oneDNN backends).
+//
+// SIMD lanes run across independent outputs (output rows of a matmul, keys of
+// an attention row, elements of an activation) while every single output is
+// computed with the reference's operations in the reference's order, each
+// product rounded before its add (no FMA). So the results are the reference's
+// bits whatever the vector width, and whatever the thread count: threads split
+// outputs, never one sum.
+//
+// The matmul weights are repacked once: output rows in groups of 64, the group's
+// 64 weights of input i stored together, so the kernel streams each group's
+// weights once, contiguously.
+#pragma once
+
+namespace gpt2::cpu {
+
+inline constexpr int kGroupRows = 64;
+
+enum class Isa { kGeneric, kAvx2, kAvx512 };
+const char* isa_name(Isa isa);
+bool isa_supported(Isa isa);
+Isa best_isa();  // the widest this CPU runs
+
+// What happens to each output value v = bias[o] + sum_i inp[t][i] * w[o][i].
+struct Epilogue {
+  enum Kind {
+    kStore,  // out[t][o] = v
+    kAdd,    // out[t][o] = out[t][o] + v   (the residual add)
+    kGelu,   // out[t][o] = gelu(v)
+    kQkv,    // v of o < C to out (q); keys and values into the cache (below)
+  } kind = kStore;
+  float* out = nullptr;  // (T, ld): row t of this call is out + t * ld
+  int ld = 0;
+  // kQkv: output o in [C, 2C) is key element (h, i) of position pos + t, stored
+  // transposed at keys_t[(h * head_size + i) * stride + pos + t]; o in [2C, 3C)
+  // is value element c = o - 2C at values[(pos + t) * channels + c].
+  float* keys_t = nullptr;  // (NH, hs, stride)
+  float* values = nullptr;  // (stride, C)
+  int pos = 0;
+  int stride = 0;
+  int channels = 0;
+  int head_size = 0;
+};
+
+struct Kernels {
+  Isa isa;
+  // Rows [t0, t1) of out (see Epilogue) for output groups [g0, g1) of a packed
+  // matrix. packed (ceil(OC/64), C, 64); bias (OC) or null; inp (T, C).
+  void (*matmul)(const float* packed, const float* bias, int OC, int C, const float* inp, int t0,
+                 int t1, int g0, int g1, const Epilogue& ep);
+  // One head of attention for one query, the bits of ref::attention_head_forward.
+  // out (hs); q (hs); keys_t (hs, kstride): key j's element i at i*kstride + j;
+  // values: row j at j*vstride; att: scratch (n, 16-float aligned is not needed).
+  void (*attention_head)(float* out, const float* q, const float* keys_t, int kstride,
+                         const float* values, int vstride, float* att, int n, int hs);
+  // e (n) = exp_ref(x (n) - shift)
+  void (*exp_shifted)(float* e, const float* x, float shift, int n);
+  // p (n) = p / d, elementwise
+  void (*divide)(float* p, float d, int n);
+  // max of x (n); -inf when n = 0
+  float (*max)(const float* x, int n);
+  // out (n) = gelu(inp (n)), the bits of ref::gelu_forward
+  void (*gelu)(float* out, const float* inp, int n);
+};
+
+const Kernels& kernels(Isa isa);  // isa must be supported
+const Kernels& best_kernels();
+
+}  // namespace gpt2::cpu

@@ -1,0 +1,9 @@
+// The CPU kernels compiled for generic (flags in backends/CMakeLists.txt).
+#define GPT2_ISA generic
+#define GPT2_ISA_ENUM ::gpt2::cpu::Isa::kGeneric
+#define GPT2_MATMUL_ROWS 1
+#include "backends/cpu/kernels_impl.h"
+
+namespace gpt2::cpu {
+const Kernels& kernels_generic() { return generic::kTable; }
+}  // namespace gpt2::cpu

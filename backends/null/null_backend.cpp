@@ -1,0 +1,63 @@
+#include "backends/null/null_backend.h"
+
+#include <algorithm>
+
+#include "reference/kernels.h"
+#include "reference/synthetic.h"
+
+namespace gpt2 {
+
+namespace {
+
+class NullSession final : public Session {
+ public:
+  NullSession(const ModelConfig& config, int capacity)
+      : config_(config), capacity_(capacity), logits_(config.vocab_size), probs_(config.vocab_size) {
+    SplitMix64 rng(0);  // fixed, spread logits, so both rules have real work to do
+    for (float& l : logits_) l = 4.0f * bell_from_bits(rng.next());
+    ref::softmax_forward(probs_.data(), logits_.data(), config.vocab_size);
+  }
+  void forward(std::span<const int> tokens, int pos, std::span<float> logits,
+               std::span<float> probs) override {
+    check_forward_args(config_, tokens, pos, cached_, capacity_, logits, probs);
+    cached_ = pos + int(tokens.size());
+    std::copy(logits_.begin(), logits_.end(), logits.begin());
+    std::copy(probs_.begin(), probs_.end(), probs.begin());
+  }
+  int cached() const override { return cached_; }
+  int capacity() const override { return capacity_; }
+
+ private:
+  ModelConfig config_;
+  int capacity_;
+  int cached_ = 0;
+  std::vector<float> logits_, probs_;
+};
+
+class NullBackend final : public Backend {
+ public:
+  explicit NullBackend(std::shared_ptr<const Model> model) : model_(std::move(model)) {
+    info_.name = "null";
+    info_.numerics = Numerics::kNone;
+    info_.threads = 1;
+    info_.details = "fixed logits, no computation: the harness's own overhead";
+  }
+  const BackendInfo& info() const override { return info_; }
+  const Model& model() const override { return *model_; }
+  std::unique_ptr<Session> open_session(int capacity) const override {
+    return std::make_unique<NullSession>(model_->config(), capacity);
+  }
+
+ private:
+  std::shared_ptr<const Model> model_;
+  BackendInfo info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_null_backend(std::shared_ptr<const Model> model,
+                                           const BackendConfig&) {
+  return std::make_unique<NullBackend>(std::move(model));
+}
+
+}  // namespace gpt2

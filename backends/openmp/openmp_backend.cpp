@@ -1,0 +1,52 @@
+#include "backends/openmp/openmp_backend.h"
+
+#include <omp.h>
+
+#include <stdexcept>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/packed_linear.h"
+
+namespace gpt2 {
+
+OpenMpExecutor::OpenMpExecutor(int threads) : threads_(threads) {
+  if (threads < 1) throw std::invalid_argument("OpenMP executor: threads must be at least 1");
+}
+
+void OpenMpExecutor::parallel_for(int n, RangeFn fn) {
+  if (n <= 0) return;
+  const int k = n < threads_ ? n : threads_;
+  if (k == 1) {
+    fn(0, n, 0);
+    return;
+  }
+  // One iteration per share; the share index (not the OpenMP thread number)
+  // names the worker, so per-worker scratch stays private even if OpenMP runs
+  // two shares on one thread.
+#pragma omp parallel for schedule(static, 1) num_threads(k)
+  for (int w = 0; w < k; w++) {
+    const auto [begin, end] = share_of(n, k, w);
+    fn(begin, end, w);
+  }
+}
+
+std::unique_ptr<Backend> make_openmp_backend(std::shared_ptr<const Model> model,
+                                             const BackendConfig& config) {
+  if (config.precision != Precision::kFloat32) {
+    throw std::invalid_argument("backend openmp: only float32 (it is bit-exact)");
+  }
+  auto engine = std::make_shared<cpu::Engine>();
+  engine->model = model;
+  engine->executor = std::make_unique<OpenMpExecutor>(config.threads);
+  engine->kernels = &cpu::best_kernels();
+  engine->linear = std::make_unique<cpu::PackedLinear>(model, *engine->kernels, *engine->executor);
+  BackendInfo info;
+  info.name = "openmp";
+  info.numerics = Numerics::kBitExact;
+  info.threads = config.threads;
+  info.details = "OpenMP parallel loops on " + std::to_string(config.threads) + " threads, " +
+                 engine->linear->details();
+  return std::make_unique<cpu::CpuBackend>(std::move(info), std::move(engine));
+}
+
+}  // namespace gpt2

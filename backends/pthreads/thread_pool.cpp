@@ -1,0 +1,114 @@
+// The protocol, in full:
+//
+// parallel_for (the caller, worker 0):
+//   1. stores the job, sets pending_ = threads - 1,
+//   2. under the mutex, increments generation_, then notifies work_ready_,
+//   3. runs its own share,
+//   4. waits until pending_ is 0: first by spinning a little (the workers of a
+//      forward pass finish within microseconds of each other), then under the
+//      mutex on work_done_.
+// A worker loops:
+//   1. waits until generation_ differs from the last one it ran: spinning a
+//      little, then under the mutex on work_ready_ (or until stop_),
+//   2. runs its share of the job (an empty share when n < threads),
+//   3. decrements pending_; the one that takes it to 0 notifies work_done_
+//      under the mutex.
+// Every wait re-checks its condition under the mutex and every change a waiter
+// depends on is published before a notify made under that mutex, so no wakeup
+// is lost. The job fields are written before the generation increment
+// (release) and read after the worker loads it (acquire); the next job is only
+// written after pending_ reached 0 (acquire), i.e. after every worker is done
+// reading the previous one.
+#include "backends/pthreads/thread_pool.h"
+
+#include <stdexcept>
+#include <string>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define GPT2_CPU_RELAX() _mm_pause()
+#else
+#define GPT2_CPU_RELAX() ((void)0)
+#endif
+
+namespace gpt2 {
+
+namespace {
+// About 20 to 50 microseconds of spinning before a thread sleeps.
+constexpr int kSpinIterations = 4000;
+}  // namespace
+
+ThreadPool::ThreadPool(int threads) : threads_(threads) {
+  if (threads < 1) {
+    throw std::invalid_argument("thread pool: " + std::to_string(threads) +
+                                " threads; at least 1 is needed");
+  }
+  workers_.reserve(threads - 1);
+  for (int w = 1; w < threads; w++) workers_.emplace_back(&ThreadPool::worker_loop, this, w);
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  work_ready_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void ThreadPool::run_share(int worker) {
+  if (worker >= job_k_) return;
+  const auto [begin, end] = share_of(job_n_, job_k_, worker);
+  if (begin < end) (*job_)(begin, end, worker);
+}
+
+void ThreadPool::parallel_for(int n, RangeFn fn) {
+  if (n <= 0) return;
+  if (threads_ == 1 || n == 1) {  // nothing to share: run on the caller
+    fn(0, n, 0);
+    return;
+  }
+  job_ = &fn;
+  job_n_ = n;
+  job_k_ = n < threads_ ? n : threads_;
+  pending_.store(threads_ - 1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(mutex_);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  work_ready_.notify_all();
+  run_share(0);
+  for (int i = 0; i < kSpinIterations; i++) {
+    if (pending_.load(std::memory_order_acquire) == 0) return;
+    GPT2_CPU_RELAX();
+  }
+  std::unique_lock lock(mutex_);
+  work_done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+}
+
+void ThreadPool::worker_loop(int worker) {
+  std::uint64_t seen = 0;
+  for (;;) {
+    std::uint64_t current = generation_.load(std::memory_order_acquire);
+    for (int i = 0; i < kSpinIterations && current == seen; i++) {
+      GPT2_CPU_RELAX();
+      current = generation_.load(std::memory_order_acquire);
+    }
+    if (current == seen) {
+      std::unique_lock lock(mutex_);
+      work_ready_.wait(lock, [&] {
+        current = generation_.load(std::memory_order_acquire);
+        return current != seen || stop_;
+      });
+      if (current == seen) return;  // stop_, and no new job
+    }
+    seen = current;
+    run_share(worker);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard lock(mutex_);
+      work_done_.notify_one();
+    }
+  }
+}
+
+}  // namespace gpt2
