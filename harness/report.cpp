@@ -1,0 +1,313 @@
+#include "harness/report.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace gpt2 {
+
+namespace {
+
+using nlohmann::json;
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+json machine_json(const ReportContext& ctx) {
+  const MachineInfo& m = ctx.machine;
+  return {{"cpu_model", m.cpu_model},       {"logical_cpus", m.logical_cpus},
+          {"physical_cores", m.physical_cores}, {"sockets", m.sockets},
+          {"isa_flags", m.isa_flags},       {"memory_gib", m.memory_gib},
+          {"os", m.os},                     {"kernel", m.kernel},
+          {"hostname", m.hostname},         {"kernel_isa", m.kernel_isa}};
+}
+
+json context_json(const ReportContext& ctx) {
+  json j;
+  j["command"] = ctx.command;
+  j["timestamp"] = ctx.timestamp;
+  j["machine"] = machine_json(ctx);
+  j["build"] = {{"compiler", ctx.machine.compiler},
+                {"build_type", ctx.machine.build_type},
+                {"flags", ctx.machine.build_flags},
+                {"git_commit", ctx.machine.git_commit}};
+  if (ctx.model != nullptr) {
+    const ModelConfig& c = ctx.model->config();
+    j["model"] = {{"name", ctx.model->name()},
+                  {"checksum_xxh3", ctx.model->checksum()},
+                  {"file_version", ctx.model->file_version()},
+                  {"parameters", num_real_parameters(c)},
+                  {"config",
+                   {{"max_seq_len", c.max_seq_len},
+                    {"vocab_size", c.vocab_size},
+                    {"padded_vocab_size", c.padded_vocab_size},
+                    {"num_layers", c.num_layers},
+                    {"num_heads", c.num_heads},
+                    {"channels", c.channels}}}};
+  }
+  return j;
+}
+
+std::string context_markdown(const ReportContext& ctx) {
+  std::ostringstream out;
+  const MachineInfo& m = ctx.machine;
+  out << "- command: `" << ctx.command << "`\n";
+  out << "- when: " << ctx.timestamp << ", commit " << m.git_commit << "\n";
+  out << "- machine: " << m.cpu_model << ", " << m.logical_cpus << " logical CPUs ("
+      << m.physical_cores << " cores, " << m.sockets << " socket" << (m.sockets == 1 ? "" : "s")
+      << "), " << fmt("%.1f", m.memory_gib) << " GiB, " << m.os << ", " << m.kernel << "\n";
+  out << "- ISA: ";
+  for (std::size_t i = 0; i < m.isa_flags.size(); i++) out << (i ? " " : "") << m.isa_flags[i];
+  out << "; kernels used: " << m.kernel_isa << "\n";
+  out << "- build: " << m.compiler << ", " << m.build_type << ", `" << m.build_flags << "`\n";
+  if (ctx.model != nullptr) {
+    out << "- model: " << ctx.model->name() << " (" << num_real_parameters(ctx.model->config())
+        << " parameters, xxh3 " << ctx.model->checksum() << ")\n";
+  }
+  return out.str();
+}
+
+std::string label_of(const Measurement& m) {
+  return m.backend + " (" + mode_name(m.mode) + ")";
+}
+
+}  // namespace
+
+std::string utc_timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string sweep_table(const Workload& w, const SweepResult& r) {
+  std::ostringstream out;
+  out << "| backend | mode | threads | median s/run | min | max | tokens/s | speedup vs 1 thread "
+         "| speedup vs reference | efficiency | tokens = golden | logits bit-exact |\n";
+  out << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
+  auto opt = [](double v, const char* f) { return v > 0 ? fmt(f, v) : std::string("-"); };
+  for (const Measurement& m : r.measurements) {
+    out << "| " << m.backend << " | " << mode_name(m.mode) << " | " << m.threads << " | "
+        << fmt("%.4f", m.stats.median) << " | " << fmt("%.4f", m.stats.min) << " | "
+        << fmt("%.4f", m.stats.max) << " | " << fmt("%.2f", m.tokens_per_second) << " | "
+        << opt(m.speedup_vs_1thread, "%.2f") << " | " << opt(m.speedup_vs_reference, "%.2f")
+        << " | " << opt(m.efficiency, "%.2f") << " | " << check_name(m.tokens) << " | "
+        << check_name(m.logits) << " |\n";
+  }
+  if (r.overhead) {
+    out << "\nHarness overhead (null backend, same workload): "
+        << fmt("%.2f", r.overhead_per_step_us) << " us per step, "
+        << fmt("%.3f", 100.0 * r.overhead_per_step_us / std::max(r.fastest_step_us, 1e-9))
+        << "% of the fastest real configuration's " << fmt("%.1f", r.fastest_step_us)
+        << " us per step.\n";
+  }
+  out << "\nWorkload: " << w.describe() << "; " << w.reps << " timed runs after " << w.warmup
+      << " warm-up (reference: " << w.reference_reps
+      << "); model loading and weight packing are not timed.\n";
+  return out.str();
+}
+
+std::string speedup_svg(const SweepResult& r, const std::string& title) {
+  // Series: backend + mode, points (threads, speedup over 1 thread).
+  std::map<std::string, std::vector<std::pair<int, double>>> series;
+  int max_threads = 1;
+  double max_speedup = 1;
+  for (const Measurement& m : r.measurements) {
+    if (m.speedup_vs_1thread <= 0) continue;
+    series[label_of(m)].push_back({m.threads, m.speedup_vs_1thread});
+    max_threads = std::max(max_threads, m.threads);
+    max_speedup = std::max(max_speedup, m.speedup_vs_1thread);
+  }
+  const double W = 720, H = 460, left = 60, right = 220, top = 40, bottom = 50;
+  const double pw = W - left - right, ph = H - top - bottom;
+  const double xmax = std::max(2, max_threads), ymax = std::max(xmax, max_speedup * 1.05);
+  auto X = [&](double t) { return left + (t - 1) / (xmax - 1) * pw; };
+  auto Y = [&](double s) { return top + ph - s / ymax * ph; };
+  std::ostringstream o;
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+    << "\" viewBox=\"0 0 " << W << " " << H << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  o << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" << title
+    << "</text>\n";
+  // Axes, grid and ticks.
+  const int xstep = xmax <= 16 ? 1 : int(xmax / 16) + 1;
+  for (int t = 1; t <= int(xmax); t += xstep) {
+    o << "<line x1=\"" << X(t) << "\" y1=\"" << top << "\" x2=\"" << X(t) << "\" y2=\"" << top + ph
+      << "\" stroke=\"#eee\"/>\n";
+    o << "<text x=\"" << X(t) << "\" y=\"" << top + ph + 16 << "\" text-anchor=\"middle\">" << t
+      << "</text>\n";
+  }
+  const double ystep = ymax <= 8 ? 1 : ymax <= 20 ? 2 : 4;
+  for (double s = 0; s <= ymax + 1e-9; s += ystep) {
+    o << "<line x1=\"" << left << "\" y1=\"" << Y(s) << "\" x2=\"" << left + pw << "\" y2=\""
+      << Y(s) << "\" stroke=\"#eee\"/>\n";
+    o << "<text x=\"" << left - 8 << "\" y=\"" << Y(s) + 4 << "\" text-anchor=\"end\">" << s
+      << "</text>\n";
+  }
+  o << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph
+    << "\" fill=\"none\" stroke=\"#333\"/>\n";
+  o << "<text x=\"" << left + pw / 2 << "\" y=\"" << H - 12
+    << "\" text-anchor=\"middle\">threads</text>\n";
+  o << "<text x=\"16\" y=\"" << top + ph / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 16 "
+    << top + ph / 2 << ")\">speedup over 1 thread</text>\n";
+  // The ideal line.
+  o << "<line x1=\"" << X(1) << "\" y1=\"" << Y(1) << "\" x2=\"" << X(xmax) << "\" y2=\""
+    << Y(std::min(xmax, ymax)) << "\" stroke=\"#999\" stroke-dasharray=\"6,4\"/>\n";
+  const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                          "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+  int i = 0;
+  double ly = top + 10;
+  o << "<line x1=\"" << W - right + 15 << "\" y1=\"" << ly << "\" x2=\"" << W - right + 40
+    << "\" y2=\"" << ly << "\" stroke=\"#999\" stroke-dasharray=\"6,4\"/><text x=\""
+    << W - right + 46 << "\" y=\"" << ly + 4 << "\">ideal</text>\n";
+  for (auto& [name, pts] : series) {
+    std::sort(pts.begin(), pts.end());
+    const char* color = colors[i++ % 10];
+    o << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\" points=\"";
+    for (auto [t, s] : pts) o << X(t) << "," << Y(s) << " ";
+    o << "\"/>\n";
+    for (auto [t, s] : pts) {
+      o << "<circle cx=\"" << X(t) << "\" cy=\"" << Y(s) << "\" r=\"3\" fill=\"" << color
+        << "\"><title>" << name << ": " << t << " threads, " << fmt("%.2f", s) << "x</title></circle>\n";
+    }
+    ly += 20;
+    o << "<line x1=\"" << W - right + 15 << "\" y1=\"" << ly << "\" x2=\"" << W - right + 40
+      << "\" y2=\"" << ly << "\" stroke=\"" << color << "\" stroke-width=\"2\"/><text x=\""
+      << W - right + 46 << "\" y=\"" << ly + 4 << "\">" << name << "</text>\n";
+  }
+  o << "</svg>\n";
+  return o.str();
+}
+
+std::vector<std::filesystem::path> write_sweep_report(const std::filesystem::path& dir,
+                                                      const std::string& stem,
+                                                      const ReportContext& ctx,
+                                                      const Workload& w,
+                                                      const SweepResult& r) {
+  std::filesystem::create_directories(dir);
+  json j = context_json(ctx);
+  j["kind"] = "sweep";
+  json prompts = json::array();
+  for (const Prompt& p : w.prompts) {
+    prompts.push_back({{"id", p.id}, {"n", p.n}, {"prompt_tokens", p.tokens.size()}});
+  }
+  j["workload"] = {{"prompts", prompts},
+                   {"rule", rule_name(w.rule)},
+                   {"new_tokens_per_run", w.new_tokens()},
+                   {"reps", w.reps},
+                   {"warmup", w.warmup},
+                   {"reference_reps", w.reference_reps}};
+  auto measurement = [&](const Measurement& m) {
+    return json{{"backend", m.backend},
+                {"mode", mode_name(m.mode)},
+                {"threads", m.threads},
+                {"numerics", numerics_name(m.info.numerics)},
+                {"precision", precision_name(m.info.precision)},
+                {"details", m.info.details},
+                {"samples_s", m.samples},
+                {"median_s", m.stats.median},
+                {"min_s", m.stats.min},
+                {"max_s", m.stats.max},
+                {"mean_s", m.stats.mean},
+                {"stddev_s", m.stats.stddev},
+                {"tokens_per_s", m.tokens_per_second},
+                {"speedup_vs_1thread", m.speedup_vs_1thread},
+                {"speedup_vs_reference", m.speedup_vs_reference},
+                {"efficiency", m.efficiency},
+                {"prepare_s", m.pack_seconds},
+                {"tokens_equal_goldens", check_name(m.tokens)},
+                {"logits_bit_exact", check_name(m.logits)}};
+  };
+  json ms = json::array();
+  for (const Measurement& m : r.measurements) ms.push_back(measurement(m));
+  j["measurements"] = ms;
+  if (r.overhead) {
+    j["harness_overhead"] = {{"null_backend", measurement(*r.overhead)},
+                             {"per_step_us", r.overhead_per_step_us},
+                             {"fastest_real_step_us", r.fastest_step_us}};
+  }
+  j["failures"] = r.failures;
+
+  std::vector<std::filesystem::path> written;
+  const auto base = dir / stem;
+  write_file_atomically(base.string() + ".json", j.dump(2) + "\n");
+  written.push_back(base.string() + ".json");
+  std::string md = "# gpt2-bench sweep\n\n" + context_markdown(ctx) + "\n" + sweep_table(w, r) +
+                   "\n![speedup](" + stem + ".svg)\n";
+  write_file_atomically(base.string() + ".md", md);
+  written.push_back(base.string() + ".md");
+  const std::string title = "Speedup over 1 thread: " + (ctx.model ? ctx.model->name() : "") +
+                            ", " + w.describe().substr(0, 60);
+  write_file_atomically(base.string() + ".svg", speedup_svg(r, title));
+  written.push_back(base.string() + ".svg");
+  return written;
+}
+
+std::string verify_table(const VerifyResult& r) {
+  std::ostringstream out;
+  out << "| backend | threads | mode | rule | numerics | steps | token mismatches | logits "
+         "bits differ | max abs logit diff | mean abs logit diff | result |\n";
+  out << "|---|---:|---|---|---|---:|---:|---:|---:|---:|---|\n";
+  for (const VerifyRow& row : r.rows) {
+    out << "| " << row.backend << " | " << row.threads << " | " << mode_name(row.mode) << " | "
+        << rule_name(row.rule) << " | " << (row.bit_exact ? "bit-exact" : "reordered") << " | "
+        << row.steps << " | " << row.token_mismatches << " | "
+        << (row.bit_exact ? std::to_string(row.logits_mismatches) : std::string("-")) << " | "
+        << fmt("%.3g", row.max_diff) << " | " << fmt("%.3g", row.mean_diff) << " | "
+        << (row.passed ? "pass" : "FAIL") << " |\n";
+  }
+  return out.str();
+}
+
+std::vector<std::filesystem::path> write_verify_report(const std::filesystem::path& dir,
+                                                       const std::string& stem,
+                                                       const ReportContext& ctx,
+                                                       const VerifyResult& r) {
+  std::filesystem::create_directories(dir);
+  json j = context_json(ctx);
+  j["kind"] = "verify";
+  json rows = json::array();
+  for (const VerifyRow& row : r.rows) {
+    rows.push_back({{"backend", row.backend},
+                    {"threads", row.threads},
+                    {"mode", mode_name(row.mode)},
+                    {"rule", rule_name(row.rule)},
+                    {"bit_exact", row.bit_exact},
+                    {"steps", row.steps},
+                    {"token_mismatches", row.token_mismatches},
+                    {"logits_mismatches", row.logits_mismatches},
+                    {"max_abs_logit_diff", row.max_diff},
+                    {"mean_abs_logit_diff", row.mean_diff},
+                    {"passed", row.passed},
+                    {"differences", row.differences}});
+  }
+  j["rows"] = rows;
+  j["notes"] = r.notes;
+  j["passed"] = r.passed;
+  std::vector<std::filesystem::path> written;
+  const auto base = dir / stem;
+  write_file_atomically(base.string() + ".json", j.dump(2) + "\n");
+  written.push_back(base.string() + ".json");
+  std::string md = "# gpt2-bench verify\n\n" + context_markdown(ctx) + "\n" + verify_table(r);
+  for (const std::string& n : r.notes) md += "\n" + n + "\n";
+  for (const VerifyRow& row : r.rows) {
+    for (const std::string& d : row.differences) md += "\n- " + d;
+  }
+  md += std::string("\n\nResult: ") + (r.passed ? "every configuration passed." : "FAILED.") + "\n";
+  write_file_atomically(base.string() + ".md", md);
+  written.push_back(base.string() + ".md");
+  return written;
+}
+
+}  // namespace gpt2

@@ -1,0 +1,167 @@
+#include "harness/verify.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <tuple>
+
+#include "backends/registry.h"
+
+namespace gpt2 {
+
+namespace {
+
+// The reference's logits at every golden step, computed along the golden
+// tokens (teacher forcing, kv-cache: the same bits as recomputing).
+using StepLogits = std::map<std::pair<std::string, int>, std::vector<float>>;
+
+StepLogits reference_logits(const Backend& reference, const std::vector<Prompt>& prompts,
+                            const GoldenFile& g, int jobs) {
+  StepLogits out;
+  std::mutex mutex;
+  std::atomic<std::size_t> next{0};
+  const int V = reference.model().config().vocab_size;
+  auto worker = [&] {
+    std::vector<float> logits(V), probs(V);
+    for (std::size_t i; (i = next.fetch_add(1)) < prompts.size();) {
+      const Prompt& p = prompts[i];
+      auto session = reference.open_session(p.n - 1);
+      std::vector<int> input = p.tokens;
+      int pos = 0;
+      for (int step = 0; step < p.n - int(p.tokens.size()); step++) {
+        session->forward(input, pos, logits, probs);
+        pos += int(input.size());
+        {
+          std::lock_guard lock(mutex);
+          out[{p.id, step}] = logits;
+        }
+        const GoldenStep* s = g.find(p.id, step);
+        if (s == nullptr) break;
+        input = {s->token};
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int j = 1; j < jobs; j++) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+}  // namespace
+
+VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Prompt>& prompts,
+                        const std::vector<GoldenFile>& goldens, const VerifyOptions& o,
+                        const std::function<void(const std::string&)>& progress) {
+  VerifyResult result;
+  auto reference = make_backend("reference", model, {});
+  std::map<Rule, StepLogits> ref_logits;  // made when first needed
+  auto reference_for = [&](Rule rule, const GoldenFile& g) -> const StepLogits& {
+    auto it = ref_logits.find(rule);
+    if (it == ref_logits.end()) {
+      if (progress) progress(std::string("reference logits along the ") + rule_name(rule) + " goldens");
+      it = ref_logits.emplace(rule, reference_logits(*reference, prompts, g, o.jobs)).first;
+    }
+    return it->second;
+  };
+
+  for (const std::string& name : o.backends) {
+    const BackendEntry& entry = find_backend(name);
+    const std::vector<int> counts = entry.threaded ? o.threads : std::vector<int>{1};
+    for (int threads : counts) {
+      BackendConfig config;
+      config.threads = threads;
+      if (progress) progress(name + " " + std::to_string(threads) + " threads: preparing");
+      auto backend = make_backend(name, model, config);
+      const bool bit_exact = backend->info().numerics == Numerics::kBitExact;
+      const int jobs = backend->info().threads == 1 ? o.jobs : 1;
+      for (Mode mode : o.modes) {
+        for (const GoldenFile& g : goldens) {
+          VerifyRow row;
+          row.backend = name;
+          row.threads = backend->info().threads;
+          row.mode = mode;
+          row.rule = g.rule;
+          row.bit_exact = bit_exact;
+          if (progress) {
+            progress(name + " " + std::to_string(row.threads) + " threads " + mode_name(mode) +
+                     " " + rule_name(g.rule));
+          }
+          std::mutex mutex;
+          // Logits of steps whose bits differ from the goldens, measured against
+          // the reference's once the workers are done.
+          std::vector<std::tuple<std::string, int, std::vector<float>>> off;
+          std::atomic<std::size_t> next{0};
+          auto worker = [&] {
+            for (std::size_t i; (i = next.fetch_add(1)) < prompts.size();) {
+              const Prompt& p = prompts[i];
+              auto session = backend->open_session(p.n - 1);
+              bool diverged = false;
+              generate(*backend, *session, p.tokens, p.n, mode, g.rule, [&](const StepView& s) {
+                if (diverged) return;
+                const GoldenStep* want = g.find(p.id, s.step);
+                std::lock_guard lock(mutex);
+                row.steps++;
+                if (want == nullptr) return;
+                if (logits_hash(s.logits) != want->logits_hash) {
+                  if (bit_exact) row.logits_mismatches++;
+                  off.emplace_back(p.id, s.step, std::vector<float>(s.logits.begin(), s.logits.end()));
+                }
+                if (s.decision.token != want->token) {
+                  row.token_mismatches++;
+                  char line[512];
+                  std::snprintf(line, sizeof line,
+                                "%s %d threads %s %s: prompt %s step %d: expected token %d, got "
+                                "%d (golden margin %.4g, this run's margin %.4g)",
+                                name.c_str(), row.threads, mode_name(mode), rule_name(g.rule),
+                                p.id.c_str(), s.step, want->token, s.decision.token,
+                                double(want->margin), double(s.decision.margin));
+                  row.differences.push_back(line);
+                  diverged = true;  // later steps continue a different sequence
+                }
+              });
+            }
+          };
+          std::vector<std::thread> pool;
+          for (int j = 1; j < jobs; j++) pool.emplace_back(worker);
+          worker();
+          for (auto& t : pool) t.join();
+          double diff_sum = 0;
+          if (!off.empty()) {
+            const StepLogits& ref = reference_for(g.rule, g);
+            for (const auto& [id, step, logits] : off) {
+              auto it = ref.find({id, step});
+              if (it == ref.end()) continue;
+              for (std::size_t v = 0; v < logits.size(); v++) {
+                const double d = std::fabs(double(logits[v]) - it->second[v]);
+                row.max_diff = std::max(row.max_diff, d);
+                diff_sum += d;
+              }
+            }
+          }
+          // Steps with the goldens' bits differ by 0 and count in the mean.
+          const long all_logits = long(row.steps) * model->config().vocab_size;
+          row.mean_diff = all_logits > 0 ? diff_sum / double(all_logits) : 0;
+          row.passed = row.token_mismatches == 0 &&
+                       (bit_exact ? row.logits_mismatches == 0 : row.max_diff <= o.max_logit_diff);
+          if (!bit_exact && row.max_diff > o.max_logit_diff) {
+            char line[256];
+            std::snprintf(line, sizeof line,
+                          "%s %d threads %s %s: max logit difference %.3g is above the bound %.3g",
+                          name.c_str(), row.threads, mode_name(mode), rule_name(g.rule),
+                          row.max_diff, o.max_logit_diff);
+            row.differences.push_back(line);
+          }
+          result.passed = result.passed && row.passed;
+          result.rows.push_back(std::move(row));
+        }
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace gpt2
