@@ -1,0 +1,257 @@
+// The shared SIMD kernels against the reference's ops, bit for bit, for every
+// instruction set this CPU runs, through both executors at 1 to 4 threads.
+#include "backends/cpu/kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <tuple>
+
+#include "backends/cpu/packed.h"
+#include "backends/cpu/packed_linear.h"
+#include "backends/openmp/openmp_backend.h"
+#include "backends/pthreads/thread_pool.h"
+#include "reference/kernels.h"
+#include "reference/mathfn.h"
+#include "reference/synthetic.h"
+#include "tests/test_util.h"
+
+namespace gpt2::cpu {
+namespace {
+
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::kGeneric, Isa::kAvx2, Isa::kAvx512}) {
+    if (isa_supported(isa)) out.push_back(isa);
+  }
+  return out;
+}
+
+std::string isa_label(const ::testing::TestParamInfo<Isa>& info) {
+  return isa_name(info.param);
+}
+
+void expect_same_bits(const std::vector<float>& got, const std::vector<float>& want,
+                      const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (std::size_t i = 0; i < got.size(); i++) {
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(got[i]), std::bit_cast<std::uint32_t>(want[i]))
+        << what << " at " << i << ": " << got[i] << " vs " << want[i];
+  }
+}
+
+class KernelsTest : public ::testing::TestWithParam<Isa> {
+ protected:
+  const Kernels& k() { return kernels(GetParam()); }
+};
+
+TEST_P(KernelsTest, ExpMatchesTheReferenceEverywhere) {
+  // A sweep through the range and its edges; vector lanes and scalar tails.
+  std::vector<float> x;
+  for (float v = -90.0f; v <= 90.0f; v += 0.01371f) x.push_back(v);
+  for (float v : {0.0f, -0.0f, -87.0f, 88.0f, -87.0001f, 88.0001f, -1e-30f, 1e-30f, -INFINITY,
+                  INFINITY}) {
+    x.push_back(v);
+  }
+  std::vector<float> got(x.size()), want(x.size());
+  k().exp_shifted(got.data(), x.data(), 0.0f, int(x.size()));
+  for (std::size_t i = 0; i < x.size(); i++) want[i] = exp_ref(x[i]);
+  expect_same_bits(got, want, "exp");
+  // Every float bit pattern of [-87, 0] in steps of 997 ulps.
+  std::vector<float> all;
+  for (std::uint32_t b = 0x80000000u; b <= std::bit_cast<std::uint32_t>(-87.0f); b += 997) {
+    all.push_back(std::bit_cast<float>(b));
+  }
+  got.resize(all.size());
+  want.resize(all.size());
+  k().exp_shifted(got.data(), all.data(), 0.0f, int(all.size()));
+  for (std::size_t i = 0; i < all.size(); i++) want[i] = exp_ref(all[i]);
+  expect_same_bits(got, want, "exp over [-87, 0]");
+}
+
+TEST_P(KernelsTest, GeluMatchesTheReference) {
+  std::vector<float> x = test::random_values(10007, 3, 4.0f);
+  for (float v : {0.0f, -0.0f, 20.0f, -20.0f, 1e-20f}) x.push_back(v);
+  std::vector<float> got(x.size()), want(x.size());
+  k().gelu(got.data(), x.data(), int(x.size()));
+  ref::gelu_forward(want.data(), x.data(), int(x.size()));
+  expect_same_bits(got, want, "gelu");
+}
+
+TEST_P(KernelsTest, MaxDivideAndSoftmaxPieces) {
+  const std::vector<float> x = test::random_values(50257, 4, 10.0f);
+  float m = -INFINITY;
+  for (float v : x) m = std::max(m, v);
+  EXPECT_EQ(k().max(x.data(), int(x.size())), m);
+  EXPECT_EQ(k().max(x.data(), 0), -INFINITY);
+  // exp, in-order sum, divide == ref::softmax_forward
+  std::vector<float> got(x.size()), want(x.size());
+  k().exp_shifted(got.data(), x.data(), m, int(x.size()));
+  float sum = 0.0f;
+  for (float e : got) sum += e;
+  k().divide(got.data(), sum, int(x.size()));
+  ref::softmax_forward(want.data(), x.data(), int(x.size()));
+  expect_same_bits(got, want, "softmax");
+}
+
+TEST_P(KernelsTest, AttentionHeadMatchesTheReference) {
+  for (auto [n, hs] : {std::pair{1, 64}, {5, 64}, {16, 16}, {17, 16}, {64, 64}, {100, 20},
+                       {300, 64}, {1024, 64}, {33, 4}}) {
+    const int stride = n + 3;  // the cache is wider than the keys in use
+    const auto q = test::random_values(hs, 10 + n, 2.0f);
+    const auto keys = test::random_values(std::size_t(n) * hs, 20 + n, 2.0f);  // (n, hs)
+    const auto values = test::random_values(std::size_t(n) * hs, 30 + n);
+    std::vector<float> keys_t(std::size_t(hs) * stride, NAN);  // (hs, stride)
+    for (int j = 0; j < n; j++) {
+      for (int i = 0; i < hs; i++) keys_t[std::size_t(i) * stride + j] = keys[std::size_t(j) * hs + i];
+    }
+    std::vector<float> got(hs), want(hs), att(n), att_ref(n);
+    k().attention_head(got.data(), q.data(), keys_t.data(), stride, values.data(), hs,
+                       att.data(), n, hs);
+    ref::attention_head_forward(want.data(), q.data(), keys.data(), values.data(), att_ref.data(),
+                                n, hs, hs);
+    expect_same_bits(got, want, "attention n=" + std::to_string(n) + " hs=" + std::to_string(hs));
+  }
+}
+
+TEST_P(KernelsTest, MatmulEpiloguesMatchTheReference) {
+  for (auto [T, C, OC] : {std::tuple{1, 64, 64}, {7, 33, 100}, {13, 128, 1000}, {129, 64, 192},
+                          {6, 768, 64}, {2, 5, 3}}) {
+    const auto inp = test::random_values(std::size_t(T) * C, 1);
+    const auto w = test::random_values(std::size_t(OC) * C, 2, 0.2f);
+    const auto bias = test::random_values(OC, 3);
+    SerialExecutor serial;
+    const PackedMatrix packed = pack_matrix(w.data(), OC, C, serial);
+    std::vector<float> want(std::size_t(T) * OC);
+    ref::matmul_forward(want.data(), inp.data(), w.data(), bias.data(), T, C, OC);
+    const std::string shape = std::to_string(T) + "x" + std::to_string(C) + "x" + std::to_string(OC);
+
+    std::vector<float> got(std::size_t(T) * OC, NAN);
+    k().matmul(packed.data.data(), bias.data(), OC, C, inp.data(), 0, T, 0, packed.groups(),
+               {Epilogue::kStore, got.data(), OC});
+    expect_same_bits(got, want, "store " + shape);
+
+    // No bias: starts from 0.
+    std::vector<float> nobias_want(std::size_t(T) * OC);
+    ref::matmul_forward(nobias_want.data(), inp.data(), w.data(), nullptr, T, C, OC);
+    k().matmul(packed.data.data(), nullptr, OC, C, inp.data(), 0, T, 0, packed.groups(),
+               {Epilogue::kStore, got.data(), OC});
+    expect_same_bits(got, nobias_want, "no bias " + shape);
+
+    // Residual add: out = out + v, as ref::residual_forward(x, x, proj).
+    const auto resid = test::random_values(std::size_t(T) * OC, 4);
+    std::vector<float> add_got = resid, add_want(resid.size());
+    ref::residual_forward(add_want.data(), resid.data(), want.data(), T * OC);
+    k().matmul(packed.data.data(), bias.data(), OC, C, inp.data(), 0, T, 0, packed.groups(),
+               {Epilogue::kAdd, add_got.data(), OC});
+    expect_same_bits(add_got, add_want, "add " + shape);
+
+    // GELU of the outputs.
+    std::vector<float> gelu_want(want.size());
+    ref::gelu_forward(gelu_want.data(), want.data(), T * OC);
+    k().matmul(packed.data.data(), bias.data(), OC, C, inp.data(), 0, T, 0, packed.groups(),
+               {Epilogue::kGelu, got.data(), OC});
+    expect_same_bits(got, gelu_want, "gelu " + shape);
+
+    // Split row and group ranges give the same bits as one call.
+    std::vector<float> pieces(std::size_t(T) * OC, NAN);
+    for (int g = 0; g < packed.groups(); g++) {
+      for (int t = 0; t < T; t += 5) {
+        k().matmul(packed.data.data(), bias.data(), OC, C, inp.data(), t, std::min(T, t + 5), g,
+                   g + 1, {Epilogue::kStore, pieces.data(), OC});
+      }
+    }
+    expect_same_bits(pieces, want, "pieces " + shape);
+  }
+}
+
+TEST_P(KernelsTest, QkvEpilogueFillsTheCache) {
+  const int T = 3, C = 32, hs = 16, pos = 5, stride = 12;  // 2 heads
+  const auto inp = test::random_values(T * C, 5);
+  const auto w = test::random_values(3 * C * C, 6, 0.2f);
+  const auto bias = test::random_values(3 * C, 7);
+  SerialExecutor serial;
+  const PackedMatrix packed = pack_matrix(w.data(), 3 * C, C, serial);
+  std::vector<float> want(T * 3 * C);
+  ref::matmul_forward(want.data(), inp.data(), w.data(), bias.data(), T, C, 3 * C);
+  std::vector<float> q(T * C, NAN), keys_t(C * stride, NAN), values(stride * C, NAN);
+  Epilogue ep;
+  ep.kind = Epilogue::kQkv;
+  ep.out = q.data();
+  ep.ld = C;
+  ep.keys_t = keys_t.data();
+  ep.values = values.data();
+  ep.pos = pos;
+  ep.stride = stride;
+  ep.channels = C;
+  ep.head_size = hs;
+  k().matmul(packed.data.data(), bias.data(), 3 * C, C, inp.data(), 0, T, 0, packed.groups(), ep);
+  for (int t = 0; t < T; t++) {
+    for (int c = 0; c < C; c++) {
+      EXPECT_EQ(q[t * C + c], want[t * 3 * C + c]);
+      EXPECT_EQ(keys_t[c * stride + pos + t], want[t * 3 * C + C + c]);
+      EXPECT_EQ(values[(pos + t) * C + c], want[t * 3 * C + 2 * C + c]);
+    }
+  }
+  EXPECT_TRUE(std::isnan(keys_t[0 * stride + pos - 1]));  // nothing else written
+  EXPECT_TRUE(std::isnan(values[(pos + T) * C]));
+}
+
+INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(supported_isas()), isa_label);
+
+// PackedLinear (the bit-exact LinearLayers) on a real model, through both
+// executors and 1..4 threads, against the reference's matmul.
+class PackedLinearTest : public ::testing::TestWithParam<std::tuple<bool, int>> {};
+
+TEST_P(PackedLinearTest, EveryLinearLayerMatchesTheReference) {
+  const auto [use_openmp, threads] = GetParam();
+  std::unique_ptr<Executor> ex;
+  if (use_openmp) {
+    ex = std::make_unique<OpenMpExecutor>(threads);
+  } else {
+    ex = std::make_unique<ThreadPool>(threads);
+  }
+  // An odd shape: 3C = 240 and V = 1000 are not multiples of 64.
+  const ModelConfig cfg{32, 1000, 1024, 2, 5, 80};
+  auto model = Model::from_parameters(cfg, synthetic_parameters(cfg, 5), "odd");
+  PackedLinear linear(model, best_kernels(), *ex);
+  const ParameterTensors& p = model->params();
+  const int C = cfg.channels;
+  for (int T : {1, 7, 50, 97}) {
+    for (int l = 0; l < cfg.num_layers; l++) {
+      struct Case {
+        Linear which;
+        const float* w;
+        const float* b;
+        int in, out;
+      };
+      const Case cases[] = {{Linear::kAttProj, p.attprojw + l * C * C, p.attprojb + l * C, C, C},
+                            {Linear::kFc, p.fcw + l * 4 * C * C, p.fcb + l * 4 * C, C, 4 * C},
+                            {Linear::kFcProj, p.fcprojw + l * 4 * C * C, p.fcprojb + l * C,
+                             4 * C, C},
+                            {Linear::kLogits, p.wte, nullptr, C, cfg.vocab_size}};
+      for (const Case& c : cases) {
+        if (c.which == Linear::kLogits && l > 0) continue;
+        const auto inp = test::random_values(std::size_t(T) * c.in, T + l);
+        std::vector<float> want(std::size_t(T) * c.out), got(want.size(), NAN);
+        ref::matmul_forward(want.data(), inp.data(), c.w, c.b, T, c.in, c.out);
+        linear.run(c.which, l, inp.data(), T, {Epilogue::kStore, got.data(), c.out}, *ex);
+        expect_same_bits(got, want, "linear " + std::to_string(int(c.which)) + " T=" +
+                                        std::to_string(T) + " layer " + std::to_string(l));
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ExecutorsAndThreads, PackedLinearTest,
+                         ::testing::Combine(::testing::Bool(), ::testing::Range(1, 5)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) ? "openmp" : "pthreads") +
+                                  "_" + std::to_string(std::get<1>(info.param)) + "threads";
+                         });
+
+}  // namespace
+}  // namespace gpt2::cpu

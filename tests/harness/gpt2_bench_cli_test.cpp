@@ -1,0 +1,82 @@
+// gpt2-bench as a user runs it: the sweep's table and report files, verify, and
+// clear errors for bad input.
+#include <gtest/gtest.h>
+
+#include "harness/model_source.h"
+#include "tests/test_util.h"
+
+namespace gpt2 {
+namespace {
+
+const std::string kBench = std::string(GPT2_BIN_DIR) + "/gpt2-bench";
+
+class BenchCliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { open_model("synthetic:tiny"); }
+  test::CommandResult bench(const std::string& args) {
+    return test::run_command(kBench + " --model synthetic:tiny -q --out " + dir_.string() + " " + args);
+  }
+  void expect_error(const std::string& args, const std::string& message) {
+    const auto r = bench(args);
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_EQ(r.out, "") << args;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << "\nstderr: " << r.err;
+  }
+  std::filesystem::path dir_ = test::temp_dir();
+};
+
+TEST_F(BenchCliTest, SweepPrintsTheTableAndWritesTheReport) {
+  const auto r = bench("--backend openmp,pthreads --threads 1..2 --reps 2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* s : {"| reference | recompute | 1 |", "| openmp | recompute | 2 |",
+                        "| pthreads | recompute | 1 |", "Harness overhead"}) {
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  }
+  int json = 0, md = 0, svg = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    const auto ext = e.path().extension();
+    json += ext == ".json";
+    md += ext == ".md";
+    svg += ext == ".svg";
+  }
+  EXPECT_EQ(json, 1);
+  EXPECT_EQ(md, 1);
+  EXPECT_EQ(svg, 1);
+}
+
+TEST_F(BenchCliTest, VerifyPassesAndSaysSo) {
+  const auto r = test::run_command(kBench + " verify --model synthetic:tiny -q --out " +
+                                   dir_.string() + " --backend all --threads 1..2 --mode all");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("verify: every configuration matches the reference"), std::string::npos);
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos);
+}
+
+TEST_F(BenchCliTest, BadInputGetsAClearError) {
+  expect_error("--threads 0", "thread counts start at 1, not 0");
+  expect_error("--threads 4..1", "runs backwards");
+  expect_error("--threads a..b", "is not a whole number");
+  expect_error("--threads 5000", "more than the cap");
+  expect_error("--backend cuda", "Unknown backend 'cuda' (known: reference, ");
+  expect_error("--mode lazy", "Unknown mode 'lazy'");
+  expect_error("--rule best", "Unknown rule 'best'");
+  expect_error("--prompt nope", "Unknown prompt 'nope'");
+  expect_error("--tokens '1 x'", "Token 'x' is not a token id.");
+  expect_error("--tokens '1 2 3' -n 3", "Too many tokens");
+  expect_error("--reps 0", "--reps must be at least 1");
+  expect_error("--tokens 99999", "outside the model's vocabulary");
+  const auto r = test::run_command(kBench + " --model /nonexistent.bin -q");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("/nonexistent.bin: cannot open"), std::string::npos) << r.err;
+}
+
+TEST_F(BenchCliTest, Help) {
+  const auto r = test::run_command(kBench + " --help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* s : {"--backend", "--threads", "--mode", "--reps", "--prompt", "verify"}) {
+    EXPECT_NE(r.out.find(s), std::string::npos) << s;
+  }
+}
+
+}  // namespace
+}  // namespace gpt2

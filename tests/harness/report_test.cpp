@@ -1,0 +1,120 @@
+// The report writer: data first (JSON), then the table and the plot from it.
+#include "harness/report.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "harness/stats.h"
+#include "tests/test_util.h"
+
+namespace gpt2 {
+namespace {
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Measurement measurement(const std::string& backend, int threads, std::vector<double> samples) {
+  Measurement m;
+  m.backend = backend;
+  m.threads = threads;
+  m.info.name = backend;
+  m.samples = samples;
+  m.stats = summarize_samples(samples);
+  m.tokens = Check::kYes;
+  m.logits = Check::kYes;
+  return m;
+}
+
+TEST(StatsTest, MedianMinMaxSpread) {
+  const Stats s = summarize_samples({3, 1, 2, 10});
+  EXPECT_EQ(s.count, 4);
+  EXPECT_DOUBLE_EQ(s.median, 2.5);
+  EXPECT_DOUBLE_EQ(s.min, 1);
+  EXPECT_DOUBLE_EQ(s.max, 10);
+  EXPECT_DOUBLE_EQ(s.mean, 4);
+  EXPECT_NEAR(s.stddev, 4.082483, 1e-6);  // sqrt(50 / 3)
+  EXPECT_DOUBLE_EQ(summarize_samples({5, 1, 3}).median, 3);
+  EXPECT_EQ(summarize_samples({}).count, 0);
+}
+
+TEST(ReportTest, SweepFilesHoldTheMachineTheSamplesAndThePlot) {
+  Workload w;
+  w.prompts = {{"p", 10, {1, 2, 3, 4, 5}}};
+  SweepResult r;
+  r.measurements = {measurement("reference", 1, {4.0, 4.2, 3.9}),
+                    measurement("openmp", 1, {1.0, 1.1, 0.9}),
+                    measurement("openmp", 2, {0.52, 0.5, 0.55})};
+  r.measurements[1].speedup_vs_1thread = 1.0;
+  r.measurements[2].speedup_vs_1thread = 2.0;
+  r.measurements[2].speedup_vs_reference = 8.0;
+  ReportContext ctx;
+  ctx.command = "gpt2-bench --backend openmp --threads 1..2";
+  ctx.timestamp = "2026-11-21T00:00:00Z";
+  ctx.machine = machine_info();
+  auto model = test::tiny_model();
+  ctx.model = model.get();
+  const auto dir = test::temp_dir();
+  const auto files = write_sweep_report(dir, "run", ctx, w, r);
+  ASSERT_EQ(files.size(), 3u);
+  for (const auto& f : files) EXPECT_TRUE(std::filesystem::exists(f)) << f;
+  // No temporary file is left behind.
+  int entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) (void)e, entries++;
+  EXPECT_EQ(entries, 3);
+
+  const auto j = nlohmann::json::parse(slurp(dir / "run.json"));
+  EXPECT_EQ(j["kind"], "sweep");
+  EXPECT_EQ(j["command"], ctx.command);
+  EXPECT_FALSE(j["machine"]["cpu_model"].get<std::string>().empty());
+  EXPECT_GE(j["machine"]["logical_cpus"].get<int>(), 1);
+  EXPECT_GT(j["machine"]["memory_gib"].get<double>(), 0.1);
+  EXPECT_FALSE(j["build"]["compiler"].get<std::string>().empty());
+  EXPECT_NE(j["build"]["flags"].get<std::string>().find("-ffp-contract=off"), std::string::npos);
+  EXPECT_EQ(j["model"]["checksum_xxh3"], model->checksum());
+  ASSERT_EQ(j["measurements"].size(), 3u);
+  EXPECT_EQ(j["measurements"][2]["samples_s"].size(), 3u);
+  EXPECT_DOUBLE_EQ(j["measurements"][2]["median_s"].get<double>(), 0.52);
+  EXPECT_EQ(j["workload"]["prompts"][0]["id"], "p");
+
+  const std::string md = slurp(dir / "run.md");
+  EXPECT_NE(md.find("| openmp | recompute | 2 | 0.5200 |"), std::string::npos) << md;
+  EXPECT_NE(md.find(ctx.machine.cpu_model), std::string::npos);
+  const std::string svg = slurp(dir / "run.svg");
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  EXPECT_NE(svg.find("openmp (recompute)"), std::string::npos);
+  EXPECT_NE(svg.find("ideal"), std::string::npos);
+}
+
+TEST(ReportTest, VerifyFilesSayWhatFailed) {
+  VerifyResult r;
+  VerifyRow row;
+  row.backend = "pthreads";
+  row.threads = 2;
+  row.steps = 10;
+  row.token_mismatches = 1;
+  row.passed = false;
+  row.differences = {"pthreads 2 threads recompute median: prompt p step 3: expected token 5, got 6"};
+  r.rows = {row};
+  r.passed = false;
+  ReportContext ctx;
+  ctx.machine = machine_info();
+  const auto dir = test::temp_dir();
+  write_verify_report(dir, "v", ctx, r);
+  const auto j = nlohmann::json::parse(slurp(dir / "v.json"));
+  EXPECT_FALSE(j["passed"].get<bool>());
+  EXPECT_EQ(j["rows"][0]["token_mismatches"], 1);
+  const std::string md = slurp(dir / "v.md");
+  EXPECT_NE(md.find("expected token 5, got 6"), std::string::npos);
+  EXPECT_NE(md.find("FAIL"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gpt2
