@@ -1,10 +1,27 @@
 #!/usr/bin/env bash
-# Builds gpt2-bench and runs every test the CI runs (README: "what runs where").
+# Builds gpt2-bench and runs every check the CI runs (README: "Tests: what runs where").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
+section() { printf '\n==== %s (%ds)\n' "$1" "$SECONDS"; }
 
+section "Release build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
-# Unit tests (tiny model) and the tests labelled "full" (the 124M default model).
+
+section "Unit tests and the tests on the 124M default model (label full)"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+section "The equality gate: every backend, 1 and 2 threads, both modes, both rules"
+build/bin/gpt2-bench verify --backend all --threads 1..2 --mode all --rule all --jobs "$jobs"
+
+section "ThreadSanitizer: the pools and the backends (clang, LLVM OpenMP with Archer)"
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-tsan -DGPT2_SANITIZE_THREAD=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build-tsan -j"$jobs" --target gpt2_tests
+OMP_TOOL_LIBRARIES=/usr/lib/llvm-14/lib/libarcher.so \
+TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1" \
+  build-tsan/bin/gpt2_tests \
+  --gtest_filter='Executors/*:ThreadPoolTest.*:ExecutorsAndThreads/*:AllBackends/*:SessionTest.*'
+
+section "All checks passed"
