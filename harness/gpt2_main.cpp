@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
 
   app.add_option("tokens", token_texts, "Prompt token ids, each in [0, vocab size)");
   app.add_option("--model", model_spec,
-                 "Checkpoint file (llm.c format), or synthetic:<preset>[:seed=N], or default: "
+                 "Checkpoint: an llm.c file, a Hugging Face model.safetensors (or its folder, "
+                 "with config.json), synthetic:<preset>[:seed=N], or default: "
                  "datasets/models/gpt2_124M.bin if present, else synthetic:124M")
       ->capture_default_str();
   app.add_option("-n", n, "Complete until the sequence holds n tokens, 2 <= n <= max_seq_len")

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "reference/checkpoint.h"
+#include "reference/safetensors.h"
 #include "reference/synthetic.h"
 
 #ifndef GPT2_DATASETS_DIR
@@ -57,7 +58,11 @@ std::string default_model_spec() {
 std::shared_ptr<const Model> open_model(std::string_view spec, std::ostream* log) {
   if (spec.empty() || spec == "default") return open_model(default_model_spec(), log);
   std::optional<SyntheticSpec> synth = parse_synthetic_spec(spec);
-  if (!synth) return Model::load(std::filesystem::path(spec));
+  if (!synth) {
+    const std::filesystem::path path(spec);
+    if (looks_like_safetensors(path)) return load_safetensors(path);
+    return Model::load(path);
+  }
 
   const std::string name = synthetic_name(synth->preset, synth->seed);
   const std::filesystem::path dir = datasets_dir() / "cache";

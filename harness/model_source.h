@@ -31,6 +31,8 @@ std::optional<SyntheticSpec> parse_synthetic_spec(std::string_view spec);
 //                      the built-in synthetic:124M
 //   "synthetic:<preset>[:seed=N]": generated once into datasets/cache/ and
 //                      memory-mapped from there afterwards
+//   a folder, a *.safetensors file, or a file that starts like one: a Hugging
+//                      Face GPT-2 (reference/safetensors.h), config.json beside it
 //   anything else:     an llm.c checkpoint file
 // Throws CheckpointError or std::invalid_argument with a one-line message. A
 // note goes to `log` (if set) when a synthetic checkpoint is generated.
