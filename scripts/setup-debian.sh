@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   clang-14 libomp-14-dev
-  libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev nlohmann-json3-dev
+  libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
+  libutf8proc-dev nlohmann-json3-dev
 )
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
