@@ -52,6 +52,39 @@ GoldenFile run_prompts(const Backend& backend, const std::vector<Prompt>& prompt
   return out;
 }
 
+StepLogits teacher_forced_logits(const Backend& backend, const std::vector<Prompt>& prompts,
+                                 const GoldenFile& g, int jobs) {
+  StepLogits out;
+  std::mutex mutex;
+  std::atomic<std::size_t> next{0};
+  const int V = backend.model().config().vocab_size;
+  auto worker = [&] {
+    std::vector<float> logits(V), probs(V);
+    for (std::size_t i; (i = next.fetch_add(1)) < prompts.size();) {
+      const Prompt& p = prompts[i];
+      auto session = backend.open_session(p.n - 1);
+      std::vector<int> input = p.tokens;
+      int pos = 0;
+      for (int step = 0; step < p.n - int(p.tokens.size()); step++) {
+        session->forward(input, pos, logits, probs);
+        pos += int(input.size());
+        {
+          std::lock_guard lock(mutex);
+          out[{p.id, step}] = logits;
+        }
+        const GoldenStep* s = g.find(p.id, step);
+        if (s == nullptr) break;
+        input = {s->token};
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int j = 1; j < jobs; j++) threads.emplace_back(worker);
+  worker();
+  for (std::thread& t : threads) t.join();
+  return out;
+}
+
 GoldenSummary summarize(const GoldenFile& g) {
   constexpr int kMinRepeatLength = 4;
   GoldenSummary s;

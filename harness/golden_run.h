@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,14 @@ namespace gpt2 {
 GoldenFile run_prompts(const Backend& backend, const std::vector<Prompt>& prompts, Rule rule,
                        Mode mode, int jobs,
                        const std::function<void(int, int, const std::string&)>& progress = {});
+
+// A backend's logits at every golden step, computed along the golden tokens
+// (teacher forcing: the prompt, then each golden token in turn, in kv-cache
+// mode), keyed by (prompt id, step). `jobs` prompts at once (the backend must
+// allow that: info().threads == 1).
+using StepLogits = std::map<std::pair<std::string, int>, std::vector<float>>;
+StepLogits teacher_forced_logits(const Backend& backend, const std::vector<Prompt>& prompts,
+                                 const GoldenFile& goldens, int jobs);
 
 struct GoldenSummary {
   int steps = 0;

@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Write or check the golden continuations of the frozen serial reference.\n"
       "  gpt2-goldens check   recompute every golden and compare tokens and logits bits\n"
-      "  gpt2-goldens write   regenerate the golden files (the only way they change)",
+      "  gpt2-goldens write   regenerate the golden files (the only way they change)\n"
+      "  gpt2-goldens dump    write the reference's logits at every golden step (for oracles)",
       "gpt2-goldens"};
   app.require_subcommand(1);
   std::string model_spec = "synthetic:124M";
@@ -28,8 +29,15 @@ int main(int argc, char** argv) {
   std::filesystem::path prompts_path = datasets_dir() / "prompts.txt";
   std::filesystem::path dir = datasets_dir() / "goldens";
   std::string backend_name = "reference";
+  std::filesystem::path dump_dir;
+  CLI::App* dump = app.add_subcommand(
+      "dump",
+      "Write the reference's logits at every golden step, along the golden tokens: "
+      "<out>/<model>.<rule>.logits.f32 (float32, one row of V per step, in the golden file's "
+      "order) and <out>/<model>.<rule>.index.tsv (prompt, step, token, row)");
+  dump->add_option("--out", dump_dir, "Output folder")->required();
   for (CLI::App* sub : {app.add_subcommand("check", "Compare the reference with the goldens"),
-                        app.add_subcommand("write", "Regenerate the golden files")}) {
+                        app.add_subcommand("write", "Regenerate the golden files"), dump}) {
     sub->add_option("--model", model_spec, "synthetic:<preset>[:seed=N] or a checkpoint")
         ->capture_default_str();
     sub->add_option("--rule", rule_text, "median, greedy or all")->capture_default_str();
@@ -71,6 +79,34 @@ int main(int argc, char** argv) {
                                       " outside the model's vocabulary");
         }
       }
+    }
+
+    if (app.got_subcommand("dump")) {
+      std::filesystem::create_directories(dump_dir);
+      for (Rule rule : rules) {
+        const GoldenFile golden = read_goldens(golden_path(dir, model->name(), rule));
+        if (golden.checksum != model->checksum()) {
+          throw std::runtime_error("the goldens were made for another model (checksum " +
+                                   golden.checksum + ")");
+        }
+        const StepLogits logits = teacher_forced_logits(*backend, prompts, golden, jobs);
+        const std::string stem =
+            golden_path(dump_dir, model->name(), rule).replace_extension("").string();
+        std::string index = "#prompt\tstep\ttoken\trow\n", data;
+        int row = 0;
+        for (const GoldenStep& s : golden.steps) {
+          const auto it = logits.find({s.prompt_id, s.step});
+          if (it == logits.end()) throw std::runtime_error("no logits for " + s.prompt_id);
+          data.append(reinterpret_cast<const char*>(it->second.data()), it->second.size() * 4);
+          index += s.prompt_id + "\t" + std::to_string(s.step) + "\t" + std::to_string(s.token) +
+                   "\t" + std::to_string(row++) + "\n";
+        }
+        write_file_atomically(stem + ".logits.f32", data);
+        write_file_atomically(stem + ".index.tsv", index);
+        std::printf("wrote %s.logits.f32 (%d steps x %d logits)\n", stem.c_str(), row,
+                    model->config().vocab_size);
+      }
+      return 0;
     }
 
     int differences = 0;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -91,6 +92,12 @@ MachineInfo machine_info() {
   m.build_type = GPT2_BUILD_TYPE;
   m.build_flags = GPT2_BUILD_FLAGS;
   const std::string src = GPT2_SOURCE_DIR;
+  // A copy of the tree without .git (another machine) can name its commit.
+  if (const char* env = std::getenv("GPT2_GIT_COMMIT"); env != nullptr && *env != '\0') {
+    m.git_commit = env;
+    m.kernel_isa = cpu::isa_name(cpu::best_isa());
+    return m;
+  }
   m.git_commit = command_output("git -C '" + src + "' rev-parse --short=12 HEAD 2>/dev/null");
   if (m.git_commit.empty()) {
     m.git_commit = "unknown";

@@ -9,49 +9,10 @@
 #include <tuple>
 
 #include "backends/registry.h"
+#include "harness/golden_run.h"
 
 namespace gpt2 {
 
-namespace {
-
-// The reference's logits at every golden step, computed along the golden
-// tokens (teacher forcing, kv-cache: the same bits as recomputing).
-using StepLogits = std::map<std::pair<std::string, int>, std::vector<float>>;
-
-StepLogits reference_logits(const Backend& reference, const std::vector<Prompt>& prompts,
-                            const GoldenFile& g, int jobs) {
-  StepLogits out;
-  std::mutex mutex;
-  std::atomic<std::size_t> next{0};
-  const int V = reference.model().config().vocab_size;
-  auto worker = [&] {
-    std::vector<float> logits(V), probs(V);
-    for (std::size_t i; (i = next.fetch_add(1)) < prompts.size();) {
-      const Prompt& p = prompts[i];
-      auto session = reference.open_session(p.n - 1);
-      std::vector<int> input = p.tokens;
-      int pos = 0;
-      for (int step = 0; step < p.n - int(p.tokens.size()); step++) {
-        session->forward(input, pos, logits, probs);
-        pos += int(input.size());
-        {
-          std::lock_guard lock(mutex);
-          out[{p.id, step}] = logits;
-        }
-        const GoldenStep* s = g.find(p.id, step);
-        if (s == nullptr) break;
-        input = {s->token};
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int j = 1; j < jobs; j++) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-  return out;
-}
-
-}  // namespace
 
 VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Prompt>& prompts,
                         const std::vector<GoldenFile>& goldens, const VerifyOptions& o,
@@ -63,7 +24,7 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
     auto it = ref_logits.find(rule);
     if (it == ref_logits.end()) {
       if (progress) progress(std::string("reference logits along the ") + rule_name(rule) + " goldens");
-      it = ref_logits.emplace(rule, reference_logits(*reference, prompts, g, o.jobs)).first;
+      it = ref_logits.emplace(rule, teacher_forced_logits(*reference, prompts, g, o.jobs)).first;
     }
     return it->second;
   };

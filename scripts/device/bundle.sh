@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Packs what the device machine needs to run the built tools: build/bin's
+# binaries and the shared libraries they use that are not part of glibc or
+# libstdc++ (the device runs a newer Linux, whose glibc and libstdc++ run
+# binaries built here). Writes .devcarry/ (git-ignored), for the device tool's
+# `carry`. On the device: source scripts/device/env.sh first.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=.devcarry
+rm -rf "$out"
+mkdir -p "$out/bin" "$out/lib"
+bins=(gpt2 gpt2-bench gpt2-goldens gpt2-convert gpt2-microbench gpt2-tokenizer-bench)
+for b in "${bins[@]}"; do
+  [ -x "build/bin/$b" ] && cp "build/bin/$b" "$out/bin/" && strip "$out/bin/$b"
+done
+for b in "$out"/bin/*; do
+  ldd "$b" | awk '/=> \//{print $3}'
+done | sort -u | while read -r lib; do
+  case "$(basename "$lib")" in
+    libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*|libstdc++.so.*|libgcc_s.so.*) ;;
+    *) cp -L "$lib" "$out/lib/" ;;
+  esac
+done
+git rev-parse --short=12 HEAD > "$out/COMMIT"
+if [ -n "$(git status --porcelain --untracked-files=no)" ]; then sed -i 's/$/-dirty/' "$out/COMMIT"; fi
+du -sh "$out" "$out"/lib/* | sed 's/^/  /'
