@@ -29,7 +29,8 @@ class CpuSession final : public Session {
     fch_ = AlignedFloats(T * 4 * C);
     keys_t_ = AlignedFloats(L * C * T);  // per layer (NH, hs, capacity)
     values_ = AlignedFloats(L * T * C);  // per layer (capacity, C)
-    att_ = AlignedFloats(std::size_t(workers) * T);
+    att_stride_ = std::size_t(kAttentionRows) * (T + kAttentionRows);
+    att_ = AlignedFloats(std::size_t(workers) * att_stride_);
     partial_max_.resize(workers);
   }
 
@@ -66,13 +67,16 @@ class CpuSession final : public Session {
       qkv.channels = C;
       qkv.head_size = hs;
       linear.run(Linear::kQkv, l, ln_.data(), n, qkv, ex);
-      ex.parallel_for(n * NH, [&](int begin, int end, int worker) {
-        float* att = att_.data() + long(worker) * cap;
+      // Blocks of up to 4 consecutive query rows of one head per work item.
+      const int blocks = (n + kAttentionRows - 1) / kAttentionRows;
+      ex.parallel_for(NH * blocks, [&](int begin, int end, int worker) {
+        float* att = att_.data() + worker * att_stride_;
         for (int item = begin; item < end; item++) {
-          const int t = zigzag_row(item / NH, n), h = item % NH;
-          k.attention_head(atty_.data() + t * lC + h * hs, q_.data() + t * lC + h * hs,
-                           keys_t + long(h) * hs * cap, capacity_, values + h * hs, C, att,
-                           pos + t + 1, hs);
+          const int h = item / blocks, t0 = zigzag_row(item % blocks, blocks) * kAttentionRows;
+          const int rows = std::min(kAttentionRows, n - t0);
+          k.attention_rows(atty_.data() + t0 * lC + h * hs, C, q_.data() + t0 * lC + h * hs, C,
+                           rows, pos + t0 + 1, keys_t + long(h) * hs * cap, capacity_,
+                           values + h * hs, C, att, hs);
         }
       });
       linear.run(Linear::kAttProj, l, atty_.data(), n, {Epilogue::kAdd, x, C}, ex);
@@ -116,6 +120,7 @@ class CpuSession final : public Session {
   int capacity_;
   int cached_ = 0;
   AlignedFloats x_, ln_, q_, atty_, fch_, keys_t_, values_, att_;
+  std::size_t att_stride_ = 0;  // per worker: kAttentionRows rows of scores
   std::vector<float> partial_max_;
 };
 

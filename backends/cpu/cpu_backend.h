@@ -37,9 +37,11 @@ class CpuBackend final : public Backend {
   std::shared_ptr<Engine> engine_;
 };
 
-// The order in which attention work items (row, head) are handed out:
-// rows zig-zag 0, T-1, 1, T-2, ... so that any contiguous share of items holds
-// about as many long (late) rows as short (early) ones.
+// The order in which attention work items (head, block of rows) are handed
+// out: head by head, so a worker's share keeps one head's keys and values in
+// its L2 cache (interleaving heads made every worker sweep all heads' caches,
+// 3 MB at 512 positions), and within a head blocks zig-zag 0, B-1, 1, B-2, ...
+// so that any contiguous share holds about as many long (late) rows as short.
 inline int zigzag_row(int m, int T) { return (m % 2 == 0) ? m / 2 : T - 1 - m / 2; }
 
 }  // namespace gpt2::cpu

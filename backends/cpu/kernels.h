@@ -16,6 +16,7 @@
 namespace gpt2::cpu {
 
 inline constexpr int kGroupRows = 64;
+inline constexpr int kAttentionRows = 4;  // query rows per attention_rows call
 
 enum class Isa { kGeneric, kAvx2, kAvx512 };
 const char* isa_name(Isa isa);
@@ -49,11 +50,16 @@ struct Kernels {
   // matrix. packed (ceil(OC/64), C, 64); bias (OC) or null; inp (T, C).
   void (*matmul)(const float* packed, const float* bias, int OC, int C, const float* inp, int t0,
                  int t1, int g0, int g1, const Epilogue& ep);
-  // One head of attention for one query, the bits of ref::attention_head_forward.
-  // out (hs); q (hs); keys_t (hs, kstride): key j's element i at i*kstride + j;
-  // values: row j at j*vstride; att: scratch (n, 16-float aligned is not needed).
-  void (*attention_head)(float* out, const float* q, const float* keys_t, int kstride,
-                         const float* values, int vstride, float* att, int n, int hs);
+  // One head of attention for R <= kAttentionRows consecutive query rows: row
+  // r attends to the first n0 + r keys, with the bits of
+  // ref::attention_head_forward for each row. The rows share every key and
+  // value load, and their serial sums interleave (each still in key order).
+  // out: row r at out + r*ostride (hs); q: row r at q + r*qstride (hs);
+  // keys_t (hs, kstride): key j's element i at i*kstride + j; values: key j's
+  // row at j*vstride; att: scratch (R, n0 + R).
+  void (*attention_rows)(float* out, int ostride, const float* q, int qstride, int R, int n0,
+                         const float* keys_t, int kstride, const float* values, int vstride,
+                         float* att, int hs);
   // e (n) = exp_ref(x (n) - shift)
   void (*exp_shifted)(float* e, const float* x, float shift, int n);
   // p (n) = p / d, elementwise

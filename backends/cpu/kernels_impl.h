@@ -18,6 +18,7 @@ using simd::store;
 using simd::vf;
 
 constexpr int kVecs = kGroupRows / kLanes;  // vectors per packed group (4)
+constexpr int kPrefetchRows = 16;           // inputs ahead: 16 x 256 B = 4 KB
 
 // Scalar tails go through lane 0 of the vector functions (the same bits as
 // exp_ref), so that this per-ISA file uses no inline function shared with the
@@ -78,6 +79,10 @@ inline void matmul_tile(const float* wg, const vf* bias, int C, const float* inp
   for (int r = 0; r < R; r++) x[r] = inp + long(t + r) * C;
   for (int i = 0; i < C; i++) {
     const float* w = wg + long(i) * kGroupRows;
+    // The group's weights are one contiguous stream: ask for them 4 KB ahead
+    // (hardware prefetchers stop at 4 KB page boundaries).
+    __builtin_prefetch(w + kPrefetchRows * kGroupRows);
+    __builtin_prefetch(w + kPrefetchRows * kGroupRows + 32);
     vf wv[kVecs];
     for (int k = 0; k < kVecs; k++) wv[k] = load(w + k * kLanes);
     for (int r = 0; r < R; r++) {
@@ -108,77 +113,155 @@ void matmul(const float* packed, const float* bias, int OC, int C, const float* 
   }
 }
 
-// Scores of keys [j, j + B*16) for one query: B independent 16-key blocks, each
-// lane summing its key's hs products in order of i, starting from 0.
-template <int B>
-inline void score_blocks(float* att, const float* q, const float* keys_t, int kstride, int j,
-                         int hs, float scale, vf& vmax) {
-  vf acc[B];
-  for (int b = 0; b < B; b++) acc[b] = splat(0.0f);
+// Scores of keys [j, j + B*16) for R queries: each lane sums its key's hs
+// products in order of i, starting from 0; every key load serves all R rows.
+template <int R, int B>
+inline void score_blocks(float* const* att, const float* const* q, const float* keys_t,
+                         int kstride, int j, int hs, float scale, vf* vmax) {
+  vf acc[R][B];
+  for (int r = 0; r < R; r++) {
+    for (int b = 0; b < B; b++) acc[r][b] = splat(0.0f);
+  }
   for (int i = 0; i < hs; i++) {
-    const vf qi = splat(q[i]);
     const float* k = keys_t + long(i) * kstride + j;
-    for (int b = 0; b < B; b++) acc[b] = acc[b] + qi * load(k + b * kLanes);
+    vf kv[B];
+    for (int b = 0; b < B; b++) kv[b] = load(k + b * kLanes);
+    for (int r = 0; r < R; r++) {
+      const vf qi = splat(q[r][i]);
+      for (int b = 0; b < B; b++) acc[r][b] = acc[r][b] + qi * kv[b];
+    }
   }
-  for (int b = 0; b < B; b++) {
-    const vf s = acc[b] * scale;
-    store(att + j + b * kLanes, s);
-    vmax = vmax < s ? s : vmax;
+  for (int r = 0; r < R; r++) {
+    for (int b = 0; b < B; b++) {
+      const vf s = acc[r][b] * scale;
+      store(att[r] + j + b * kLanes, s);
+      vmax[r] = vmax[r] < s ? s : vmax[r];
+    }
   }
 }
 
-// out[i0 .. i0 + B*16) = sum_j att[j] v_j[..], in order of j, starting from 0.
-template <int B>
-inline void value_blocks(float* out, const float* att, const float* values, int vstride, int n,
-                         int i0) {
-  vf acc[B];
-  for (int b = 0; b < B; b++) acc[b] = splat(0.0f);
+// out[r][i0 .. i0 + B*16) = sum_j att[r][j] v_j[..] over j < n (the keys all R
+// rows share), in order of j, starting from 0; every value load serves all rows.
+template <int R, int B>
+inline void value_blocks(const float* const* att, const float* values, int vstride, int n,
+                         int i0, vf (*acc)[4]) {
+  for (int r = 0; r < R; r++) {
+    for (int b = 0; b < B; b++) acc[r][b] = splat(0.0f);
+  }
   for (int j = 0; j < n; j++) {
-    const vf a = splat(att[j]);
     const float* v = values + long(j) * vstride + i0;
-    for (int b = 0; b < B; b++) acc[b] = acc[b] + a * load(v + b * kLanes);
+    vf vv[B];
+    for (int b = 0; b < B; b++) vv[b] = load(v + b * kLanes);
+    for (int r = 0; r < R; r++) {
+      const vf a = splat(att[r][j]);
+      for (int b = 0; b < B; b++) acc[r][b] = acc[r][b] + a * vv[b];
+    }
   }
-  for (int b = 0; b < B; b++) store(out + i0 + b * kLanes, acc[b]);
 }
 
-void attention_head(float* out, const float* q, const float* keys_t, int kstride,
-                    const float* values, int vstride, float* att, int n, int hs) {
+template <int R>
+void attention_rows_r(float* out, int ostride, const float* q, int qstride, int n0,
+                      const float* keys_t, int kstride, const float* values, int vstride,
+                      float* att_base, int hs) {
   const float scale = 1.0f / std::sqrt(float(hs));
-  // pass 1: scores and their maximum
-  vf vmax = splat(-__builtin_inff());
-  int j = 0;
-  for (; j + 4 * kLanes <= n; j += 4 * kLanes) score_blocks<4>(att, q, keys_t, kstride, j, hs, scale, vmax);
-  for (; j + kLanes <= n; j += kLanes) score_blocks<1>(att, q, keys_t, kstride, j, hs, scale, vmax);
-  alignas(64) float lanes[kLanes];
-  store(lanes, vmax);
-  float maxval = -__builtin_inff();
-  for (int l = 0; l < kLanes; l++) maxval = maxval < lanes[l] ? lanes[l] : maxval;
-  for (; j < n; j++) {
-    float val = 0.0f;
-    for (int i = 0; i < hs; i++) val += q[i] * keys_t[long(i) * kstride + j];
-    val *= scale;
-    maxval = maxval < val ? val : maxval;
-    att[j] = val;
+  const float* qr[R];
+  float* att[R];
+  float* outr[R];
+  int n[R];
+  for (int r = 0; r < R; r++) {
+    qr[r] = q + long(r) * qstride;
+    att[r] = att_base + long(r) * (n0 + R);
+    outr[r] = out + long(r) * ostride;
+    n[r] = n0 + r;
   }
-  // pass 2: exponentials (in parallel lanes) and their sum (in order)
-  j = 0;
-  for (; j + kLanes <= n; j += kLanes) store(att + j, simd::exp_vec(load(att + j) - maxval));
-  for (; j < n; j++) att[j] = exp1(att[j] - maxval);
-  float expsum = 0.0f;
-  for (j = 0; j < n; j++) expsum += att[j];
+  // pass 1: scores and maxima. Keys [0, n0) are every row's: vector blocks
+  // shared by the rows; the rest (a tail of fewer than 16, and each row's own
+  // last r keys) in scalar code, in the reference's order.
+  vf vmax[R];
+  for (int r = 0; r < R; r++) vmax[r] = splat(-__builtin_inff());
+  int j = 0;
+  for (; j + 4 * kLanes <= n0; j += 4 * kLanes) {
+    score_blocks<R, 4>(att, qr, keys_t, kstride, j, hs, scale, vmax);
+  }
+  for (; j + kLanes <= n0; j += kLanes) score_blocks<R, 1>(att, qr, keys_t, kstride, j, hs, scale, vmax);
+  const int shared = j;
+  float maxval[R];
+  for (int r = 0; r < R; r++) {
+    alignas(64) float lanes[kLanes];
+    store(lanes, vmax[r]);
+    maxval[r] = -__builtin_inff();
+    for (int l = 0; l < kLanes; l++) maxval[r] = maxval[r] < lanes[l] ? lanes[l] : maxval[r];
+    for (int jj = shared; jj < n[r]; jj++) {
+      float val = 0.0f;
+      for (int i = 0; i < hs; i++) val += qr[r][i] * keys_t[long(i) * kstride + jj];
+      val *= scale;
+      maxval[r] = maxval[r] < val ? val : maxval[r];
+      att[r][jj] = val;
+    }
+  }
+  // pass 2: exponentials in parallel lanes; the sums in key order, the rows'
+  // serial chains interleaved.
+  float expsum[R];
+  for (int r = 0; r < R; r++) {
+    int jj = 0;
+    for (; jj + kLanes <= n[r]; jj += kLanes) {
+      store(att[r] + jj, simd::exp_vec(load(att[r] + jj) - maxval[r]));
+    }
+    for (; jj < n[r]; jj++) att[r][jj] = exp1(att[r][jj] - maxval[r]);
+    expsum[r] = 0.0f;
+  }
+  for (int jj = 0; jj < n0; jj++) {
+    for (int r = 0; r < R; r++) expsum[r] += att[r][jj];
+  }
+  for (int r = 0; r < R; r++) {
+    for (int jj = n0; jj < n[r]; jj++) expsum[r] += att[r][jj];
+  }
   // pass 3: normalize
-  const float expsum_inv = 1.0f / expsum;
-  j = 0;
-  for (; j + kLanes <= n; j += kLanes) store(att + j, load(att + j) * expsum_inv);
-  for (; j < n; j++) att[j] *= expsum_inv;
-  // pass 4: weighted sum of the values
+  for (int r = 0; r < R; r++) {
+    const float inv = 1.0f / expsum[r];
+    int jj = 0;
+    for (; jj + kLanes <= n[r]; jj += kLanes) store(att[r] + jj, load(att[r] + jj) * inv);
+    for (; jj < n[r]; jj++) att[r][jj] *= inv;
+  }
+  // pass 4: weighted sums of the values, in key order: keys [0, n0) shared by
+  // the rows, then each row's own last keys.
   int i = 0;
-  for (; i + 4 * kLanes <= hs; i += 4 * kLanes) value_blocks<4>(out, att, values, vstride, n, i);
-  for (; i + kLanes <= hs; i += kLanes) value_blocks<1>(out, att, values, vstride, n, i);
+  vf acc[R][4];
+  auto finish = [&](int b_count) {
+    for (int r = 0; r < R; r++) {
+      for (int jj = n0; jj < n[r]; jj++) {
+        const float* v = values + long(jj) * vstride + i;
+        const vf a = splat(att[r][jj]);
+        for (int b = 0; b < b_count; b++) acc[r][b] = acc[r][b] + a * load(v + b * kLanes);
+      }
+      for (int b = 0; b < b_count; b++) store(outr[r] + i + b * kLanes, acc[r][b]);
+    }
+  };
+  for (; i + 4 * kLanes <= hs; i += 4 * kLanes) {
+    value_blocks<R, 4>(att, values, vstride, n0, i, acc);
+    finish(4);
+  }
+  for (; i + kLanes <= hs; i += kLanes) {
+    value_blocks<R, 1>(att, values, vstride, n0, i, acc);
+    finish(1);
+  }
   for (; i < hs; i++) {
-    float o = 0.0f;
-    for (j = 0; j < n; j++) o += att[j] * values[long(j) * vstride + i];
-    out[i] = o;
+    for (int r = 0; r < R; r++) {
+      float o = 0.0f;
+      for (int jj = 0; jj < n[r]; jj++) o += att[r][jj] * values[long(jj) * vstride + i];
+      outr[r][i] = o;
+    }
+  }
+}
+
+void attention_rows(float* out, int ostride, const float* q, int qstride, int R, int n0,
+                    const float* keys_t, int kstride, const float* values, int vstride,
+                    float* att, int hs) {
+  switch (R) {
+    case 1: return attention_rows_r<1>(out, ostride, q, qstride, n0, keys_t, kstride, values, vstride, att, hs);
+    case 2: return attention_rows_r<2>(out, ostride, q, qstride, n0, keys_t, kstride, values, vstride, att, hs);
+    case 3: return attention_rows_r<3>(out, ostride, q, qstride, n0, keys_t, kstride, values, vstride, att, hs);
+    default: return attention_rows_r<4>(out, ostride, q, qstride, n0, keys_t, kstride, values, vstride, att, hs);
   }
 }
 
@@ -218,7 +301,7 @@ void gelu(float* out, const float* inp, int n) {
 
 }  // namespace
 
-const Kernels kTable = {GPT2_ISA_ENUM, &matmul, &attention_head, &exp_shifted,
+const Kernels kTable = {GPT2_ISA_ENUM, &matmul, &attention_rows, &exp_shifted,
                         &divide,       &max,    &gelu};
 
 }  // namespace gpt2::cpu::GPT2_ISA

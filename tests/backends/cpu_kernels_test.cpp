@@ -97,23 +97,32 @@ TEST_P(KernelsTest, MaxDivideAndSoftmaxPieces) {
   expect_same_bits(got, want, "softmax");
 }
 
-TEST_P(KernelsTest, AttentionHeadMatchesTheReference) {
-  for (auto [n, hs] : {std::pair{1, 64}, {5, 64}, {16, 16}, {17, 16}, {64, 64}, {100, 20},
-                       {300, 64}, {1024, 64}, {33, 4}}) {
-    const int stride = n + 3;  // the cache is wider than the keys in use
-    const auto q = test::random_values(hs, 10 + n, 2.0f);
-    const auto keys = test::random_values(std::size_t(n) * hs, 20 + n, 2.0f);  // (n, hs)
-    const auto values = test::random_values(std::size_t(n) * hs, 30 + n);
-    std::vector<float> keys_t(std::size_t(hs) * stride, NAN);  // (hs, stride)
-    for (int j = 0; j < n; j++) {
-      for (int i = 0; i < hs; i++) keys_t[std::size_t(i) * stride + j] = keys[std::size_t(j) * hs + i];
+TEST_P(KernelsTest, AttentionRowsMatchTheReference) {
+  // R consecutive query rows; row r attends to the first n0 + r keys.
+  for (auto [n0, hs] : {std::pair{1, 64}, {5, 64}, {16, 16}, {17, 16}, {64, 64}, {100, 20},
+                        {300, 64}, {1021, 64}, {33, 4}, {48, 80}}) {
+    for (int R = 1; R <= kAttentionRows; R++) {
+      const int n = n0 + R - 1, stride = n + 3;  // the cache is wider than the keys in use
+      const auto q = test::random_values(std::size_t(R) * hs, 10 + n0, 2.0f);  // (R, hs)
+      const auto keys = test::random_values(std::size_t(n) * hs, 20 + n0, 2.0f);  // (n, hs)
+      const auto values = test::random_values(std::size_t(n) * hs, 30 + n0);
+      std::vector<float> keys_t(std::size_t(hs) * stride, NAN);  // (hs, stride)
+      for (int j = 0; j < n; j++) {
+        for (int i = 0; i < hs; i++) keys_t[std::size_t(i) * stride + j] = keys[std::size_t(j) * hs + i];
+      }
+      std::vector<float> got(std::size_t(R) * hs, NAN), att(std::size_t(R) * (n0 + R), NAN);
+      k().attention_rows(got.data(), hs, q.data(), hs, R, n0, keys_t.data(), stride,
+                         values.data(), hs, att.data(), hs);
+      for (int r = 0; r < R; r++) {
+        std::vector<float> want(hs), att_ref(n0 + r);
+        ref::attention_head_forward(want.data(), q.data() + r * hs, keys.data(), values.data(),
+                                    att_ref.data(), n0 + r, hs, hs);
+        expect_same_bits(std::vector<float>(got.begin() + r * hs, got.begin() + (r + 1) * hs),
+                         want,
+                         "attention n0=" + std::to_string(n0) + " hs=" + std::to_string(hs) +
+                             " R=" + std::to_string(R) + " row " + std::to_string(r));
+      }
     }
-    std::vector<float> got(hs), want(hs), att(n), att_ref(n);
-    k().attention_head(got.data(), q.data(), keys_t.data(), stride, values.data(), hs,
-                       att.data(), n, hs);
-    ref::attention_head_forward(want.data(), q.data(), keys.data(), values.data(), att_ref.data(),
-                                n, hs, hs);
-    expect_same_bits(got, want, "attention n=" + std::to_string(n) + " hs=" + std::to_string(hs));
   }
 }
 
