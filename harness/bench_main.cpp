@@ -177,7 +177,9 @@ int main(int argc, char** argv) {
   std::string tokens_text;
   int n = 0, new_tokens = 0, reps = 5, warmup = 1, reference_reps = -1;
   bool no_reference = false, no_overhead = false;
-  app.add_option("--rule", common.rule, "median or greedy")->capture_default_str();
+  app.add_option("--rule", common.rule,
+                 "median, greedy, or sample[-t<T>][-k<K>][-p<P>][-seed<S>]")
+      ->capture_default_str();
   app.add_option("--prompt", prompt_ids,
                  "Prompt ids from the prompt set (comma-separated), or short, long, all")
       ->capture_default_str();
@@ -200,7 +202,10 @@ int main(int argc, char** argv) {
   std::string vrules = "all";
   int jobs = int(std::max(1u, std::thread::hardware_concurrency()));
   double max_diff = 1e-3;
-  verify->add_option("--rule", vrules, "median, greedy or all")->capture_default_str();
+  verify->add_option("--rule", vrules,
+                     "all (the goldens' rules: median, greedy, three sampling settings), or "
+                     "rule names separated by commas")
+      ->capture_default_str();
   verify->add_option("--jobs", jobs, "Prompts at once for single-threaded configurations")
       ->capture_default_str();
   verify->add_option("--max-logit-diff", max_diff,
@@ -228,14 +233,7 @@ int main(int argc, char** argv) {
 
     if (is_verify) {
       if (jobs < 1) throw std::invalid_argument("--jobs must be at least 1.");
-      std::vector<Rule> rules;
-      if (vrules == "all") {
-        rules = {Rule::kMedian, Rule::kGreedy};
-      } else if (auto r = parse_rule(vrules)) {
-        rules = {*r};
-      } else {
-        throw std::invalid_argument("Unknown rule '" + vrules + "' (known: median, greedy, all).");
-      }
+      const std::vector<Rule> rules = parse_rule_list(vrules);
       check_model_fits(*model, all_prompts);
       std::vector<GoldenFile> goldens;
       VerifyResult result;
@@ -246,7 +244,8 @@ int main(int argc, char** argv) {
         } else {
           on_progress(std::string("no committed goldens: computing the reference's (") + rule_name(rule) + ")");
           auto ref = make_backend("reference", model, {});
-          goldens.push_back(run_prompts(*ref, all_prompts, rule, Mode::kKvCache, jobs));
+          goldens.push_back(
+              run_prompts(*ref, golden_prompts(all_prompts, rule), rule, Mode::kKvCache, jobs));
           notes.push_back(std::string("No committed goldens for this model and rule ") +
                           rule_name(rule) + ": compared with the reference, computed now.");
         }
@@ -274,9 +273,9 @@ int main(int argc, char** argv) {
 
     // The sweep.
     Workload w;
-    const auto rule = parse_rule(o.rule);
-    if (!rule) throw std::invalid_argument("Unknown rule '" + o.rule + "' (known: median, greedy).");
-    w.rule = *rule;
+    const std::vector<Rule> rule = parse_rule_list(o.rule);
+    if (rule.size() != 1) throw std::invalid_argument("A sweep takes one --rule.");
+    w.rule = rule[0];
     if (reps < 1 || warmup < 0) throw std::invalid_argument("--reps must be at least 1 and --warmup at least 0.");
     w.reps = reps;
     w.warmup = warmup;

@@ -14,7 +14,7 @@ std::optional<Mode> parse_mode(std::string_view name) {
 }
 
 std::vector<int> generate(const Backend& backend, Session& session, std::span<const int> prompt,
-                          int n, Mode mode, Rule rule, const std::function<void(const StepView&)>& on_step) {
+                          int n, Mode mode, const Rule& rule, const std::function<void(const StepView&)>& on_step) {
   if (prompt.empty() || int(prompt.size()) >= n) {
     throw std::invalid_argument("generate: the prompt must hold 1 to n-1 tokens (n = " +
                                 std::to_string(n) + ")");
@@ -23,6 +23,7 @@ std::vector<int> generate(const Backend& backend, Session& session, std::span<co
   std::vector<float> logits(V), probs(V);
   std::vector<int> tokens(prompt.begin(), prompt.end());
   std::vector<int> generated;
+  Decider decider(rule);
   int cached = 0;  // positions already in the session's cache that we rely on
   while (int(tokens.size()) < n) {
     const int pos = mode == Mode::kRecompute ? 0 : cached;
@@ -30,7 +31,7 @@ std::vector<int> generate(const Backend& backend, Session& session, std::span<co
     cached = int(tokens.size());
     StepView view;
     view.step = int(generated.size());
-    view.decision = decide(rule, logits, probs);
+    view.decision = decider.next(logits, probs);
     view.logits = logits;
     view.probs = probs;
     if (on_step) on_step(view);

@@ -32,6 +32,6 @@ struct StepView {
 // session (one of backend's) must have capacity >= n - 1; it is used from
 // position 0, so a session can serve many runs.
 std::vector<int> generate(const Backend& backend, Session& session, std::span<const int> prompt,
-                          int n, Mode mode, Rule rule, const std::function<void(const StepView&)>& on_step = {});
+                          int n, Mode mode, const Rule& rule, const std::function<void(const StepView&)>& on_step = {});
 
 }  // namespace gpt2

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <random>
 #include <sstream>
@@ -198,6 +199,49 @@ std::filesystem::path golden_path(const std::filesystem::path& goldens_dir,
     }
   }
   return goldens_dir / (tag + "." + rule_name(rule) + ".txt");
+}
+
+const std::vector<Rule>& golden_rules() {
+  static const std::vector<Rule> kRules = {
+      Rule::kMedian,
+      Rule::kGreedy,
+      Rule::sample(1.0f, 0, 1.0f, 1),
+      Rule::sample(0.8f, 40, 1.0f, 2),
+      Rule::sample(1.2f, 0, 0.9f, 3),
+  };
+  return kRules;
+}
+
+std::vector<Prompt> golden_prompts(const std::vector<Prompt>& all, const Rule& rule) {
+  if (rule.kind != Rule::kSample) return all;
+  std::vector<Prompt> out;
+  for (const Prompt& p : all) {
+    if (p.tokens.size() <= 9) out.push_back(p);
+  }
+  return out;
+}
+
+std::vector<Rule> parse_rule_list(std::string_view text) {
+  if (text == "all") return golden_rules();
+  std::vector<Rule> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string_view name = text.substr(start, comma - start);
+    const std::optional<Rule> rule = parse_rule(name);
+    if (!rule) {
+      std::string known = "all";
+      for (const Rule& r : golden_rules()) known += ", " + rule_name(r);
+      throw std::invalid_argument("Unknown rule '" + std::string(name) + "' (known: " + known +
+                                  ", or sample[-t<T>][-k<K>][-p<P>][-seed<S>]).");
+    }
+    if (std::string problem = rule_problem(*rule); !problem.empty()) {
+      throw std::invalid_argument("Rule '" + std::string(name) + "': " + problem + ".");
+    }
+    out.push_back(*rule);
+    start = comma + 1;
+  }
+  return out;
 }
 
 std::string logits_hash(std::span<const float> logits) {

@@ -62,6 +62,16 @@ void write_goldens(const std::filesystem::path& path, const GoldenFile& goldens,
 std::filesystem::path golden_path(const std::filesystem::path& goldens_dir,
                                   const std::string& model_name, Rule rule);
 
+// The rules the committed goldens cover: median and greedy on every prompt, and
+// three sampling settings on the short prompts (1 to 9 tokens; sampling on the
+// long ones would add minutes of serial reference time to every check).
+const std::vector<Rule>& golden_rules();
+// The prompts whose goldens a rule has.
+std::vector<Prompt> golden_prompts(const std::vector<Prompt>& all, const Rule& rule);
+// "all" for golden_rules(), or rule names separated by commas. Throws
+// std::invalid_argument naming an unknown or invalid rule.
+std::vector<Rule> parse_rule_list(std::string_view text);
+
 // XXH3-64 of V float32 logits as 16 hex digits: equal hashes mean equal bits.
 std::string logits_hash(std::span<const float> logits);
 

@@ -40,7 +40,10 @@ int main(int argc, char** argv) {
                         app.add_subcommand("write", "Regenerate the golden files"), dump}) {
     sub->add_option("--model", model_spec, "synthetic:<preset>[:seed=N] or a checkpoint")
         ->capture_default_str();
-    sub->add_option("--rule", rule_text, "median, greedy or all")->capture_default_str();
+    sub->add_option("--rule", rule_text,
+                    "all (median, greedy and three sampling settings), or rule names separated "
+                    "by commas")
+        ->capture_default_str();
     sub->add_option("--mode", mode_text,
                     "recompute (the reference's definition) or kv-cache (the same bits, "
                     "faster)")
@@ -54,14 +57,7 @@ int main(int argc, char** argv) {
   const bool write = app.got_subcommand("write");
 
   try {
-    std::vector<Rule> rules;
-    if (rule_text == "all") {
-      rules = {Rule::kMedian, Rule::kGreedy};
-    } else if (std::optional<Rule> r = parse_rule(rule_text)) {
-      rules = {*r};
-    } else {
-      throw std::invalid_argument("Unknown rule '" + rule_text + "' (known: median, greedy, all).");
-    }
+    const std::vector<Rule> rules = parse_rule_list(rule_text);
     const std::optional<Mode> mode = parse_mode(mode_text);
     if (!mode) throw std::invalid_argument("Unknown mode '" + mode_text + "'.");
     if (jobs < 1) throw std::invalid_argument("--jobs must be at least 1.");
@@ -89,7 +85,8 @@ int main(int argc, char** argv) {
           throw std::runtime_error("the goldens were made for another model (checksum " +
                                    golden.checksum + ")");
         }
-        const StepLogits logits = teacher_forced_logits(*backend, prompts, golden, jobs);
+        const StepLogits logits =
+            teacher_forced_logits(*backend, golden_prompts(prompts, rule), golden, jobs);
         const std::string stem =
             golden_path(dump_dir, model->name(), rule).replace_extension("").string();
         std::string index = "#prompt\tstep\ttoken\trow\n", data;
@@ -114,8 +111,9 @@ int main(int argc, char** argv) {
       const std::filesystem::path path = golden_path(dir, model->name(), rule);
       const auto t0 = std::chrono::steady_clock::now();
       Progress progress;
+      const std::vector<Prompt> covered = golden_prompts(prompts, rule);
       GoldenFile computed = run_prompts(
-          *backend, prompts, rule, *mode, jobs, [&](int done, int total, const std::string& id) {
+          *backend, covered, rule, *mode, jobs, [&](int done, int total, const std::string& id) {
             progress.update(std::string(write ? "writing " : "checking ") + rule_name(rule) +
                             ": " + std::to_string(done) + "/" + std::to_string(total) +
                             " prompts (" + id + " done)");
@@ -128,8 +126,9 @@ int main(int argc, char** argv) {
         std::vector<std::string> header = {
             "Golden continuations of the frozen serial reference. Do not edit; regenerate with",
             "  build/bin/gpt2-goldens write --model " + model_spec,
-            "Prompts: " + prompts_path.filename().string() + ", rule " +
-                std::string(rule_name(rule)) + ", computed in " + mode_name(*mode) + " mode.",
+            "Prompts: " + prompts_path.filename().string() +
+                (rule.kind == Rule::kSample ? " (the short ones)" : "") + ", rule " +
+                rule_name(rule) + ", computed in " + mode_name(*mode) + " mode.",
             "Columns: prompt id, step (0 = first new token), token, margin of the rule",
             "(median: distance of 0.5 from the cumulative sums around the token; greedy: top-1",
             "minus top-2 logit), top-1 minus top-2 logit, XXH3-64 of the step's V logits."};

@@ -256,13 +256,13 @@ std::vector<std::filesystem::path> write_sweep_report(const std::filesystem::pat
 
 std::string verify_table(const VerifyResult& r) {
   std::ostringstream out;
-  out << "| backend | threads | mode | rule | numerics | steps | token mismatches | logits "
-         "bits differ | max abs logit diff | mean abs logit diff | result |\n";
-  out << "|---|---:|---|---|---|---:|---:|---:|---:|---:|---|\n";
+  out << "| backend | threads | mode | rule | numerics | steps | token mismatches | near ties "
+         "| logits bits differ | max abs logit diff | mean abs logit diff | result |\n";
+  out << "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---|\n";
   for (const VerifyRow& row : r.rows) {
     out << "| " << row.backend << " | " << row.threads << " | " << mode_name(row.mode) << " | "
         << rule_name(row.rule) << " | " << (row.bit_exact ? "bit-exact" : "reordered") << " | "
-        << row.steps << " | " << row.token_mismatches << " | "
+        << row.steps << " | " << row.token_mismatches << " | " << row.near_ties << " | "
         << (row.bit_exact ? std::to_string(row.logits_mismatches) : std::string("-")) << " | "
         << fmt("%.3g", row.max_diff) << " | " << fmt("%.3g", row.mean_diff) << " | "
         << (row.passed ? "pass" : "FAIL") << " |\n";
@@ -286,6 +286,7 @@ std::vector<std::filesystem::path> write_verify_report(const std::filesystem::pa
                     {"bit_exact", row.bit_exact},
                     {"steps", row.steps},
                     {"token_mismatches", row.token_mismatches},
+                    {"near_ties", row.near_ties},
                     {"logits_mismatches", row.logits_mismatches},
                     {"max_abs_logit_diff", row.max_diff},
                     {"mean_abs_logit_diff", row.mean_diff},
