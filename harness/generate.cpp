@@ -14,7 +14,9 @@ std::optional<Mode> parse_mode(std::string_view name) {
 }
 
 std::vector<int> generate(const Backend& backend, Session& session, std::span<const int> prompt,
-                          int n, Mode mode, const Rule& rule, const std::function<void(const StepView&)>& on_step) {
+                          int n, Mode mode, const Rule& rule,
+                          const std::function<void(const StepView&)>& on_step,
+                          const std::function<bool(const StepView&)>& keep_going) {
   if (prompt.empty() || int(prompt.size()) >= n) {
     throw std::invalid_argument("generate: the prompt must hold 1 to n-1 tokens (n = " +
                                 std::to_string(n) + ")");
@@ -37,6 +39,7 @@ std::vector<int> generate(const Backend& backend, Session& session, std::span<co
     if (on_step) on_step(view);
     tokens.push_back(view.decision.token);
     generated.push_back(view.decision.token);
+    if (keep_going && !keep_going(view)) break;
   }
   return generated;
 }

@@ -28,10 +28,13 @@ struct StepView {
 };
 
 // Extends `prompt` until the sequence holds n tokens and returns the new
-// tokens. on_step, if set, sees each decision as soon as it is made. The
-// session (one of backend's) must have capacity >= n - 1; it is used from
-// position 0, so a session can serve many runs.
+// tokens. on_step, if set, sees each decision as soon as it is made;
+// keep_going, if set, ends the generation early when it returns false (the
+// token it saw is kept). The session (one of backend's) must have capacity
+// >= n - 1; it is used from position 0, so a session can serve many runs.
 std::vector<int> generate(const Backend& backend, Session& session, std::span<const int> prompt,
-                          int n, Mode mode, const Rule& rule, const std::function<void(const StepView&)>& on_step = {});
+                          int n, Mode mode, const Rule& rule,
+                          const std::function<void(const StepView&)>& on_step = {},
+                          const std::function<bool(const StepView&)>& keep_going = {});
 
 }  // namespace gpt2

@@ -1,0 +1,159 @@
+// gpt2 with text: encode, decode, --prompt, stop strings, <|endoftext|>, sampling.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "harness/model_source.h"
+#include "reference/checkpoint.h"
+#include "reference/synthetic.h"
+#include "tests/test_util.h"
+
+namespace gpt2 {
+namespace {
+
+const std::string kGpt2 = std::string(GPT2_BIN_DIR) + "/gpt2";
+
+class Gpt2TextTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { open_model("synthetic:tiny"); }
+  test::CommandResult run(const std::string& args, const std::string& stdin_text = "") {
+    const auto in = test::temp_dir() / "stdin";
+    std::ofstream(in, std::ios::binary) << stdin_text;
+    // A subshell, so that run_command's own </dev/null does not replace ours.
+    return test::run_command("(" + kGpt2 + " " + args + " < " + in.string() + ")");
+  }
+  test::CommandResult complete(const std::string& args) {
+    return run("--model synthetic:tiny " + args);
+  }
+};
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+TEST_F(Gpt2TextTest, EncodePrintsOpenAIsIds) {
+  auto r = run("encode", "Hello, my dog is cute");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "15496 11 616 3290 318 13779\n");
+  r = run("encode", "hello there's also an");
+  EXPECT_EQ(r.out, "31373 612 338 635 281\n");
+  EXPECT_EQ(run("encode", "<|endoftext|>").out, "27 91 437 1659 5239 91 29\n");
+  EXPECT_EQ(run("encode --allow-special", "a<|endoftext|>b").out, "64 50256 65\n");
+  EXPECT_EQ(run("encode", "").out, "\n");
+}
+
+TEST_F(Gpt2TextTest, DecodeWritesTheExactBytes) {
+  auto r = run("decode 15496 11 616 3290 318 13779");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "Hello, my dog is cute");  // no newline added
+  // Byte tokens decode to raw bytes, even ones that are not UTF-8 on their own.
+  const std::string bytes = run("encode", "caf\xc3\xa9 \xff\xfe").out;
+  const auto back = run("decode " + bytes.substr(0, bytes.size() - 1));
+  EXPECT_EQ(back.out, "caf\xc3\xa9 \xff\xfe");
+  EXPECT_EQ(run("decode 50256").out, "<|endoftext|>");
+}
+
+TEST_F(Gpt2TextTest, DecodeErrors) {
+  for (const char* bad : {"50257", "-1", "x12"}) {
+    const auto r = run(std::string("decode 1 ") + bad);
+    EXPECT_NE(r.status, 0) << bad;
+    EXPECT_EQ(r.out, "") << bad;
+    EXPECT_NE(r.err.find(bad), std::string::npos) << r.err;
+  }
+  EXPECT_NE(run("decode").status, 0);
+}
+
+TEST_F(Gpt2TextTest, PromptGivesTheTextOfTheTokenModeContinuation) {
+  // Token mode on the prompt's ids, decoded, is what text mode prints.
+  const auto text = complete("--prompt 'Ladies and' -n 12 --ignore-eos");
+  ASSERT_EQ(text.status, 0) << text.err;
+  const auto ids = complete("-n 12 43 50192 290");
+  ASSERT_EQ(ids.status, 0) << ids.err;
+  std::string id_list;
+  std::istringstream in(ids.out);
+  for (std::string t; in >> t;) id_list += " " + t;
+  EXPECT_EQ(run("decode" + id_list).out, text.out);
+  EXPECT_FALSE(text.out.empty());
+  // The prompt from stdin, and --echo.
+  EXPECT_EQ(run("--model synthetic:tiny --prompt - -n 12 --ignore-eos", "Ladies and").out, text.out);
+  EXPECT_EQ(complete("--prompt 'Ladies and' -n 12 --ignore-eos --echo").out, "Ladies and" + text.out);
+}
+
+TEST_F(Gpt2TextTest, StopStringsEndTheOutputBeforeThem) {
+  const auto full = complete("--prompt 'The kernel schedules' --max-new 30 --ignore-eos");
+  ASSERT_EQ(full.status, 0) << full.err;
+  ASSERT_GE(full.out.size(), 12u);
+  const std::string stop = full.out.substr(full.out.size() / 2, 3);
+  const auto cut = complete("--prompt 'The kernel schedules' --max-new 30 --ignore-eos --stop " +
+                            shell_quote(stop));
+  ASSERT_EQ(cut.status, 0) << cut.err;
+  EXPECT_EQ(cut.out, full.out.substr(0, full.out.find(stop)));
+  // A stop string that never appears changes nothing.
+  EXPECT_EQ(complete("--prompt 'The kernel schedules' --max-new 30 --ignore-eos --stop "
+                     "'@@never@@'")
+                .out,
+            full.out);
+}
+
+TEST_F(Gpt2TextTest, EndOfTextStopsUnlessIgnored) {
+  // A tiny model whose final layernorm outputs wte[50256] (times 10) whatever
+  // the input: every step's argmax is <|endoftext|>.
+  const ModelConfig c = *find_preset("tiny");
+  std::vector<float> p = synthetic_parameters(c, 1);
+  const auto sizes = tensor_sizes(c);
+  std::size_t lnfw = 0;
+  for (int t = 0; t < kLnfw; t++) lnfw += sizes[t];
+  for (int i = 0; i < c.channels; i++) {
+    p[lnfw + i] = 0.0f;                                                // lnfw
+    p[lnfw + c.channels + i] = 10.0f * p[std::size_t(50256) * c.channels + i];  // lnfb
+  }
+  const auto path = test::temp_dir() / "eos.bin";
+  write_checkpoint(path, c, p);
+  const std::string model = "--model " + path.string() + " --rule greedy --prompt 'Hello' ";
+  auto r = run(model + "--max-new 5");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  r = run(model + "--max-new 3 --ignore-eos");
+  EXPECT_EQ(r.out, "<|endoftext|><|endoftext|><|endoftext|>");
+  EXPECT_EQ(run("--model " + path.string() + " --rule greedy -n 3 15496").out, "50256\n50256\n");
+}
+
+TEST_F(Gpt2TextTest, SeededSamplingIsTheSameOnEveryBackend) {
+  const std::string args = "--prompt 'Once upon' --max-new 12 --ignore-eos --temperature 0.9 "
+                           "--top-k 50 --seed 7";
+  const auto ref = complete(args);
+  ASSERT_EQ(ref.status, 0) << ref.err;
+  EXPECT_EQ(complete(args + " --backend openmp --threads 3 --mode kv-cache").out, ref.out);
+  EXPECT_EQ(complete(args + " --backend pthreads --threads 2").out, ref.out);
+  EXPECT_EQ(complete("--prompt 'Once upon' --max-new 12 --ignore-eos --rule "
+                     "sample-t0.9-k50-seed7")
+                .out,
+            ref.out);
+  EXPECT_NE(complete("--prompt 'Once upon' --max-new 12 --ignore-eos --temperature 0.9 "
+                     "--top-k 50 --seed 8")
+                .out,
+            ref.out);
+}
+
+TEST_F(Gpt2TextTest, BadTextOptions) {
+  auto expect_error = [&](const std::string& args, const std::string& message) {
+    const auto r = complete(args);
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_EQ(r.out, "") << args;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << ": " << r.err;
+  };
+  expect_error("--prompt 'a b c d e f' -n 3", "Too many tokens: the prompt has 6 tokens, n is 3.");
+  expect_error("--prompt x --temperature 0", "the temperature must be above 0");
+  expect_error("--prompt x --top-p 1.5", "top-p must be in (0, 1]");
+  expect_error("--prompt x --rule greedy --seed 3", "go with --rule sample");
+  expect_error("--prompt x 5 6", "Give either token ids or --prompt, not both.");
+  expect_error("--stop x 5", "go with --prompt");
+  expect_error("--prompt x --rule warm", "Unknown rule 'warm'");
+  expect_error("--prompt x --max-new 0", "--max-new must be at least 1.");
+}
+
+}  // namespace
+}  // namespace gpt2
