@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backends/cpu/layers.h"
 #include "backends/cpu/packed.h"
 #include "reference/kernels.h"
 
@@ -54,7 +55,7 @@ class CpuSession final : public Session {
     for (int l = 0; l < L; l++) {
       float* keys_t = keys_t_.data() + l * lC * cap;
       float* values = values_.data() + l * cap * lC;
-      layernorm(x, p.ln1w + l * lC, p.ln1b + l * lC, n, C, ex);
+      layernorm_rows(ln_.data(), x, p.ln1w + l * lC, p.ln1b + l * lC, n, C, ex);
       Epilogue qkv;
       qkv.kind = Epilogue::kQkv;
       qkv.out = q_.data();
@@ -66,17 +67,10 @@ class CpuSession final : public Session {
       qkv.channels = C;
       qkv.head_size = hs;
       linear.run(Linear::kQkv, l, ln_.data(), n, qkv, ex);
-      ex.parallel_for(n * NH, [&](int begin, int end, int worker) {
-        float* att = att_.data() + long(worker) * cap;
-        for (int item = begin; item < end; item++) {
-          const int t = zigzag_row(item / NH, n), h = item % NH;
-          k.attention_head(atty_.data() + t * lC + h * hs, q_.data() + t * lC + h * hs,
-                           keys_t + long(h) * hs * cap, capacity_, values + h * hs, C, att,
-                           pos + t + 1, hs);
-        }
-      });
+      attention_rows(atty_.data(), q_.data(), keys_t, values, capacity_, pos, n, NH, C,
+                     att_.data(), k, ex);
       linear.run(Linear::kAttProj, l, atty_.data(), n, {Epilogue::kAdd, x, C}, ex);
-      layernorm(x, p.ln2w + l * lC, p.ln2b + l * lC, n, C, ex);
+      layernorm_rows(ln_.data(), x, p.ln2w + l * lC, p.ln2b + l * lC, n, C, ex);
       linear.run(Linear::kFc, l, ln_.data(), n, {Epilogue::kGelu, fch_.data(), 4 * C}, ex);
       linear.run(Linear::kFcProj, l, fch_.data(), n, {Epilogue::kAdd, x, C}, ex);
     }
@@ -87,31 +81,10 @@ class CpuSession final : public Session {
     float* last = ln_.data();
     ref::layernorm_forward(last, x + (n - 1) * lC, p.lnfw, p.lnfb, 1, C);
     linear.run(Linear::kLogits, 0, last, 1, {Epilogue::kStore, logits.data(), V}, ex);
-    std::fill(partial_max_.begin(), partial_max_.end(), -INFINITY);
-    ex.parallel_for(V, [&](int begin, int end, int worker) {
-      partial_max_[worker] = k.max(logits.data() + begin, end - begin);
-    });
-    float maxval = -INFINITY;
-    for (float m : partial_max_) maxval = std::max(maxval, m);
-    ex.parallel_for(V, [&](int begin, int end, int) {
-      k.exp_shifted(probs.data() + begin, logits.data() + begin, maxval, end - begin);
-    });
-    float sum = 0.0f;
-    for (int i = 0; i < V; i++) sum += probs[i];
-    ex.parallel_for(V, [&](int begin, int end, int) {
-      k.divide(probs.data() + begin, sum, end - begin);
-    });
+    softmax_row(probs.data(), logits.data(), V, partial_max_.data(), k, ex);
   }
 
  private:
-  // ln_ (n, C) = layernorm(x (n, C)), rows in parallel (the reference's kernel).
-  void layernorm(const float* x, const float* w, const float* b, int n, int C, Executor& ex) {
-    ex.parallel_for(n, [&](int begin, int end, int) {
-      ref::layernorm_forward(ln_.data() + long(begin) * C, x + long(begin) * C, w, b,
-                             end - begin, C);
-    });
-  }
-
   std::shared_ptr<Engine> engine_;
   int capacity_;
   int cached_ = 0;
