@@ -48,8 +48,9 @@ std::unique_ptr<Backend> make_blis_backend(std::shared_ptr<const Model> model,
   info.precision = Precision::kFloat32;
   info.threads = threads;
   info.details = linear->details() + "; BLIS runs a 128-token qkv gemm on " + std::to_string(used) +
-                 " thread" + (used == 1 ? "" : "s") + "; the other layers: " + "OpenMP loops on " +
-                 std::to_string(threads) + " threads (the team BLIS's threads come from), " +
+                 " thread" + (used == 1 ? "" : "s") + "; the other layers: OpenMP loops on " +
+                 std::to_string(threads) + " thread" + (threads == 1 ? "" : "s") +
+                 " (the team BLIS's threads come from), " +
                  std::string(cpu::isa_name(engine->kernels->isa)) + " kernels";
   if (threads < config.threads) {
     info.details += "; " + std::to_string(config.threads) + " threads asked for, " +

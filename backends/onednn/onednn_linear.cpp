@@ -264,9 +264,8 @@ std::string OnednnLinear::details() const {
                : "float32; ") +
          "weights reordered once into oneDNN's blocked layout; bias, GELU (tanh) and the "
          "residual add fused as post-ops; a primitive per (product, T), kept; oneDNN runs on " +
-         std::to_string(threads_seen()) +
-         " OpenMP threads (omp_set_num_threads on the calling "
-         "thread around each call)";
+         std::to_string(threads_seen()) + " OpenMP thread" + (threads_seen() == 1 ? "" : "s") +
+         " (omp_set_num_threads on the calling thread around each call)";
 }
 
 }  // namespace gpt2
