@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   std::string backend_name = "reference";
   int threads = 1;
   std::string mode_text = "recompute";
+  std::string precision_text = "float32";
   bool verbose = false;
 
   app.add_option("tokens", token_texts, "Prompt token ids, each in [0, vocab size)");
@@ -72,6 +73,10 @@ int main(int argc, char** argv) {
                  "recompute: the whole sequence at every step (the lab's); kv-cache: the "
                  "prompt once, then one token per step")
       ->capture_default_str();
+  app.add_option("--precision", precision_text,
+                 "float32, or bfloat16 (bf16: matrix products in bfloat16, not float32; "
+                 "backends that offer it: onednn)")
+      ->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "Print the model, backend and timing to stderr");
   // Negative numbers are tokens (to be rejected as out of range), not options.
   app.allow_extras(false);
@@ -90,8 +95,17 @@ int main(int argc, char** argv) {
     if (!rule) throw UsageError{"Unknown rule '" + rule_text + "' (known: median, greedy)."};
     const std::optional<Mode> mode = parse_mode(mode_text);
     if (!mode) throw UsageError{"Unknown mode '" + mode_text + "' (known: recompute, kv-cache)."};
-    find_backend(backend_name);  // an unknown name fails before the model loads
+    const BackendEntry& entry = find_backend(backend_name);  // fails before the model loads
     if (threads < 1) throw UsageError{"--threads must be at least 1."};
+    const std::optional<Precision> precision = parse_precision(precision_text);
+    if (!precision) {
+      throw UsageError{"Unknown precision '" + precision_text +
+                       "' (known: float32, bfloat16, bf16)."};
+    }
+    if (!offers_precision(entry, *precision)) {
+      throw UsageError{"Backend " + backend_name + " runs float32 only, not " +
+                       precision_name(*precision) + "."};
+    }
 
     const auto t0 = std::chrono::steady_clock::now();
     std::shared_ptr<const Model> model = open_model(model_spec, &std::cerr);
@@ -109,6 +123,7 @@ int main(int argc, char** argv) {
     }
     BackendConfig bc;
     bc.threads = threads;
+    bc.precision = *precision;
     std::unique_ptr<Backend> backend = make_backend(backend_name, model, bc);
     std::unique_ptr<Session> session = backend->open_session(n - 1);
     const auto t1 = std::chrono::steady_clock::now();
@@ -117,9 +132,10 @@ int main(int argc, char** argv) {
       std::cerr << "model " << model->name() << " (" << num_real_parameters(cfg)
                 << " parameters, checksum " << model->checksum() << ")\n"
                 << "backend " << info.name << " (" << numerics_name(info.numerics) << ", "
-                << info.threads << " thread" << (info.threads == 1 ? "" : "s") << ", "
-                << info.details << "), mode " << mode_name(*mode) << ", rule "
-                << rule_name(*rule) << "\n";
+                << (info.precision == Precision::kFloat32 ? "float32" : "bfloat16, not float32")
+                << ", " << info.threads << " thread" << (info.threads == 1 ? "" : "s") << ", "
+                << info.details << "), mode " << mode_name(*mode) << ", rule " << rule_name(*rule)
+                << "\n";
     }
     generate(*backend, *session, prompt, n, *mode, *rule, [](const StepView& step) {
       std::printf("%d\n", step.decision.token);
