@@ -78,12 +78,15 @@ const BlisInfo& blis_info() {
 BlisLinear::BlisLinear(std::shared_ptr<const Model> model, const cpu::Kernels& kernels)
     : model_(std::move(model)), kernels_(kernels) {
   // BLIS 0.9.0's skx sub-configuration has no small-matrix (sup) kernels: its
-  // gemm packs the whole weight matrix on every call, so below 16 rows it is
-  // slower than one gemv per row (1 thread, 768 x 3072: gemm 3, 23 and 34
-  // GFLOP/s at T = 1, 8, 16; gemv 40 to 46 GFLOP/s, the worker's slice of the
-  // weights staying in its L2). The AVX2 sub-configurations have them (gemm
-  // 37 to 97 GFLOP/s at T = 1 to 16), so only T = 1 takes the gemv path there.
-  gemv_max_rows_ = blis_info().arch == "skx" ? 15 : 1;
+  // gemm packs the whole weight matrix on every call, which at small T costs
+  // more than the product. One gemv per row on 16-row slices of the weights
+  // (read from memory once, then from cache for the other rows) is faster
+  // below 32 rows (1 thread, 124M's qkv and fcproj, a layer per call so the
+  // weights come from memory: gemm 5 to 28 GFLOP/s at T = 4 and 16, 26 to 43
+  // at T = 32, 61 to 68 at T = 64; gemv 26 to 47 throughout). The AVX2
+  // sub-configurations have sup kernels (gemm 37 to 97 GFLOP/s at T = 1 to 16
+  // with the weights in cache), so only T = 1 takes the gemv path there.
+  gemv_max_rows_ = blis_info().arch == "skx" ? 31 : 1;
 }
 
 int BlisLinear::gemm_threads(int T, int OC, int C, int threads) {
@@ -111,15 +114,18 @@ void BlisLinear::run(Linear which, int layer, const float* inp, int T, const Epi
 
   if (T <= gemv_max_rows_) {
     // y (OC) = W (OC, C) . x (C): rows of W are contiguous, so no transpose.
+    // Each chunk's rows of W are read from memory once and stay in cache for the T rows.
     ex.parallel_for((OC + kRowChunk - 1) / kRowChunk, [&](int c0, int c1, int) {
-      const int o0 = c0 * kRowChunk, n = std::min(OC, c1 * kRowChunk) - o0;
       rntm_t rntm = blis_threads(1);
-      for (int t = 0; t < T; t++) {
-        float* y = dst + t * ld + o0;
-        init_row(y, m.bias ? m.bias + o0 : nullptr, n, accumulate);
-        bli_sgemv_ex(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, n, C, &one, w + long(o0) * C, C, 1,
-                     a + long(t) * C, 1, &one, y, 1, nullptr, &rntm);
-        if (gelu) kernels_.gelu(y, y, n);
+      for (int c = c0; c < c1; c++) {
+        const int o0 = c * kRowChunk, n = std::min(OC, o0 + kRowChunk) - o0;
+        for (int t = 0; t < T; t++) {
+          float* y = dst + t * ld + o0;
+          init_row(y, m.bias ? m.bias + o0 : nullptr, n, accumulate);
+          bli_sgemv_ex(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, n, C, &one, w + long(o0) * C, C, 1,
+                       a + long(t) * C, 1, &one, y, 1, nullptr, &rntm);
+          if (gelu) kernels_.gelu(y, y, n);
+        }
       }
     });
   } else {

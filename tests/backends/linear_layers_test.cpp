@@ -1,6 +1,7 @@
 // Every backend's matrix products (its cpu::LinearLayers: the bit-exact packed
 // kernels, BLIS, oneDNN in float32 and bfloat16) at odd shapes, with every
-// epilogue, against the reference's matmul, GELU and residual add. Tolerance
+// epilogue, against the reference's matmul, GELU and residual add (T = 16 and
+// 32 on both sides of the blis backend's gemv/gemm switch on AVX-512). Tolerance
 // per backend, on |got - want| relative to the size of the sum's terms
 // (|bias| + sum of |inp * w|): bit-exact 0, reordered float32 1e-5, bfloat16 1e-2.
 #include <gtest/gtest.h>
@@ -111,7 +112,7 @@ TEST_P(LinearLayersTest, EveryProductAndEpilogueMatchesTheReference) {
   const ModelConfig& cfg = odd_model()->config();
   LinearLayers& linear = *engine_->linear;
   Executor& ex = *engine_->executor;
-  for (int T : {1, 7, 16, 129}) {
+  for (int T : {1, 7, 16, 32, 129}) {
     for (Linear which :
          {Linear::kQkv, Linear::kAttProj, Linear::kFc, Linear::kFcProj, Linear::kLogits}) {
       const int layer = which == Linear::kLogits ? 0 : 1;
