@@ -4,6 +4,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -25,8 +26,10 @@ using Tag = dnnl::memory::format_tag;
 using Dt = dnnl::memory::data_type;
 
 constexpr int kLinears = 5;  // Linear::kQkv .. Linear::kLogits
-// The prompt length whose preferred weights layout the weights are stored in
-// (oneDNN 2.6's brgemm matmul prefers the same one for every T we measured).
+// The weights are kept in the layouts oneDNN prefers for one row (decode) and
+// for kLayoutRows (a prefill): one copy when these are the same (oneDNN 2.6's
+// brgemm matmul prefers the same one for every T measured here, float32 and
+// bfloat16 on AVX-512), two otherwise.
 constexpr int kLayoutRows = 128;
 // Primitives kept at most; past that the cache starts over (oneDNN keeps its
 // own cache of recent primitives, so remaking one costs little).
@@ -106,6 +109,7 @@ struct OnednnLinear::Impl {
   struct Primitive {
     dnnl::matmul::primitive_desc pd;
     dnnl::matmul matmul;
+    int layout;  // which copy of the weights it reads
   };
   using Key = std::tuple<int, int, int>;  // (Linear, T, Post)
 
@@ -115,9 +119,11 @@ struct OnednnLinear::Impl {
   Dt dt;  // of the weights and the matmul's input
   int threads;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
-  std::array<memory::desc, kLinears> weights_md;      // the layout the weights are kept in
-  std::array<std::vector<memory>, kLinears> weights;  // per layer (the logits: one)
-  std::array<std::vector<memory>, kLinears> bias;     // per layer; none for the logits
+  // Per product: the layouts the weights are kept in, and per layout the
+  // weights of each layer (the logits: one).
+  std::array<std::vector<memory::desc>, kLinears> layouts;
+  std::array<std::vector<std::vector<memory>>, kLinears> weights;
+  std::array<std::vector<memory>, kLinears> bias;  // per layer; none for the logits
   mutable std::mutex mutex;
   mutable std::map<Key, std::shared_ptr<const Primitive>> cache;
   mutable int made = 0;
@@ -156,8 +162,23 @@ struct OnednnLinear::Impl {
     if (auto it = cache.find(key); it != cache.end()) return it->second;
     if (cache.size() >= kMaxPrimitives) cache.clear();
     OmpThreads omp(threads);  // oneDNN plans its work split for this thread count
-    auto pd = make_pd(which, T, post, weights_md[int(which)]);
-    auto p = std::make_shared<const Primitive>(Primitive{pd, dnnl::matmul(pd)});
+    // The implementation oneDNN would pick with the weights in any layout; if
+    // it wants one we keep, that one; else the first kept layout for which it
+    // has a real (not reference) implementation.
+    const std::vector<memory::desc>& kept = layouts[int(which)];
+    const memory::desc any = memory::desc(kept[0].dims(), dt, Tag::any);
+    auto pd = make_pd(which, T, post, any);
+    int layout = -1;
+    for (std::size_t i = 0; i < kept.size() && layout < 0; i++) {
+      if (pd.weights_desc() == kept[i]) layout = int(i);
+    }
+    for (std::size_t i = 0; i < kept.size() && layout < 0; i++) {
+      pd = make_pd(which, T, post, kept[i]);
+      if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0 || i + 1 == kept.size()) {
+        layout = int(i);
+      }
+    }
+    auto p = std::make_shared<const Primitive>(Primitive{pd, dnnl::matmul(pd), layout});
     made++;
     cache.emplace(key, p);
     return p;
@@ -176,17 +197,24 @@ OnednnLinear::OnednnLinear(std::shared_ptr<const Model> model, Precision precisi
     const Linear which = Linear(k);
     const cpu::LinearMatrix m0 = cpu::linear_matrix(*d.model, which, 0);
     const memory::dim K = m0.cols, N = m0.rows;
-    d.weights_md[k] =
-        d.make_pd(which, kLayoutRows, Post::kNone, memory::desc({K, N}, d.dt, Tag::any))
-            .weights_desc();
+    const memory::desc any({K, N}, d.dt, Tag::any);
+    for (int rows : {kLayoutRows, 1}) {
+      const memory::desc md = d.make_pd(which, rows, Post::kNone, any).weights_desc();
+      if (std::find(d.layouts[k].begin(), d.layouts[k].end(), md) == d.layouts[k].end()) {
+        d.layouts[k].push_back(md);
+      }
+    }
+    d.weights[k].resize(d.layouts[k].size());
     const int layers = which == Linear::kLogits ? 1 : L;
     for (int l = 0; l < layers; l++) {
       const cpu::LinearMatrix m = cpu::linear_matrix(*d.model, which, l);
       // llm.c's (OC, C) row-major is B (C, OC) in column-major order: tag ba.
       memory plain({{K, N}, Dt::f32, Tag::ba}, d.engine, const_cast<float*>(m.w));
-      memory packed(d.weights_md[k], d.engine);
-      dnnl::reorder(plain, packed).execute(stream, plain, packed);
-      d.weights[k].push_back(packed);
+      for (std::size_t i = 0; i < d.layouts[k].size(); i++) {
+        memory packed(d.layouts[k][i], d.engine);
+        dnnl::reorder(plain, packed).execute(stream, plain, packed);
+        d.weights[k][i].push_back(packed);
+      }
       if (m.bias != nullptr) {
         d.bias[k].emplace_back(memory::desc({1, N}, Dt::f32, Tag::ab), d.engine,
                                const_cast<float*>(m.bias));
@@ -227,7 +255,7 @@ void OnednnLinear::run(Linear which, int layer, const float* inp, int T, const E
   memory dst_mem(p->pd.dst_desc(), d.engine, dst);
   memory sp_mem(sp_md, d.engine, cpu::thread_scratch(2, sp_md.get_size()));
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src_mem},
-                                          {DNNL_ARG_WEIGHTS, d.weights[int(which)][li]},
+                                          {DNNL_ARG_WEIGHTS, d.weights[int(which)][p->layout][li]},
                                           {DNNL_ARG_DST, dst_mem},
                                           {DNNL_ARG_SCRATCHPAD, sp_mem}};
   if (m.bias != nullptr) args.emplace(DNNL_ARG_BIAS, d.bias[int(which)][li]);
@@ -249,6 +277,12 @@ int OnednnLinear::threads_seen() const {
   return omp_get_max_threads();
 }
 
+std::string OnednnLinear::layouts_kept() const {
+  std::size_t most = 0;
+  for (const auto& l : impl_->layouts) most = std::max(most, l.size());
+  return most == 1 ? "one for every prompt length" : "one for decode, one for prefill";
+}
+
 int OnednnLinear::primitives_made() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->made;
@@ -262,7 +296,8 @@ std::string OnednnLinear::details() const {
          ", " + implementation(Linear::kQkv, 1) + " at T = 1; " +
          (bf16 ? "bfloat16 weights and matmul inputs (not float32), float32 outputs; "
                : "float32; ") +
-         "weights reordered once into oneDNN's blocked layout; bias, GELU (tanh) and the "
+         "weights reordered once into oneDNN's blocked layout (" + layouts_kept() +
+         "); bias, GELU (tanh) and the "
          "residual add fused as post-ops; a primitive per (product, T), kept; oneDNN runs on " +
          std::to_string(threads_seen()) + " OpenMP thread" + (threads_seen() == 1 ? "" : "s") +
          " (omp_set_num_threads on the calling thread around each call)";

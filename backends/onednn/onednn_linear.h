@@ -19,7 +19,8 @@ struct OnednnInfo {
 const OnednnInfo& onednn_info();
 
 // v = bias + inp . w^T through oneDNN matmul primitives. The weights are
-// reordered once, at construction, into the blocked layout oneDNN prefers
+// reordered once, at construction, into the blocked layout oneDNN prefers (for
+// decode and for a prefill: one copy when they agree, two when not)
 // (bfloat16 for Precision::kBFloat16, whose inputs are then converted to
 // bfloat16 on each call; outputs stay float32). Primitives are made once per
 // (product, T, epilogue) and kept (a bounded cache). The bias, GELU (tanh form)
@@ -42,6 +43,9 @@ class OnednnLinear final : public cpu::LinearLayers {
   int threads_seen() const;
   // Primitives made so far (each kept for later calls of the same shape).
   int primitives_made() const;
+  // "one for every prompt length", or "one for decode, one for prefill" when
+  // oneDNN prefers different weight layouts for one row and for 128.
+  std::string layouts_kept() const;
 
  private:
   struct Impl;
