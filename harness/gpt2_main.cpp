@@ -73,9 +73,16 @@ int main(int argc, char** argv) {
                  "recompute: the whole sequence at every step (the lab's); kv-cache: the "
                  "prompt once, then one token per step")
       ->capture_default_str();
+  std::string bf16_backends;
+  for (const BackendEntry& e : backend_entries()) {
+    if (offers_precision(e, Precision::kBFloat16)) {
+      bf16_backends += (bf16_backends.empty() ? "" : ", ") + std::string(e.name);
+    }
+  }
   app.add_option("--precision", precision_text,
                  "float32, or bfloat16 (bf16: matrix products in bfloat16, not float32; "
-                 "backends that offer it: onednn)")
+                 "backends that offer it: " +
+                     (bf16_backends.empty() ? std::string("none built") : bf16_backends) + ")")
       ->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "Print the model, backend and timing to stderr");
   // Negative numbers are tokens (to be rejected as out of range), not options.
