@@ -5,20 +5,45 @@
 #include "backends/pthreads/pthreads_backend.h"
 #include "backends/reference/reference_backend.h"
 
+#if GPT2_WITH_BLIS
+#include "backends/blis/blis_backend.h"
+#endif
+#if GPT2_WITH_ONEDNN
+#include "backends/onednn/onednn_backend.h"
+#endif
+
 namespace gpt2 {
 
 const std::vector<BackendEntry>& backend_entries() {
   static const std::vector<BackendEntry> kEntries = {
       {"reference", "the frozen serial reference (llm.c's loops, one thread)",
-       Numerics::kBitExact, false, &make_reference_backend},
+       Numerics::kBitExact, false, false, &make_reference_backend},
       {"pthreads", "bit-exact SIMD kernels on a static pool of pthreads", Numerics::kBitExact,
-       true, &make_pthreads_backend},
+       true, false, &make_pthreads_backend},
       {"openmp", "the same bit-exact kernels with OpenMP parallel loops", Numerics::kBitExact,
-       true, &make_openmp_backend},
+       true, false, &make_openmp_backend},
+#if GPT2_WITH_BLIS
+      {"blis", "matrix products through BLIS, the rest on the shared kernels",
+       Numerics::kReordered, true, false, &make_blis_backend},
+#endif
+#if GPT2_WITH_ONEDNN
+      {"onednn", "matrix products through oneDNN (float32 or bfloat16), the rest shared",
+       Numerics::kReordered, true, true, &make_onednn_backend},
+#endif
       {"null", "fixed logits, no computation (measures the harness's overhead)",
-       Numerics::kNone, false, &make_null_backend},
+       Numerics::kNone, false, false, &make_null_backend},
   };
   return kEntries;
+}
+
+bool offers_precision(const BackendEntry& entry, Precision p) {
+  return p == Precision::kFloat32 || entry.bfloat16;
+}
+
+std::optional<Precision> parse_precision(std::string_view name) {
+  if (name == "float32") return Precision::kFloat32;
+  if (name == "bfloat16" || name == "bf16") return Precision::kBFloat16;
+  return std::nullopt;
 }
 
 std::vector<std::string> backend_names() {
@@ -44,11 +69,26 @@ const BackendEntry& find_backend(std::string_view name) {
                        "' (known: " + backend_names_joined() + ").");
 }
 
+namespace {
+std::string bfloat16_backends() {
+  std::string out;
+  for (const BackendEntry& e : backend_entries()) {
+    if (e.bfloat16) out += (out.empty() ? "" : ", ") + std::string(e.name);
+  }
+  return out.empty() ? "none built" : out;
+}
+}  // namespace
+
 std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<const Model> model,
                                       const BackendConfig& config) {
   const BackendEntry& entry = find_backend(name);
   if (config.threads < 1) {
     throw std::invalid_argument("backend " + std::string(name) + ": threads must be at least 1");
+  }
+  if (!offers_precision(entry, config.precision)) {
+    throw std::invalid_argument("backend " + std::string(name) + ": only float32, not " +
+                                precision_name(config.precision) + " (bfloat16: " +
+                                bfloat16_backends() + ")");
   }
   return entry.make(std::move(model), config);
 }

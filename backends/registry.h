@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@ struct BackendEntry {
   std::string_view summary;  // one line for --help
   Numerics numerics;
   bool threaded;  // whether --threads changes anything
+  bool bfloat16;  // whether it offers Precision::kBFloat16 (all run float32)
   std::unique_ptr<Backend> (*make)(std::shared_ptr<const Model>, const BackendConfig&);
 };
 
@@ -30,6 +32,11 @@ struct BackendEntry {
 const std::vector<BackendEntry>& backend_entries();
 std::vector<std::string> backend_names();
 std::string backend_names_joined(std::string_view sep = ", ");
+
+// Whether the backend runs at precision p.
+bool offers_precision(const BackendEntry& entry, Precision p);
+// "float32", "bfloat16" or "bf16" (its short name); nullopt otherwise.
+std::optional<Precision> parse_precision(std::string_view name);
 
 // Throws UnknownBackend for an unknown name, std::invalid_argument for a config
 // the backend cannot run (threads < 1, a precision it lacks).

@@ -23,6 +23,10 @@ struct Workload {
   int warmup = 1;               // untimed runs before them
   int reference_reps = 5;       // timed runs of the serial reference
   int new_tokens() const;       // per run, all prompts
+  // Positions run through the model per run, all prompts: recompute runs the
+  // whole sequence at every step; kv-cache the prompt once, then one position
+  // per step (with one new token, that is the prompt's prefill).
+  long positions(Mode mode) const;
   std::string describe() const;
 };
 
@@ -30,8 +34,17 @@ struct Workload {
 enum class Check { kYes, kNo, kNotApplicable };
 const char* check_name(Check c);
 
+// The bytes of weights one forward pass reads: every matrix (wte's V rows for
+// the logits) at the precision's width, biases and layernorm parameters in
+// float32. Every forward reads each of them once, in both modes.
+double weight_bytes_per_forward(const ModelConfig& config, Precision precision);
+
+// "onednn", or "onednn bfloat16 (not float32)": how reports name a backend.
+std::string backend_label(const std::string& backend, Precision precision);
+
 struct Measurement {
   std::string backend;
+  Precision precision = Precision::kFloat32;
   Mode mode = Mode::kRecompute;
   int threads = 1;  // the threads the backend really used
   BackendInfo info;
@@ -43,6 +56,8 @@ struct Measurement {
   std::map<std::string, std::vector<int>> generated;  // prompt id -> new tokens (last run)
   // Derived, relative to other measurements of the sweep (0 when unknown).
   double tokens_per_second = 0;
+  double positions_per_second = 0;   // Workload::positions / median
+  double weights_gb_per_second = 0;  // new tokens x weight bytes per forward / median
   double speedup_vs_1thread = 0;
   double speedup_vs_reference = 0;
   double efficiency = 0;  // speedup_vs_1thread / threads
@@ -52,6 +67,8 @@ struct SweepOptions {
   std::vector<std::string> backends;  // in order; "reference" may be among them
   std::vector<int> threads;
   std::vector<Mode> modes;
+  // Each backend at each of these it offers (a backend offering none is an error).
+  std::vector<Precision> precisions = {Precision::kFloat32};
   bool measure_reference = true;   // the baseline, even if not listed
   bool measure_overhead = true;    // the null backend
   const GoldenFile* goldens = nullptr;  // for the tokens and logits checks

@@ -26,6 +26,7 @@ struct CommonOptions {
   std::string backends;
   std::string threads;
   std::string modes = "recompute";
+  std::string precisions = "float32";
   std::string rule = "median";
   std::filesystem::path prompts = datasets_dir() / "prompts.txt";
   std::filesystem::path out = std::filesystem::path(GPT2_REPORTS_DIR) / "runs";
@@ -42,6 +43,10 @@ void add_common(CLI::App& app, CommonOptions& o, const std::string& backend_defa
   app.add_option("--threads", o.threads, "Thread counts: 4, 1..4, 1,2,4,8, 1..16:2 (default: 1..cores)")
       ->capture_default_str();
   app.add_option("--mode", o.modes, "recompute, kv-cache, or all")->capture_default_str();
+  app.add_option("--precision", o.precisions,
+                 "float32, bfloat16 (or bf16), both comma-separated, or all: each backend runs at "
+                 "each of these it offers (bfloat16: not float32, see README)")
+      ->capture_default_str();
   app.add_option("--model", o.model,
                  "Checkpoint, synthetic:<preset>[:seed=N], or default")->capture_default_str();
   app.add_option("--prompts", o.prompts, "Prompt set file")->capture_default_str();
@@ -49,17 +54,48 @@ void add_common(CLI::App& app, CommonOptions& o, const std::string& backend_defa
   app.add_flag("-q,--quiet", o.quiet, "No progress on stderr");
 }
 
-std::vector<std::string> parse_backends(const std::string& text) {
+std::vector<Precision> parse_precisions(const std::string& text) {
+  if (text == "all") return {Precision::kFloat32, Precision::kBFloat16};
+  std::vector<Precision> out;
+  std::stringstream in(text);
+  for (std::string name; std::getline(in, name, ',');) {
+    const auto p = parse_precision(name);
+    if (!p) {
+      throw std::invalid_argument("Unknown precision '" + name +
+                                  "' (known: float32, bfloat16, bf16, all).");
+    }
+    if (std::find(out.begin(), out.end(), *p) == out.end()) out.push_back(*p);
+  }
+  if (out.empty()) throw std::invalid_argument("No precision given.");
+  return out;
+}
+
+bool offers_any(const BackendEntry& e, const std::vector<Precision>& precisions) {
+  return std::any_of(precisions.begin(), precisions.end(),
+                     [&](Precision p) { return offers_precision(e, p); });
+}
+
+// Backends by name, or all of those that compute and offer one of `precisions`.
+std::vector<std::string> parse_backends(const std::string& text,
+                                        const std::vector<Precision>& precisions) {
   std::vector<std::string> out;
   if (text == "all") {
     for (const BackendEntry& e : backend_entries()) {
-      if (e.numerics != Numerics::kNone) out.emplace_back(e.name);
+      if (e.numerics != Numerics::kNone && offers_any(e, precisions)) out.emplace_back(e.name);
+    }
+    if (out.empty()) {
+      throw std::invalid_argument(std::string("No backend built here offers ") +
+                                  precision_name(precisions.front()) + ".");
     }
     return out;
   }
   std::stringstream in(text);
   for (std::string name; std::getline(in, name, ',');) {
-    find_backend(name);  // throws for an unknown name, listing the known ones
+    const BackendEntry& e = find_backend(name);  // throws for an unknown name
+    if (!offers_any(e, precisions)) {
+      throw std::invalid_argument("Backend " + name + " runs float32 only, not " +
+                                  precision_name(precisions.front()) + ".");
+    }
     if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
   }
   if (out.empty()) throw std::invalid_argument("No backend given.");
@@ -216,7 +252,8 @@ int main(int argc, char** argv) {
   try {
     const bool is_verify = verify->parsed();
     CommonOptions& o = is_verify ? vcommon : common;
-    std::vector<std::string> backends = parse_backends(o.backends);
+    const std::vector<Precision> precisions = parse_precisions(o.precisions);
+    std::vector<std::string> backends = parse_backends(o.backends, precisions);
     const std::vector<int> threads = parse_thread_list(o.threads);
     const std::vector<Mode> modes = parse_modes(o.modes);
     warn_oversubscription(threads);
@@ -254,10 +291,11 @@ int main(int argc, char** argv) {
       vo.backends = backends;
       vo.threads = threads;
       vo.modes = modes;
+      vo.precisions = precisions;
       vo.jobs = jobs;
       vo.max_logit_diff = max_diff;
       result = run_verify(model, all_prompts, goldens, vo, on_progress);
-      result.notes = notes;
+      result.notes.insert(result.notes.begin(), notes.begin(), notes.end());
       progress.done();
       for (const VerifyRow& row : result.rows) {
         for (const std::string& d : row.differences) std::cout << "DIFFERENCE " << d << "\n";
@@ -310,6 +348,7 @@ int main(int argc, char** argv) {
     so.backends = backends;
     so.threads = threads;
     so.modes = modes;
+    so.precisions = precisions;
     so.measure_reference = !no_reference;
     so.measure_overhead = !no_overhead;
     so.goldens = goldens ? &*goldens : nullptr;

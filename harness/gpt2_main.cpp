@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
   int threads = 1;
   std::string mode_text = "recompute";
   std::vector<std::string> stops;
+  std::string precision_text = "float32";
   bool ignore_eos = false, echo = false, allow_special = false, verbose = false;
 
   app.add_option("tokens", token_texts, "Prompt token ids, each in [0, vocab size)");
@@ -158,6 +159,17 @@ int main(int argc, char** argv) {
   app.add_flag("--echo", echo, "With --prompt: print the prompt before the continuation");
   app.add_flag("--allow-special", allow_special,
                "Read the text <|endoftext|> as the special token 50256 (--prompt, encode)");
+  std::string bf16_backends;
+  for (const BackendEntry& e : backend_entries()) {
+    if (offers_precision(e, Precision::kBFloat16)) {
+      bf16_backends += (bf16_backends.empty() ? "" : ", ") + std::string(e.name);
+    }
+  }
+  app.add_option("--precision", precision_text,
+                 "float32, or bfloat16 (bf16: matrix products in bfloat16, not float32; "
+                 "backends that offer it: " +
+                     (bf16_backends.empty() ? std::string("none built") : bf16_backends) + ")")
+      ->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "Print the model, backend and timing to stderr");
 
   CLI::App* encode = app.add_subcommand("encode", "Print the token ids of stdin's text");
@@ -219,8 +231,17 @@ int main(int argc, char** argv) {
     }
     const std::optional<Mode> mode = parse_mode(mode_text);
     if (!mode) throw UsageError{"Unknown mode '" + mode_text + "' (known: recompute, kv-cache)."};
-    find_backend(backend_name);  // an unknown name fails before the model loads
+    const BackendEntry& entry = find_backend(backend_name);  // fails before the model loads
     if (threads < 1) throw UsageError{"--threads must be at least 1."};
+    const std::optional<Precision> precision = parse_precision(precision_text);
+    if (!precision) {
+      throw UsageError{"Unknown precision '" + precision_text +
+                       "' (known: float32, bfloat16, bf16)."};
+    }
+    if (!offers_precision(entry, *precision)) {
+      throw UsageError{"Backend " + backend_name + " runs float32 only, not " +
+                       precision_name(*precision) + "."};
+    }
     const bool text_mode = prompt_opt->count() > 0;
     if (text_mode && !token_texts.empty()) {
       throw UsageError{"Give either token ids or --prompt, not both."};
@@ -269,6 +290,7 @@ int main(int argc, char** argv) {
     }
     BackendConfig bc;
     bc.threads = threads;
+    bc.precision = *precision;
     std::unique_ptr<Backend> backend = make_backend(backend_name, model, bc);
     std::unique_ptr<Session> session = backend->open_session(n - 1);
     const auto t1 = std::chrono::steady_clock::now();
@@ -277,7 +299,8 @@ int main(int argc, char** argv) {
       std::cerr << "model " << model->name() << " (" << num_real_parameters(cfg)
                 << " parameters, checksum " << model->checksum() << ")\n"
                 << "backend " << info.name << " (" << numerics_name(info.numerics) << ", "
-                << info.threads << " thread" << (info.threads == 1 ? "" : "s") << ", "
+                << (info.precision == Precision::kFloat32 ? "float32" : "bfloat16, not float32")
+                << ", " << info.threads << " thread" << (info.threads == 1 ? "" : "s") << ", "
                 << info.details << "), mode " << mode_name(*mode) << ", rule " << rule_name(rule)
                 << ", " << prompt.size() << " prompt tokens, n = " << n << "\n";
     }

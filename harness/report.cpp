@@ -77,7 +77,7 @@ std::string context_markdown(const ReportContext& ctx) {
 }
 
 std::string label_of(const Measurement& m) {
-  return m.backend + " (" + mode_name(m.mode) + ")";
+  return backend_label(m.backend, m.precision) + " (" + mode_name(m.mode) + ")";
 }
 
 }  // namespace
@@ -93,17 +93,31 @@ std::string utc_timestamp() {
 
 std::string sweep_table(const Workload& w, const SweepResult& r) {
   std::ostringstream out;
-  out << "| backend | mode | threads | median s/run | min | max | tokens/s | speedup vs 1 thread "
-         "| speedup vs reference | efficiency | tokens = golden | logits bit-exact |\n";
-  out << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
+  out << "| backend | mode | threads | median s/run | min | max | tokens/s | positions/s | "
+         "weights GB/s | speedup vs 1 thread | speedup vs reference | efficiency | "
+         "tokens = golden | logits bit-exact |\n";
+  out << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
   auto opt = [](double v, const char* f) { return v > 0 ? fmt(f, v) : std::string("-"); };
+  bool bf16 = false;
   for (const Measurement& m : r.measurements) {
-    out << "| " << m.backend << " | " << mode_name(m.mode) << " | " << m.threads << " | "
-        << fmt("%.4f", m.stats.median) << " | " << fmt("%.4f", m.stats.min) << " | "
-        << fmt("%.4f", m.stats.max) << " | " << fmt("%.2f", m.tokens_per_second) << " | "
-        << opt(m.speedup_vs_1thread, "%.2f") << " | " << opt(m.speedup_vs_reference, "%.2f")
-        << " | " << opt(m.efficiency, "%.2f") << " | " << check_name(m.tokens) << " | "
-        << check_name(m.logits) << " |\n";
+    bf16 = bf16 || m.precision == Precision::kBFloat16;
+    std::string tokens = check_name(m.tokens);
+    if (m.precision == Precision::kBFloat16 && m.tokens == Check::kNo) tokens = "no (bfloat16)";
+    out << "| " << backend_label(m.backend, m.precision) << " | " << mode_name(m.mode) << " | "
+        << m.threads << " | " << fmt("%.4f", m.stats.median) << " | " << fmt("%.4f", m.stats.min)
+        << " | " << fmt("%.4f", m.stats.max) << " | " << fmt("%.2f", m.tokens_per_second) << " | "
+        << fmt("%.1f", m.positions_per_second) << " | " << fmt("%.2f", m.weights_gb_per_second)
+        << " | " << opt(m.speedup_vs_1thread, "%.2f") << " | "
+        << opt(m.speedup_vs_reference, "%.2f") << " | " << opt(m.efficiency, "%.2f") << " | "
+        << tokens << " | " << check_name(m.logits) << " |\n";
+  }
+  out << "\npositions/s: positions run through the model per second (recompute runs the whole "
+         "sequence at every step; kv-cache the prompt once, so with one new token it is the "
+         "prefill rate). weights GB/s: new tokens x the weight bytes one forward pass reads / "
+         "time (every forward reads every weight once).\n";
+  if (bf16) {
+    out << "\nRows marked bfloat16 (not float32) run their matrix products on bfloat16 weights "
+           "and inputs: their tokens are shown, not required to equal the goldens.\n";
   }
   if (r.overhead) {
     out << "\nHarness overhead (null backend, same workload): "
@@ -129,7 +143,7 @@ std::string speedup_svg(const SweepResult& r, const std::string& title) {
     max_threads = std::max(max_threads, m.threads);
     max_speedup = std::max(max_speedup, m.speedup_vs_1thread);
   }
-  const double W = 720, H = 460, left = 60, right = 220, top = 40, bottom = 50;
+  const double W = 820, H = 460, left = 60, right = 320, top = 40, bottom = 50;
   const double pw = W - left - right, ph = H - top - bottom;
   const double xmax = std::max(2, max_threads), ymax = std::max(xmax, max_speedup * 1.05);
   auto X = [&](double t) { return left + (t - 1) / (xmax - 1) * pw; };
@@ -202,18 +216,23 @@ std::vector<std::filesystem::path> write_sweep_report(const std::filesystem::pat
   for (const Prompt& p : w.prompts) {
     prompts.push_back({{"id", p.id}, {"n", p.n}, {"prompt_tokens", p.tokens.size()}});
   }
-  j["workload"] = {{"prompts", prompts},
-                   {"rule", rule_name(w.rule)},
-                   {"new_tokens_per_run", w.new_tokens()},
-                   {"reps", w.reps},
-                   {"warmup", w.warmup},
-                   {"reference_reps", w.reference_reps}};
+  j["workload"] = {
+      {"prompts", prompts},
+      {"rule", rule_name(w.rule)},
+      {"new_tokens_per_run", w.new_tokens()},
+      {"positions_per_run",
+       {{"recompute", w.positions(Mode::kRecompute)}, {"kv-cache", w.positions(Mode::kKvCache)}}},
+      {"reps", w.reps},
+      {"warmup", w.warmup},
+      {"reference_reps", w.reference_reps}};
   auto measurement = [&](const Measurement& m) {
     return json{{"backend", m.backend},
                 {"mode", mode_name(m.mode)},
                 {"threads", m.threads},
                 {"numerics", numerics_name(m.info.numerics)},
-                {"precision", precision_name(m.info.precision)},
+                {"precision", precision_name(m.precision)},
+                {"label", backend_label(m.backend, m.precision)},
+                {"float32", m.precision == Precision::kFloat32},
                 {"details", m.info.details},
                 {"samples_s", m.samples},
                 {"median_s", m.stats.median},
@@ -222,6 +241,8 @@ std::vector<std::filesystem::path> write_sweep_report(const std::filesystem::pat
                 {"mean_s", m.stats.mean},
                 {"stddev_s", m.stats.stddev},
                 {"tokens_per_s", m.tokens_per_second},
+                {"positions_per_s", m.positions_per_second},
+                {"weights_gb_per_s", m.weights_gb_per_second},
                 {"speedup_vs_1thread", m.speedup_vs_1thread},
                 {"speedup_vs_reference", m.speedup_vs_reference},
                 {"efficiency", m.efficiency},
@@ -256,16 +277,25 @@ std::vector<std::filesystem::path> write_sweep_report(const std::filesystem::pat
 
 std::string verify_table(const VerifyResult& r) {
   std::ostringstream out;
-  out << "| backend | threads | mode | rule | numerics | steps | token mismatches | near ties "
-         "| logits bits differ | max abs logit diff | mean abs logit diff | result |\n";
-  out << "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---|\n";
+  out << "| backend | threads | mode | rule | numerics | steps | token mismatches | near ties | "
+         "tokens agree | logits bits differ | max abs logit diff | mean abs logit diff | result |\n";
+  out << "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+  bool bf16 = false;
   for (const VerifyRow& row : r.rows) {
-    out << "| " << row.backend << " | " << row.threads << " | " << mode_name(row.mode) << " | "
-        << rule_name(row.rule) << " | " << (row.bit_exact ? "bit-exact" : "reordered") << " | "
-        << row.steps << " | " << row.token_mismatches << " | " << row.near_ties << " | "
+    bf16 = bf16 || !row.gates_tokens();
+    out << "| " << backend_label(row.backend, row.precision) << " | " << row.threads << " | "
+        << mode_name(row.mode) << " | " << rule_name(row.rule) << " | "
+        << (row.bit_exact ? "bit-exact" : "reordered") << " | " << row.steps << " | "
+        << row.token_mismatches << " | " << row.near_ties << " | "
+        << fmt("%.1f%%", 100.0 * row.token_agreement()) << " | "
         << (row.bit_exact ? std::to_string(row.logits_mismatches) : std::string("-")) << " | "
         << fmt("%.3g", row.max_diff) << " | " << fmt("%.3g", row.mean_diff) << " | "
         << (row.passed ? "pass" : "FAIL") << " |\n";
+  }
+  if (bf16) {
+    out << "\nRows marked bfloat16 (not float32) follow the golden tokens and report the share of "
+           "steps whose own choice agrees and their logit error; they fail only on a logit that "
+           "is not finite.\n";
   }
   return out.str();
 }
@@ -280,6 +310,11 @@ std::vector<std::filesystem::path> write_verify_report(const std::filesystem::pa
   json rows = json::array();
   for (const VerifyRow& row : r.rows) {
     rows.push_back({{"backend", row.backend},
+                    {"precision", precision_name(row.precision)},
+                    {"label", backend_label(row.backend, row.precision)},
+                    {"float32", row.precision == Precision::kFloat32},
+                    {"token_agreement", row.token_agreement()},
+                    {"nonfinite_steps", row.nonfinite},
                     {"threads", row.threads},
                     {"mode", mode_name(row.mode)},
                     {"rule", rule_name(row.rule)},

@@ -1,12 +1,16 @@
 // `gpt2-bench verify`: every golden prompt on every backend, thread count,
 // mode and rule; tokens compared with the goldens step by step, logits with
 // the goldens' hashes (bit-exact backends) and with the reference's values.
+// bfloat16 rows are not float32: they follow the golden tokens (teacher
+// forcing), report how many of their own choices agree and how far their
+// logits are, and fail only on a logit that is not finite.
 #pragma once
 
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "harness/generate.h"
 #include "harness/goldens.h"
 #include "reference/model.h"
@@ -15,6 +19,8 @@ namespace gpt2 {
 
 struct VerifyOptions {
   std::vector<std::string> backends;
+  // Each backend at each of these it offers (a backend offering none is an error).
+  std::vector<Precision> precisions = {Precision::kFloat32};
   std::vector<int> threads;
   std::vector<Mode> modes;
   std::vector<Rule> rules;
@@ -26,19 +32,24 @@ struct VerifyOptions {
 
 struct VerifyRow {
   std::string backend;
+  Precision precision = Precision::kFloat32;
   int threads = 1;
   Mode mode = Mode::kRecompute;
   Rule rule = Rule::kMedian;
   bool bit_exact = false;
   int steps = 0;            // steps compared
-  int token_mismatches = 0;  // failures
+  int token_mismatches = 0;  // failures (bfloat16: reported as a share, not failures)
   // Different tokens at steps whose golden margin was within 10x of the step's
   // logit difference from the reference: what reordered sums can flip. Reported,
   // not failures (reordering backends only).
   int near_ties = 0;
+  int nonfinite = 0;  // steps with a logit that is NaN or infinite
   int logits_mismatches = 0;  // steps whose logits hash differs (bit-exact backends)
   double max_diff = 0;        // max |logit - reference logit| over compared steps
   double mean_diff = 0;       // mean over all logits of those steps
+  bool gates_tokens() const { return precision == Precision::kFloat32; }
+  // The share of compared steps whose token equals the golden one.
+  double token_agreement() const { return steps ? 1.0 - double(token_mismatches) / steps : 1.0; }
   bool passed = true;
   std::vector<std::string> differences;  // one line each
 };

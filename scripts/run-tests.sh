@@ -16,12 +16,14 @@ section "The equality gate: every backend, 1 and 2 threads, both modes, both rul
 build/bin/gpt2-bench verify --backend all --threads 1..2 --mode all --rule all --jobs "$jobs"
 
 section "ThreadSanitizer: the pools and the backends (clang, LLVM OpenMP with Archer)"
+# Without the blis and onednn backends: their libraries are not instrumented
+# and run on GCC's OpenMP runtime (libgomp), which clang's libomp cannot watch.
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-tsan -DGPT2_SANITIZE_THREAD=ON \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  -DGPT2_WITH_BLIS=OFF -DGPT2_WITH_ONEDNN=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build-tsan -j"$jobs" --target gpt2_tests
 OMP_TOOL_LIBRARIES=/usr/lib/llvm-14/lib/libarcher.so \
 TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1" \
   build-tsan/bin/gpt2_tests \
-  --gtest_filter='Executors/*:ThreadPoolTest.*:ExecutorsAndThreads/*:AllBackends/*:SessionTest.*'
+  --gtest_filter='Executors/*:ThreadPoolTest.*:ExecutorsAndThreads/*:AllBackends/*:SessionTest.*:AllLinearLayers/*'
 
 section "All checks passed"

@@ -7,6 +7,9 @@ packages=(
   clang-14 libomp-14-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
   libutf8proc-dev nlohmann-json3-dev
+  # The library backends: BLIS in its OpenMP flavour, and oneDNN (whose CMake
+  # package asks for OpenCL, a recommendation the line below does not install).
+  libblis-openmp-dev libblis-dev libdnnl-dev ocl-icd-opencl-dev
 )
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi

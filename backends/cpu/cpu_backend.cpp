@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backends/cpu/layers.h"
 #include "backends/cpu/packed.h"
 #include "reference/kernels.h"
 
@@ -29,8 +30,7 @@ class CpuSession final : public Session {
     fch_ = AlignedFloats(T * 4 * C);
     keys_t_ = AlignedFloats(L * C * T);  // per layer (NH, hs, capacity)
     values_ = AlignedFloats(L * T * C);  // per layer (capacity, C)
-    att_stride_ = std::size_t(kAttentionRows) * (T + kAttentionRows);
-    att_ = AlignedFloats(std::size_t(workers) * att_stride_);
+    att_ = AlignedFloats(std::size_t(workers) * attention_scratch(capacity));
     partial_max_.resize(workers);
   }
 
@@ -55,7 +55,7 @@ class CpuSession final : public Session {
     for (int l = 0; l < L; l++) {
       float* keys_t = keys_t_.data() + l * lC * cap;
       float* values = values_.data() + l * cap * lC;
-      layernorm(x, p.ln1w + l * lC, p.ln1b + l * lC, n, C, ex);
+      layernorm_rows(ln_.data(), x, p.ln1w + l * lC, p.ln1b + l * lC, n, C, ex);
       Epilogue qkv;
       qkv.kind = Epilogue::kQkv;
       qkv.out = q_.data();
@@ -67,20 +67,10 @@ class CpuSession final : public Session {
       qkv.channels = C;
       qkv.head_size = hs;
       linear.run(Linear::kQkv, l, ln_.data(), n, qkv, ex);
-      // Blocks of up to 4 consecutive query rows of one head per work item.
-      const int blocks = (n + kAttentionRows - 1) / kAttentionRows;
-      ex.parallel_for(NH * blocks, [&](int begin, int end, int worker) {
-        float* att = att_.data() + worker * att_stride_;
-        for (int item = begin; item < end; item++) {
-          const int h = item / blocks, t0 = zigzag_row(item % blocks, blocks) * kAttentionRows;
-          const int rows = std::min(kAttentionRows, n - t0);
-          k.attention_rows(atty_.data() + t0 * lC + h * hs, C, q_.data() + t0 * lC + h * hs, C,
-                           rows, pos + t0 + 1, keys_t + long(h) * hs * cap, capacity_,
-                           values + h * hs, C, att, hs);
-        }
-      });
+      attention_layer(atty_.data(), q_.data(), keys_t, values, capacity_, pos, n, NH, C,
+                      att_.data(), k, ex);
       linear.run(Linear::kAttProj, l, atty_.data(), n, {Epilogue::kAdd, x, C}, ex);
-      layernorm(x, p.ln2w + l * lC, p.ln2b + l * lC, n, C, ex);
+      layernorm_rows(ln_.data(), x, p.ln2w + l * lC, p.ln2b + l * lC, n, C, ex);
       linear.run(Linear::kFc, l, ln_.data(), n, {Epilogue::kGelu, fch_.data(), 4 * C}, ex);
       linear.run(Linear::kFcProj, l, fch_.data(), n, {Epilogue::kAdd, x, C}, ex);
     }
@@ -91,36 +81,14 @@ class CpuSession final : public Session {
     float* last = ln_.data();
     ref::layernorm_forward(last, x + (n - 1) * lC, p.lnfw, p.lnfb, 1, C);
     linear.run(Linear::kLogits, 0, last, 1, {Epilogue::kStore, logits.data(), V}, ex);
-    std::fill(partial_max_.begin(), partial_max_.end(), -INFINITY);
-    ex.parallel_for(V, [&](int begin, int end, int worker) {
-      partial_max_[worker] = k.max(logits.data() + begin, end - begin);
-    });
-    float maxval = -INFINITY;
-    for (float m : partial_max_) maxval = std::max(maxval, m);
-    ex.parallel_for(V, [&](int begin, int end, int) {
-      k.exp_shifted(probs.data() + begin, logits.data() + begin, maxval, end - begin);
-    });
-    float sum = 0.0f;
-    for (int i = 0; i < V; i++) sum += probs[i];
-    ex.parallel_for(V, [&](int begin, int end, int) {
-      k.divide(probs.data() + begin, sum, end - begin);
-    });
+    softmax_row(probs.data(), logits.data(), V, partial_max_.data(), k, ex);
   }
 
  private:
-  // ln_ (n, C) = layernorm(x (n, C)), rows in parallel (the reference's kernel).
-  void layernorm(const float* x, const float* w, const float* b, int n, int C, Executor& ex) {
-    ex.parallel_for(n, [&](int begin, int end, int) {
-      ref::layernorm_forward(ln_.data() + long(begin) * C, x + long(begin) * C, w, b,
-                             end - begin, C);
-    });
-  }
-
   std::shared_ptr<Engine> engine_;
   int capacity_;
   int cached_ = 0;
   AlignedFloats x_, ln_, q_, atty_, fch_, keys_t_, values_, att_;
-  std::size_t att_stride_ = 0;  // per worker: kAttentionRows rows of scores
   std::vector<float> partial_max_;
 };
 

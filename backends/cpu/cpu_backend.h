@@ -31,6 +31,9 @@ class CpuBackend final : public Backend {
   const BackendInfo& info() const override { return info_; }
   const Model& model() const override { return *engine_->model; }
   std::unique_ptr<Session> open_session(int capacity) const override;
+  // Its executor, kernels and matrix products, for op tests and microbenchmarks
+  // (the same rule as sessions: one user at a time when threads > 1).
+  const std::shared_ptr<Engine>& engine() const { return engine_; }
 
  private:
   BackendInfo info_;

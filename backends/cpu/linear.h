@@ -3,10 +3,12 @@
 // oneDNN; everything else in the forward pass (cpu_session.h) is shared.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "backends/cpu/executor.h"
 #include "backends/cpu/kernels.h"
+#include "reference/model.h"
 
 namespace gpt2::cpu {
 
@@ -28,5 +30,29 @@ class LinearLayers {
                    Executor& ex) = 0;
   virtual std::string details() const = 0;
 };
+
+// One matrix product of the model, as llm.c stores it: v = bias + inp . w^T.
+struct LinearMatrix {
+  const float* w = nullptr;     // (rows, cols), row-major
+  const float* bias = nullptr;  // (rows), or null (the logits)
+  int rows = 0;                 // OC
+  int cols = 0;                 // C, the input width
+};
+LinearMatrix linear_matrix(const Model& model, Linear which, int layer);
+const char* linear_name(Linear which);
+
+// For the library backends, which compute v into a plain matrix: applies the
+// epilogue to v (T, OC) dense, rows in parallel on `ex`. kStore copies, kAdd
+// adds (out + v, the reference's order), kGelu writes kernels.gelu(v), kQkv
+// scatters q, keys and values as kernels.h says.
+void apply_epilogue(const float* v, int T, int OC, const Epilogue& ep, const Kernels& kernels,
+                    Executor& ex);
+
+// Scratch memory of the calling thread, kept between calls (a library backend's
+// run() may be called from several threads at once when it runs on 1 thread).
+// Slot s in [0, kScratchSlots) holds at least `bytes` bytes, 64-byte aligned;
+// its contents are undefined. Valid until the same thread asks for the same slot again.
+inline constexpr int kScratchSlots = 4;
+void* thread_scratch(int slot, std::size_t bytes);
 
 }  // namespace gpt2::cpu

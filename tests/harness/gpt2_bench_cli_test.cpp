@@ -65,6 +65,9 @@ TEST_F(BenchCliTest, BadInputGetsAClearError) {
   expect_error("--tokens '1 2 3' -n 3", "Too many tokens");
   expect_error("--reps 0", "--reps must be at least 1");
   expect_error("--tokens 99999", "outside the model's vocabulary");
+  expect_error("--precision fp8", "Unknown precision 'fp8' (known: float32, bfloat16, bf16, all).");
+  expect_error("--backend openmp --precision bf16",
+               "Backend openmp runs float32 only, not bfloat16.");
   const auto r = test::run_command(kBench + " --model /nonexistent.bin -q");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("/nonexistent.bin: cannot open"), std::string::npos) << r.err;
@@ -73,7 +76,8 @@ TEST_F(BenchCliTest, BadInputGetsAClearError) {
 TEST_F(BenchCliTest, Help) {
   const auto r = test::run_command(kBench + " --help");
   EXPECT_EQ(r.status, 0);
-  for (const char* s : {"--backend", "--threads", "--mode", "--reps", "--prompt", "verify"}) {
+  for (const char* s :
+       {"--backend", "--threads", "--mode", "--reps", "--prompt", "--precision", "verify"}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << s;
   }
 }

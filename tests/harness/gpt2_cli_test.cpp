@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "backends/registry.h"
 #include "harness/goldens.h"
 #include "harness/model_source.h"
 #include "reference/checkpoint.h"
@@ -72,6 +73,25 @@ TEST_F(Gpt2CliTest, GreedyRuleModesAndLength) {
   EXPECT_EQ(lines_as_ints(one.out).size(), 1u);
 }
 
+TEST_F(Gpt2CliTest, EveryBackendAndPrecisionRuns) {
+  const auto model = open_model("synthetic:tiny");
+  const GoldenFile median =
+      read_goldens(golden_path(datasets_dir() / "goldens", model->name(), Rule::kMedian));
+  for (const BackendEntry& e : backend_entries()) {
+    if (e.numerics == Numerics::kNone) continue;
+    const std::string name(e.name);
+    const auto r = gpt2("--backend " + name + " --threads 2 -v 31373 612 338 635 281");
+    ASSERT_EQ(r.status, 0) << name << ": " << r.err;
+    EXPECT_EQ(lines_as_ints(r.out), median.continuation("lab-hello")) << name;
+    EXPECT_NE(r.err.find("backend " + name + " ("), std::string::npos) << r.err;
+    if (!offers_precision(e, Precision::kBFloat16)) continue;
+    const auto bf16 = gpt2("--backend " + name + " --precision bf16 -v 31373 612 338 635 281");
+    ASSERT_EQ(bf16.status, 0) << name << ": " << bf16.err;
+    EXPECT_EQ(lines_as_ints(bf16.out).size(), 5u);
+    EXPECT_NE(bf16.err.find("bfloat16, not float32"), std::string::npos) << bf16.err;
+  }
+}
+
 TEST_F(Gpt2CliTest, NoTokens) { expect_error(gpt2(""), "Provide at least one token."); }
 
 TEST_F(Gpt2CliTest, TooManyTokens) {
@@ -103,6 +123,10 @@ TEST_F(Gpt2CliTest, BadOptions) {
   expect_error(gpt2("--rule best 5"), "Unknown rule 'best'");
   expect_error(gpt2("--mode lazy 5"), "Unknown mode 'lazy'");
   expect_error(gpt2("--threads 0 5"), "--threads must be at least 1.");
+  expect_error(gpt2("--precision fp8 5"),
+               "Unknown precision 'fp8' (known: float32, bfloat16, bf16).");
+  expect_error(gpt2("--backend pthreads --precision bf16 5"),
+               "Backend pthreads runs float32 only, not bfloat16.");
   const auto r = gpt2("--frobnicate 5");
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(r.out, "");
@@ -129,7 +153,8 @@ TEST_F(Gpt2CliTest, BadCheckpoints) {
 TEST_F(Gpt2CliTest, HelpDescribesTheOptions) {
   const auto r = test::run_command(kGpt2 + " --help");
   EXPECT_EQ(r.status, 0);
-  for (const char* word : {"--model", "-n", "--rule", "--backend", "--threads", "--mode"}) {
+  for (const char* word :
+       {"--model", "-n", "--rule", "--backend", "--threads", "--mode", "--precision"}) {
     EXPECT_NE(r.out.find(word), std::string::npos) << word;
   }
 }

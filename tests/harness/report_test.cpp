@@ -54,6 +54,10 @@ TEST(ReportTest, SweepFilesHoldTheMachineTheSamplesAndThePlot) {
   r.measurements[1].speedup_vs_1thread = 1.0;
   r.measurements[2].speedup_vs_1thread = 2.0;
   r.measurements[2].speedup_vs_reference = 8.0;
+  r.measurements.push_back(measurement("onednn", 2, {0.25, 0.26, 0.24}));
+  r.measurements[3].precision = Precision::kBFloat16;
+  r.measurements[3].speedup_vs_1thread = 1.9;
+  r.measurements[3].weights_gb_per_second = 1.5;
   ReportContext ctx;
   ctx.command = "gpt2-bench --backend openmp --threads 1..2";
   ctx.timestamp = "2026-11-21T00:00:00Z";
@@ -78,18 +82,29 @@ TEST(ReportTest, SweepFilesHoldTheMachineTheSamplesAndThePlot) {
   EXPECT_FALSE(j["build"]["compiler"].get<std::string>().empty());
   EXPECT_NE(j["build"]["flags"].get<std::string>().find("-ffp-contract=off"), std::string::npos);
   EXPECT_EQ(j["model"]["checksum_xxh3"], model->checksum());
-  ASSERT_EQ(j["measurements"].size(), 3u);
+  ASSERT_EQ(j["measurements"].size(), 4u);
+  EXPECT_EQ(j["measurements"][3]["precision"], "bfloat16");
+  EXPECT_EQ(j["measurements"][3]["label"], "onednn bfloat16 (not float32)");
+  EXPECT_FALSE(j["measurements"][3]["float32"].get<bool>());
+  EXPECT_TRUE(j["measurements"][2]["float32"].get<bool>());
+  EXPECT_DOUBLE_EQ(j["measurements"][3]["weights_gb_per_s"].get<double>(), 1.5);
   EXPECT_EQ(j["measurements"][2]["samples_s"].size(), 3u);
   EXPECT_DOUBLE_EQ(j["measurements"][2]["median_s"].get<double>(), 0.52);
   EXPECT_EQ(j["workload"]["prompts"][0]["id"], "p");
 
   const std::string md = slurp(dir / "run.md");
   EXPECT_NE(md.find("| openmp | recompute | 2 | 0.5200 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| onednn bfloat16 (not float32) | recompute | 2 | 0.2500 |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("weights GB/s"), std::string::npos);
+  EXPECT_NE(md.find("Rows marked bfloat16 (not float32)"), std::string::npos);
   EXPECT_NE(md.find(ctx.machine.cpu_model), std::string::npos);
   const std::string svg = slurp(dir / "run.svg");
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
   EXPECT_NE(svg.find("openmp (recompute)"), std::string::npos);
+  EXPECT_NE(svg.find("onednn bfloat16 (not float32) (recompute)"), std::string::npos);
   EXPECT_NE(svg.find("ideal"), std::string::npos);
 }
 
@@ -114,6 +129,29 @@ TEST(ReportTest, VerifyFilesSayWhatFailed) {
   const std::string md = slurp(dir / "v.md");
   EXPECT_NE(md.find("expected token 5, got 6"), std::string::npos);
   EXPECT_NE(md.find("FAIL"), std::string::npos);
+}
+
+TEST(ReportTest, VerifyMarksBFloat16Rows) {
+  VerifyResult r;
+  VerifyRow row;
+  row.backend = "onednn";
+  row.precision = Precision::kBFloat16;
+  row.steps = 40;
+  row.token_mismatches = 3;
+  row.max_diff = 0.5;
+  r.rows = {row};
+  ReportContext ctx;
+  ctx.machine = machine_info();
+  const auto dir = test::temp_dir();
+  write_verify_report(dir, "v", ctx, r);
+  const auto j = nlohmann::json::parse(slurp(dir / "v.json"));
+  EXPECT_EQ(j["rows"][0]["label"], "onednn bfloat16 (not float32)");
+  EXPECT_DOUBLE_EQ(j["rows"][0]["token_agreement"].get<double>(), 37.0 / 40);
+  const std::string md = slurp(dir / "v.md");
+  EXPECT_NE(md.find("| onednn bfloat16 (not float32) | 1 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 3 | 0 | 92.5% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("Rows marked bfloat16 (not float32) follow the golden tokens"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -77,6 +77,131 @@ TEST(VerifyTest, ChangedLogitsBitsFailABitExactBackend) {
   EXPECT_EQ(r.rows[0].max_diff, 0.0);  // the logits themselves equal the reference's
 }
 
+// The registered backends that reorder sums, or those that offer bfloat16.
+std::vector<std::string> backends_where(bool (*keep)(const BackendEntry&)) {
+  std::vector<std::string> out;
+  for (const BackendEntry& e : backend_entries()) {
+    if (keep(e)) out.emplace_back(e.name);
+  }
+  return out;
+}
+bool reorders(const BackendEntry& e) {
+  return e.numerics == Numerics::kReordered;
+}
+bool offers_bf16(const BackendEntry& e) {
+  return offers_precision(e, Precision::kBFloat16);
+}
+
+TEST(VerifyTest, ReorderingBackendsPassWithTheirLogitDifferencesMeasured) {
+  VerifyOptions o = options();
+  o.backends = backends_where(reorders);
+  if (o.backends.empty()) GTEST_SKIP() << "no reordering backend built here";
+  const auto r = run_verify(test::tiny_model(), prompts(),
+                            {goldens(Rule::kMedian), goldens(Rule::kGreedy)}, o, {});
+  EXPECT_TRUE(r.passed);
+  ASSERT_EQ(r.rows.size(), o.backends.size() * 2 * 2 * 2);
+  for (const VerifyRow& row : r.rows) {
+    EXPECT_FALSE(row.bit_exact);
+    EXPECT_EQ(row.precision, Precision::kFloat32);
+    EXPECT_EQ(row.steps, 5 + 5 + 8) << row.backend;
+    EXPECT_EQ(row.token_mismatches, 0) << row.backend;
+    EXPECT_DOUBLE_EQ(row.token_agreement(), 1.0);
+    EXPECT_GT(row.max_diff, 0.0) << row.backend << ": sums reordered, yet the same bits?";
+    EXPECT_LE(row.max_diff, 1e-3) << row.backend;
+    EXPECT_GT(row.mean_diff, 0.0);
+    EXPECT_LT(row.mean_diff, row.max_diff);
+  }
+  // The same logits against a bound below their difference fail, saying so.
+  o.max_logit_diff = 1e-9;
+  o.modes = {Mode::kKvCache};
+  o.threads = {1};
+  const auto tight = run_verify(test::tiny_model(), prompts(), {goldens(Rule::kGreedy)}, o, {});
+  EXPECT_FALSE(tight.passed);
+  for (const VerifyRow& row : tight.rows) {
+    EXPECT_FALSE(row.passed);
+    ASSERT_EQ(row.differences.size(), 1u);
+    EXPECT_NE(row.differences[0].find("is above the bound 1e-09"), std::string::npos)
+        << row.differences[0];
+  }
+}
+
+// The reference's logits come from the pthreads backend, checked step by step
+// against the goldens' hashes; a prompt whose hash differs is redone by the
+// reference itself, and a note says so.
+TEST(VerifyTest, TheReferenceRedoesPromptsWhoseHashDiffers) {
+  VerifyOptions o = options();
+  o.backends = backends_where(reorders);
+  if (o.backends.empty()) GTEST_SKIP() << "no reordering backend built here";
+  o.backends.resize(1);
+  o.threads = {1};
+  o.modes = {Mode::kKvCache};
+  const GoldenFile g = goldens(Rule::kMedian);
+  const auto clean = run_verify(test::tiny_model(), prompts(), {g}, o, {});
+  EXPECT_TRUE(clean.notes.empty());
+  GoldenFile changed = g;
+  const_cast<GoldenStep*>(changed.find("a", 1))->logits_hash = "0123456789abcdef";
+  const auto r = run_verify(test::tiny_model(), prompts(), {changed}, o, {});
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_NE(r.notes[0].find("on 1 prompt(s): the reference computed those"), std::string::npos)
+      << r.notes[0];
+  ASSERT_EQ(r.rows.size(), 1u);
+  EXPECT_TRUE(r.passed);
+  EXPECT_EQ(r.rows[0].max_diff, clean.rows[0].max_diff) << "the same reference logits";
+}
+
+TEST(VerifyTest, BFloat16RowsFollowTheGoldensAndReportAgreement) {
+  VerifyOptions o = options();
+  o.backends = backends_where(offers_bf16);
+  if (o.backends.empty()) GTEST_SKIP() << "no bfloat16 backend built here";
+  o.precisions = {Precision::kBFloat16};
+  GoldenFile g = goldens(Rule::kGreedy);
+  // A golden token that no backend chooses: a float32 row would fail on it.
+  const_cast<GoldenStep*>(g.find("c", 2))->token ^= 1;
+  const auto r = run_verify(test::tiny_model(), prompts(), {g}, o, {});
+  EXPECT_TRUE(r.passed);
+  ASSERT_EQ(r.rows.size(), o.backends.size() * 2 * 2);
+  for (const VerifyRow& row : r.rows) {
+    EXPECT_EQ(row.precision, Precision::kBFloat16);
+    EXPECT_FALSE(row.gates_tokens());
+    EXPECT_EQ(row.steps, 5 + 5 + 8) << "every golden step, whatever the row chooses";
+    EXPECT_GE(row.token_mismatches, 1);
+    EXPECT_LT(row.token_agreement(), 1.0);
+    EXPECT_GE(row.token_agreement(), 0.75);
+    EXPECT_GT(row.max_diff, 1e-3) << "bfloat16 differs far more than reordering";
+    EXPECT_LT(row.max_diff, 2.0);
+    EXPECT_EQ(row.nonfinite, 0);
+    EXPECT_TRUE(row.differences.empty()) << row.differences.front();
+  }
+}
+
+TEST(VerifyTest, BackendsWithoutTheAskedPrecisionAreRefused) {
+  VerifyOptions o = options();
+  o.backends = {"pthreads"};
+  o.precisions = {Precision::kBFloat16};
+  try {
+    run_verify(test::tiny_model(), prompts(), {goldens(Rule::kMedian)}, o, {});
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "backend pthreads: only float32, not bfloat16");
+  }
+}
+
+TEST(SweepTest, WorkloadPositionsAndWeightBytes) {
+  Workload w;
+  w.prompts = {{"a", 8, {1, 2, 3}}, {"b", 2, {7}}};  // 5 and 1 new tokens
+  EXPECT_EQ(w.new_tokens(), 6);
+  // recompute: 3+4+5+6+7 and 1; kv-cache: the prompt, then one per later step.
+  EXPECT_EQ(w.positions(Mode::kRecompute), 25 + 1);
+  EXPECT_EQ(w.positions(Mode::kKvCache), (3 + 4) + (1 + 0));
+  const ModelConfig c{1024, 50257, 50304, 12, 12, 768};
+  const double matrices = 12.0 * 12 * 768 * 768 + 50257.0 * 768;  // 123.5M weights
+  const double small = 12.0 * (13 * 768) + 2 * 768;
+  EXPECT_DOUBLE_EQ(weight_bytes_per_forward(c, Precision::kFloat32), matrices * 4 + small * 4);
+  EXPECT_DOUBLE_EQ(weight_bytes_per_forward(c, Precision::kBFloat16), matrices * 2 + small * 4);
+  EXPECT_EQ(backend_label("onednn", Precision::kBFloat16), "onednn bfloat16 (not float32)");
+  EXPECT_EQ(backend_label("onednn", Precision::kFloat32), "onednn");
+}
+
 TEST(SweepTest, MeasuresChecksAndComparesWithTheReference) {
   Workload w;
   w.prompts = prompts();
@@ -99,6 +224,12 @@ TEST(SweepTest, MeasuresChecksAndComparesWithTheReference) {
     EXPECT_EQ(m.samples.size(), m.backend == "reference" ? 1u : 2u);
     EXPECT_GT(m.stats.median, 0);
     EXPECT_GT(m.speedup_vs_reference, 0);
+    EXPECT_DOUBLE_EQ(m.tokens_per_second, w.new_tokens() / m.stats.median);
+    EXPECT_DOUBLE_EQ(m.positions_per_second, w.positions(m.mode) / m.stats.median);
+    EXPECT_DOUBLE_EQ(m.weights_gb_per_second,
+                     w.new_tokens() *
+                         weight_bytes_per_forward(test::tiny_model()->config(), m.precision) /
+                         m.stats.median / 1e9);
     if (m.backend != "reference") {
       EXPECT_GT(m.speedup_vs_1thread, 0);
     }
@@ -125,6 +256,38 @@ TEST(SweepTest, WrongExpectedTokensAreAFailure) {
   ASSERT_EQ(r.measurements.size(), 1u);
   EXPECT_EQ(r.measurements[0].tokens, Check::kNo);
   EXPECT_EQ(r.failures, 1);
+}
+
+TEST(SweepTest, BFloat16RunsAreMeasuredAndNotHeldToTheGoldenTokens) {
+  std::vector<std::string> names = backends_where(offers_bf16);
+  if (names.empty()) GTEST_SKIP() << "no bfloat16 backend built here";
+  Workload w;
+  w.prompts = prompts();
+  w.reps = 1;
+  w.warmup = 0;
+  GoldenFile g = goldens(Rule::kMedian);
+  const_cast<GoldenStep*>(g.find("b", 0))->token ^= 1;  // no backend gives this one
+  SweepOptions o;
+  o.backends = names;
+  o.threads = {1, 2};
+  o.modes = {Mode::kKvCache};
+  o.precisions = {Precision::kFloat32, Precision::kBFloat16};
+  o.goldens = &g;
+  o.measure_reference = false;
+  o.measure_overhead = false;
+  const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
+  ASSERT_EQ(r.measurements.size(), names.size() * 2 * 2);
+  int bf16 = 0;
+  for (const Measurement& m : r.measurements) {
+    EXPECT_EQ(m.tokens, Check::kNo) << m.backend;
+    EXPECT_EQ(m.info.precision, m.precision);
+    if (m.precision == Precision::kBFloat16) {
+      bf16++;
+      EXPECT_GT(m.speedup_vs_1thread, 0) << "compared with its own 1-thread bfloat16 run";
+    }
+  }
+  EXPECT_EQ(bf16, int(names.size()) * 2);
+  EXPECT_EQ(r.failures, int(names.size()) * 2) << "only the float32 runs count as failures";
 }
 
 }  // namespace

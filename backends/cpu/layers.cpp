@@ -1,0 +1,51 @@
+#include "backends/cpu/layers.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "backends/cpu/cpu_backend.h"
+#include "reference/kernels.h"
+
+namespace gpt2::cpu {
+
+void layernorm_rows(float* ln, const float* x, const float* w, const float* b, int T, int C,
+                    Executor& ex) {
+  ex.parallel_for(T, [&](int begin, int end, int) {
+    ref::layernorm_forward(ln + long(begin) * C, x + long(begin) * C, w, b, end - begin, C);
+  });
+}
+
+void attention_layer(float* atty, const float* q, const float* keys_t, const float* values,
+                     int cap, int pos, int T, int NH, int C, float* att, const Kernels& k,
+                     Executor& ex) {
+  const int hs = C / NH;
+  const long lC = C;
+  const int blocks = (T + kAttentionRows - 1) / kAttentionRows;
+  ex.parallel_for(NH * blocks, [&](int begin, int end, int worker) {
+    float* scratch = att + worker * attention_scratch(cap);
+    for (int item = begin; item < end; item++) {
+      const int h = item / blocks, t0 = zigzag_row(item % blocks, blocks) * kAttentionRows;
+      const int rows = std::min(kAttentionRows, T - t0);
+      k.attention_rows(atty + t0 * lC + h * hs, C, q + t0 * lC + h * hs, C, rows, pos + t0 + 1,
+                       keys_t + long(h) * hs * cap, cap, values + h * hs, C, scratch, hs);
+    }
+  });
+}
+
+void softmax_row(float* probs, const float* logits, int V, float* partial_max, const Kernels& k,
+                 Executor& ex) {
+  std::fill(partial_max, partial_max + ex.threads(), -INFINITY);
+  ex.parallel_for(V, [&](int begin, int end, int worker) {
+    partial_max[worker] = k.max(logits + begin, end - begin);
+  });
+  float maxval = -INFINITY;
+  for (int w = 0; w < ex.threads(); w++) maxval = std::max(maxval, partial_max[w]);
+  ex.parallel_for(V, [&](int begin, int end, int) {
+    k.exp_shifted(probs + begin, logits + begin, maxval, end - begin);
+  });
+  float sum = 0.0f;
+  for (int i = 0; i < V; i++) sum += probs[i];
+  ex.parallel_for(V, [&](int begin, int end, int) { k.divide(probs + begin, sum, end - begin); });
+}
+
+}  // namespace gpt2::cpu

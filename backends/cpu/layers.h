@@ -1,0 +1,37 @@
+// The layers of the shared CPU forward pass other than the matrix products,
+// as free functions over an Executor (cpu_backend.cpp runs them; the
+// microbenchmarks time them). Each gives the reference's bits: threads split
+// independent outputs, never one sum.
+#pragma once
+
+#include <cstddef>
+
+#include "backends/cpu/executor.h"
+#include "backends/cpu/kernels.h"
+
+namespace gpt2::cpu {
+
+// ln (T, C) = layernorm(x (T, C)) with weight w (C) and bias b (C), rows in
+// parallel (ref::layernorm_forward on each share).
+void layernorm_rows(float* ln, const float* x, const float* w, const float* b, int T, int C,
+                    Executor& ex);
+
+// Causal attention for the T new positions pos .. pos+T-1. Work items are
+// blocks of up to kAttentionRows consecutive rows of one head, handed out
+// head by head (zigzag_row in cpu_backend.h). atty (T, C) out; q (T, C);
+// keys_t (NH, hs, cap): key j's element (h, i) at (h * hs + i) * cap + j;
+// values (cap, C); att: scratch, attention_scratch(cap) floats per thread.
+void attention_layer(float* atty, const float* q, const float* keys_t, const float* values,
+                     int cap, int pos, int T, int NH, int C, float* att, const Kernels& k,
+                     Executor& ex);
+inline std::size_t attention_scratch(int cap) {
+  return std::size_t(kAttentionRows) * (std::size_t(cap) + kAttentionRows);
+}
+
+// probs (V) = softmax(logits (V)), the bits of ref::softmax_forward: the
+// maximum and the exponentials in parallel, their sum in index order.
+// partial_max: scratch (ex.threads()).
+void softmax_row(float* probs, const float* logits, int V, float* partial_max, const Kernels& k,
+                 Executor& ex);
+
+}  // namespace gpt2::cpu

@@ -1,0 +1,33 @@
+#include "backends/onednn/onednn_backend.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/onednn/onednn_linear.h"
+#include "backends/openmp/openmp_backend.h"
+
+namespace gpt2 {
+
+std::unique_ptr<Backend> make_onednn_backend(std::shared_ptr<const Model> model,
+                                             const BackendConfig& config) {
+  auto engine = std::make_shared<cpu::Engine>();
+  engine->model = model;
+  engine->executor = std::make_unique<OpenMpExecutor>(config.threads);
+  engine->kernels = &cpu::best_kernels();
+  auto linear =
+      std::make_unique<OnednnLinear>(model, config.precision, config.threads, *engine->kernels);
+  BackendInfo info;
+  info.name = "onednn";
+  info.numerics = Numerics::kReordered;
+  info.precision = config.precision;
+  info.threads = config.threads;
+  info.details = linear->details() + "; the other layers: OpenMP loops on " +
+                 std::to_string(config.threads) + " thread" + (config.threads == 1 ? "" : "s") +
+                 " (the team oneDNN's threads come from), " +
+                 std::string(cpu::isa_name(engine->kernels->isa)) + " float32 kernels";
+  engine->linear = std::move(linear);
+  return std::make_unique<cpu::CpuBackend>(std::move(info), std::move(engine));
+}
+
+}  // namespace gpt2

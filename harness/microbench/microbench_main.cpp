@@ -1,0 +1,546 @@
+// gpt2-microbench: each op of the forward pass on each backend at GPT-2 124M's
+// shapes, and the machine's ceilings, with Google Benchmark (real time).
+//
+//   gpt2-microbench                          everything, threads 1, 2, 4, 8, ... cores
+//   gpt2-microbench --threads=1,16           only these thread counts
+//   gpt2-microbench --benchmark_filter='/onednn/.*threads:16'
+//
+// Benchmarks are named <op>/<backend>/T:<T>/threads:<k>/real_time, with counters
+// GFLOP/s, GB/s (weights and activations read or written once), and tokens/s
+// for whole forward passes. Results go to reports/runs/microbench-<time>.json
+// unless --benchmark_out says otherwise. The README has the commands.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/layers.h"
+#include "backends/cpu/linear.h"
+#include "backends/cpu/packed.h"
+#include "backends/registry.h"
+#include "harness/bench.h"
+#include "harness/machine.h"
+#include "harness/microbench/peaks.h"
+#include "harness/model_source.h"
+#include "harness/report.h"
+#include "reference/kernels.h"
+
+namespace gpt2::microbench {
+namespace {
+
+using cpu::Epilogue;
+using cpu::Linear;
+
+// Seconds per benchmark unless --benchmark_min_time says otherwise.
+constexpr const char* kMinTimeFlag = "--benchmark_min_time=0.25";
+
+struct Options {
+  std::string model = "synthetic:124M";
+  std::vector<int> threads;
+  std::vector<int> rows = {1, 16, 128, 1024};  // T
+};
+
+// A backend at one precision: what the per-op benchmarks run.
+struct Variant {
+  std::string backend;
+  Precision precision = Precision::kFloat32;
+  std::string label() const {
+    return precision == Precision::kFloat32 ? backend : backend + "-bf16";
+  }
+  bool reference() const { return backend == "reference"; }
+};
+
+std::shared_ptr<const Model>& model() {
+  static std::shared_ptr<const Model> m;
+  return m;
+}
+
+// The one backend built at a time (each holds its own copy of the weights).
+Backend& backend_for(const Variant& v, int threads) {
+  static std::string key;
+  static std::unique_ptr<Backend> backend;
+  const std::string want = v.label() + "/" + std::to_string(threads);
+  if (key != want || backend == nullptr) {
+    backend.reset();
+    BackendConfig config;
+    config.threads = threads;
+    config.precision = v.precision;
+    backend = make_backend(v.backend, model(), config);
+    key = want;
+  }
+  return *backend;
+}
+
+cpu::Engine& engine_for(const Variant& v, int threads) {
+  auto* cpu = dynamic_cast<const cpu::CpuBackend*>(&backend_for(v, threads));
+  if (cpu == nullptr) throw std::logic_error(v.backend + " is not a CPU backend");
+  return *cpu->engine();
+}
+
+// Activations and a key/value cache of 124M's largest shapes, filled once.
+struct Buffers {
+  cpu::AlignedFloats inp, out, keys_t, values, att;
+  explicit Buffers(const ModelConfig& c) {
+    const std::size_t T = c.max_seq_len, C = c.channels;
+    const std::size_t wide = std::max<std::size_t>(4 * C, c.vocab_size);
+    inp = cpu::AlignedFloats(T * 4 * C);
+    out = cpu::AlignedFloats(T * wide);
+    keys_t = cpu::AlignedFloats(C * T);
+    values = cpu::AlignedFloats(T * C);
+    // Attention scratch for up to 256 worker threads.
+    att = cpu::AlignedFloats(256 * cpu::attention_scratch(int(T)));
+    for (std::size_t i = 0; i < inp.size(); i++)
+      inp.data()[i] = float((i * 7919) % 1000) / 1000 - 0.5f;
+    for (std::size_t i = 0; i < out.size(); i++) out.data()[i] = 0.01f * float(i % 97);
+    for (std::size_t i = 0; i < keys_t.size(); i++) keys_t.data()[i] = float(i % 13) / 13 - 0.5f;
+    for (std::size_t i = 0; i < values.size(); i++) values.data()[i] = float(i % 17) / 17 - 0.5f;
+  }
+};
+Buffers& buffers() {
+  static Buffers b(model()->config());
+  return b;
+}
+
+void set_rates(benchmark::State& state, double flops, double bytes) {
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// ---------------------------------------------------------------------------
+// The matrix products: v = bias + inp . w^T with the forward pass's epilogue,
+// the layer changing at every iteration (the weights come from memory, as in
+// a forward pass, not from a cache that holds one layer).
+
+struct Product {
+  const char* name;
+  Linear which;
+  Epilogue::Kind epilogue;
+};
+constexpr Product kProducts[] = {{"matmul_qkv", Linear::kQkv, Epilogue::kQkv},
+                                 {"matmul_attproj_residual", Linear::kAttProj, Epilogue::kAdd},
+                                 {"matmul_fc_gelu", Linear::kFc, Epilogue::kGelu},
+                                 {"matmul_fcproj_residual", Linear::kFcProj, Epilogue::kAdd},
+                                 {"matmul_logits", Linear::kLogits, Epilogue::kStore}};
+
+Epilogue epilogue_for(const Product& p, const ModelConfig& c, Buffers& b, int OC) {
+  Epilogue ep;
+  ep.kind = p.epilogue;
+  ep.out = b.out.data();
+  ep.ld = OC;
+  if (p.epilogue == Epilogue::kQkv) {
+    ep.ld = c.channels;
+    ep.keys_t = b.keys_t.data();
+    ep.values = b.values.data();
+    ep.pos = 0;
+    ep.stride = c.max_seq_len;
+    ep.channels = c.channels;
+    ep.head_size = c.head_size();
+  }
+  return ep;
+}
+
+void bm_product(benchmark::State& state, Variant v, Product p) {
+  const int T = int(state.range(0)), threads = int(state.range(1));
+  const ModelConfig& c = model()->config();
+  Buffers& b = buffers();
+  const int layers = p.which == Linear::kLogits ? 1 : c.num_layers;
+  const cpu::LinearMatrix m0 = cpu::linear_matrix(*model(), p.which, 0);
+  const int OC = m0.rows, C = m0.cols;
+  const Epilogue ep = epilogue_for(p, c, b, OC);
+  int layer = 0;
+  if (v.reference()) {
+    std::vector<float> v_out(std::size_t(T) * OC);
+    for (auto _ : state) {
+      const cpu::LinearMatrix m = cpu::linear_matrix(*model(), p.which, layer);
+      ref::matmul_forward(v_out.data(), b.inp.data(), m.w, m.bias, T, C, OC);
+      if (p.epilogue == Epilogue::kAdd) {
+        ref::residual_forward(b.out.data(), b.out.data(), v_out.data(), T * OC);
+      } else if (p.epilogue == Epilogue::kGelu) {
+        ref::gelu_forward(b.out.data(), v_out.data(), T * OC);
+      } else if (p.epilogue == Epilogue::kStore) {
+        std::memcpy(b.out.data(), v_out.data(), sizeof(float) * v_out.size());
+      } else {
+        SerialExecutor serial;
+        cpu::apply_epilogue(v_out.data(), T, OC, ep, cpu::best_kernels(), serial);
+      }
+      layer = (layer + 1) % layers;
+    }
+  } else {
+    cpu::Engine& e = engine_for(v, threads);
+    for (auto _ : state) {
+      e.linear->run(p.which, layer, b.inp.data(), T, ep, *e.executor);
+      layer = (layer + 1) % layers;
+    }
+  }
+  const double wbytes = v.precision == Precision::kBFloat16 ? 2 : 4;
+  set_rates(state, 2.0 * T * C * OC,
+            double(OC) * C * wbytes + 4.0 * (double(T) * C + double(T) * OC + OC));
+}
+
+// ---------------------------------------------------------------------------
+// The other layers, on the backend's executor and kernels (the reference's:
+// its serial ops).
+
+void bm_layernorm(benchmark::State& state, Variant v) {
+  const int T = int(state.range(0)), threads = int(state.range(1));
+  const ModelConfig& c = model()->config();
+  const ParameterTensors& p = model()->params();
+  Buffers& b = buffers();
+  const int C = c.channels;
+  if (v.reference()) {
+    for (auto _ : state) ref::layernorm_forward(b.out.data(), b.inp.data(), p.ln1w, p.ln1b, T, C);
+  } else {
+    cpu::Engine& e = engine_for(v, threads);
+    for (auto _ : state) {
+      cpu::layernorm_rows(b.out.data(), b.inp.data(), p.ln1w, p.ln1b, T, C, *e.executor);
+    }
+  }
+  set_rates(state, 8.0 * T * C, 4.0 * (2.0 * T * C + 2.0 * C));
+}
+
+// Causal attention of T new positions after `pos` cached ones: prefill
+// (pos = 0) or one decode step (T = 1, pos = context - 1).
+void attention(benchmark::State& state, Variant v, int T, int pos, int threads) {
+  const ModelConfig& c = model()->config();
+  Buffers& b = buffers();
+  const int C = c.channels, NH = c.num_heads, cap = c.max_seq_len, n = pos + T;
+  if (v.reference()) {
+    // The reference's layout: qkv (T, 3C), keys and values (n, C).
+    std::vector<float> qkv(std::size_t(T) * 3 * C, 0.1f), keys(std::size_t(n) * C, 0.2f),
+        values(std::size_t(n) * C, 0.3f), att(n);
+    for (auto _ : state) {
+      ref::attention_forward(b.out.data(), qkv.data(), keys.data(), values.data(), att.data(), pos,
+                             T, C, NH);
+    }
+  } else {
+    cpu::Engine& e = engine_for(v, threads);
+    for (auto _ : state) {
+      cpu::attention_layer(b.out.data(), b.inp.data(), b.keys_t.data(), b.values.data(), cap, pos,
+                           T, NH, C, b.att.data(), *e.kernels, *e.executor);
+    }
+  }
+  // Per query row t: q.k over pos + t + 1 keys and as many values: 4 C flops each.
+  double keys_seen = 0;
+  for (int t = 0; t < T; t++) keys_seen += pos + t + 1;
+  set_rates(state, 4.0 * C * keys_seen, 4.0 * (2.0 * T * C + 2.0 * double(n) * C));
+}
+
+void bm_attention(benchmark::State& state, Variant v) {
+  attention(state, v, int(state.range(0)), 0, int(state.range(1)));
+}
+void bm_attention_decode(benchmark::State& state, Variant v) {
+  attention(state, v, 1, int(state.range(0)) - 1, int(state.range(1)));
+}
+
+void bm_softmax(benchmark::State& state, Variant v) {
+  const int threads = int(state.range(1));
+  const int V = model()->config().vocab_size;
+  Buffers& b = buffers();
+  float* probs = b.out.data() + V;
+  if (v.reference()) {
+    for (auto _ : state) ref::softmax_forward(probs, b.out.data(), V);
+  } else {
+    cpu::Engine& e = engine_for(v, threads);
+    std::vector<float> partial(threads);
+    for (auto _ : state) {
+      cpu::softmax_row(probs, b.out.data(), V, partial.data(), *e.kernels, *e.executor);
+    }
+  }
+  set_rates(state, 4.0 * V, 4.0 * 4 * V);  // read, exponentials written, summed, divided
+}
+
+// ---------------------------------------------------------------------------
+// Whole forward passes through a session: a prefill of T tokens (logits of
+// the last), and one decode step after `context - 1` cached positions.
+
+double forward_flops(const ModelConfig& c, int T, int pos) {
+  const double C = c.channels, L = c.num_layers;
+  double keys_seen = 0;
+  for (int t = 0; t < T; t++) keys_seen += pos + t + 1;
+  return L * (24.0 * C * C * T + 4.0 * C * keys_seen) + 2.0 * C * c.vocab_size;
+}
+
+std::vector<int> prompt_of(int n, int V) {
+  std::vector<int> tokens(n);
+  for (int i = 0; i < n; i++) tokens[i] = int((std::size_t(i) * 7907 + 13) % std::size_t(V));
+  return tokens;
+}
+
+void bm_forward(benchmark::State& state, Variant v) {
+  const int T = int(state.range(0)), threads = int(state.range(1));
+  const ModelConfig& c = model()->config();
+  Backend& backend = backend_for(v, threads);
+  auto session = backend.open_session(T);
+  const std::vector<int> tokens = prompt_of(T, c.vocab_size);
+  std::vector<float> logits(c.vocab_size), probs(c.vocab_size);
+  for (auto _ : state) session->forward(tokens, 0, logits, probs);
+  set_rates(state, forward_flops(c, T, 0),
+            weight_bytes_per_forward(c, v.precision) + 4.0 * T * c.channels * 2 * c.num_layers);
+  state.counters["tokens/s"] = benchmark::Counter(T, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bm_decode(benchmark::State& state, Variant v) {
+  const int context = int(state.range(0)), threads = int(state.range(1));
+  const ModelConfig& c = model()->config();
+  Backend& backend = backend_for(v, threads);
+  auto session = backend.open_session(context);
+  const std::vector<int> tokens = prompt_of(context, c.vocab_size);
+  std::vector<float> logits(c.vocab_size), probs(c.vocab_size);
+  session->forward(std::span<const int>(tokens).first(context - 1), 0, logits, probs);
+  const std::span<const int> last = std::span<const int>(tokens).last(1);
+  for (auto _ : state) session->forward(last, context - 1, logits, probs);
+  const double weights = weight_bytes_per_forward(c, v.precision);
+  const double cache = 2.0 * c.num_layers * context * c.channels * 4;  // keys and values read
+  set_rates(state, forward_flops(c, 1, context - 1), weights + cache);
+  state.counters["tokens/s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weights GB/s"] =
+      benchmark::Counter(weights * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// ---------------------------------------------------------------------------
+// The machine's ceilings.
+
+void bm_peak(benchmark::State& state, PeakKind kind) {
+  const int threads = int(state.range(0));
+  std::string why;
+  if (!peak_available(kind, &why)) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  constexpr long kWork = 1 << 20;
+  double flops = 0;
+  for (auto _ : state) {
+    double sum = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sum)
+    sum += run_peak(kind, kWork);
+    flops = sum;
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(kind == PeakKind::kFp32Fma || kind == PeakKind::kFp32MulAdd ? peak_isa() : "");
+}
+
+// Reads a 1 GiB buffer (far past any cache) with the widest loads, shares
+// split among the threads.
+void bm_read_bandwidth(benchmark::State& state) {
+  const int threads = int(state.range(0));
+  static cpu::AlignedFloats buffer;
+  constexpr std::size_t kBytes = std::size_t(1) << 30;
+  const std::size_t count = kBytes / sizeof(float);
+  if (buffer.size() != count) {
+    buffer = cpu::AlignedFloats(count);
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < count; i++) buffer.data()[i] = 1.0f;
+  }
+  for (auto _ : state) {
+    float total = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+    {
+      const std::size_t k = std::size_t(omp_get_num_threads()),
+                        w = std::size_t(omp_get_thread_num());
+      const std::size_t per = (count / k + 127) / 128 * 128;
+      const std::size_t begin = std::min(count, per * w), end = std::min(count, begin + per);
+      total += read_sum(buffer.data() + begin, end - begin);
+    }
+    benchmark::DoNotOptimize(total);
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(double(kBytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// ---------------------------------------------------------------------------
+
+std::vector<Variant> variants() {
+  std::vector<Variant> out;
+  for (const BackendEntry& e : backend_entries()) {
+    if (e.numerics == Numerics::kNone) continue;
+    for (Precision p : {Precision::kFloat32, Precision::kBFloat16}) {
+      if (offers_precision(e, p)) out.push_back({std::string(e.name), p});
+    }
+  }
+  return out;
+}
+
+void register_all(const Options& o) {
+  const ModelConfig& c = model()->config();
+  auto common = [](benchmark::internal::Benchmark* b) {
+    b->UseRealTime()->Unit(benchmark::kMillisecond);
+  };
+  for (int k : o.threads) {
+    for (PeakKind kind :
+         {PeakKind::kFp32Fma, PeakKind::kFp32MulAdd, PeakKind::kBf16Dot, PeakKind::kBf16Amx}) {
+      common(benchmark::RegisterBenchmark(peak_name(kind), bm_peak, kind)
+                 ->ArgNames({"threads"})
+                 ->Arg(k));
+    }
+    common(benchmark::RegisterBenchmark("read_bandwidth", bm_read_bandwidth)
+               ->ArgNames({"threads"})
+               ->Arg(k));
+  }
+  for (const Variant& v : variants()) {
+    const std::vector<int> counts = v.reference() ? std::vector<int>{1} : o.threads;
+    for (int k : counts) {
+      auto reg = [&](const std::string& op, void (*fn)(benchmark::State&, Variant),
+                     const std::vector<int>& rows) {
+        for (int T : rows) {
+          if (T > c.max_seq_len) continue;
+          common(benchmark::RegisterBenchmark((op + "/" + v.label()).c_str(), fn, v)
+                     ->ArgNames({"T", "threads"})
+                     ->Args({T, k}));
+        }
+      };
+      // The serial reference: only the shapes it finishes in seconds.
+      auto limit = [&](int max_T) {
+        std::vector<int> rows;
+        for (int T : o.rows) {
+          if (!v.reference() || T <= max_T) rows.push_back(T);
+        }
+        return rows;
+      };
+      reg("layernorm", bm_layernorm, o.rows);
+      for (const Product& p : kProducts) {
+        for (int T : limit(p.which == Linear::kLogits ? 16 : 1024)) {
+          if (T > c.max_seq_len) continue;
+          common(benchmark::RegisterBenchmark((std::string(p.name) + "/" + v.label()).c_str(),
+                                              bm_product, v, p)
+                     ->ArgNames({"T", "threads"})
+                     ->Args({T, k}));
+        }
+      }
+      reg("attention", bm_attention, o.rows);
+      std::vector<int> contexts;
+      for (int T : o.rows) {
+        if (T > 1) contexts.push_back(T);
+      }
+      reg("attention_decode", bm_attention_decode, contexts);
+      reg("softmax", bm_softmax, {1});
+      reg("forward", bm_forward, limit(16));
+      reg("decode", bm_decode, v.reference() ? std::vector<int>{128} : contexts);
+    }
+  }
+}
+
+std::vector<int> parse_list(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    std::size_t used = 0;
+    int n = 0;
+    try {
+      n = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || n < 1) {
+      throw std::invalid_argument("'" + item + "' is not a positive whole number");
+    }
+    out.push_back(n);
+  }
+  if (out.empty()) throw std::invalid_argument("an empty list");
+  return out;
+}
+
+std::vector<int> default_threads() {
+  const int hw = int(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<int> out;
+  for (int k = 1; k < hw; k *= 2) out.push_back(k);
+  out.push_back(hw);
+  return out;
+}
+
+}  // namespace
+}  // namespace gpt2::microbench
+
+int main(int argc, char** argv) {
+  using namespace gpt2;
+  using namespace gpt2::microbench;
+  Options o;
+  o.threads = default_threads();
+  // Our own flags first; the rest go to Google Benchmark.
+  std::vector<char*> args = {argv[0]};
+  bool has_out = false, has_min_time = false;
+  try {
+    for (int i = 1; i < argc; i++) {
+      const std::string a = argv[i];
+      if (a == "--help" || a == "-h") {
+        std::cout
+            << "gpt2-microbench: each op of the forward pass per backend at GPT-2 124M's shapes\n"
+               "(T = 1, 16, 128, 1024), whole forward passes, and the machine's ceilings\n"
+               "(float32 peak with and without FMA, bfloat16 peak, read bandwidth).\n\n"
+               "  --threads=1,16       thread counts to register (default: 1, 2, 4, ... cores)\n"
+               "  --rows=1,16,128,1024 T values to register\n"
+               "  --model=SPEC         the model whose shapes and weights are used "
+               "(default synthetic:124M)\n"
+               "  --benchmark_filter=REGEX, --benchmark_min_time=S, ...: Google Benchmark's\n"
+               "    flags (gpt2-microbench --benchmark_help lists them).\n\n"
+               "Results: reports/runs/microbench-<time>.json unless --benchmark_out is given.\n";
+        return 0;
+      } else if (a.rfind("--threads=", 0) == 0) {
+        o.threads = parse_list(a.substr(10));
+      } else if (a.rfind("--rows=", 0) == 0) {
+        o.rows = parse_list(a.substr(7));
+      } else if (a.rfind("--model=", 0) == 0) {
+        o.model = a.substr(8);
+      } else {
+        has_out = has_out || a.rfind("--benchmark_out=", 0) == 0;
+        has_min_time = has_min_time || a.rfind("--benchmark_min_time=", 0) == 0;
+        args.push_back(argv[i]);
+      }
+    }
+    model() = open_model(o.model, &std::cerr);
+  } catch (const std::exception& e) {
+    std::cerr << "gpt2-microbench: " << e.what() << "\n";
+    return 1;
+  }
+  std::string out_flag, format_flag = "--benchmark_out_format=json", min_time = kMinTimeFlag;
+  if (!has_min_time) args.push_back(min_time.data());
+  if (!has_out) {
+    const std::filesystem::path dir = std::filesystem::path(GPT2_REPORTS_DIR) / "runs";
+    std::filesystem::create_directories(dir);
+    std::string stamp = utc_timestamp();
+    stamp.erase(std::remove(stamp.begin(), stamp.end(), ':'), stamp.end());
+    out_flag = "--benchmark_out=" + (dir / ("microbench-" + stamp + ".json")).string();
+    args.push_back(out_flag.data());
+    args.push_back(format_flag.data());
+    std::cerr << "results: " << out_flag.substr(16) << "\n";
+  }
+  int n = int(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+
+  const MachineInfo m = machine_info();
+  benchmark::AddCustomContext("cpu_model", m.cpu_model);
+  std::string flags;
+  for (const std::string& f : m.isa_flags) flags += (flags.empty() ? "" : " ") + f;
+  benchmark::AddCustomContext("isa_flags", flags);
+  benchmark::AddCustomContext("git_commit", m.git_commit);
+  benchmark::AddCustomContext("compiler", m.compiler);
+  benchmark::AddCustomContext("model", model()->name() + " (xxh3 " + model()->checksum() + ")");
+  // What each backend runs (libraries, instruction sets), made on the tiny model.
+  const auto tiny = open_model("synthetic:tiny");
+  for (const Variant& v : variants()) {
+    BackendConfig config;
+    config.threads = 2;
+    config.precision = v.precision;
+    const auto b = make_backend(v.backend, tiny, config);
+    benchmark::AddCustomContext("backend " + v.label() + " (at 2 threads)", b->info().details);
+  }
+  register_all(o);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
