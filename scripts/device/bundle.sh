@@ -2,8 +2,9 @@
 # Packs what the device machine needs to run the built tools: build/bin's
 # binaries and the shared libraries they use that are not part of glibc or
 # libstdc++ (the device runs a newer Linux, whose glibc and libstdc++ run
-# binaries built here). Writes .devcarry/ (git-ignored), for the device tool's
-# `carry`. On the device: source scripts/device/env.sh first.
+# binaries built here), the libraries xz-compressed (oneDNN alone is 40 MB;
+# the device tool carries at most 64 MiB). Writes .devcarry/ (git-ignored),
+# for the device tool's `carry`. On the device: source scripts/device/env.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=.devcarry
@@ -21,6 +22,7 @@ done | sort -u | while read -r lib; do
     *) cp -L "$lib" "$out/lib/" ;;
   esac
 done
+tar -C "$out" -cJf "$out/lib.tar.xz" lib && rm -rf "$out/lib"
 git rev-parse --short=12 HEAD > "$out/COMMIT"
 if [ -n "$(git status --porcelain --untracked-files=no)" ]; then sed -i 's/$/-dirty/' "$out/COMMIT"; fi
-du -sh "$out" "$out"/lib/* | sed 's/^/  /'
+du -sh "$out" "$out"/* | sed 's/^/  /'
