@@ -22,9 +22,13 @@ void OpenMpExecutor::parallel_for(int n, RangeFn fn) {
   }
   // One iteration per share; the share index (not the OpenMP thread number)
   // names the worker, so per-worker scratch stays private even if OpenMP runs
-  // two shares on one thread.
-#pragma omp parallel for schedule(static, 1) num_threads(k)
-  for (int w = 0; w < k; w++) {
+  // two shares on one thread. The team is always threads_ strong (the threads
+  // past k get no share): changing a team's size between regions costs libgomp
+  // a re-dock of its threads, and a forward pass alternates regions of 12 items
+  // (the heads) with regions of hundreds.
+#pragma omp parallel for schedule(static, 1) num_threads(threads_)
+  for (int w = 0; w < threads_; w++) {
+    if (w >= k) continue;
     const auto [begin, end] = share_of(n, k, w);
     fn(begin, end, w);
   }

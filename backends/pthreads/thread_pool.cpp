@@ -4,12 +4,11 @@
 //   1. stores the job, sets pending_ = threads - 1,
 //   2. under the mutex, increments generation_, then notifies work_ready_,
 //   3. runs its own share,
-//   4. waits until pending_ is 0: first by spinning a little (the workers of a
-//      forward pass finish within microseconds of each other), then under the
-//      mutex on work_done_.
+//   4. waits until pending_ is 0: first by spinning, then under the mutex on
+//      work_done_.
 // A worker loops:
-//   1. waits until generation_ differs from the last one it ran: spinning a
-//      little, then under the mutex on work_ready_ (or until stop_),
+//   1. waits until generation_ differs from the last one it ran: spinning,
+//      then under the mutex on work_ready_ (or until stop_),
 //   2. runs its share of the job (an empty share when n < threads),
 //   3. decrements pending_; the one that takes it to 0 notifies work_done_
 //      under the mutex.
@@ -34,15 +33,36 @@
 namespace gpt2 {
 
 namespace {
-// About 20 to 50 microseconds of spinning before a thread sleeps.
-constexpr int kSpinIterations = 4000;
+// How long a thread spins before it sleeps. The parallel regions of a forward
+// pass follow each other within microseconds to milliseconds, and waking a
+// sleeping thread costs tens of microseconds, far more on a virtual machine
+// whose idle vCPU the host has descheduled: so spin for a few milliseconds
+// (as libgomp does) when every thread has a CPU of its own. When the pool has
+// more threads than the machine has CPUs, spinning would take CPU time from the
+// threads that have work: sleep almost at once.
+constexpr std::chrono::nanoseconds kSpinWithCores = std::chrono::milliseconds(5);
+constexpr std::chrono::nanoseconds kSpinOversubscribed = std::chrono::microseconds(20);
 }  // namespace
+
+template <typename Pred>
+bool ThreadPool::spin_until(Pred done) const {
+  const auto deadline = std::chrono::steady_clock::now() + spin_;
+  for (;;) {
+    for (int i = 0; i < 64; i++) {
+      if (done()) return true;
+      GPT2_CPU_RELAX();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
+}
 
 ThreadPool::ThreadPool(int threads) : threads_(threads) {
   if (threads < 1) {
     throw std::invalid_argument("thread pool: " + std::to_string(threads) +
                                 " threads; at least 1 is needed");
   }
+  const unsigned cpus = std::thread::hardware_concurrency();
+  spin_ = cpus == 0 || unsigned(threads) <= cpus ? kSpinWithCores : kSpinOversubscribed;
   workers_.reserve(threads - 1);
   for (int w = 1; w < threads; w++) workers_.emplace_back(&ThreadPool::worker_loop, this, w);
 }
@@ -78,10 +98,7 @@ void ThreadPool::parallel_for(int n, RangeFn fn) {
   }
   work_ready_.notify_all();
   run_share(0);
-  for (int i = 0; i < kSpinIterations; i++) {
-    if (pending_.load(std::memory_order_acquire) == 0) return;
-    GPT2_CPU_RELAX();
-  }
+  if (spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) return;
   std::unique_lock lock(mutex_);
   work_done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
 }
@@ -89,11 +106,8 @@ void ThreadPool::parallel_for(int n, RangeFn fn) {
 void ThreadPool::worker_loop(int worker) {
   std::uint64_t seen = 0;
   for (;;) {
-    std::uint64_t current = generation_.load(std::memory_order_acquire);
-    for (int i = 0; i < kSpinIterations && current == seen; i++) {
-      GPT2_CPU_RELAX();
-      current = generation_.load(std::memory_order_acquire);
-    }
+    std::uint64_t current = seen;
+    spin_until([&] { return (current = generation_.load(std::memory_order_acquire)) != seen; });
     if (current == seen) {
       std::unique_lock lock(mutex_);
       work_ready_.wait(lock, [&] {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -29,6 +30,9 @@ class ThreadPool final : public Executor {
  private:
   void worker_loop(int worker);
   void run_share(int worker);
+  // Polls `done` (with pause instructions) for up to spin_; true once it holds.
+  template <typename Pred>
+  bool spin_until(Pred done) const;
 
   const int threads_;
   std::vector<std::thread> workers_;
@@ -39,12 +43,17 @@ class ThreadPool final : public Executor {
   int job_n_ = 0;
   int job_k_ = 0;  // workers with a share: min(threads, n)
 
+  // How long a thread spins before it sleeps (thread_pool.cpp).
+  std::chrono::nanoseconds spin_;
+
   std::mutex mutex_;
   std::condition_variable work_ready_;  // generation_ changed, or stop_
   std::condition_variable work_done_;   // pending_ reached 0
-  std::atomic<std::uint64_t> generation_{0};  // one per parallel_for
-  std::atomic<int> pending_{0};               // workers not yet done with it
-  bool stop_ = false;                         // guarded by mutex_
+  bool stop_ = false;                   // guarded by mutex_
+  // The two words every thread polls, each on its own cache line: the workers'
+  // decrements of pending_ do not disturb the spinners reading generation_.
+  alignas(64) std::atomic<std::uint64_t> generation_{0};  // one per parallel_for
+  alignas(64) std::atomic<int> pending_{0};               // workers not yet done with it
 };
 
 }  // namespace gpt2
