@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "reference/checkpoint.h"
+#include "reference/file_io.h"
 
 namespace gpt2 {
 
@@ -19,27 +20,6 @@ namespace {
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
   throw CheckpointError(path.string() + ": " + what);
-}
-
-// Closes a file descriptor on every way out.
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-bool read_fully(int fd, void* buf, std::size_t n, off_t offset) {
-  auto* p = static_cast<char*>(buf);
-  while (n > 0) {
-    ssize_t got = ::pread(fd, p, n, offset);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return false;
-    p += got;
-    n -= std::size_t(got);
-    offset += got;
-  }
-  return true;
 }
 
 // The first element of `values` that is NaN or infinite, or -1.
@@ -64,7 +44,7 @@ std::ptrdiff_t first_non_finite(std::span<const float> values) {
 }  // namespace
 
 std::shared_ptr<const Model> Model::load(const std::filesystem::path& path, std::string name) {
-  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (file.fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st {};
   if (::fstat(file.fd, &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));

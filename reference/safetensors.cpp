@@ -20,6 +20,7 @@
 #include <tuple>
 
 #include "reference/checkpoint.h"
+#include "reference/file_io.h"
 
 namespace gpt2 {
 
@@ -83,30 +84,6 @@ std::string range_text(std::uint64_t begin, std::uint64_t end) {
   std::ostringstream out;  // (not string concatenation: g++ 12 warns falsely there, -Wrestrict)
   out << '[' << begin << ", " << end << ']';
   return out.str();
-}
-
-// Closes a file descriptor on every way out.
-struct Fd {
-  int fd;
-  explicit Fd(int f) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-bool read_fully(int fd, void* buf, std::size_t n, off_t offset) {
-  auto* p = static_cast<char*>(buf);
-  while (n > 0) {
-    ssize_t got = ::pread(fd, p, n, offset);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return false;
-    p += got;
-    n -= std::size_t(got);
-    offset += got;
-  }
-  return true;
 }
 
 // Opens `path` for reading and returns its size; a folder or an unreadable file is an error.

@@ -1,5 +1,7 @@
 #include "backends/cpu/cpu_backend.h"
 
+#include "backends/cpu/packed_linear.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -96,6 +98,27 @@ class CpuSession final : public Session {
 
 CpuBackend::CpuBackend(BackendInfo info, std::shared_ptr<Engine> engine)
     : info_(std::move(info)), engine_(std::move(engine)) {}
+
+std::unique_ptr<Backend> make_bit_exact_backend(std::string name,
+                                                std::shared_ptr<const Model> model,
+                                                const BackendConfig& config,
+                                                std::unique_ptr<Executor> executor,
+                                                const std::string& threading) {
+  if (config.precision != Precision::kFloat32) {
+    throw std::invalid_argument("backend " + name + ": only float32 (it is bit-exact)");
+  }
+  auto engine = std::make_shared<Engine>();
+  engine->model = model;
+  engine->executor = std::move(executor);
+  engine->kernels = &best_kernels();
+  engine->linear = std::make_unique<PackedLinear>(model, *engine->kernels, *engine->executor);
+  BackendInfo info;
+  info.name = std::move(name);
+  info.numerics = Numerics::kBitExact;
+  info.threads = config.threads;
+  info.details = threading + ", " + engine->linear->details();
+  return std::make_unique<CpuBackend>(std::move(info), std::move(engine));
+}
 
 std::unique_ptr<Session> CpuBackend::open_session(int capacity) const {
   return std::make_unique<CpuSession>(engine_, capacity);

@@ -40,6 +40,15 @@ class CpuBackend final : public Backend {
   std::shared_ptr<Engine> engine_;
 };
 
+// A bit-exact backend: the shared kernels and packed weights on `executor`.
+// `threading` says how its threads work, for BackendInfo::details. Refuses any
+// precision but float32.
+std::unique_ptr<Backend> make_bit_exact_backend(std::string name,
+                                                std::shared_ptr<const Model> model,
+                                                const BackendConfig& config,
+                                                std::unique_ptr<Executor> executor,
+                                                const std::string& threading);
+
 // The order in which attention work items (head, block of rows) are handed
 // out: head by head, so a worker's share keeps one head's keys and values in
 // its L2 cache (interleaving heads made every worker sweep all heads' caches,

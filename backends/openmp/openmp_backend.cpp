@@ -5,7 +5,6 @@
 #include <stdexcept>
 
 #include "backends/cpu/cpu_backend.h"
-#include "backends/cpu/packed_linear.h"
 
 namespace gpt2 {
 
@@ -36,21 +35,9 @@ void OpenMpExecutor::parallel_for(int n, RangeFn fn) {
 
 std::unique_ptr<Backend> make_openmp_backend(std::shared_ptr<const Model> model,
                                              const BackendConfig& config) {
-  if (config.precision != Precision::kFloat32) {
-    throw std::invalid_argument("backend openmp: only float32 (it is bit-exact)");
-  }
-  auto engine = std::make_shared<cpu::Engine>();
-  engine->model = model;
-  engine->executor = std::make_unique<OpenMpExecutor>(config.threads);
-  engine->kernels = &cpu::best_kernels();
-  engine->linear = std::make_unique<cpu::PackedLinear>(model, *engine->kernels, *engine->executor);
-  BackendInfo info;
-  info.name = "openmp";
-  info.numerics = Numerics::kBitExact;
-  info.threads = config.threads;
-  info.details = "OpenMP parallel loops on " + std::to_string(config.threads) + " threads, " +
-                 engine->linear->details();
-  return std::make_unique<cpu::CpuBackend>(std::move(info), std::move(engine));
+  return cpu::make_bit_exact_backend(
+      "openmp", std::move(model), config, std::make_unique<OpenMpExecutor>(config.threads),
+      "OpenMP parallel loops on " + std::to_string(config.threads) + " threads");
 }
 
 }  // namespace gpt2
