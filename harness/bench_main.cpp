@@ -247,7 +247,25 @@ int main(int argc, char** argv) {
   verify->add_option("--max-logit-diff", max_diff,
                      "Bound on |logit - reference logit| for reordering backends")
       ->capture_default_str();
+  std::vector<std::filesystem::path> render_files;
+  CLI::App* render = app.add_subcommand(
+      "render", "Write a sweep report's Markdown table and SVG plot again from its JSON");
+  render->add_option("json", render_files, "Sweep report JSON files")->required();
   CLI11_PARSE(app, argc, argv);
+  if (render->parsed()) {
+    try {
+      for (const auto& f : render_files) {
+        for (const auto& out : render_sweep_report(f.parent_path(), f.stem().string(),
+                                                   read_sweep_report(f))) {
+          std::cout << "wrote " << out.string() << "\n";
+        }
+      }
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << e.what() << "\n";
+      return 1;
+    }
+  }
 
   try {
     const bool is_verify = verify->parsed();
@@ -265,7 +283,7 @@ int main(int argc, char** argv) {
     ctx.command = command_line(argc, argv);
     ctx.timestamp = utc_timestamp();
     ctx.machine = machine_info();
-    ctx.model = model.get();
+    ctx.model = model_facts(*model);
     std::vector<Prompt> all_prompts = read_prompts(o.prompts);
 
     if (is_verify) {

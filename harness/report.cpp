@@ -2,10 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backends/registry.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -40,12 +43,12 @@ json context_json(const ReportContext& ctx) {
                 {"build_type", ctx.machine.build_type},
                 {"flags", ctx.machine.build_flags},
                 {"git_commit", ctx.machine.git_commit}};
-  if (ctx.model != nullptr) {
-    const ModelConfig& c = ctx.model->config();
-    j["model"] = {{"name", ctx.model->name()},
-                  {"checksum_xxh3", ctx.model->checksum()},
-                  {"file_version", ctx.model->file_version()},
-                  {"parameters", num_real_parameters(c)},
+  if (ctx.model) {
+    const ModelConfig& c = ctx.model->config;
+    j["model"] = {{"name", ctx.model->name},
+                  {"checksum_xxh3", ctx.model->checksum},
+                  {"file_version", ctx.model->file_version},
+                  {"parameters", ctx.model->parameters},
                   {"config",
                    {{"max_seq_len", c.max_seq_len},
                     {"vocab_size", c.vocab_size},
@@ -69,9 +72,9 @@ std::string context_markdown(const ReportContext& ctx) {
   for (std::size_t i = 0; i < m.isa_flags.size(); i++) out << (i ? " " : "") << m.isa_flags[i];
   out << "; kernels used: " << m.kernel_isa << "\n";
   out << "- build: " << m.compiler << ", " << m.build_type << ", `" << m.build_flags << "`\n";
-  if (ctx.model != nullptr) {
-    out << "- model: " << ctx.model->name() << " (" << num_real_parameters(ctx.model->config())
-        << " parameters, xxh3 " << ctx.model->checksum() << ")\n";
+  if (ctx.model) {
+    out << "- model: " << ctx.model->name << " (" << ctx.model->parameters << " parameters, xxh3 "
+        << ctx.model->checksum << ")\n";
   }
   return out.str();
 }
@@ -81,6 +84,16 @@ std::string label_of(const Measurement& m) {
 }
 
 }  // namespace
+
+ModelFacts model_facts(const Model& model) {
+  ModelFacts f;
+  f.name = model.name();
+  f.checksum = model.checksum();
+  f.file_version = model.file_version();
+  f.parameters = num_real_parameters(model.config());
+  f.config = model.config();
+  return f;
+}
 
 std::string utc_timestamp() {
   const std::time_t now = std::time(nullptr);
@@ -138,7 +151,7 @@ std::string speedup_svg(const SweepResult& r, const std::string& title) {
   int max_threads = 1;
   double max_speedup = 1;
   for (const Measurement& m : r.measurements) {
-    if (m.speedup_vs_1thread <= 0) continue;
+    if (m.speedup_vs_1thread <= 0 || !find_backend(m.backend).threaded) continue;
     series[label_of(m)].push_back({m.threads, m.speedup_vs_1thread});
     max_threads = std::max(max_threads, m.threads);
     max_speedup = std::max(max_speedup, m.speedup_vs_1thread);
@@ -260,19 +273,129 @@ std::vector<std::filesystem::path> write_sweep_report(const std::filesystem::pat
   }
   j["failures"] = r.failures;
 
-  std::vector<std::filesystem::path> written;
-  const auto base = dir / stem;
-  write_file_atomically(base.string() + ".json", j.dump(2) + "\n");
-  written.push_back(base.string() + ".json");
-  std::string md = "# gpt2-bench sweep\n\n" + context_markdown(ctx) + "\n" + sweep_table(w, r) +
-                   "\n![speedup](" + stem + ".svg)\n";
-  write_file_atomically(base.string() + ".md", md);
-  written.push_back(base.string() + ".md");
-  const std::string title = "Speedup over 1 thread: " + (ctx.model ? ctx.model->name() : "") +
-                            ", " + w.describe().substr(0, 60);
-  write_file_atomically(base.string() + ".svg", speedup_svg(r, title));
-  written.push_back(base.string() + ".svg");
+  write_file_atomically((dir / stem).string() + ".json", j.dump(2) + "\n");
+  std::vector<std::filesystem::path> written = {(dir / stem).string() + ".json"};
+  for (const auto& f : render_sweep_report(dir, stem, {ctx, w, r})) written.push_back(f);
   return written;
+}
+
+std::vector<std::filesystem::path> render_sweep_report(const std::filesystem::path& dir,
+                                                       const std::string& stem,
+                                                       const SweepReport& report) {
+  const ReportContext& ctx = report.context;
+  const Workload& w = report.workload;
+  const SweepResult& r = report.result;
+  const auto base = (dir / stem).string();
+  const std::string md = "# gpt2-bench sweep\n\n" + context_markdown(ctx) + "\n" +
+                         sweep_table(w, r) + "\n![speedup](" + stem + ".svg)\n";
+  write_file_atomically(base + ".md", md);
+  const std::string which = w.prompts.size() == 1 ? w.prompts[0].id + " (" +
+                                                     std::to_string(w.prompts[0].tokens.size()) +
+                                                     " -> " + std::to_string(w.prompts[0].n) + ")"
+                                               : std::to_string(w.prompts.size()) + " prompts";
+  const std::string title = "Speedup over 1 thread: " +
+                            (ctx.model ? ctx.model->name + ", " : std::string()) + which +
+                            ", rule " + rule_name(w.rule);
+  write_file_atomically(base + ".svg", speedup_svg(r, title));
+  return {base + ".md", base + ".svg"};
+}
+
+SweepReport read_sweep_report(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path.string() + ": cannot open");
+  json j;
+  try {
+    j = json::parse(in);
+    if (j.value("kind", "") != "sweep") {
+      throw std::runtime_error("not a sweep report (kind '" + j.value("kind", "") + "')");
+    }
+    SweepReport rep;
+    ReportContext& ctx = rep.context;
+    ctx.command = j.at("command");
+    ctx.timestamp = j.at("timestamp");
+    const json& m = j.at("machine");
+    ctx.machine.cpu_model = m.at("cpu_model");
+    ctx.machine.logical_cpus = m.at("logical_cpus");
+    ctx.machine.physical_cores = m.at("physical_cores");
+    ctx.machine.sockets = m.at("sockets");
+    ctx.machine.isa_flags = m.at("isa_flags").get<std::vector<std::string>>();
+    ctx.machine.memory_gib = m.at("memory_gib");
+    ctx.machine.os = m.at("os");
+    ctx.machine.kernel = m.at("kernel");
+    ctx.machine.hostname = m.at("hostname");
+    ctx.machine.kernel_isa = m.at("kernel_isa");
+    const json& b = j.at("build");
+    ctx.machine.compiler = b.at("compiler");
+    ctx.machine.build_type = b.at("build_type");
+    ctx.machine.build_flags = b.at("flags");
+    ctx.machine.git_commit = b.at("git_commit");
+    if (j.contains("model")) {
+      const json& mj = j.at("model");
+      ModelFacts f;
+      f.name = mj.at("name");
+      f.checksum = mj.at("checksum_xxh3");
+      f.file_version = mj.at("file_version");
+      f.parameters = mj.at("parameters");
+      const json& c = mj.at("config");
+      f.config = {c.at("max_seq_len"), c.at("vocab_size"), c.at("padded_vocab_size"),
+                  c.at("num_layers"),  c.at("num_heads"),  c.at("channels")};
+      ctx.model = f;
+    }
+    const json& wj = j.at("workload");
+    Workload& w = rep.workload;
+    for (const json& p : wj.at("prompts")) {
+      Prompt prompt;
+      prompt.id = p.at("id");
+      prompt.n = p.at("n");
+      prompt.tokens.assign(p.at("prompt_tokens").get<std::size_t>(), 0);  // only the count is kept
+      w.prompts.push_back(prompt);
+    }
+    const auto rule = parse_rule(wj.at("rule").get<std::string>());
+    if (!rule) throw std::runtime_error("unknown rule in the workload");
+    w.rule = *rule;
+    w.reps = wj.at("reps");
+    w.warmup = wj.at("warmup");
+    w.reference_reps = wj.at("reference_reps");
+    auto check = [](const std::string& s) {
+      return s == "yes" ? Check::kYes : s == "n/a" ? Check::kNotApplicable : Check::kNo;
+    };
+    auto measurement = [&](const json& x) {
+      Measurement me;
+      me.backend = x.at("backend");
+      me.precision = parse_precision(x.at("precision").get<std::string>()).value_or(Precision::kFloat32);
+      me.mode = parse_mode(x.at("mode").get<std::string>()).value_or(Mode::kRecompute);
+      me.threads = x.at("threads");
+      me.info.name = me.backend;
+      me.info.precision = me.precision;
+      me.info.threads = me.threads;
+      me.info.details = x.value("details", "");
+      me.samples = x.at("samples_s").get<std::vector<double>>();
+      me.stats = summarize_samples(me.samples);
+      me.tokens = check(x.at("tokens_equal_goldens"));
+      me.logits = check(x.at("logits_bit_exact"));
+      me.pack_seconds = x.value("prepare_s", 0.0);
+      me.tokens_per_second = x.value("tokens_per_s", 0.0);
+      me.positions_per_second = x.value("positions_per_s", 0.0);
+      me.weights_gb_per_second = x.value("weights_gb_per_s", 0.0);
+      me.speedup_vs_1thread = x.value("speedup_vs_1thread", 0.0);
+      me.speedup_vs_reference = x.value("speedup_vs_reference", 0.0);
+      me.efficiency = x.value("efficiency", 0.0);
+      return me;
+    };
+    for (const json& x : j.at("measurements")) rep.result.measurements.push_back(measurement(x));
+    if (j.contains("harness_overhead")) {
+      const json& o = j.at("harness_overhead");
+      rep.result.overhead = measurement(o.at("null_backend"));
+      rep.result.overhead_per_step_us = o.at("per_step_us");
+      rep.result.fastest_step_us = o.at("fastest_real_step_us");
+    }
+    rep.result.failures = j.value("failures", 0);
+    return rep;
+  } catch (const json::exception& e) {
+    throw std::runtime_error(path.string() + ": not a readable sweep report: " + e.what());
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(path.string() + ": " + e.what());
+  }
 }
 
 std::string verify_table(const VerifyResult& r) {

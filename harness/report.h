@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,11 +15,21 @@
 
 namespace gpt2 {
 
+// What a report says of the model it ran.
+struct ModelFacts {
+  std::string name;
+  std::string checksum;
+  int file_version = 0;
+  std::size_t parameters = 0;  // with V real rows of wte
+  ModelConfig config;
+};
+ModelFacts model_facts(const Model& model);
+
 struct ReportContext {
   std::string command;  // the command line as typed
   std::string timestamp;  // UTC, ISO 8601
   MachineInfo machine;
-  const Model* model = nullptr;
+  std::optional<ModelFacts> model;
 };
 
 // Writes <dir>/<stem>.json, .md and (sweeps) .svg; returns the paths written.
@@ -40,5 +51,18 @@ std::string verify_table(const VerifyResult& result);
 std::string speedup_svg(const SweepResult& result, const std::string& title);
 
 std::string utc_timestamp();
+
+// A sweep report read back from its JSON, to render again.
+struct SweepReport {
+  ReportContext context;
+  Workload workload;
+  SweepResult result;
+};
+// Throws std::runtime_error naming the file for a file that is not a sweep report.
+SweepReport read_sweep_report(const std::filesystem::path& json_path);
+// Writes <stem>.md and <stem>.svg from the data (the JSON is left as it is).
+std::vector<std::filesystem::path> render_sweep_report(const std::filesystem::path& dir,
+                                                       const std::string& stem,
+                                                       const SweepReport& report);
 
 }  // namespace gpt2

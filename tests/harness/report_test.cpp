@@ -63,7 +63,7 @@ TEST(ReportTest, SweepFilesHoldTheMachineTheSamplesAndThePlot) {
   ctx.timestamp = "2026-11-21T00:00:00Z";
   ctx.machine = machine_info();
   auto model = test::tiny_model();
-  ctx.model = model.get();
+  ctx.model = model_facts(*model);
   const auto dir = test::temp_dir();
   const auto files = write_sweep_report(dir, "run", ctx, w, r);
   ASSERT_EQ(files.size(), 3u);
@@ -106,6 +106,37 @@ TEST(ReportTest, SweepFilesHoldTheMachineTheSamplesAndThePlot) {
   EXPECT_NE(svg.find("openmp (recompute)"), std::string::npos);
   EXPECT_NE(svg.find("onednn bfloat16 (not float32) (recompute)"), std::string::npos);
   EXPECT_NE(svg.find("ideal"), std::string::npos);
+}
+
+TEST(ReportTest, ASweepRendersAgainFromItsJson) {
+  Workload w;
+  w.prompts = {{"p", 10, {1, 2, 3, 4, 5}}};
+  w.rule = Rule::sample(0.8f, 40, 1.0f, 2);
+  SweepResult r;
+  r.measurements = {measurement("openmp", 1, {1.0, 1.1, 0.9}),
+                    measurement("openmp", 2, {0.52, 0.5, 0.55})};
+  r.measurements[0].speedup_vs_1thread = 1.0;
+  r.measurements[1].speedup_vs_1thread = 2.0;
+  r.measurements[1].tokens_per_second = 9.6;
+  ReportContext ctx;
+  ctx.command = "gpt2-bench";
+  ctx.timestamp = "2026-11-21T00:00:00Z";
+  ctx.machine = machine_info();
+  ctx.model = model_facts(*test::tiny_model());
+  const auto dir = test::temp_dir();
+  write_sweep_report(dir, "a", ctx, w, r);
+  const SweepReport back = read_sweep_report(dir / "a.json");
+  EXPECT_EQ(back.workload.rule, w.rule);
+  EXPECT_EQ(back.result.measurements.size(), 2u);
+  EXPECT_EQ(back.context.model->checksum, test::tiny_model()->checksum());
+  render_sweep_report(dir, "b", back);
+  std::string a = slurp(dir / "a.md"), b = slurp(dir / "b.md");
+  a.replace(a.find("a.svg"), 5, "b.svg");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(slurp(dir / "a.svg"), slurp(dir / "b.svg"));
+  EXPECT_THROW(read_sweep_report(dir / "nope.json"), std::runtime_error);
+  std::ofstream(dir / "bad.json") << "{\"kind\": \"verify\"}";
+  EXPECT_THROW(read_sweep_report(dir / "bad.json"), std::runtime_error);
 }
 
 TEST(ReportTest, VerifyFilesSayWhatFailed) {
