@@ -65,8 +65,7 @@ class Backend {
 
 // Checks forward()'s arguments against the model and the session's cache;
 // throws std::invalid_argument naming what is wrong. For backends to share.
-void check_forward_args(const ModelConfig& config, std::span<const int> tokens, int pos,
-                        int cached, int capacity, std::span<float> logits,
-                        std::span<float> probs);
+void check_forward_args(const ModelConfig& config, std::span<const int> tokens, int pos, int cached,
+                        int capacity, std::span<float> logits, std::span<float> probs);
 
 }  // namespace gpt2

@@ -16,22 +16,22 @@ namespace gpt2 {
 
 const std::vector<BackendEntry>& backend_entries() {
   static const std::vector<BackendEntry> kEntries = {
-      {"reference", "the frozen serial reference (llm.c's loops, one thread)",
-       Numerics::kBitExact, false, false, &make_reference_backend},
-      {"pthreads", "bit-exact SIMD kernels on a static pool of pthreads", Numerics::kBitExact,
-       true, false, &make_pthreads_backend},
-      {"openmp", "the same bit-exact kernels with OpenMP parallel loops", Numerics::kBitExact,
-       true, false, &make_openmp_backend},
+    {"reference", "the frozen serial reference (llm.c's loops, one thread)", Numerics::kBitExact,
+     false, false, &make_reference_backend},
+    {"pthreads", "bit-exact SIMD kernels on a static pool of pthreads", Numerics::kBitExact, true,
+     false, &make_pthreads_backend},
+    {"openmp", "the same bit-exact kernels with OpenMP parallel loops", Numerics::kBitExact, true,
+     false, &make_openmp_backend},
 #if GPT2_WITH_BLIS
-      {"blis", "matrix products through BLIS, the rest on the shared kernels",
-       Numerics::kReordered, true, false, &make_blis_backend},
+    {"blis", "matrix products through BLIS, the rest on the shared kernels", Numerics::kReordered,
+     true, false, &make_blis_backend},
 #endif
 #if GPT2_WITH_ONEDNN
-      {"onednn", "matrix products through oneDNN (float32 or bfloat16), the rest shared",
-       Numerics::kReordered, true, true, &make_onednn_backend},
+    {"onednn", "matrix products through oneDNN (float32 or bfloat16), the rest shared",
+     Numerics::kReordered, true, true, &make_onednn_backend},
 #endif
-      {"null", "fixed logits, no computation (measures the harness's overhead)",
-       Numerics::kNone, false, false, &make_null_backend},
+    {"null", "fixed logits, no computation (measures the harness's overhead)", Numerics::kNone,
+     false, false, &make_null_backend},
   };
   return kEntries;
 }
@@ -87,8 +87,8 @@ std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<con
   }
   if (!offers_precision(entry, config.precision)) {
     throw std::invalid_argument("backend " + std::string(name) + ": only float32, not " +
-                                precision_name(config.precision) + " (bfloat16: " +
-                                bfloat16_backends() + ")");
+                                precision_name(config.precision) +
+                                " (bfloat16: " + bfloat16_backends() + ")");
   }
   return entry.make(std::move(model), config);
 }

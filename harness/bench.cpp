@@ -49,9 +49,12 @@ std::string Workload::describe() const {
 
 const char* check_name(Check c) {
   switch (c) {
-    case Check::kYes: return "yes";
-    case Check::kNo: return "NO";
-    case Check::kNotApplicable: return "n/a";
+    case Check::kYes:
+      return "yes";
+    case Check::kNo:
+      return "NO";
+    case Check::kNotApplicable:
+      return "n/a";
   }
   return "?";
 }
@@ -110,9 +113,9 @@ Measurement measure(const Backend& backend, Mode mode, const Workload& w, int re
   for (int run = 0; run < untimed + reps; run++) {
     const bool timed = run >= untimed;
     if (progress) {
-      progress(label + ": " + (timed ? "run " + std::to_string(run - untimed + 1) + "/" +
-                                           std::to_string(reps)
-                                     : std::string("warm-up")));
+      progress(label + ": " +
+               (timed ? "run " + std::to_string(run - untimed + 1) + "/" + std::to_string(reps)
+                      : std::string("warm-up")));
     }
     double seconds = 0;
     for (std::size_t i = 0; i < w.prompts.size(); i++) {
@@ -148,13 +151,14 @@ Measurement measure(const Backend& backend, Mode mode, const Workload& w, int re
 
 }  // namespace
 
-SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w,
-                      const SweepOptions& o, const ProgressFn& progress) {
+SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, const SweepOptions& o,
+                      const ProgressFn& progress) {
   SweepResult result;
   for (Mode mode : o.modes) {
     // The serial reference first: the baseline, and the expected tokens when
     // the model has no goldens.
-    const bool listed = std::find(o.backends.begin(), o.backends.end(), "reference") != o.backends.end();
+    const bool listed =
+        std::find(o.backends.begin(), o.backends.end(), "reference") != o.backends.end();
     std::optional<Measurement> reference;
     if (listed || o.measure_reference) {
       auto backend = make_backend("reference", model, {});

@@ -19,10 +19,10 @@ namespace gpt2 {
 struct Workload {
   std::vector<Prompt> prompts;  // each completed to its n
   Rule rule = Rule::kMedian;
-  int reps = 5;                 // timed runs per configuration
-  int warmup = 1;               // untimed runs before them
-  int reference_reps = 5;       // timed runs of the serial reference
-  int new_tokens() const;       // per run, all prompts
+  int reps = 5;            // timed runs per configuration
+  int warmup = 1;          // untimed runs before them
+  int reference_reps = 5;  // timed runs of the serial reference
+  int new_tokens() const;  // per run, all prompts
   // Positions run through the model per run, all prompts: recompute runs the
   // whole sequence at every step; kv-cache the prompt once, then one position
   // per step (with one new token, that is the prompt's prefill).
@@ -50,9 +50,9 @@ struct Measurement {
   BackendInfo info;
   std::vector<double> samples;  // seconds per run
   Stats stats;
-  Check tokens = Check::kNotApplicable;  // all timed runs gave the golden tokens
-  Check logits = Check::kNotApplicable;  // bit-exact: logits hashes equal the goldens'
-  double pack_seconds = 0;               // backend preparation (not timed in samples)
+  Check tokens = Check::kNotApplicable;               // all timed runs gave the golden tokens
+  Check logits = Check::kNotApplicable;               // bit-exact: logits hashes equal the goldens'
+  double pack_seconds = 0;                            // backend preparation (not timed in samples)
   std::map<std::string, std::vector<int>> generated;  // prompt id -> new tokens (last run)
   // Derived, relative to other measurements of the sweep (0 when unknown).
   double tokens_per_second = 0;
@@ -69,8 +69,8 @@ struct SweepOptions {
   std::vector<Mode> modes;
   // Each backend at each of these it offers (a backend offering none is an error).
   std::vector<Precision> precisions = {Precision::kFloat32};
-  bool measure_reference = true;   // the baseline, even if not listed
-  bool measure_overhead = true;    // the null backend
+  bool measure_reference = true;        // the baseline, even if not listed
+  bool measure_overhead = true;         // the null backend
   const GoldenFile* goldens = nullptr;  // for the tokens and logits checks
 };
 
@@ -78,8 +78,8 @@ struct SweepResult {
   std::vector<Measurement> measurements;
   std::optional<Measurement> overhead;  // the null backend on the same workload
   double overhead_per_step_us = 0;
-  double fastest_step_us = 0;           // of the real backends
-  int failures = 0;                     // configurations whose tokens or logits differ
+  double fastest_step_us = 0;  // of the real backends
+  int failures = 0;            // configurations whose tokens or logits differ
 };
 
 using ProgressFn = std::function<void(const std::string&)>;

@@ -40,15 +40,16 @@ void add_common(CLI::App& app, CommonOptions& o, const std::string& backend_defa
   app.add_option("--backend", o.backends,
                  "Backends, comma-separated, or all (" + backend_names_joined() + ")")
       ->capture_default_str();
-  app.add_option("--threads", o.threads, "Thread counts: 4, 1..4, 1,2,4,8, 1..16:2 (default: 1..cores)")
+  app.add_option("--threads", o.threads,
+                 "Thread counts: 4, 1..4, 1,2,4,8, 1..16:2 (default: 1..cores)")
       ->capture_default_str();
   app.add_option("--mode", o.modes, "recompute, kv-cache, or all")->capture_default_str();
   app.add_option("--precision", o.precisions,
                  "float32, bfloat16 (or bf16), both comma-separated, or all: each backend runs at "
                  "each of these it offers (bfloat16: not float32, see README)")
       ->capture_default_str();
-  app.add_option("--model", o.model,
-                 "Checkpoint, synthetic:<preset>[:seed=N], or default")->capture_default_str();
+  app.add_option("--model", o.model, "Checkpoint, synthetic:<preset>[:seed=N], or default")
+      ->capture_default_str();
   app.add_option("--prompts", o.prompts, "Prompt set file")->capture_default_str();
   app.add_option("--out", o.out, "Folder for the report files")->capture_default_str();
   app.add_flag("-q,--quiet", o.quiet, "No progress on stderr");
@@ -108,7 +109,8 @@ std::vector<Mode> parse_modes(const std::string& text) {
   std::stringstream in(text);
   for (std::string m; std::getline(in, m, ',');) {
     const auto mode = parse_mode(m);
-    if (!mode) throw std::invalid_argument("Unknown mode '" + m + "' (known: recompute, kv-cache, all).");
+    if (!mode)
+      throw std::invalid_argument("Unknown mode '" + m + "' (known: recompute, kv-cache, all).");
     out.push_back(*mode);
   }
   return out;
@@ -162,7 +164,8 @@ std::vector<Prompt> select_prompts(const std::vector<Prompt>& all, const std::st
     if (it == all.end()) {
       std::string known;
       for (const Prompt& p : all) known += (known.empty() ? "" : ", ") + p.id;
-      throw std::invalid_argument("Unknown prompt '" + id + "' (known: short, long, all, " + known + ").");
+      throw std::invalid_argument("Unknown prompt '" + id + "' (known: short, long, all, " + known +
+                                  ").");
     }
     out.push_back(*it);
   }
@@ -174,7 +177,8 @@ void check_model_fits(const Model& model, const std::vector<Prompt>& prompts) {
   for (const Prompt& p : prompts) {
     if (p.n > c.max_seq_len) {
       throw std::invalid_argument("Prompt " + p.id + " needs n = " + std::to_string(p.n) +
-                                  " positions; the model has " + std::to_string(c.max_seq_len) + ".");
+                                  " positions; the model has " + std::to_string(c.max_seq_len) +
+                                  ".");
     }
     for (int t : p.tokens) {
       if (t >= c.vocab_size) {
@@ -213,18 +217,19 @@ int main(int argc, char** argv) {
   std::string tokens_text;
   int n = 0, new_tokens = 0, reps = 5, warmup = 1, reference_reps = -1;
   bool no_reference = false, no_overhead = false;
-  app.add_option("--rule", common.rule,
-                 "median, greedy, or sample[-t<T>][-k<K>][-p<P>][-seed<S>]")
+  app.add_option("--rule", common.rule, "median, greedy, or sample[-t<T>][-k<K>][-p<P>][-seed<S>]")
       ->capture_default_str();
   app.add_option("--prompt", prompt_ids,
                  "Prompt ids from the prompt set (comma-separated), or short, long, all")
       ->capture_default_str();
-  app.add_option("--tokens", tokens_text, "A prompt of your own: token ids, e.g. \"464 2068\" (with -n)");
+  app.add_option("--tokens", tokens_text,
+                 "A prompt of your own: token ids, e.g. \"464 2068\" (with -n)");
   app.add_option("-n", n, "With --tokens: complete until the sequence holds n tokens");
   app.add_option("--new", new_tokens, "New tokens per prompt (overrides the prompt set's n)");
   app.add_option("--reps", reps, "Timed runs per configuration")->capture_default_str();
   app.add_option("--warmup", warmup, "Untimed runs before them")->capture_default_str();
-  app.add_option("--reference-reps", reference_reps, "Timed runs of the serial reference (default: --reps)");
+  app.add_option("--reference-reps", reference_reps,
+                 "Timed runs of the serial reference (default: --reps)");
   app.add_flag("--no-reference", no_reference, "Do not time the serial reference baseline");
   app.add_flag("--no-overhead", no_overhead, "Do not measure the harness overhead (null backend)");
 
@@ -238,14 +243,16 @@ int main(int argc, char** argv) {
   std::string vrules = "all";
   int jobs = int(std::max(1u, std::thread::hardware_concurrency()));
   double max_diff = 1e-3;
-  verify->add_option("--rule", vrules,
-                     "all (the goldens' rules: median, greedy, three sampling settings), or "
-                     "rule names separated by commas")
+  verify
+      ->add_option("--rule", vrules,
+                   "all (the goldens' rules: median, greedy, three sampling settings), or "
+                   "rule names separated by commas")
       ->capture_default_str();
   verify->add_option("--jobs", jobs, "Prompts at once for single-threaded configurations")
       ->capture_default_str();
-  verify->add_option("--max-logit-diff", max_diff,
-                     "Bound on |logit - reference logit| for reordering backends")
+  verify
+      ->add_option("--max-logit-diff", max_diff,
+                   "Bound on |logit - reference logit| for reordering backends")
       ->capture_default_str();
   std::vector<std::filesystem::path> render_files;
   CLI::App* render = app.add_subcommand(
@@ -255,8 +262,8 @@ int main(int argc, char** argv) {
   if (render->parsed()) {
     try {
       for (const auto& f : render_files) {
-        for (const auto& out : render_sweep_report(f.parent_path(), f.stem().string(),
-                                                   read_sweep_report(f))) {
+        for (const auto& out :
+             render_sweep_report(f.parent_path(), f.stem().string(), read_sweep_report(f))) {
           std::cout << "wrote " << out.string() << "\n";
         }
       }
@@ -297,7 +304,8 @@ int main(int argc, char** argv) {
         if (auto g = load_goldens(*model, rule)) {
           goldens.push_back(std::move(*g));
         } else {
-          on_progress(std::string("no committed goldens: computing the reference's (") + rule_name(rule) + ")");
+          on_progress(std::string("no committed goldens: computing the reference's (") +
+                      rule_name(rule) + ")");
           auto ref = make_backend("reference", model, {});
           goldens.push_back(
               run_prompts(*ref, golden_prompts(all_prompts, rule), rule, Mode::kKvCache, jobs));
@@ -320,7 +328,8 @@ int main(int argc, char** argv) {
       }
       std::cout << verify_table(result);
       for (const std::string& note : result.notes) std::cout << note << "\n";
-      const auto files = write_verify_report(o.out, report_stem(o.out, "verify", backends), ctx, result);
+      const auto files =
+          write_verify_report(o.out, report_stem(o.out, "verify", backends), ctx, result);
       std::cout << (result.passed ? "verify: every configuration matches the reference\n"
                                   : "verify: FAILED\n");
       std::cerr << "report: " << files[1].string() << "\n";
@@ -332,7 +341,8 @@ int main(int argc, char** argv) {
     const std::vector<Rule> rule = parse_rule_list(o.rule);
     if (rule.size() != 1) throw std::invalid_argument("A sweep takes one --rule.");
     w.rule = rule[0];
-    if (reps < 1 || warmup < 0) throw std::invalid_argument("--reps must be at least 1 and --warmup at least 0.");
+    if (reps < 1 || warmup < 0)
+      throw std::invalid_argument("--reps must be at least 1 and --warmup at least 0.");
     w.reps = reps;
     w.warmup = warmup;
     w.reference_reps = reference_reps < 0 ? reps : std::max(1, reference_reps);
@@ -347,7 +357,8 @@ int main(int argc, char** argv) {
           v = std::stoi(t, &used);
         } catch (const std::exception&) {
         }
-        if (used != t.size() || v < 0) throw std::invalid_argument("Token '" + t + "' is not a token id.");
+        if (used != t.size() || v < 0)
+          throw std::invalid_argument("Token '" + t + "' is not a token id.");
         p.tokens.push_back(v);
       }
       if (p.tokens.empty()) throw std::invalid_argument("--tokens holds no token.");
@@ -373,10 +384,12 @@ int main(int argc, char** argv) {
     const SweepResult result = run_sweep(model, w, so, on_progress);
     progress.done();
     std::cout << sweep_table(w, result);
-    const auto files = write_sweep_report(o.out, report_stem(o.out, "sweep", backends), ctx, w, result);
+    const auto files =
+        write_sweep_report(o.out, report_stem(o.out, "sweep", backends), ctx, w, result);
     std::cerr << "report: " << files[1].string() << " (also .json, .svg)\n";
     if (result.failures > 0) {
-      std::cout << result.failures << " configuration(s) did not reproduce the expected tokens or logits\n";
+      std::cout << result.failures
+                << " configuration(s) did not reproduce the expected tokens or logits\n";
       return 1;
     }
     return 0;

@@ -31,9 +31,12 @@ std::string number(float x) {
 
 std::string rule_name(const Rule& r) {
   switch (r.kind) {
-    case Rule::kMedian: return "median";
-    case Rule::kGreedy: return "greedy";
-    case Rule::kSample: break;
+    case Rule::kMedian:
+      return "median";
+    case Rule::kGreedy:
+      return "greedy";
+    case Rule::kSample:
+      break;
   }
   std::string name = "sample";
   if (r.temperature != 1.0f) name += "-t" + number(r.temperature);
@@ -64,7 +67,8 @@ std::optional<Rule> parse_rule(std::string_view name) {
       key = item[0];
       item.remove_prefix(1);
     }
-    if (key == 0 || item.empty() || (last != 0 && std::string("tkps").find(key) <= std::string("tkps").find(last))) {
+    if (key == 0 || item.empty() ||
+        (last != 0 && std::string("tkps").find(key) <= std::string("tkps").find(last))) {
       return std::nullopt;
     }
     last = key;
@@ -124,9 +128,12 @@ Decider::Decider(const Rule& rule) : rule_(rule), rng_(rule.seed) {}
 
 Decision Decider::next(std::span<const float> logits, std::span<const float> probs) {
   switch (rule_.kind) {
-    case Rule::kMedian: return decide_median(probs);
-    case Rule::kGreedy: return decide_greedy(logits);
-    case Rule::kSample: break;
+    case Rule::kMedian:
+      return decide_median(probs);
+    case Rule::kGreedy:
+      return decide_greedy(logits);
+    case Rule::kSample:
+      break;
   }
   return sample(logits);
 }
@@ -183,6 +190,8 @@ Decision Decider::sample(std::span<const float> logits) {
   return {order_[count - 1], 0.0f};
 }
 
-float top2_gap(std::span<const float> logits) { return decide_greedy(logits).margin; }
+float top2_gap(std::span<const float> logits) {
+  return decide_greedy(logits).margin;
+}
 
 }  // namespace gpt2

@@ -5,7 +5,9 @@
 
 namespace gpt2 {
 
-const char* mode_name(Mode mode) { return mode == Mode::kRecompute ? "recompute" : "kv-cache"; }
+const char* mode_name(Mode mode) {
+  return mode == Mode::kRecompute ? "recompute" : "kv-cache";
+}
 
 std::optional<Mode> parse_mode(std::string_view name) {
   if (name == "recompute") return Mode::kRecompute;
@@ -18,8 +20,8 @@ std::vector<int> generate(const Backend& backend, Session& session, std::span<co
                           const std::function<void(const StepView&)>& on_step,
                           const std::function<bool(const StepView&)>& keep_going) {
   if (prompt.empty() || int(prompt.size()) >= n) {
-    throw std::invalid_argument("generate: the prompt must hold 1 to n-1 tokens (n = " +
-                                std::to_string(n) + ")");
+    throw std::invalid_argument(
+        "generate: the prompt must hold 1 to n-1 tokens (n = " + std::to_string(n) + ")");
   }
   const int V = backend.model().config().vocab_size;
   std::vector<float> logits(V), probs(V);

@@ -30,15 +30,15 @@ StepLogits teacher_forced_logits(const Backend& backend, const std::vector<Promp
 
 struct GoldenSummary {
   int steps = 0;
-  float min_gap = 0.0f;  // smallest top-1 minus top-2 logit
-  std::string min_gap_at;  // "prompt/step"
+  float min_gap = 0.0f;     // smallest top-1 minus top-2 logit
+  std::string min_gap_at;   // "prompt/step"
   float min_margin = 0.0f;  // smallest margin of the rule
   std::string min_margin_at;
   // The largest share of a continuation (of 4 or more new tokens) taken by its
   // most frequent token.
   float max_repeat_share = 0.0f;
   std::string max_repeat_at;
-  int distinct_tokens = 0;  // over the whole set
+  int distinct_tokens = 0;                 // over the whole set
   std::vector<std::string> lines() const;  // for printing and file headers
 };
 GoldenSummary summarize(const GoldenFile& goldens);

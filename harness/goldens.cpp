@@ -3,12 +3,12 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <algorithm>
 #include <map>
 #include <random>
 #include <sstream>
@@ -79,8 +79,9 @@ std::vector<Prompt> read_prompts(const std::filesystem::path& path) {
       p.tokens.push_back(tok);
     }
     if (int(p.tokens.size()) >= p.n) {
-      fail(path, lineno, "prompt " + p.id + " has " + std::to_string(p.tokens.size()) +
-                             " tokens, not fewer than n = " + std::to_string(p.n));
+      fail(path, lineno,
+           "prompt " + p.id + " has " + std::to_string(p.tokens.size()) +
+               " tokens, not fewer than n = " + std::to_string(p.n));
     }
     if (!seen.emplace(p.id, lineno).second) fail(path, lineno, "duplicate prompt id " + p.id);
     prompts.push_back(std::move(p));

@@ -114,9 +114,9 @@ int main(int argc, char** argv) {
       const std::vector<Prompt> covered = golden_prompts(prompts, rule);
       GoldenFile computed = run_prompts(
           *backend, covered, rule, *mode, jobs, [&](int done, int total, const std::string& id) {
-            progress.update(std::string(write ? "writing " : "checking ") + rule_name(rule) +
-                            ": " + std::to_string(done) + "/" + std::to_string(total) +
-                            " prompts (" + id + " done)");
+            progress.update(std::string(write ? "writing " : "checking ") + rule_name(rule) + ": " +
+                            std::to_string(done) + "/" + std::to_string(total) + " prompts (" + id +
+                            " done)");
           });
       progress.done();
       const double secs =
@@ -138,8 +138,8 @@ int main(int argc, char** argv) {
       } else {
         const GoldenFile golden = read_goldens(path);
         if (golden.checksum != computed.checksum) {
-          std::printf("%s: the model's checksum is %s, the goldens were made on %s\n",
-                      path.c_str(), computed.checksum.c_str(), golden.checksum.c_str());
+          std::printf("%s: the model's checksum is %s, the goldens were made on %s\n", path.c_str(),
+                      computed.checksum.c_str(), golden.checksum.c_str());
           differences++;
         }
         std::map<std::string, const GoldenStep*> expected;
@@ -150,8 +150,8 @@ int main(int argc, char** argv) {
           const std::string key = s.prompt_id + "/" + std::to_string(s.step);
           auto it = expected.find(key);
           if (it == expected.end()) {
-            std::printf("%s: no golden for prompt %s step %d\n", path.c_str(),
-                        s.prompt_id.c_str(), s.step);
+            std::printf("%s: no golden for prompt %s step %d\n", path.c_str(), s.prompt_id.c_str(),
+                        s.step);
             differences++;
           } else if (it->second->token != s.token || it->second->logits_hash != s.logits_hash) {
             std::printf("prompt %s step %d: expected token %d (logits %s), got %d (logits %s)\n",
@@ -167,8 +167,8 @@ int main(int argc, char** argv) {
           differences++;
         }
         std::printf("%s: %s %s, %d steps, %.1f s\n", path.filename().c_str(),
-                    differences == 0 ? "reproduced" : "DIFFERENT", mode_name(*mode),
-                    summary.steps, secs);
+                    differences == 0 ? "reproduced" : "DIFFERENT", mode_name(*mode), summary.steps,
+                    secs);
       }
       for (const std::string& line : summary.lines()) std::printf("  %s\n", line.c_str());
     }

@@ -6,8 +6,8 @@
 //   gpt2 encode                      stdin's text -> its token ids
 //   gpt2 decode ID...                ids -> the text's exact bytes
 // Everything but the output goes to stderr.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -135,8 +135,9 @@ int main(int argc, char** argv) {
                  "datasets/models/gpt2_124M.bin if present, else synthetic:124M")
       ->capture_default_str();
   CLI::Option* n_opt = app.add_option(
-      "-n", n, "Complete until the sequence holds n tokens, 2 <= n <= max_seq_len (default 10; "
-               "with --prompt: the prompt's tokens + --max-new)");
+      "-n", n,
+      "Complete until the sequence holds n tokens, 2 <= n <= max_seq_len (default 10; "
+      "with --prompt: the prompt's tokens + --max-new)");
   app.add_option("--max-new", max_new, "With --prompt and no -n: new tokens at most")
       ->capture_default_str();
   app.add_option("--rule", rule_text,
@@ -210,7 +211,8 @@ int main(int argc, char** argv) {
     }
 
     // Generation: the decision rule.
-    const bool sampling_flags = t_opt->count() || k_opt->count() || p_opt->count() || s_opt->count();
+    const bool sampling_flags =
+        t_opt->count() || k_opt->count() || p_opt->count() || s_opt->count();
     Rule rule = Rule::kMedian;
     if (!rule_text.empty() && rule_text != "sample") {
       const std::optional<Rule> r = parse_rule(rule_text);
@@ -276,10 +278,10 @@ int main(int argc, char** argv) {
                        std::to_string(cfg.max_seq_len) + "]."};
     }
     if (int(prompt.size()) >= n) {
-      throw UsageError{text_mode ? "Too many tokens: the prompt has " +
-                                       std::to_string(prompt.size()) + " tokens, n is " +
-                                       std::to_string(n) + "."
-                                 : std::string("Too many tokens.")};
+      throw UsageError{text_mode
+                           ? "Too many tokens: the prompt has " + std::to_string(prompt.size()) +
+                                 " tokens, n is " + std::to_string(n) + "."
+                           : std::string("Too many tokens.")};
     }
     for (int t : prompt) {
       if (t < 0 || t >= cfg.vocab_size) {
@@ -334,8 +336,8 @@ int main(int argc, char** argv) {
       const auto t2 = std::chrono::steady_clock::now();
       const double load = std::chrono::duration<double>(t1 - t0).count();
       const double run = std::chrono::duration<double>(t2 - t1).count();
-      std::fprintf(stderr, "load %.3f s, generation %.3f s (%d tokens, %.2f tokens/s)\n", load,
-                   run, generated, generated / run);
+      std::fprintf(stderr, "load %.3f s, generation %.3f s (%d tokens, %.2f tokens/s)\n", load, run,
+                   generated, generated / run);
     }
     return 0;
   } catch (const UsageError& e) {

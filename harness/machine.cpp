@@ -64,9 +64,9 @@ MachineInfo machine_info() {
   }
   m.physical_cores = cores.empty() ? m.logical_cpus : int(cores.size());
   m.sockets = sockets.empty() ? 1 : int(sockets.size());
-  for (const char* f : {"sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq", "avx512bw",
-                        "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
-                        "amx_bf16", "amx_int8"}) {
+  for (const char* f :
+       {"sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq", "avx512bw", "avx512vl",
+        "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8"}) {
     if (flags.count(f)) m.isa_flags.emplace_back(f);
   }
   std::ifstream meminfo("/proc/meminfo");
@@ -101,7 +101,9 @@ MachineInfo machine_info() {
   m.git_commit = command_output("git -C '" + src + "' rev-parse --short=12 HEAD 2>/dev/null");
   if (m.git_commit.empty()) {
     m.git_commit = "unknown";
-  } else if (!command_output("git -C '" + src + "' status --porcelain --untracked-files=no 2>/dev/null").empty()) {
+  } else if (!command_output("git -C '" + src +
+                             "' status --porcelain --untracked-files=no 2>/dev/null")
+                  .empty()) {
     m.git_commit += "-dirty";
   }
   m.kernel_isa = cpu::isa_name(cpu::best_isa());

@@ -71,8 +71,7 @@ std::shared_ptr<const Model> open_model(std::string_view spec, std::ostream* log
              std::to_string(kSyntheticGeneratorVersion) + ".bin");
   if (!std::filesystem::exists(file)) {
     if (log != nullptr) {
-      *log << "generating the synthetic model " << name << " into " << file.string()
-           << " (once)\n";
+      *log << "generating the synthetic model " << name << " into " << file.string() << " (once)\n";
     }
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);

@@ -27,11 +27,16 @@ std::string fmt(const char* format, double v) {
 
 json machine_json(const ReportContext& ctx) {
   const MachineInfo& m = ctx.machine;
-  return {{"cpu_model", m.cpu_model},       {"logical_cpus", m.logical_cpus},
-          {"physical_cores", m.physical_cores}, {"sockets", m.sockets},
-          {"isa_flags", m.isa_flags},       {"memory_gib", m.memory_gib},
-          {"os", m.os},                     {"kernel", m.kernel},
-          {"hostname", m.hostname},         {"kernel_isa", m.kernel_isa}};
+  return {{"cpu_model", m.cpu_model},
+          {"logical_cpus", m.logical_cpus},
+          {"physical_cores", m.physical_cores},
+          {"sockets", m.sockets},
+          {"isa_flags", m.isa_flags},
+          {"memory_gib", m.memory_gib},
+          {"os", m.os},
+          {"kernel", m.kernel},
+          {"hostname", m.hostname},
+          {"kernel_isa", m.kernel_isa}};
 }
 
 json context_json(const ReportContext& ctx) {
@@ -186,8 +191,9 @@ std::string speedup_svg(const SweepResult& r, const std::string& title) {
     << "\" fill=\"none\" stroke=\"#333\"/>\n";
   o << "<text x=\"" << left + pw / 2 << "\" y=\"" << H - 12
     << "\" text-anchor=\"middle\">threads</text>\n";
-  o << "<text x=\"16\" y=\"" << top + ph / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 16 "
-    << top + ph / 2 << ")\">speedup over 1 thread</text>\n";
+  o << "<text x=\"16\" y=\"" << top + ph / 2
+    << "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " << top + ph / 2
+    << ")\">speedup over 1 thread</text>\n";
   // The ideal line.
   o << "<line x1=\"" << X(1) << "\" y1=\"" << Y(1) << "\" x2=\"" << X(xmax) << "\" y2=\""
     << Y(std::min(xmax, ymax)) << "\" stroke=\"#999\" stroke-dasharray=\"6,4\"/>\n";
@@ -206,7 +212,8 @@ std::string speedup_svg(const SweepResult& r, const std::string& title) {
     o << "\"/>\n";
     for (auto [t, s] : pts) {
       o << "<circle cx=\"" << X(t) << "\" cy=\"" << Y(s) << "\" r=\"3\" fill=\"" << color
-        << "\"><title>" << name << ": " << t << " threads, " << fmt("%.2f", s) << "x</title></circle>\n";
+        << "\"><title>" << name << ": " << t << " threads, " << fmt("%.2f", s)
+        << "x</title></circle>\n";
     }
     ly += 20;
     o << "<line x1=\"" << W - right + 15 << "\" y1=\"" << ly << "\" x2=\"" << W - right + 40
@@ -219,8 +226,7 @@ std::string speedup_svg(const SweepResult& r, const std::string& title) {
 
 std::vector<std::filesystem::path> write_sweep_report(const std::filesystem::path& dir,
                                                       const std::string& stem,
-                                                      const ReportContext& ctx,
-                                                      const Workload& w,
+                                                      const ReportContext& ctx, const Workload& w,
                                                       const SweepResult& r) {
   std::filesystem::create_directories(dir);
   json j = context_json(ctx);
@@ -289,13 +295,13 @@ std::vector<std::filesystem::path> render_sweep_report(const std::filesystem::pa
   const std::string md = "# gpt2-bench sweep\n\n" + context_markdown(ctx) + "\n" +
                          sweep_table(w, r) + "\n![speedup](" + stem + ".svg)\n";
   write_file_atomically(base + ".md", md);
-  const std::string which = w.prompts.size() == 1 ? w.prompts[0].id + " (" +
-                                                     std::to_string(w.prompts[0].tokens.size()) +
-                                                     " -> " + std::to_string(w.prompts[0].n) + ")"
-                                               : std::to_string(w.prompts.size()) + " prompts";
-  const std::string title = "Speedup over 1 thread: " +
-                            (ctx.model ? ctx.model->name + ", " : std::string()) + which +
-                            ", rule " + rule_name(w.rule);
+  const std::string which =
+      w.prompts.size() == 1 ? w.prompts[0].id + " (" + std::to_string(w.prompts[0].tokens.size()) +
+                                  " -> " + std::to_string(w.prompts[0].n) + ")"
+                            : std::to_string(w.prompts.size()) + " prompts";
+  const std::string title =
+      "Speedup over 1 thread: " + (ctx.model ? ctx.model->name + ", " : std::string()) + which +
+      ", rule " + rule_name(w.rule);
   write_file_atomically(base + ".svg", speedup_svg(r, title));
   return {base + ".md", base + ".svg"};
 }
@@ -362,7 +368,8 @@ SweepReport read_sweep_report(const std::filesystem::path& path) {
     auto measurement = [&](const json& x) {
       Measurement me;
       me.backend = x.at("backend");
-      me.precision = parse_precision(x.at("precision").get<std::string>()).value_or(Precision::kFloat32);
+      me.precision =
+          parse_precision(x.at("precision").get<std::string>()).value_or(Precision::kFloat32);
       me.mode = parse_mode(x.at("mode").get<std::string>()).value_or(Mode::kRecompute);
       me.threads = x.at("threads");
       me.info.name = me.backend;
@@ -401,7 +408,8 @@ SweepReport read_sweep_report(const std::filesystem::path& path) {
 std::string verify_table(const VerifyResult& r) {
   std::ostringstream out;
   out << "| backend | threads | mode | rule | numerics | steps | token mismatches | near ties | "
-         "tokens agree | logits bits differ | max abs logit diff | mean abs logit diff | result |\n";
+         "tokens agree | logits bits differ | max abs logit diff | mean abs logit diff | result "
+         "|\n";
   out << "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
   bool bf16 = false;
   for (const VerifyRow& row : r.rows) {

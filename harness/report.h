@@ -26,7 +26,7 @@ struct ModelFacts {
 ModelFacts model_facts(const Model& model);
 
 struct ReportContext {
-  std::string command;  // the command line as typed
+  std::string command;    // the command line as typed
   std::string timestamp;  // UTC, ISO 8601
   MachineInfo machine;
   std::optional<ModelFacts> model;

@@ -26,8 +26,8 @@ int count(std::string_view whole, std::string_view s) {
   const int n = number(whole, s, "thread count");
   if (n < 1) fail(whole, "thread counts start at 1, not " + std::to_string(n));
   if (n > kMaxThreads) {
-    fail(whole, std::to_string(n) + " threads is more than the cap of " +
-                    std::to_string(kMaxThreads));
+    fail(whole,
+         std::to_string(n) + " threads is more than the cap of " + std::to_string(kMaxThreads));
   }
   return n;
 }

@@ -104,7 +104,8 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
     if (it == ref_logits.end()) {
       if (progress) progress("reference logits along the " + rule_name(rule) + " goldens");
       it = ref_logits
-               .emplace(rule_name(rule), reference_logits(model, covered(g), g, o.jobs, result.notes))
+               .emplace(rule_name(rule),
+                        reference_logits(model, covered(g), g, o.jobs, result.notes))
                .first;
     }
     return it->second;
@@ -179,8 +180,8 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
                       row.token_mismatches++;
                       return;
                     }
-                    mismatches.push_back({p.id, s.step, want->token, s.decision.token,
-                                          want->margin, s.decision.margin});
+                    mismatches.push_back({p.id, s.step, want->token, s.decision.token, want->margin,
+                                          s.decision.margin});
                     diverged = true;  // later steps continue a different sequence
                   }
                 };

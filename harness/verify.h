@@ -37,13 +37,13 @@ struct VerifyRow {
   Mode mode = Mode::kRecompute;
   Rule rule = Rule::kMedian;
   bool bit_exact = false;
-  int steps = 0;            // steps compared
+  int steps = 0;             // steps compared
   int token_mismatches = 0;  // failures (bfloat16: reported as a share, not failures)
   // Different tokens at steps whose golden margin was within 10x of the step's
   // logit difference from the reference: what reordered sums can flip. Reported,
   // not failures (reordering backends only).
   int near_ties = 0;
-  int nonfinite = 0;  // steps with a logit that is NaN or infinite
+  int nonfinite = 0;          // steps with a logit that is NaN or infinite
   int logits_mismatches = 0;  // steps whose logits hash differs (bit-exact backends)
   double max_diff = 0;        // max |logit - reference logit| over compared steps
   double mean_diff = 0;       // mean over all logits of those steps

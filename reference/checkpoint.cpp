@@ -67,13 +67,15 @@ std::uint16_t float_to_bf16(float x) {
   return std::uint16_t(bits >> 16);
 }
 
-float bf16_to_float(std::uint16_t x) { return std::bit_cast<float>(std::uint32_t(x) << 16); }
+float bf16_to_float(std::uint16_t x) {
+  return std::bit_cast<float>(std::uint32_t(x) << 16);
+}
 
 void write_checkpoint(const std::filesystem::path& path, const ModelConfig& config,
                       std::span<const float> parameters, int version) {
   if (version != 1 && version != 3 && version != 5) {
-    fail(path, "cannot write checkpoint version " + std::to_string(version) +
-                   " (supported: 1, 3, 5)");
+    fail(path,
+         "cannot write checkpoint version " + std::to_string(version) + " (supported: 1, 3, 5)");
   }
   if (std::string problem = config_problem(config); !problem.empty()) {
     fail(path, "cannot write impossible dimensions: " + problem);

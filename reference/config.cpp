@@ -7,17 +7,16 @@ namespace gpt2 {
 
 const char* tensor_name(int tensor) {
   static constexpr const char* kNames[kNumTensors] = {
-      "wte",  "wpe", "ln1w", "ln1b",    "qkvw",    "qkvb", "attprojw", "attprojb",
-      "ln2w", "ln2b", "fcw",  "fcb", "fcprojw", "fcprojb", "lnfw",     "lnfb"};
+      "wte",  "wpe",  "ln1w", "ln1b", "qkvw",    "qkvb",    "attprojw", "attprojb",
+      "ln2w", "ln2b", "fcw",  "fcb",  "fcprojw", "fcprojb", "lnfw",     "lnfb"};
   return (tensor >= 0 && tensor < kNumTensors) ? kNames[tensor] : "?";
 }
 
 std::array<std::size_t, kNumTensors> tensor_sizes(const ModelConfig& c) {
   const std::size_t maxT = c.max_seq_len, Vp = c.padded_vocab_size, L = c.num_layers,
                     C = c.channels;
-  return {Vp * C,          maxT * C,  L * C,     L * C,          L * 3 * C * C, L * 3 * C,
-          L * C * C,       L * C,     L * C,     L * C,          L * 4 * C * C, L * 4 * C,
-          L * C * 4 * C,   L * C,     C,         C};
+  return {Vp * C, maxT * C, L * C,         L * C,     L * 3 * C * C, L * 3 * C, L * C * C, L * C,
+          L * C,  L * C,    L * 4 * C * C, L * 4 * C, L * C * 4 * C, L * C,     C,         C};
 }
 
 std::size_t num_parameters(const ModelConfig& config) {
@@ -35,10 +34,12 @@ std::string config_problem(const ModelConfig& c) {
   auto field = [](const char* name, int value) {
     return std::string(name) + " (" + std::to_string(value) + ")";
   };
-  const std::pair<const char*, int> fields[] = {
-      {"max_seq_len", c.max_seq_len}, {"vocab_size", c.vocab_size},
-      {"padded_vocab_size", c.padded_vocab_size}, {"num_layers", c.num_layers},
-      {"num_heads", c.num_heads}, {"channels", c.channels}};
+  const std::pair<const char*, int> fields[] = {{"max_seq_len", c.max_seq_len},
+                                                {"vocab_size", c.vocab_size},
+                                                {"padded_vocab_size", c.padded_vocab_size},
+                                                {"num_layers", c.num_layers},
+                                                {"num_heads", c.num_heads},
+                                                {"channels", c.channels}};
   for (auto [name, value] : fields) {
     if (value <= 0) return field(name, value) + " must be positive";
   }

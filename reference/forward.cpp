@@ -26,16 +26,16 @@ ReferenceState::ReferenceState(const ModelConfig& config, int capacity) : capaci
   values_.resize(L * T * C);
 }
 
-void reference_forward(const Model& model, std::span<const int> tokens, int pos,
-                       ReferenceState& s, std::span<float> logits, std::span<float> probs) {
+void reference_forward(const Model& model, std::span<const int> tokens, int pos, ReferenceState& s,
+                       std::span<float> logits, std::span<float> probs) {
   const ModelConfig& cfg = model.config();
   const int n = int(tokens.size());
   const int C = cfg.channels, NH = cfg.num_heads, L = cfg.num_layers, V = cfg.vocab_size;
   if (n < 1 || pos < 0 || pos > s.cached_ || pos + n > s.capacity_) {
-    throw std::invalid_argument("reference_forward: " + std::to_string(n) +
-                                " tokens at position " + std::to_string(pos) +
-                                " do not fit (cached " + std::to_string(s.cached_) +
-                                ", capacity " + std::to_string(s.capacity_) + ")");
+    throw std::invalid_argument("reference_forward: " + std::to_string(n) + " tokens at position " +
+                                std::to_string(pos) + " do not fit (cached " +
+                                std::to_string(s.cached_) + ", capacity " +
+                                std::to_string(s.capacity_) + ")");
   }
   if (int(logits.size()) < V || int(probs.size()) < V) {
     throw std::invalid_argument("reference_forward: logits and probs need V floats");
@@ -52,7 +52,7 @@ void reference_forward(const Model& model, std::span<const int> tokens, int pos,
 
   ref::encoder_forward(x, tokens.data(), p.wte, p.wpe, pos, n, C);
   for (int l = 0; l < L; l++) {
-    float* keys = s.keys_.data() + l * cap * lC;    // (capacity, C)
+    float* keys = s.keys_.data() + l * cap * lC;  // (capacity, C)
     float* values = s.values_.data() + l * cap * lC;
     ref::layernorm_forward(s.ln_.data(), x, p.ln1w + l * lC, p.ln1b + l * lC, n, C);
     ref::matmul_forward(s.qkv_.data(), s.ln_.data(), p.qkvw + l * 3 * lC * lC, p.qkvb + l * 3 * lC,
@@ -68,8 +68,8 @@ void reference_forward(const Model& model, std::span<const int> tokens, int pos,
                         p.attprojb + l * lC, n, C, C);
     ref::residual_forward(x, x, s.proj_.data(), n * C);
     ref::layernorm_forward(s.ln_.data(), x, p.ln2w + l * lC, p.ln2b + l * lC, n, C);
-    ref::matmul_forward(s.fch_.data(), s.ln_.data(), p.fcw + l * 4 * lC * lC, p.fcb + l * 4 * lC,
-                        n, C, 4 * C);
+    ref::matmul_forward(s.fch_.data(), s.ln_.data(), p.fcw + l * 4 * lC * lC, p.fcb + l * 4 * lC, n,
+                        C, 4 * C);
     ref::gelu_forward(s.gelu_.data(), s.fch_.data(), n * 4 * C);
     ref::matmul_forward(s.proj_.data(), s.gelu_.data(), p.fcprojw + l * 4 * lC * lC,
                         p.fcprojb + l * lC, n, 4 * C, C);

@@ -62,8 +62,7 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& path, std:
   if (size < layout.file_bytes) {
     fail(path, "truncated: the file holds " + std::to_string(size) + " bytes, its header (" +
                    std::to_string(num_parameters(layout.config)) + " parameters, version " +
-                   std::to_string(layout.version) + ") needs " +
-                   std::to_string(layout.file_bytes));
+                   std::to_string(layout.version) + ") needs " + std::to_string(layout.file_bytes));
   }
   if (size > layout.file_bytes) {
     fail(path, "has " + std::to_string(size - layout.file_bytes) +
@@ -90,8 +89,8 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& path, std:
   } else {
     model->map_ = map;
     model->map_size_ = size;
-    model->data_ = reinterpret_cast<const float*>(static_cast<const char*>(map) +
-                                                   kCheckpointHeaderBytes);
+    model->data_ =
+        reinterpret_cast<const float*>(static_cast<const char*>(map) + kCheckpointHeaderBytes);
   }
   model->point_tensors();
 
@@ -99,7 +98,8 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& path, std:
   // never read, so they are not checked).
   for (int t = 0; t < kNumTensors; ++t) {
     std::span<const float> values = model->tensor(t);
-    if (t == kWte) values = values.first(std::size_t(layout.config.vocab_size) * layout.config.channels);
+    if (t == kWte)
+      values = values.first(std::size_t(layout.config.vocab_size) * layout.config.channels);
     if (std::ptrdiff_t bad = first_non_finite(values); bad >= 0) {
       fail(path, std::string("corrupt: tensor ") + tensor_name(t) +
                      " holds a non-finite value (NaN or infinity) at element " +
@@ -132,10 +132,10 @@ std::shared_ptr<const Model> Model::from_parameters(const ModelConfig& config,
 
 void Model::point_tensors() {
   const float** ptrs[kNumTensors] = {
-      &params_.wte,      &params_.wpe,      &params_.ln1w,  &params_.ln1b,
-      &params_.qkvw,     &params_.qkvb,     &params_.attprojw, &params_.attprojb,
-      &params_.ln2w,     &params_.ln2b,     &params_.fcw,   &params_.fcb,
-      &params_.fcprojw,  &params_.fcprojb,  &params_.lnfw,  &params_.lnfb};
+      &params_.wte,     &params_.wpe,     &params_.ln1w,     &params_.ln1b,
+      &params_.qkvw,    &params_.qkvb,    &params_.attprojw, &params_.attprojb,
+      &params_.ln2w,    &params_.ln2b,    &params_.fcw,      &params_.fcb,
+      &params_.fcprojw, &params_.fcprojb, &params_.lnfw,     &params_.lnfb};
   const float* p = data_;
   const auto sizes = tensor_sizes(config_);
   for (int t = 0; t < kNumTensors; ++t) {

@@ -1,7 +1,7 @@
 #include "tests/test_util.h"
 
-#include <unistd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>

@@ -54,6 +54,8 @@ std::unique_ptr<Backend> make_bit_exact_backend(std::string name,
 // its L2 cache (interleaving heads made every worker sweep all heads' caches,
 // 3 MB at 512 positions), and within a head blocks zig-zag 0, B-1, 1, B-2, ...
 // so that any contiguous share holds about as many long (late) rows as short.
-inline int zigzag_row(int m, int T) { return (m % 2 == 0) ? m / 2 : T - 1 - m / 2; }
+inline int zigzag_row(int m, int T) {
+  return (m % 2 == 0) ? m / 2 : T - 1 - m / 2;
+}
 
 }  // namespace gpt2::cpu

@@ -11,9 +11,12 @@ const Kernels& kernels_generic();
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512: return "avx512";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kGeneric: return "generic";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kGeneric:
+      return "generic";
   }
   return "?";
 }
@@ -43,13 +46,18 @@ const Kernels& kernels(Isa isa) {
                                 " kernels");
   }
   switch (isa) {
-    case Isa::kAvx512: return kernels_avx512();
-    case Isa::kAvx2: return kernels_avx2();
-    case Isa::kGeneric: break;
+    case Isa::kAvx512:
+      return kernels_avx512();
+    case Isa::kAvx2:
+      return kernels_avx2();
+    case Isa::kGeneric:
+      break;
   }
   return kernels_generic();
 }
 
-const Kernels& best_kernels() { return kernels(best_isa()); }
+const Kernels& best_kernels() {
+  return kernels(best_isa());
+}
 
 }  // namespace gpt2::cpu

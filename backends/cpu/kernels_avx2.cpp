@@ -5,5 +5,7 @@
 #include "backends/cpu/kernels_impl.h"
 
 namespace gpt2::cpu {
-const Kernels& kernels_avx2() { return avx2::kTable; }
+const Kernels& kernels_avx2() {
+  return avx2::kTable;
+}
 }  // namespace gpt2::cpu

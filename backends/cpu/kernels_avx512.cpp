@@ -5,5 +5,7 @@
 #include "backends/cpu/kernels_impl.h"
 
 namespace gpt2::cpu {
-const Kernels& kernels_avx512() { return avx512::kTable; }
+const Kernels& kernels_avx512() {
+  return avx512::kTable;
+}
 }  // namespace gpt2::cpu

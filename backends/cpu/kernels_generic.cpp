@@ -5,5 +5,7 @@
 #include "backends/cpu/kernels_impl.h"
 
 namespace gpt2::cpu {
-const Kernels& kernels_generic() { return generic::kTable; }
+const Kernels& kernels_generic() {
+  return generic::kTable;
+}
 }  // namespace gpt2::cpu

@@ -23,9 +23,13 @@ constexpr int kPrefetchRows = 16;           // inputs ahead: 16 x 256 B = 4 KB
 // Scalar tails go through lane 0 of the vector functions (the same bits as
 // exp_ref), so that this per-ISA file uses no inline function shared with the
 // rest of the program.
-inline float exp1(float x) { return simd::exp_vec(splat(x))[0]; }
+inline float exp1(float x) {
+  return simd::exp_vec(splat(x))[0];
+}
 
-float gelu_scaling() { return std::sqrt(float(2.0 / std::numbers::pi)); }
+float gelu_scaling() {
+  return std::sqrt(float(2.0 / std::numbers::pi));
+}
 
 // The epilogue of one row t (absolute row index `row`) of one group: acc holds
 // the group's 64 values (outputs g*64 ..).
@@ -69,8 +73,8 @@ inline void finish_row(const Epilogue& ep, int row, int o0, int OC, const vf* ac
 
 // R rows x one group: acc[r][k] = bias + sum_i x[r][i] * w[i][k], in order of i.
 template <int R>
-inline void matmul_tile(const float* wg, const vf* bias, int C, const float* inp, int t,
-                        int o0, int OC, const Epilogue& ep, float scaling) {
+inline void matmul_tile(const float* wg, const vf* bias, int C, const float* inp, int t, int o0,
+                        int OC, const Epilogue& ep, float scaling) {
   vf acc[R][kVecs];
   for (int r = 0; r < R; r++) {
     for (int k = 0; k < kVecs; k++) acc[r][k] = bias[k];
@@ -93,8 +97,8 @@ inline void matmul_tile(const float* wg, const vf* bias, int C, const float* inp
   for (int r = 0; r < R; r++) finish_row(ep, t + r, o0, OC, acc[r], scaling);
 }
 
-void matmul(const float* packed, const float* bias, int OC, int C, const float* inp, int t0,
-            int t1, int g0, int g1, const Epilogue& ep) {
+void matmul(const float* packed, const float* bias, int OC, int C, const float* inp, int t0, int t1,
+            int g0, int g1, const Epilogue& ep) {
   const float scaling = gelu_scaling();
   for (int g = g0; g < g1; g++) {
     const int o0 = g * kGroupRows;
@@ -116,8 +120,8 @@ void matmul(const float* packed, const float* bias, int OC, int C, const float* 
 // Scores of keys [j, j + B*16) for R queries: each lane sums its key's hs
 // products in order of i, starting from 0; every key load serves all R rows.
 template <int R, int B>
-inline void score_blocks(float* const* att, const float* const* q, const float* keys_t,
-                         int kstride, int j, int hs, float scale, vf* vmax) {
+inline void score_blocks(float* const* att, const float* const* q, const float* keys_t, int kstride,
+                         int j, int hs, float scale, vf* vmax) {
   vf acc[R][B];
   for (int r = 0; r < R; r++) {
     for (int b = 0; b < B; b++) acc[r][b] = splat(0.0f);
@@ -143,8 +147,8 @@ inline void score_blocks(float* const* att, const float* const* q, const float* 
 // out[r][i0 .. i0 + B*16) = sum_j att[r][j] v_j[..] over j < n (the keys all R
 // rows share), in order of j, starting from 0; every value load serves all rows.
 template <int R, int B>
-inline void value_blocks(const float* const* att, const float* values, int vstride, int n,
-                         int i0, vf (*acc)[4]) {
+inline void value_blocks(const float* const* att, const float* values, int vstride, int n, int i0,
+                         vf (*acc)[4]) {
   for (int r = 0; r < R; r++) {
     for (int b = 0; b < B; b++) acc[r][b] = splat(0.0f);
   }
@@ -183,7 +187,8 @@ void attention_rows_r(float* out, int ostride, const float* q, int qstride, int 
   for (; j + 4 * kLanes <= n0; j += 4 * kLanes) {
     score_blocks<R, 4>(att, qr, keys_t, kstride, j, hs, scale, vmax);
   }
-  for (; j + kLanes <= n0; j += kLanes) score_blocks<R, 1>(att, qr, keys_t, kstride, j, hs, scale, vmax);
+  for (; j + kLanes <= n0; j += kLanes)
+    score_blocks<R, 1>(att, qr, keys_t, kstride, j, hs, scale, vmax);
   const int shared = j;
   float maxval[R];
   for (int r = 0; r < R; r++) {
@@ -255,13 +260,21 @@ void attention_rows_r(float* out, int ostride, const float* q, int qstride, int 
 }
 
 void attention_rows(float* out, int ostride, const float* q, int qstride, int R, int n0,
-                    const float* keys_t, int kstride, const float* values, int vstride,
-                    float* att, int hs) {
+                    const float* keys_t, int kstride, const float* values, int vstride, float* att,
+                    int hs) {
   switch (R) {
-    case 1: return attention_rows_r<1>(out, ostride, q, qstride, n0, keys_t, kstride, values, vstride, att, hs);
-    case 2: return attention_rows_r<2>(out, ostride, q, qstride, n0, keys_t, kstride, values, vstride, att, hs);
-    case 3: return attention_rows_r<3>(out, ostride, q, qstride, n0, keys_t, kstride, values, vstride, att, hs);
-    default: return attention_rows_r<4>(out, ostride, q, qstride, n0, keys_t, kstride, values, vstride, att, hs);
+    case 1:
+      return attention_rows_r<1>(out, ostride, q, qstride, n0, keys_t, kstride, values, vstride,
+                                 att, hs);
+    case 2:
+      return attention_rows_r<2>(out, ostride, q, qstride, n0, keys_t, kstride, values, vstride,
+                                 att, hs);
+    case 3:
+      return attention_rows_r<3>(out, ostride, q, qstride, n0, keys_t, kstride, values, vstride,
+                                 att, hs);
+    default:
+      return attention_rows_r<4>(out, ostride, q, qstride, n0, keys_t, kstride, values, vstride,
+                                 att, hs);
   }
 }
 
@@ -301,7 +314,7 @@ void gelu(float* out, const float* inp, int n) {
 
 }  // namespace
 
-const Kernels kTable = {GPT2_ISA_ENUM, &matmul, &attention_rows, &exp_shifted,
-                        &divide,       &max,    &gelu};
+const Kernels kTable = {GPT2_ISA_ENUM, &matmul, &attention_rows, &exp_shifted, &divide,
+                        &max,          &gelu};
 
 }  // namespace gpt2::cpu::GPT2_ISA

@@ -15,9 +15,8 @@ void layernorm_rows(float* ln, const float* x, const float* w, const float* b, i
   });
 }
 
-void attention_layer(float* atty, const float* q, const float* keys_t, const float* values,
-                     int cap, int pos, int T, int NH, int C, float* att, const Kernels& k,
-                     Executor& ex) {
+void attention_layer(float* atty, const float* q, const float* keys_t, const float* values, int cap,
+                     int pos, int T, int NH, int C, float* att, const Kernels& k, Executor& ex) {
   const int hs = C / NH;
   const long lC = C;
   const int blocks = (T + kAttentionRows - 1) / kAttentionRows;

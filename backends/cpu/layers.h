@@ -21,9 +21,8 @@ void layernorm_rows(float* ln, const float* x, const float* w, const float* b, i
 // head by head (zigzag_row in cpu_backend.h). atty (T, C) out; q (T, C);
 // keys_t (NH, hs, cap): key j's element (h, i) at (h * hs + i) * cap + j;
 // values (cap, C); att: scratch, attention_scratch(cap) floats per thread.
-void attention_layer(float* atty, const float* q, const float* keys_t, const float* values,
-                     int cap, int pos, int T, int NH, int C, float* att, const Kernels& k,
-                     Executor& ex);
+void attention_layer(float* atty, const float* q, const float* keys_t, const float* values, int cap,
+                     int pos, int T, int NH, int C, float* att, const Kernels& k, Executor& ex);
 inline std::size_t attention_scratch(int cap) {
   return std::size_t(kAttentionRows) * (std::size_t(cap) + kAttentionRows);
 }

@@ -12,7 +12,9 @@ namespace {
 constexpr std::size_t kHugePage = std::size_t(2) << 20;
 }  // namespace
 
-void AlignedFloats::Free::operator()(float* p) const { std::free(p); }
+void AlignedFloats::Free::operator()(float* p) const {
+  std::free(p);
+}
 
 AlignedFloats::AlignedFloats(std::size_t count) : size_(count) {
   const std::size_t bytes = count * sizeof(float);
@@ -35,7 +37,8 @@ PackedMatrix pack_matrix(const float* w, int rows, int cols, Executor& ex) {
       for (int r = 0; r < kGroupRows; r++) {
         const int row = g * kGroupRows + r;
         const float* src = w + std::size_t(row) * cols;
-        for (int i = 0; i < cols; i++) out[std::size_t(i) * kGroupRows + r] = row < rows ? src[i] : 0.0f;
+        for (int i = 0; i < cols; i++)
+          out[std::size_t(i) * kGroupRows + r] = row < rows ? src[i] : 0.0f;
       }
     }
   });

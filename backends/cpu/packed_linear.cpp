@@ -8,8 +8,7 @@ namespace {
 constexpr int kRowsPerTask = 48;
 }  // namespace
 
-PackedLinear::PackedLinear(std::shared_ptr<const Model> model, const Kernels& kernels,
-                           Executor& ex)
+PackedLinear::PackedLinear(std::shared_ptr<const Model> model, const Kernels& kernels, Executor& ex)
     : model_(std::move(model)), kernels_(kernels) {
   const ModelConfig& c = model_->config();
   const ParameterTensors& p = model_->params();
@@ -31,11 +30,21 @@ void PackedLinear::run(Linear which, int layer, const float* inp, int T, const E
   const PackedMatrix* m = nullptr;
   const float* bias = nullptr;
   switch (which) {
-    case Linear::kQkv: m = &qkv_[layer], bias = p.qkvb + layer * 3 * C; break;
-    case Linear::kAttProj: m = &attproj_[layer], bias = p.attprojb + layer * C; break;
-    case Linear::kFc: m = &fc_[layer], bias = p.fcb + layer * 4 * C; break;
-    case Linear::kFcProj: m = &fcproj_[layer], bias = p.fcprojb + layer * C; break;
-    case Linear::kLogits: m = &logits_; break;
+    case Linear::kQkv:
+      m = &qkv_[layer], bias = p.qkvb + layer * 3 * C;
+      break;
+    case Linear::kAttProj:
+      m = &attproj_[layer], bias = p.attprojb + layer * C;
+      break;
+    case Linear::kFc:
+      m = &fc_[layer], bias = p.fcb + layer * 4 * C;
+      break;
+    case Linear::kFcProj:
+      m = &fcproj_[layer], bias = p.fcprojb + layer * C;
+      break;
+    case Linear::kLogits:
+      m = &logits_;
+      break;
   }
   const int groups = m->groups();
   const int row_tasks = (T + kRowsPerTask - 1) / kRowsPerTask;

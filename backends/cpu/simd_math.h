@@ -25,13 +25,17 @@ typedef std::int32_t vi __attribute__((vector_size(64)));
 typedef std::uint32_t vu __attribute__((vector_size(64)));
 
 // Every lane x, exactly (0 + x would turn -0 into +0).
-inline vf splat(float x) { return vf{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+inline vf splat(float x) {
+  return vf{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
+}
 inline vf load(const float* p) {
   vf v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+inline void store(float* p, vf v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
 inline vf exp_vec(vf x) {
   using namespace mathfn;

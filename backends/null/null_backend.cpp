@@ -12,7 +12,10 @@ namespace {
 class NullSession final : public Session {
  public:
   NullSession(const ModelConfig& config, int capacity)
-      : config_(config), capacity_(capacity), logits_(config.vocab_size), probs_(config.vocab_size) {
+      : config_(config),
+        capacity_(capacity),
+        logits_(config.vocab_size),
+        probs_(config.vocab_size) {
     SplitMix64 rng(0);  // fixed, spread logits, so both rules have real work to do
     for (float& l : logits_) l = 4.0f * bell_from_bits(rng.next());
     ref::softmax_forward(probs_.data(), logits_.data(), config.vocab_size);

@@ -71,9 +71,12 @@ void expect_matches_reference(const std::shared_ptr<const Model>& model, const P
           max_diff = std::max(max_diff, std::fabs(double(got[s].logits[v]) - want[s].logits[v]));
         }
         if (backend->info().numerics == Numerics::kBitExact) {
-          ASSERT_EQ(std::memcmp(got[s].logits.data(), want[s].logits.data(), want[s].logits.size() * 4), 0)
+          ASSERT_EQ(
+              std::memcmp(got[s].logits.data(), want[s].logits.data(), want[s].logits.size() * 4),
+              0)
               << name << " logits differ at step " << s;
-          ASSERT_EQ(std::memcmp(got[s].probs.data(), want[s].probs.data(), want[s].probs.size() * 4), 0)
+          ASSERT_EQ(
+              std::memcmp(got[s].probs.data(), want[s].probs.data(), want[s].probs.size() * 4), 0)
               << name << " probs differ at step " << s;
         }
       }
@@ -99,14 +102,16 @@ TEST_P(BackendTest, OddShapesMatchTheReference) {
   expect_matches_reference(model, GetParam(), {{1, 2, 3}, long_prompt}, 4);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllBackends, BackendTest,
-    ::testing::Combine(::testing::ValuesIn(computing_backends()), ::testing::Range(1, 5),
-                       ::testing::Values(Mode::kRecompute, Mode::kKvCache)),
-    [](const auto& info) {
-      return std::get<0>(info.param) + "_" + std::to_string(std::get<1>(info.param)) + "threads_" +
-             (std::get<2>(info.param) == Mode::kRecompute ? "recompute" : "kvcache");
-    });
+INSTANTIATE_TEST_SUITE_P(AllBackends, BackendTest,
+                         ::testing::Combine(::testing::ValuesIn(computing_backends()),
+                                            ::testing::Range(1, 5),
+                                            ::testing::Values(Mode::kRecompute, Mode::kKvCache)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_" +
+                                  std::to_string(std::get<1>(info.param)) + "threads_" +
+                                  (std::get<2>(info.param) == Mode::kRecompute ? "recompute"
+                                                                               : "kvcache");
+                         });
 
 // Backends that offer bfloat16 follow the reference closely there too, though
 // not token for token: every logit within 2% of the step's largest |logit|,
@@ -222,10 +227,13 @@ TEST(SessionTest, BackendsRejectBadArguments) {
     const int V = test::tiny_model()->config().vocab_size;
     auto session = backend->open_session(4);
     std::vector<float> logits(V), probs(V);
-    EXPECT_THROW(session->forward(std::vector<int>{V}, 0, logits, probs), std::invalid_argument) << name;
-    EXPECT_THROW(session->forward(std::vector<int>{1}, 1, logits, probs), std::invalid_argument) << name;
+    EXPECT_THROW(session->forward(std::vector<int>{V}, 0, logits, probs), std::invalid_argument)
+        << name;
+    EXPECT_THROW(session->forward(std::vector<int>{1}, 1, logits, probs), std::invalid_argument)
+        << name;
     EXPECT_THROW(session->forward(std::vector<int>{1, 2, 3, 4, 5}, 0, logits, probs),
-                 std::invalid_argument) << name;
+                 std::invalid_argument)
+        << name;
     EXPECT_THROW(backend->open_session(0), std::invalid_argument) << name;
   }
 }

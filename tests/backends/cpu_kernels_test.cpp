@@ -52,8 +52,8 @@ TEST_P(KernelsTest, ExpMatchesTheReferenceEverywhere) {
   // A sweep through the range and its edges; vector lanes and scalar tails.
   std::vector<float> x;
   for (float v = -90.0f; v <= 90.0f; v += 0.01371f) x.push_back(v);
-  for (float v : {0.0f, -0.0f, -87.0f, 88.0f, -87.0001f, 88.0001f, -1e-30f, 1e-30f, -INFINITY,
-                  INFINITY}) {
+  for (float v :
+       {0.0f, -0.0f, -87.0f, 88.0f, -87.0001f, 88.0001f, -1e-30f, 1e-30f, -INFINITY, INFINITY}) {
     x.push_back(v);
   }
   std::vector<float> got(x.size()), want(x.size());
@@ -99,26 +99,34 @@ TEST_P(KernelsTest, MaxDivideAndSoftmaxPieces) {
 
 TEST_P(KernelsTest, AttentionRowsMatchTheReference) {
   // R consecutive query rows; row r attends to the first n0 + r keys.
-  for (auto [n0, hs] : {std::pair{1, 64}, {5, 64}, {16, 16}, {17, 16}, {64, 64}, {100, 20},
-                        {300, 64}, {1021, 64}, {33, 4}, {48, 80}}) {
+  for (auto [n0, hs] : {std::pair{1, 64},
+                        {5, 64},
+                        {16, 16},
+                        {17, 16},
+                        {64, 64},
+                        {100, 20},
+                        {300, 64},
+                        {1021, 64},
+                        {33, 4},
+                        {48, 80}}) {
     for (int R = 1; R <= kAttentionRows; R++) {
       const int n = n0 + R - 1, stride = n + 3;  // the cache is wider than the keys in use
-      const auto q = test::random_values(std::size_t(R) * hs, 10 + n0, 2.0f);  // (R, hs)
+      const auto q = test::random_values(std::size_t(R) * hs, 10 + n0, 2.0f);     // (R, hs)
       const auto keys = test::random_values(std::size_t(n) * hs, 20 + n0, 2.0f);  // (n, hs)
       const auto values = test::random_values(std::size_t(n) * hs, 30 + n0);
       std::vector<float> keys_t(std::size_t(hs) * stride, NAN);  // (hs, stride)
       for (int j = 0; j < n; j++) {
-        for (int i = 0; i < hs; i++) keys_t[std::size_t(i) * stride + j] = keys[std::size_t(j) * hs + i];
+        for (int i = 0; i < hs; i++)
+          keys_t[std::size_t(i) * stride + j] = keys[std::size_t(j) * hs + i];
       }
       std::vector<float> got(std::size_t(R) * hs, NAN), att(std::size_t(R) * (n0 + R), NAN);
-      k().attention_rows(got.data(), hs, q.data(), hs, R, n0, keys_t.data(), stride,
-                         values.data(), hs, att.data(), hs);
+      k().attention_rows(got.data(), hs, q.data(), hs, R, n0, keys_t.data(), stride, values.data(),
+                         hs, att.data(), hs);
       for (int r = 0; r < R; r++) {
         std::vector<float> want(hs), att_ref(n0 + r);
         ref::attention_head_forward(want.data(), q.data() + r * hs, keys.data(), values.data(),
                                     att_ref.data(), n0 + r, hs, hs);
-        expect_same_bits(std::vector<float>(got.begin() + r * hs, got.begin() + (r + 1) * hs),
-                         want,
+        expect_same_bits(std::vector<float>(got.begin() + r * hs, got.begin() + (r + 1) * hs), want,
                          "attention n0=" + std::to_string(n0) + " hs=" + std::to_string(hs) +
                              " R=" + std::to_string(R) + " row " + std::to_string(r));
       }
@@ -127,8 +135,12 @@ TEST_P(KernelsTest, AttentionRowsMatchTheReference) {
 }
 
 TEST_P(KernelsTest, MatmulEpiloguesMatchTheReference) {
-  for (auto [T, C, OC] : {std::tuple{1, 64, 64}, {7, 33, 100}, {13, 128, 1000}, {129, 64, 192},
-                          {6, 768, 64}, {2, 5, 3}}) {
+  for (auto [T, C, OC] : {std::tuple{1, 64, 64},
+                          {7, 33, 100},
+                          {13, 128, 1000},
+                          {129, 64, 192},
+                          {6, 768, 64},
+                          {2, 5, 3}}) {
     const auto inp = test::random_values(std::size_t(T) * C, 1);
     const auto w = test::random_values(std::size_t(OC) * C, 2, 0.2f);
     const auto bias = test::random_values(OC, 3);
@@ -136,7 +148,8 @@ TEST_P(KernelsTest, MatmulEpiloguesMatchTheReference) {
     const PackedMatrix packed = pack_matrix(w.data(), OC, C, serial);
     std::vector<float> want(std::size_t(T) * OC);
     ref::matmul_forward(want.data(), inp.data(), w.data(), bias.data(), T, C, OC);
-    const std::string shape = std::to_string(T) + "x" + std::to_string(C) + "x" + std::to_string(OC);
+    const std::string shape =
+        std::to_string(T) + "x" + std::to_string(C) + "x" + std::to_string(OC);
 
     std::vector<float> got(std::size_t(T) * OC, NAN);
     k().matmul(packed.data.data(), bias.data(), OC, C, inp.data(), 0, T, 0, packed.groups(),
@@ -237,19 +250,20 @@ TEST_P(PackedLinearTest, EveryLinearLayerMatchesTheReference) {
         const float* b;
         int in, out;
       };
-      const Case cases[] = {{Linear::kAttProj, p.attprojw + l * C * C, p.attprojb + l * C, C, C},
-                            {Linear::kFc, p.fcw + l * 4 * C * C, p.fcb + l * 4 * C, C, 4 * C},
-                            {Linear::kFcProj, p.fcprojw + l * 4 * C * C, p.fcprojb + l * C,
-                             4 * C, C},
-                            {Linear::kLogits, p.wte, nullptr, C, cfg.vocab_size}};
+      const Case cases[] = {
+          {Linear::kAttProj, p.attprojw + l * C * C, p.attprojb + l * C, C, C},
+          {Linear::kFc, p.fcw + l * 4 * C * C, p.fcb + l * 4 * C, C, 4 * C},
+          {Linear::kFcProj, p.fcprojw + l * 4 * C * C, p.fcprojb + l * C, 4 * C, C},
+          {Linear::kLogits, p.wte, nullptr, C, cfg.vocab_size}};
       for (const Case& c : cases) {
         if (c.which == Linear::kLogits && l > 0) continue;
         const auto inp = test::random_values(std::size_t(T) * c.in, T + l);
         std::vector<float> want(std::size_t(T) * c.out), got(want.size(), NAN);
         ref::matmul_forward(want.data(), inp.data(), c.w, c.b, T, c.in, c.out);
         linear.run(c.which, l, inp.data(), T, {Epilogue::kStore, got.data(), c.out}, *ex);
-        expect_same_bits(got, want, "linear " + std::to_string(int(c.which)) + " T=" +
-                                        std::to_string(T) + " layer " + std::to_string(l));
+        expect_same_bits(got, want,
+                         "linear " + std::to_string(int(c.which)) + " T=" + std::to_string(T) +
+                             " layer " + std::to_string(l));
       }
     }
   }

@@ -98,14 +98,17 @@ TEST_P(ExecutorTest, AnIdlePoolWakesUp) {
   expect_exactly_once(*ex, 16);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Executors, ExecutorTest,
-    ::testing::Values(
-        ExecutorKind{"pthreads_pool",
-                     [](int t) -> std::unique_ptr<Executor> { return std::make_unique<ThreadPool>(t); }},
-        ExecutorKind{"openmp",
-                     [](int t) -> std::unique_ptr<Executor> { return std::make_unique<OpenMpExecutor>(t); }}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Executors, ExecutorTest,
+                         ::testing::Values(ExecutorKind{"pthreads_pool",
+                                                        [](int t) -> std::unique_ptr<Executor> {
+                                                          return std::make_unique<ThreadPool>(t);
+                                                        }},
+                                           ExecutorKind{"openmp",
+                                                        [](int t) -> std::unique_ptr<Executor> {
+                                                          return std::make_unique<OpenMpExecutor>(
+                                                              t);
+                                                        }}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(ThreadPoolTest, APoolOfOneRunsOnTheCaller) {
   ThreadPool pool(1);

@@ -14,7 +14,8 @@ class BenchCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { open_model("synthetic:tiny"); }
   test::CommandResult bench(const std::string& args) {
-    return test::run_command(kBench + " --model synthetic:tiny -q --out " + dir_.string() + " " + args);
+    return test::run_command(kBench + " --model synthetic:tiny -q --out " + dir_.string() + " " +
+                             args);
   }
   void expect_error(const std::string& args, const std::string& message) {
     const auto r = bench(args);

@@ -92,7 +92,9 @@ TEST_F(Gpt2CliTest, EveryBackendAndPrecisionRuns) {
   }
 }
 
-TEST_F(Gpt2CliTest, NoTokens) { expect_error(gpt2(""), "Provide at least one token."); }
+TEST_F(Gpt2CliTest, NoTokens) {
+  expect_error(gpt2(""), "Provide at least one token.");
+}
 
 TEST_F(Gpt2CliTest, TooManyTokens) {
   expect_error(gpt2("1 2 3 4 5 6 7 8 9 10"), "Too many tokens.");

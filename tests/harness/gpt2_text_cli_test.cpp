@@ -78,8 +78,10 @@ TEST_F(Gpt2TextTest, PromptGivesTheTextOfTheTokenModeContinuation) {
   EXPECT_EQ(run("decode" + id_list).out, text.out);
   EXPECT_FALSE(text.out.empty());
   // The prompt from stdin, and --echo.
-  EXPECT_EQ(run("--model synthetic:tiny --prompt - -n 12 --ignore-eos", "Ladies and").out, text.out);
-  EXPECT_EQ(complete("--prompt 'Ladies and' -n 12 --ignore-eos --echo").out, "Ladies and" + text.out);
+  EXPECT_EQ(run("--model synthetic:tiny --prompt - -n 12 --ignore-eos", "Ladies and").out,
+            text.out);
+  EXPECT_EQ(complete("--prompt 'Ladies and' -n 12 --ignore-eos --echo").out,
+            "Ladies and" + text.out);
 }
 
 TEST_F(Gpt2TextTest, StopStringsEndTheOutputBeforeThem) {
@@ -107,7 +109,7 @@ TEST_F(Gpt2TextTest, EndOfTextStopsUnlessIgnored) {
   std::size_t lnfw = 0;
   for (int t = 0; t < kLnfw; t++) lnfw += sizes[t];
   for (int i = 0; i < c.channels; i++) {
-    p[lnfw + i] = 0.0f;                                                // lnfw
+    p[lnfw + i] = 0.0f;                                                         // lnfw
     p[lnfw + c.channels + i] = 10.0f * p[std::size_t(50256) * c.channels + i];  // lnfb
   }
   const auto path = test::temp_dir() / "eos.bin";
@@ -122,8 +124,9 @@ TEST_F(Gpt2TextTest, EndOfTextStopsUnlessIgnored) {
 }
 
 TEST_F(Gpt2TextTest, SeededSamplingIsTheSameOnEveryBackend) {
-  const std::string args = "--prompt 'Once upon' --max-new 12 --ignore-eos --temperature 0.9 "
-                           "--top-k 50 --seed 7";
+  const std::string args =
+      "--prompt 'Once upon' --max-new 12 --ignore-eos --temperature 0.9 "
+      "--top-k 50 --seed 7";
   const auto ref = complete(args);
   ASSERT_EQ(ref.status, 0) << ref.err;
   EXPECT_EQ(complete(args + " --backend openmp --threads 3 --mode kv-cache").out, ref.out);

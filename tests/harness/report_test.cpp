@@ -147,7 +147,8 @@ TEST(ReportTest, VerifyFilesSayWhatFailed) {
   row.steps = 10;
   row.token_mismatches = 1;
   row.passed = false;
-  row.differences = {"pthreads 2 threads recompute median: prompt p step 3: expected token 5, got 6"};
+  row.differences = {
+      "pthreads 2 threads recompute median: prompt p step 3: expected token 5, got 6"};
   r.rows = {row};
   r.passed = false;
   ReportContext ctx;

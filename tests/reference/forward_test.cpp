@@ -186,8 +186,7 @@ TEST(ForwardTest, RejectsBadArguments) {
   EXPECT_THROW(reference_forward(*model, std::vector<int>{1, 2, 3, 4, 5}, 0, state, logits, probs),
                std::invalid_argument);
   std::vector<float> short_logits(V - 1);
-  EXPECT_THROW(reference_forward(*model, ok, 0, state, short_logits, probs),
-               std::invalid_argument);
+  EXPECT_THROW(reference_forward(*model, ok, 0, state, short_logits, probs), std::invalid_argument);
   EXPECT_THROW(ReferenceState(model->config(), 0), std::invalid_argument);
   EXPECT_THROW(ReferenceState(model->config(), 1025), std::invalid_argument);
   EXPECT_NO_THROW(reference_forward(*model, ok, 0, state, logits, probs));

@@ -16,7 +16,7 @@ double gelu_exact(double x) {
 }
 
 TEST(KernelsTest, EncoderAddsTokenAndPositionRows) {
-  const float wte[3 * 2] = {1, 2, 3, 4, 5, 6};           // (V=3, C=2)
+  const float wte[3 * 2] = {1, 2, 3, 4, 5, 6};                // (V=3, C=2)
   const float wpe[4 * 2] = {10, 20, 30, 40, 50, 60, 70, 80};  // (maxT=4, C=2)
   const int tokens[2] = {2, 0};
   float out[4];
@@ -144,8 +144,8 @@ TEST(KernelsTest, AttentionOfNewRowsMatchesTheFullPass) {
     }
   }
   std::vector<float> full(total * C), tail((total - pos) * C);
-  ref::attention_forward(full.data(), qkv.data(), keys.data(), values.data(), att.data(), 0,
-                         total, C, NH);
+  ref::attention_forward(full.data(), qkv.data(), keys.data(), values.data(), att.data(), 0, total,
+                         C, NH);
   ref::attention_forward(tail.data(), qkv.data() + pos * 3 * C, keys.data(), values.data(),
                          att.data(), pos, total - pos, C, NH);
   EXPECT_EQ(std::vector<float>(full.begin() + pos * C, full.end()), tail);
