@@ -3,6 +3,8 @@
 #include "backends/pthreads/thread_pool.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <atomic>
 #include <functional>
@@ -124,6 +126,30 @@ TEST(ThreadPoolTest, TheCallerIsWorkerZero) {
     if (w == 0) worker0 = std::this_thread::get_id();
   });
   EXPECT_EQ(worker0, std::this_thread::get_id());
+}
+
+TEST(ThreadPoolTest, WorkersDoNotInheritAPinnedCreatorsAffinity) {
+  // An OpenMP runtime told to bind pins the main thread to one CPU; a pool made
+  // afterwards must still spread over the process's CPUs.
+  cpu_set_t all, one, seen;
+  ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  if (CPU_COUNT(&all) < 2) GTEST_SKIP() << "one CPU";
+  CPU_ZERO(&one);
+  for (int c = 0; c < CPU_SETSIZE; c++) {
+    if (CPU_ISSET(c, &all)) {
+      CPU_SET(c, &one);
+      break;
+    }
+  }
+  ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
+  {
+    ThreadPool pool(2);
+    pool.parallel_for(2, [&](int, int, int w) {
+      if (w == 1) pthread_getaffinity_np(pthread_self(), sizeof seen, &seen);
+    });
+  }
+  ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof all, &all), 0);
+  EXPECT_TRUE(CPU_EQUAL(&seen, &all)) << CPU_COUNT(&seen) << " CPUs for the worker";
 }
 
 TEST(ThreadPoolTest, RejectsFewerThanOneThread) {
