@@ -58,16 +58,7 @@ class CpuSession final : public Session {
       float* keys_t = keys_t_.data() + l * lC * cap;
       float* values = values_.data() + l * cap * lC;
       layernorm_rows(ln_.data(), x, p.ln1w + l * lC, p.ln1b + l * lC, n, C, ex);
-      Epilogue qkv;
-      qkv.kind = Epilogue::kQkv;
-      qkv.out = q_.data();
-      qkv.ld = C;
-      qkv.keys_t = keys_t;
-      qkv.values = values;
-      qkv.pos = pos;
-      qkv.stride = capacity_;
-      qkv.channels = C;
-      qkv.head_size = hs;
+      const Epilogue qkv = Epilogue::qkv(q_.data(), keys_t, values, pos, capacity_, C, hs);
       linear.run(Linear::kQkv, l, ln_.data(), n, qkv, ex);
       attention_layer(atty_.data(), q_.data(), keys_t, values, capacity_, pos, n, NH, C,
                       att_.data(), k, ex);

@@ -42,6 +42,23 @@ struct Epilogue {
   int stride = 0;
   int channels = 0;
   int head_size = 0;
+
+  // The kQkv epilogue: q (T, C) into q; keys and values of positions pos.. into
+  // the cache (keys_t (NH, hs, stride), values (stride, C)).
+  static Epilogue qkv(float* q, float* keys_t, float* values, int pos, int stride, int channels,
+                      int head_size) {
+    Epilogue ep;
+    ep.kind = kQkv;
+    ep.out = q;
+    ep.ld = channels;
+    ep.keys_t = keys_t;
+    ep.values = values;
+    ep.pos = pos;
+    ep.stride = stride;
+    ep.channels = channels;
+    ep.head_size = head_size;
+    return ep;
+  }
 };
 
 struct Kernels {

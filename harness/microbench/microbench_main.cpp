@@ -137,19 +137,14 @@ constexpr Product kProducts[] = {{"matmul_qkv", Linear::kQkv, Epilogue::kQkv},
                                  {"matmul_logits", Linear::kLogits, Epilogue::kStore}};
 
 Epilogue epilogue_for(const Product& p, const ModelConfig& c, Buffers& b, int OC) {
+  if (p.epilogue == Epilogue::kQkv) {
+    return Epilogue::qkv(b.out.data(), b.keys_t.data(), b.values.data(), 0, c.max_seq_len,
+                         c.channels, c.head_size());
+  }
   Epilogue ep;
   ep.kind = p.epilogue;
   ep.out = b.out.data();
   ep.ld = OC;
-  if (p.epilogue == Epilogue::kQkv) {
-    ep.ld = c.channels;
-    ep.keys_t = b.keys_t.data();
-    ep.values = b.values.data();
-    ep.pos = 0;
-    ep.stride = c.max_seq_len;
-    ep.channels = c.channels;
-    ep.head_size = c.head_size();
-  }
   return ep;
 }
 

@@ -200,16 +200,7 @@ TEST_P(KernelsTest, QkvEpilogueFillsTheCache) {
   std::vector<float> want(T * 3 * C);
   ref::matmul_forward(want.data(), inp.data(), w.data(), bias.data(), T, C, 3 * C);
   std::vector<float> q(T * C, NAN), keys_t(C * stride, NAN), values(stride * C, NAN);
-  Epilogue ep;
-  ep.kind = Epilogue::kQkv;
-  ep.out = q.data();
-  ep.ld = C;
-  ep.keys_t = keys_t.data();
-  ep.values = values.data();
-  ep.pos = pos;
-  ep.stride = stride;
-  ep.channels = C;
-  ep.head_size = hs;
+  const Epilogue ep = Epilogue::qkv(q.data(), keys_t.data(), values.data(), pos, stride, C, hs);
   k().matmul(packed.data.data(), bias.data(), 3 * C, C, inp.data(), 0, T, 0, packed.groups(), ep);
   for (int t = 0; t < T; t++) {
     for (int c = 0; c < C; c++) {

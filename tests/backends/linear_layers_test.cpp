@@ -157,16 +157,8 @@ TEST_P(LinearLayersTest, EveryProductAndEpilogueMatchesTheReference) {
       const int C = cfg.channels, pos = 3, stride = T + pos + 2;
       std::vector<float> q(std::size_t(T) * C, NAN), keys_t(std::size_t(C) * stride, NAN),
           values(std::size_t(stride) * C, NAN);
-      Epilogue ep;
-      ep.kind = Epilogue::kQkv;
-      ep.out = q.data();
-      ep.ld = C;
-      ep.keys_t = keys_t.data();
-      ep.values = values.data();
-      ep.pos = pos;
-      ep.stride = stride;
-      ep.channels = C;
-      ep.head_size = cfg.head_size();
+      const Epilogue ep =
+          Epilogue::qkv(q.data(), keys_t.data(), values.data(), pos, stride, C, cfg.head_size());
       linear.run(which, layer, inp.data(), T, ep, ex);
       for (int t = 0; t < T; t++) {
         for (int c = 0; c < C; c++) {
