@@ -35,7 +35,8 @@ void softmax_row(float* probs, const float* logits, int V, float* partial_max, c
                  Executor& ex) {
   std::fill(partial_max, partial_max + ex.threads(), -INFINITY);
   ex.parallel_for(V, [&](int begin, int end, int worker) {
-    partial_max[worker] = k.max(logits + begin, end - begin);
+    // A worker may get several chunks; max is exact, so any grouping gives the same value.
+    partial_max[worker] = std::max(partial_max[worker], k.max(logits + begin, end - begin));
   });
   float maxval = -INFINITY;
   for (int w = 0; w < ex.threads(); w++) maxval = std::max(maxval, partial_max[w]);

@@ -8,29 +8,27 @@
 
 namespace gpt2 {
 
-OpenMpExecutor::OpenMpExecutor(int threads) : threads_(threads) {
+OpenMpExecutor::OpenMpExecutor(int threads)
+    : threads_(threads), cursors_(threads < 1 ? 1 : threads) {
   if (threads < 1) throw std::invalid_argument("OpenMP executor: threads must be at least 1");
 }
 
 void OpenMpExecutor::parallel_for(int n, RangeFn fn) {
   if (n <= 0) return;
-  const int k = n < threads_ ? n : threads_;
-  if (k == 1) {
+  if (threads_ == 1 || n == 1) {
     fn(0, n, 0);
     return;
   }
-  // One iteration per share; the share index (not the OpenMP thread number)
-  // names the worker, so per-worker scratch stays private even if OpenMP runs
-  // two shares on one thread. The team is always threads_ strong (the threads
-  // past k get no share): changing a team's size between regions costs libgomp
-  // a re-dock of its threads, and a forward pass alternates regions of 12 items
+  // One iteration per worker, each running its share and then stealing what
+  // the others left (ShareCursors, executor.h). The iteration index (not the
+  // OpenMP thread number) names the worker, so per-worker scratch stays private
+  // even if OpenMP ran two iterations on one thread. The team is always
+  // threads_ strong: changing a team's size between regions costs libgomp a
+  // re-dock of its threads, and a forward pass alternates regions of 12 items
   // (the heads) with regions of hundreds.
+  cursors_.reset(n);
 #pragma omp parallel for schedule(static, 1) num_threads(threads_)
-  for (int w = 0; w < threads_; w++) {
-    if (w >= k) continue;
-    const auto [begin, end] = share_of(n, k, w);
-    fn(begin, end, w);
-  }
+  for (int w = 0; w < threads_; w++) cursors_.run(w, fn);
 }
 
 std::unique_ptr<Backend> make_openmp_backend(std::shared_ptr<const Model> model,

@@ -9,8 +9,8 @@
 
 namespace gpt2 {
 
-// An Executor whose parallel_for is an OpenMP parallel loop over the shares,
-// on exactly `threads` OpenMP threads.
+// An Executor whose parallel_for is an OpenMP parallel loop over the workers'
+// shares (with stealing, executor.h), on exactly `threads` OpenMP threads.
 class OpenMpExecutor final : public Executor {
  public:
   explicit OpenMpExecutor(int threads);
@@ -19,6 +19,7 @@ class OpenMpExecutor final : public Executor {
 
  private:
   int threads_;
+  ShareCursors cursors_;
 };
 
 std::unique_ptr<Backend> make_openmp_backend(std::shared_ptr<const Model> model,

@@ -1,15 +1,17 @@
 // The protocol, in full:
 //
 // parallel_for (the caller, worker 0):
-//   1. stores the job, sets pending_ = threads - 1,
+//   1. stores the job (fn and the shares' cursors), sets pending_ = threads - 1,
 //   2. under the mutex, increments generation_, then notifies work_ready_,
-//   3. runs its own share,
+//   3. runs its part: its own share, then chunks of shares still unclaimed
+//      (ShareCursors, executor.h: chunks are claimed by atomic increments),
 //   4. waits until pending_ is 0: first by spinning, then under the mutex on
 //      work_done_.
 // A worker loops:
 //   1. waits until generation_ differs from the last one it ran: spinning,
 //      then under the mutex on work_ready_ (or until stop_),
-//   2. runs its share of the job (an empty share when n < threads),
+//   2. runs its part of the job, as the caller does (when n < threads, only
+//      chunks left in the others' shares),
 //   3. decrements pending_; the one that takes it to 0 notifies work_done_
 //      under the mutex.
 // Every wait re-checks its condition under the mutex and every change a waiter
@@ -74,7 +76,7 @@ bool ThreadPool::spin_until(Pred done) const {
   }
 }
 
-ThreadPool::ThreadPool(int threads) : threads_(threads) {
+ThreadPool::ThreadPool(int threads) : threads_(threads), cursors_(threads < 1 ? 1 : threads) {
   if (threads < 1) {
     throw std::invalid_argument("thread pool: " + std::to_string(threads) +
                                 " threads; at least 1 is needed");
@@ -95,9 +97,7 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::run_share(int worker) {
-  if (worker >= job_k_) return;
-  const auto [begin, end] = share_of(job_n_, job_k_, worker);
-  if (begin < end) (*job_)(begin, end, worker);
+  cursors_.run(worker, *job_);
 }
 
 void ThreadPool::parallel_for(int n, RangeFn fn) {
@@ -107,8 +107,7 @@ void ThreadPool::parallel_for(int n, RangeFn fn) {
     return;
   }
   job_ = &fn;
-  job_n_ = n;
-  job_k_ = n < threads_ ? n : threads_;
+  cursors_.reset(n);
   pending_.store(threads_ - 1, std::memory_order_relaxed);
   {
     std::lock_guard lock(mutex_);

@@ -40,8 +40,7 @@ class ThreadPool final : public Executor {
   // The job being run: written by the caller before it bumps generation_,
   // read by workers after they see the new generation.
   const RangeFn* job_ = nullptr;
-  int job_n_ = 0;
-  int job_k_ = 0;  // workers with a share: min(threads, n)
+  ShareCursors cursors_;  // the job's shares and what of them is claimed
 
   // How long a thread spins before it sleeps (thread_pool.cpp).
   std::chrono::nanoseconds spin_;
