@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Summarizes scripts/device/scaling.sh's output folder as Markdown: per thread count,
+the machine's own scaling (register-only fp32 loops and read bandwidth, each over its
+1-thread value) next to each backend's speedup over 1 thread, as the median and range
+over the sweep rounds, and that speedup as a share of the mul+add loop's scaling (the
+bit-exact kernels add and multiply without FMA, so that loop is their ceiling).
+
+    scripts/scaling_summary.py OUTDIR
+
+Each round's speedup divides its own 1-thread median by its own N-thread median, so a
+slow or fast moment of the machine moves both. Standard library only.
+"""
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+CEILING = re.compile(r"^(?P<op>peak_fp32_fma|peak_fp32_mul_add|read_bandwidth)/threads:(?P<k>\d+)")
+
+
+def ceilings(path):
+    """{op: {threads: [rate per repetition]}}"""
+    with open(path) as f:
+        data = json.load(f)
+    out = {}
+    for b in data["benchmarks"]:
+        m = CEILING.match(b["name"])
+        if not m or b.get("run_type") != "iteration" or b.get("error_occurred"):
+            continue
+        rate = b.get("GFLOP/s", b.get("GB/s"))
+        out.setdefault(m["op"], {}).setdefault(int(m["k"]), []).append(rate)
+    return out
+
+
+def rounds(folder):
+    """[(round name, {(backend, threads): median seconds})]"""
+    out = []
+    for path in sorted(glob.glob(os.path.join(folder, "round-*", "*.json"))):
+        with open(path) as f:
+            data = json.load(f)
+        medians = {(m["backend"], m["threads"]): m["median_s"] for m in data["measurements"]
+                   if m.get("precision", "float32") == "float32"}
+        out.append((os.path.basename(os.path.dirname(path)), medians, data))
+    return out
+
+
+def spread(values, fmt="{:.2f}"):
+    if not values:
+        return "-"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return fmt.format(med)
+    return f"{fmt.format(med)} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: scaling_summary.py OUTDIR")
+    folder = sys.argv[1]
+    ceil_path = os.path.join(folder, "ceilings.json")
+    ceil = ceilings(ceil_path) if os.path.exists(ceil_path) else {}
+    runs = rounds(folder)
+    if not runs:
+        sys.exit(f"scaling_summary.py: no round-*/*.json under {folder}")
+    backends = []
+    for _, medians, _ in runs:
+        for b, _ in medians:
+            if b not in backends:
+                backends.append(b)
+    threads = sorted({k for _, medians, _ in runs for _, k in medians})
+    first = runs[0][2]
+    machine, build, workload = first["machine"], first["build"], first["workload"]
+
+    def scaling(op, k):
+        if op not in ceil or k not in ceil[op] or 1 not in ceil[op]:
+            return None
+        return statistics.median(ceil[op][k]) / statistics.median(ceil[op][1])
+
+    print("# Compute-bound scaling against the machine's own scaling\n")
+    print(f"- machine: {machine['cpu_model']}, {machine['logical_cpus']} logical CPUs, "
+          f"{machine['kernel']}")
+    print(f"- build: {build['compiler']}, commit {build['git_commit']}")
+    prompts = ", ".join(f"{p['id']} ({p['prompt_tokens']} tokens)" for p in workload["prompts"])
+    print(f"- workload: recompute, {prompts}, {workload['new_tokens_per_run']} new tokens, "
+          f"{workload['reps']} timed runs after {workload['warmup']} warm-up per configuration")
+    print(f"- rounds: {len(runs)} ({', '.join(r for r, _, _ in runs)}), one after another")
+    print("- ceilings: median of 3 repetitions; speedups: median (min-max) over rounds\n")
+    head = ["threads", "FMA loop x", "mul+add loop x", "read GB/s x"]
+    for b in backends:
+        head += [f"{b} speedup", f"{b} / mul+add x"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---:|" * len(head))
+    for k in threads:
+        row = [str(k)]
+        for op in ("peak_fp32_fma", "peak_fp32_mul_add", "read_bandwidth"):
+            s = scaling(op, k)
+            row.append("-" if s is None else f"{s:.2f}")
+        ceiling = scaling("peak_fp32_mul_add", k)
+        for b in backends:
+            speedups = [m[(b, 1)] / m[(b, k)] for _, m, _ in runs if (b, 1) in m and (b, k) in m]
+            row.append(spread(speedups))
+            row.append("-" if ceiling is None or not speedups
+                       else f"{statistics.median(speedups) / ceiling:.2f}")
+        print("| " + " | ".join(row) + " |")
+    print("\n1-thread medians per round (s/run): " + "; ".join(
+        f"{r}: " + ", ".join(f"{b} {m[(b, 1)]:.3f}" for b in backends if (b, 1) in m)
+        for r, m, _ in runs))
+    rates = {op: statistics.median(ceil[op][1]) for op in ceil if 1 in ceil[op]}
+    if rates:
+        print("1-thread ceilings: " + ", ".join(
+            f"{op} {v:.1f} {'GB/s' if op == 'read_bandwidth' else 'GFLOP/s'}"
+            for op, v in sorted(rates.items())))
+
+
+if __name__ == "__main__":
+    main()
