@@ -35,15 +35,17 @@ def ceilings(path):
 
 
 def rounds(folder):
-    """[(round name, {(backend, threads): median seconds})]"""
-    out = []
+    """[(round name, {(backend, threads): median seconds}, report)], {(backend, threads): all samples}"""
+    out, samples = [], {}
     for path in sorted(glob.glob(os.path.join(folder, "round-*", "*.json"))):
         with open(path) as f:
             data = json.load(f)
-        medians = {(m["backend"], m["threads"]): m["median_s"] for m in data["measurements"]
-                   if m.get("precision", "float32") == "float32"}
-        out.append((os.path.basename(os.path.dirname(path)), medians, data))
-    return out
+        ms = [m for m in data["measurements"] if m.get("precision", "float32") == "float32"]
+        out.append((os.path.basename(os.path.dirname(path)),
+                    {(m["backend"], m["threads"]): m["median_s"] for m in ms}, data))
+        for m in ms:
+            samples.setdefault((m["backend"], m["threads"]), []).extend(m["samples_s"])
+    return out, samples
 
 
 def spread(values, fmt="{:.2f}"):
@@ -61,7 +63,7 @@ def main():
     folder = sys.argv[1]
     ceil_path = os.path.join(folder, "ceilings.json")
     ceil = ceilings(ceil_path) if os.path.exists(ceil_path) else {}
-    runs = rounds(folder)
+    runs, samples = rounds(folder)
     if not runs:
         sys.exit(f"scaling_summary.py: no round-*/*.json under {folder}")
     backends = []
@@ -86,10 +88,13 @@ def main():
     print(f"- workload: recompute, {prompts}, {workload['new_tokens_per_run']} new tokens, "
           f"{workload['reps']} timed runs after {workload['warmup']} warm-up per configuration")
     print(f"- rounds: {len(runs)} ({', '.join(r for r, _, _ in runs)}), one after another")
-    print("- ceilings: median of 3 repetitions; speedups: median (min-max) over rounds\n")
+    print("- ceilings: median of 3 repetitions; speedup: median (min-max) over rounds of each "
+          "round's 1-thread median over its N-thread median; pooled: the median of every "
+          "round's 1-thread samples over the median of every round's N-thread samples (one slow "
+          "1-thread round moves it less)\n")
     head = ["threads", "FMA loop x", "mul+add loop x", "read GB/s x"]
     for b in backends:
-        head += [f"{b} speedup", f"{b} / mul+add x"]
+        head += [f"{b} speedup", f"{b} pooled", f"{b} / mul+add x"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---:|" * len(head))
     for k in threads:
@@ -101,6 +106,9 @@ def main():
         for b in backends:
             speedups = [m[(b, 1)] / m[(b, k)] for _, m, _ in runs if (b, 1) in m and (b, k) in m]
             row.append(spread(speedups))
+            pooled = ((b, 1) in samples and (b, k) in samples and
+                      statistics.median(samples[(b, 1)]) / statistics.median(samples[(b, k)]))
+            row.append(f"{pooled:.2f}" if pooled else "-")
             row.append("-" if ceiling is None or not speedups
                        else f"{statistics.median(speedups) / ceiling:.2f}")
         print("| " + " | ".join(row) + " |")
