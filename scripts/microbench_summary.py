@@ -24,9 +24,13 @@ def parse(path):
     rows = []
     for b in data["benchmarks"]:
         m = NAME.match(b["name"])
-        if not m or b.get("error_occurred"):
+        # With --benchmark_repetitions, a benchmark's repetitions are followed by
+        # its mean, median, stddev and cv: keep the repetitions and the median.
+        aggregate = b.get("aggregate_name") if b.get("run_type") == "aggregate" else None
+        if not m or b.get("error_occurred") or aggregate not in (None, "median"):
             continue
         rows.append({
+            "repetition": aggregate is None,
             "op": m["op"],
             "backend": m["backend"],
             "T": int(m["T"]) if m["T"] else None,

@@ -13,24 +13,21 @@ slow or fast moment of the machine moves both. Standard library only.
 import glob
 import json
 import os
-import re
 import statistics
 import sys
 
-CEILING = re.compile(r"^(?P<op>peak_fp32_fma|peak_fp32_mul_add|read_bandwidth)/threads:(?P<k>\d+)")
+from microbench_summary import parse as parse_microbench
+
+CEILINGS = ("peak_fp32_fma", "peak_fp32_mul_add", "read_bandwidth")
 
 
 def ceilings(path):
     """{op: {threads: [rate per repetition]}}"""
-    with open(path) as f:
-        data = json.load(f)
     out = {}
-    for b in data["benchmarks"]:
-        m = CEILING.match(b["name"])
-        if not m or b.get("run_type") != "iteration" or b.get("error_occurred"):
-            continue
-        rate = b.get("GFLOP/s", b.get("GB/s"))
-        out.setdefault(m["op"], {}).setdefault(int(m["k"]), []).append(rate)
+    for r in parse_microbench(path)[1]:
+        if r["repetition"] and r["op"] in CEILINGS:
+            out.setdefault(r["op"], {}).setdefault(r["threads"], []).append(
+                r.get("GFLOP/s", r.get("GB/s")))
     return out
 
 
@@ -99,7 +96,7 @@ def main():
     print("|" + "---:|" * len(head))
     for k in threads:
         row = [str(k)]
-        for op in ("peak_fp32_fma", "peak_fp32_mul_add", "read_bandwidth"):
+        for op in CEILINGS:
             s = scaling(op, k)
             row.append("-" if s is None else f"{s:.2f}")
         ceiling = scaling("peak_fp32_mul_add", k)
