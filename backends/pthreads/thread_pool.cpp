@@ -96,10 +96,6 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::run_share(int worker) {
-  cursors_.run(worker, *job_);
-}
-
 void ThreadPool::parallel_for(int n, RangeFn fn) {
   if (n <= 0) return;
   if (threads_ == 1 || n == 1) {  // nothing to share: run on the caller
@@ -114,7 +110,7 @@ void ThreadPool::parallel_for(int n, RangeFn fn) {
     generation_.fetch_add(1, std::memory_order_release);
   }
   work_ready_.notify_all();
-  run_share(0);
+  cursors_.run(0, fn);
   if (spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) return;
   std::unique_lock lock(mutex_);
   work_done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
@@ -135,7 +131,7 @@ void ThreadPool::worker_loop(int worker) {
       if (current == seen) return;  // stop_, and no new job
     }
     seen = current;
-    run_share(worker);
+    cursors_.run(worker, *job_);
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard lock(mutex_);
       work_done_.notify_one();

@@ -29,7 +29,6 @@ class ThreadPool final : public Executor {
 
  private:
   void worker_loop(int worker);
-  void run_share(int worker);
   // Polls `done` (with pause instructions) for up to spin_; true once it holds.
   template <typename Pred>
   bool spin_until(Pred done) const;
