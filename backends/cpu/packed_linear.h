@@ -11,6 +11,15 @@
 
 namespace gpt2::cpu {
 
+// A product's work is (output group, block of rows) tasks, in group-major order,
+// split among `workers` in contiguous shares (share_of). Rows per task for T
+// rows: kMaxRowsPerTask while T is no more (one task per group); beyond, the
+// most rows, a multiple of the AVX-512 kernel's kRowTile, that keep the busiest
+// share's work within 3% of the mean (else the most balanced choice).
+inline constexpr int kRowTile = 6;
+inline constexpr int kMaxRowsPerTask = 48;
+int rows_per_task(int groups, int T, int workers);
+
 class PackedLinear final : public LinearLayers {
  public:
   // Packs every matrix of `model` once, in parallel on `ex`.
