@@ -3,7 +3,9 @@
 the machine's own scaling (register-only fp32 loops and read bandwidth, each over its
 1-thread value) next to each backend's speedup over 1 thread, as the median and range
 over the sweep rounds, and that speedup as a share of the mul+add loop's scaling (the
-bit-exact kernels add and multiply without FMA, so that loop is their ceiling).
+bit-exact kernels add and multiply without FMA, so that loop is their ceiling): of the
+balanced loop's (work handed out in small chunks, as the executors' stealing does) where
+ceilings.json has it, else of the loop in equal shares.
 
     scripts/scaling_summary.py OUTDIR
 
@@ -18,7 +20,9 @@ import sys
 
 from microbench_summary import parse as parse_microbench
 
-CEILINGS = ("peak_fp32_fma", "peak_fp32_mul_add", "read_bandwidth")
+CEILINGS = ("peak_fp32_fma", "peak_fp32_mul_add", "peak_fp32_mul_add_balanced", "read_bandwidth")
+LABELS = {"peak_fp32_fma": "FMA loop x", "peak_fp32_mul_add": "mul+add loop x",
+          "peak_fp32_mul_add_balanced": "mul+add balanced x", "read_bandwidth": "read GB/s x"}
 
 
 def ceilings(path):
@@ -89,17 +93,21 @@ def main():
           "round's 1-thread median over its N-thread median; pooled: the median of every "
           "round's 1-thread samples over the median of every round's N-thread samples (one slow "
           "1-thread round moves it less)\n")
-    head = ["threads", "FMA loop x", "mul+add loop x", "read GB/s x"]
+    shown = [op for op in CEILINGS if op in ceil or op != "peak_fp32_mul_add_balanced"]
+    against = "peak_fp32_mul_add_balanced" if "peak_fp32_mul_add_balanced" in ceil \
+        else "peak_fp32_mul_add"
+    head = ["threads"] + [LABELS[op] for op in shown]
     for b in backends:
-        head += [f"{b} speedup", f"{b} pooled", f"{b} / mul+add x"]
+        head += [f"{b} speedup", f"{b} pooled",
+                 f"{b} / {'balanced' if against.endswith('balanced') else 'mul+add'} x"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---:|" * len(head))
     for k in threads:
         row = [str(k)]
-        for op in CEILINGS:
+        for op in shown:
             s = scaling(op, k)
             row.append("-" if s is None else f"{s:.2f}")
-        ceiling = scaling("peak_fp32_mul_add", k)
+        ceiling = scaling(against, k)
         for b in backends:
             speedups = [m[(b, 1)] / m[(b, k)] for _, m, _ in runs if (b, 1) in m and (b, k) in m]
             row.append(spread(speedups))

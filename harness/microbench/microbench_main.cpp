@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -329,6 +330,35 @@ void bm_peak(benchmark::State& state, PeakKind kind) {
   state.SetLabel(kind == PeakKind::kFp32Fma || kind == PeakKind::kFp32MulAdd ? peak_isa() : "");
 }
 
+// The mul+add loop's work of `threads` threads, handed out in 32 chunks per
+// thread from one counter: the ceiling of a workload that balances itself (as
+// the executors' shares with stealing do), where bm_peak's equal shares wait
+// for the slowest CPU. On a machine of equal CPUs the two agree.
+void bm_peak_balanced(benchmark::State& state) {
+  const int threads = int(state.range(0));
+  std::string why;
+  if (!peak_available(PeakKind::kFp32MulAdd, &why)) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  constexpr long kWork = 1 << 20;
+  constexpr int kChunksPerThread = 32;
+  const int chunks = threads * kChunksPerThread;
+  double flops = 0;
+  for (auto _ : state) {
+    std::atomic<int> next{0};
+    double sum = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sum)
+    for (int c = next++; c < chunks; c = next++) {
+      sum += run_peak(PeakKind::kFp32MulAdd, kWork / kChunksPerThread);
+    }
+    flops = sum;
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(peak_isa());
+}
+
 // Reads a 1 GiB buffer (far past any cache) with the widest loads, shares
 // split among the threads.
 void bm_read_bandwidth(benchmark::State& state) {
@@ -382,6 +412,9 @@ void register_all(const Options& o) {
                  ->ArgNames({"threads"})
                  ->Arg(k));
     }
+    common(benchmark::RegisterBenchmark("peak_fp32_mul_add_balanced", bm_peak_balanced)
+               ->ArgNames({"threads"})
+               ->Arg(k));
     common(benchmark::RegisterBenchmark("read_bandwidth", bm_read_bandwidth)
                ->ArgNames({"threads"})
                ->Arg(k));
