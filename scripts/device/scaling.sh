@@ -3,14 +3,14 @@
 # compares with the machine's own scaling, with its spread.
 #   1. ceilings.json: register-only fp32 loops (with and without FMA) and read
 #      bandwidth at the sweep's thread counts, 3 repetitions each;
-#   2. pairs.txt: the mul+add loop on every pair of CPUs (taskset), 2 threads:
-#      a pair that shares a physical core (or whose host core is busy) shows
-#      about half of twice the 1-thread rate;
+#   2. pairs.txt (unless PAIRS=no): the mul+add loop on every pair of CPUs
+#      (taskset), 2 threads: a pair that shares a physical core (or whose host
+#      core is busy) shows about half of twice the 1-thread rate;
 #   3. round-N/: ROUNDS sweeps of recompute on the 512-token prompt, one after
 #      another, the backend order alternating between rounds, so each speedup
 #      is quoted as the median and range over rounds rather than one sweep's.
 # Summarize with: python3 scripts/scaling_summary.py OUTDIR
-#   bash scripts/device/scaling.sh OUTDIR [ROUNDS]
+#   [PAIRS=no] bash scripts/device/scaling.sh OUTDIR [ROUNDS]
 set -euo pipefail
 out=${1:?usage: scaling.sh OUTDIR [ROUNDS]}
 rounds=${2:-3}
@@ -26,7 +26,7 @@ pair() {
     --benchmark_filter='peak_fp32_mul_add/threads:2' 2>&1 | grep -o 'GFLOP/s=[0-9]*' | cut -d= -f2
 }
 cpus=$(nproc)
-{
+[ "${PAIRS:-yes}" = no ] || {
   echo "# fp32 mul+add GFLOP/s of 2 threads on CPUs i and j (taskset); 1 thread alone:"
   gpt2-microbench --threads=1 --rows=1 --benchmark_min_time=0.3 \
     --benchmark_filter='peak_fp32_mul_add/threads:1' 2>&1 | grep -o 'GFLOP/s=[0-9]*' | cut -d= -f2
