@@ -87,7 +87,10 @@ class ShareCursors {
   }
 
  private:
-  static constexpr int kChunksPerShare = 8;
+  // Small chunks keep a job's end short: when the others are done, the last
+  // worker (perhaps one on a slowed vCPU) has at most one chunk left to finish.
+  // A claim is one atomic increment, far cheaper than a chunk of any job here.
+  static constexpr int kChunksPerShare = 32;
   struct alignas(64) Cursor {
     std::atomic<int> next{0};  // the first index of the share not yet claimed
     int end = 0;

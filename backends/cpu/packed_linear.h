@@ -2,6 +2,7 @@
 // reference's order; threads split output groups and rows, never one sum.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -11,14 +12,38 @@
 
 namespace gpt2::cpu {
 
-// A product's work is (output group, block of rows) tasks, in group-major order,
-// split among `workers` in contiguous shares (share_of). Rows per task for T
-// rows: kMaxRowsPerTask while T is no more (one task per group); beyond, the
-// most rows, a multiple of the AVX-512 kernel's kRowTile, that keep the busiest
-// share's work within 3% of the mean (else the most balanced choice).
-inline constexpr int kRowTile = 6;
-inline constexpr int kMaxRowsPerTask = 48;
-int rows_per_task(int groups, int T, int workers);
+// The tasks the executor hands out for a product of T rows with `groups`
+// output groups. Up to kWholeGroupRows rows, one per group, all rows: each
+// group's weights are read by one worker, once (short prompts and decode steps
+// are bound by reading them). Past that the product is bound by arithmetic, and
+// a task is one register tile (kRowTile rows) of one group, group-major: the
+// shares then differ by at most one tile, and the last chunks of a product are
+// short, so the workers that finish first (on the device, where a vCPU may run
+// at half speed, the others) seldom wait long for the last one; a worker still
+// streams one group's weights for all its consecutive tiles (below).
+inline constexpr int kRowTile = 6;  // rows of the AVX-512 kernel's register tile
+inline constexpr int kWholeGroupRows = 48;
+inline int matmul_tasks(int groups, int T) {
+  return T <= kWholeGroupRows ? groups : groups * ((T + kRowTile - 1) / kRowTile);
+}
+
+// Calls call(g0, g1, t0, t1) (groups [g0, g1), rows [t0, t1)) for tasks
+// [begin, end) of matmul_tasks(groups, T): one call per run of consecutive
+// tasks within one group (or, up to kWholeGroupRows rows, one call).
+template <typename F>
+void for_task_runs(int T, int begin, int end, F call) {
+  if (T <= kWholeGroupRows) {
+    if (begin < end) call(begin, end, 0, T);
+    return;
+  }
+  const int tiles = (T + kRowTile - 1) / kRowTile;
+  for (int k = begin; k < end;) {
+    const int g = k / tiles, stop = std::min(end, (g + 1) * tiles);
+    const int t0 = (k - g * tiles) * kRowTile, t1 = std::min(T, (stop - g * tiles) * kRowTile);
+    call(g, g + 1, t0, t1);
+    k = stop;
+  }
+}
 
 class PackedLinear final : public LinearLayers {
  public:

@@ -217,67 +217,37 @@ TEST_P(LinearLayersTest, AForwardPassStartsNoMoreThreadsThanAskedFor) {
   EXPECT_LE(started, threads - 1) << backend_->info().details;
 }
 
-// The register tiles (6 rows; a short last tile counts whole) of the busiest
-// share when `groups` groups of T rows are cut into tasks of `rows` rows,
-// counted task by task.
-long busiest_share(int groups, int T, int workers, int rows) {
-  std::vector<long> task_tiles;
-  for (int g = 0; g < groups; g++) {
-    for (int t0 = 0; t0 < T; t0 += rows) task_tiles.push_back((std::min(rows, T - t0) + 5) / 6);
-  }
-  const int n = int(task_tiles.size()), k = std::min(workers, n);
-  long most = 0;
-  for (int w = 0; w < k; w++) {
-    const auto [begin, end] = share_of(n, k, w);
-    long sum = 0;
-    for (int i = begin; i < end; i++) sum += task_tiles[i];
-    most = std::max(most, sum);
-  }
-  return most;
-}
-
-TEST(RowsPerTask, ShortProductsKeepOneTaskPerGroup) {
-  for (int workers : {1, 2, 3, 16}) {
-    for (int T : {1, 5, 35, 48}) {
-      EXPECT_EQ(rows_per_task(12, T, workers), kMaxRowsPerTask) << T << " rows, " << workers;
-    }
-  }
-}
-
-TEST(RowsPerTask, OneWorkerKeepsTheLargestTasks) {
-  for (int groups : {1, 12, 36, 48}) {
-    for (int T : {49, 129, 512, 1024}) EXPECT_EQ(rows_per_task(groups, T, 1), kMaxRowsPerTask);
-  }
-}
-
-// 512 rows of a C-wide product (12 groups) among 16 workers: 48-row tasks leave
-// the busiest share 9% above the mean; the chosen size is within 3%.
-TEST(RowsPerTask, BalancesALongPromptAmongSixteenWorkers) {
-  const double mean = 12.0 * 86 / 16;
-  EXPECT_GT(busiest_share(12, 512, 16, 48), 1.08 * mean);
-  const int rows = rows_per_task(12, 512, 16);
-  EXPECT_LT(rows, 48);
-  EXPECT_LE(busiest_share(12, 512, 16, rows), 1.03 * mean);
-}
-
-// Every choice is a multiple of the tile in [6, 48], and either within 3% of
-// the mean or the most balanced of the candidates.
-TEST(RowsPerTask, EveryChoiceIsWithinThreePercentOrTheBest) {
-  for (int groups : {1, 2, 5, 12, 16, 36, 48}) {
-    for (int T : {49, 70, 100, 129, 300, 512, 513, 777, 1024}) {
-      for (int workers = 1; workers <= 16; workers++) {
-        const int rows = rows_per_task(groups, T, workers);
-        const std::string where = std::to_string(groups) + " groups, " + std::to_string(T) +
-                                  " rows, " + std::to_string(workers) + " workers";
-        ASSERT_EQ(rows % kRowTile, 0) << where;
-        ASSERT_GE(rows, kRowTile) << where;
-        ASSERT_LE(rows, kMaxRowsPerTask) << where;
-        const double mean = double(groups) * ((T + 5) / 6) / workers;
-        const long most = busiest_share(groups, T, workers, rows);
-        if (most <= 1.03 * mean) continue;
-        for (int other = kRowTile; other <= kMaxRowsPerTask; other += kRowTile) {
-          ASSERT_LE(most, busiest_share(groups, T, workers, other)) << where << ", " << other;
+// Chunks of a product's tasks, as an executor may hand them out, become kernel
+// calls that cover every (group, row) exactly once: whole groups up to 48 rows,
+// tiles of 6 rows of one group past that, one call per group a chunk touches.
+TEST(MatmulTasks, ChunksCoverEveryGroupAndRowOnce) {
+  for (int groups : {1, 4, 13}) {
+    for (int T : {1, 7, 48, 49, 129, 512}) {
+      const int n = matmul_tasks(groups, T);
+      EXPECT_EQ(n, T <= 48 ? groups : groups * ((T + 5) / 6));
+      for (int grain : {1, 2, 5, 23, n}) {
+        std::vector<int> seen(std::size_t(groups) * T, 0);
+        int calls = 0, chunks = 0;
+        for (int begin = 0; begin < n; begin += grain, chunks++) {
+          for_task_runs(T, begin, std::min(n, begin + grain), [&](int g0, int g1, int t0, int t1) {
+            calls++;
+            ASSERT_LT(g0, g1);
+            ASSERT_LE(g1, groups);
+            ASSERT_LT(t0, t1);
+            ASSERT_LE(t1, T);
+            if (T > 48) {
+              EXPECT_EQ(g1, g0 + 1);
+              EXPECT_EQ(t0 % kRowTile, 0);
+            }
+            for (int g = g0; g < g1; g++) {
+              for (int t = t0; t < t1; t++) seen[std::size_t(g) * T + t]++;
+            }
+          });
         }
+        const std::string where = std::to_string(groups) + " groups, " + std::to_string(T) +
+                                  " rows, chunks of " + std::to_string(grain);
+        for (int v : seen) ASSERT_EQ(v, 1) << where;
+        EXPECT_LE(calls, chunks + groups) << where;
       }
     }
   }
