@@ -76,77 +76,110 @@ std::optional<std::vector<const GoldenStep*>> golden_steps(const GoldenFile* gol
   return steps;
 }
 
-// Runs one configuration: warm-up runs (which also check the logits against
-// the goldens' hashes), then timed runs (each checking the tokens).
+// One configuration's runs: its sessions are opened once; untimed runs (which
+// also check the logits against the goldens' hashes) come first, then timed
+// runs (each checking the tokens), one call each, so that a sweep can
+// interleave the runs of several configurations.
+class ConfigRun {
+ public:
+  ConfigRun(const Backend& backend, Mode mode, const Workload& w, const GoldenFile* goldens,
+            const std::map<std::string, std::vector<int>>* expected_tokens, std::string label)
+      : backend_(backend), mode_(mode), w_(w), goldens_(goldens), label_(std::move(label)) {
+    m_.backend = backend.info().name;
+    m_.precision = backend.info().precision;
+    m_.info = backend.info();
+    m_.threads = backend.info().threads;
+    m_.mode = mode;
+    for (const Prompt& p : w.prompts) sessions_.push_back(backend.open_session(p.n - 1));
+    const bool bit_exact = backend.info().numerics == Numerics::kBitExact;
+    tokens_known_ = true;
+    logits_known_ = bit_exact;
+    for (const Prompt& p : w.prompts) {
+      const auto steps = golden_steps(goldens, p);
+      const bool golden = steps.has_value();
+      if (golden) {
+        for (const GoldenStep* s : *steps) expected_[p.id].push_back(s->token);
+      } else if (expected_tokens && expected_tokens->count(p.id)) {
+        expected_[p.id] = expected_tokens->at(p.id);
+      }
+      tokens_known_ = tokens_known_ && expected_.count(p.id);
+      logits_known_ = logits_known_ && golden;
+    }
+  }
+
+  // At least one untimed run when it checks the logits (hashing is not timed).
+  int untimed() const { return std::max(w_.warmup, logits_known_ ? 1 : 0); }
+
+  void run(bool timed, const ProgressFn& progress) {
+    if (progress) {
+      progress(label_ + ": " +
+               (timed
+                    ? "run " + std::to_string(m_.samples.size() + 1) + "/" + std::to_string(w_.reps)
+                    : std::string("warm-up")));
+    }
+    double seconds = 0;
+    for (std::size_t i = 0; i < w_.prompts.size(); i++) {
+      const Prompt& p = w_.prompts[i];
+      std::vector<int> got;
+      if (!timed && logits_known_) {
+        const auto g = *golden_steps(goldens_, p);
+        got = generate(backend_, *sessions_[i], p.tokens, p.n, mode_, w_.rule,
+                       [&](const StepView& s) {
+                         if (logits_hash(s.logits) != g[s.step]->logits_hash) logits_ok_ = false;
+                       });
+      } else {
+        const auto t0 = Clock::now();
+        got = generate(backend_, *sessions_[i], p.tokens, p.n, mode_, w_.rule);
+        seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+      }
+      if (tokens_known_ && got != expected_.at(p.id)) tokens_ok_ = false;
+      m_.generated[p.id] = std::move(got);
+    }
+    if (timed) m_.samples.push_back(seconds);
+  }
+
+  Measurement finish() {
+    m_.stats = summarize_samples(m_.samples);
+    m_.tokens = tokens_known_ ? (tokens_ok_ ? Check::kYes : Check::kNo) : Check::kNotApplicable;
+    m_.logits = logits_known_ ? (logits_ok_ ? Check::kYes : Check::kNo) : Check::kNotApplicable;
+    if (m_.stats.median > 0) {
+      const ModelConfig& c = backend_.model().config();
+      m_.tokens_per_second = w_.new_tokens() / m_.stats.median;
+      m_.positions_per_second = double(w_.positions(mode_)) / m_.stats.median;
+      m_.weights_gb_per_second =
+          w_.new_tokens() * weight_bytes_per_forward(c, m_.precision) / m_.stats.median / 1e9;
+    }
+    return m_;
+  }
+
+ private:
+  const Backend& backend_;
+  Mode mode_;
+  const Workload& w_;
+  const GoldenFile* goldens_;
+  std::string label_;
+  std::vector<std::unique_ptr<Session>> sessions_;
+  std::map<std::string, std::vector<int>> expected_;  // prompt id -> tokens, where known
+  bool tokens_known_ = true, logits_known_ = false, tokens_ok_ = true, logits_ok_ = true;
+  Measurement m_;
+};
+
+// Untimed runs, then `reps` timed runs, back to back.
+void run_back_to_back(ConfigRun& run, int reps, const ProgressFn& progress) {
+  for (int i = 0, n = run.untimed(); i < n; i++) run.run(false, progress);
+  for (int i = 0; i < reps; i++) run.run(true, progress);
+}
+
+// One configuration, its runs back to back.
 Measurement measure(const Backend& backend, Mode mode, const Workload& w, int reps,
                     const GoldenFile* goldens,
                     const std::map<std::string, std::vector<int>>* expected_tokens,
                     const ProgressFn& progress, const std::string& label) {
-  Measurement m;
-  m.backend = backend.info().name;
-  m.precision = backend.info().precision;
-  m.info = backend.info();
-  m.threads = backend.info().threads;
-  m.mode = mode;
-  std::vector<std::unique_ptr<Session>> sessions;
-  for (const Prompt& p : w.prompts) sessions.push_back(backend.open_session(p.n - 1));
-
-  const bool bit_exact = backend.info().numerics == Numerics::kBitExact;
-  bool tokens_ok = true, tokens_known = true, logits_ok = true, logits_known = bit_exact;
-  for (std::size_t i = 0; i < w.prompts.size(); i++) {
-    tokens_known = tokens_known && (golden_steps(goldens, w.prompts[i]) ||
-                                    (expected_tokens && expected_tokens->count(w.prompts[i].id)));
-    logits_known = logits_known && golden_steps(goldens, w.prompts[i]).has_value();
-  }
-  auto expected = [&](const Prompt& p) -> std::vector<int> {
-    if (auto g = golden_steps(goldens, p)) {
-      std::vector<int> t;
-      for (const GoldenStep* s : *g) t.push_back(s->token);
-      return t;
-    }
-    if (expected_tokens && expected_tokens->count(p.id)) return expected_tokens->at(p.id);
-    return {};
-  };
-
-  // At least one untimed run when it checks the logits (hashing is not timed).
-  const int untimed = std::max(w.warmup, logits_known ? 1 : 0);
-  for (int run = 0; run < untimed + reps; run++) {
-    const bool timed = run >= untimed;
-    if (progress) {
-      progress(label + ": " +
-               (timed ? "run " + std::to_string(run - untimed + 1) + "/" + std::to_string(reps)
-                      : std::string("warm-up")));
-    }
-    double seconds = 0;
-    for (std::size_t i = 0; i < w.prompts.size(); i++) {
-      const Prompt& p = w.prompts[i];
-      std::vector<int> got;
-      if (!timed && logits_known) {
-        const auto g = *golden_steps(goldens, p);
-        got = generate(backend, *sessions[i], p.tokens, p.n, mode, w.rule, [&](const StepView& s) {
-          if (logits_hash(s.logits) != g[s.step]->logits_hash) logits_ok = false;
-        });
-      } else {
-        const auto t0 = Clock::now();
-        got = generate(backend, *sessions[i], p.tokens, p.n, mode, w.rule);
-        seconds += std::chrono::duration<double>(Clock::now() - t0).count();
-      }
-      if (tokens_known && got != expected(p)) tokens_ok = false;
-      m.generated[p.id] = std::move(got);
-    }
-    if (timed) m.samples.push_back(seconds);
-  }
-  m.stats = summarize_samples(m.samples);
-  m.tokens = tokens_known ? (tokens_ok ? Check::kYes : Check::kNo) : Check::kNotApplicable;
-  m.logits = logits_known ? (logits_ok ? Check::kYes : Check::kNo) : Check::kNotApplicable;
-  if (m.stats.median > 0) {
-    const ModelConfig& c = backend.model().config();
-    m.tokens_per_second = w.new_tokens() / m.stats.median;
-    m.positions_per_second = double(w.positions(mode)) / m.stats.median;
-    m.weights_gb_per_second =
-        w.new_tokens() * weight_bytes_per_forward(c, m.precision) / m.stats.median / 1e9;
-  }
-  return m;
+  Workload with_reps = w;
+  with_reps.reps = reps;
+  ConfigRun run(backend, mode, with_reps, goldens, expected_tokens, label);
+  run_back_to_back(run, reps, progress);
+  return run.finish();
 }
 
 }  // namespace
@@ -172,7 +205,14 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
       const std::vector<int> counts = entry.threaded ? o.threads : std::vector<int>{1};
       for (Precision precision : o.precisions) {
         if (!offers_precision(entry, precision)) continue;
-        for (int threads : counts) {
+        // One instance per thread count; interleaved, all of them at once.
+        struct Config {
+          std::unique_ptr<Backend> backend;
+          double pack = 0;
+          std::unique_ptr<ConfigRun> run;
+        };
+        std::vector<Config> configs;
+        auto prepare = [&](int threads) {
           const std::string label = backend_label(name, precision) + " " + std::to_string(threads) +
                                     " thread" + (threads == 1 ? "" : "s") + " " + mode_name(mode);
           if (progress) progress(label + ": preparing the weights");
@@ -180,13 +220,39 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
           config.threads = threads;
           config.precision = precision;
           const auto t0 = Clock::now();
-          auto backend = make_backend(name, model, config);
-          const double pack = std::chrono::duration<double>(Clock::now() - t0).count();
-          Measurement m = measure(*backend, mode, w, w.reps, o.goldens,
-                                  reference ? &reference->generated : nullptr, progress, label);
-          m.pack_seconds = pack;
+          Config c;
+          c.backend = make_backend(name, model, config);
+          c.pack = std::chrono::duration<double>(Clock::now() - t0).count();
+          c.run = std::make_unique<ConfigRun>(*c.backend, mode, w, o.goldens,
+                                              reference ? &reference->generated : nullptr, label);
+          return c;
+        };
+        auto done = [&](Config& c) {
+          Measurement m = c.run->finish();
+          m.pack_seconds = c.pack;
           result.measurements.push_back(std::move(m));
+        };
+        if (!w.interleave) {
+          for (int threads : counts) {
+            Config c = prepare(threads);
+            run_back_to_back(*c.run, w.reps, progress);
+            done(c);
+          }
+          continue;
         }
+        for (int threads : counts) configs.push_back(prepare(threads));
+        for (Config& c : configs) {
+          for (int i = 0, n = c.run->untimed(); i < n; i++) c.run->run(false, progress);
+        }
+        // Rep r runs every thread count once, in ascending order, then
+        // descending in the next rep, so that drift in the machine's speed
+        // reaches every thread count alike.
+        for (int r = 0; r < w.reps; r++) {
+          for (std::size_t i = 0; i < configs.size(); i++) {
+            configs[r % 2 == 0 ? i : configs.size() - 1 - i].run->run(true, progress);
+          }
+        }
+        for (Config& c : configs) done(c);
       }
     }
   }

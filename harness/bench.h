@@ -22,6 +22,11 @@ struct Workload {
   int reps = 5;            // timed runs per configuration
   int warmup = 1;          // untimed runs before them
   int reference_reps = 5;  // timed runs of the serial reference
+  // Each backend's thread counts prepared at once and their timed runs taken in
+  // turns (1, 2, .., k, then k, .., 1, ...) rather than one count's runs back to
+  // back: on a machine whose speed drifts, the speedups then compare runs of
+  // the same minutes. Holds one instance (packed weights) per thread count.
+  bool interleave = false;
   int new_tokens() const;  // per run, all prompts
   // Positions run through the model per run, all prompts: recompute runs the
   // whole sequence at every step; kv-cache the prompt once, then one position

@@ -216,7 +216,7 @@ int main(int argc, char** argv) {
   std::string prompt_ids = "lab-hello";
   std::string tokens_text;
   int n = 0, new_tokens = 0, reps = 5, warmup = 1, reference_reps = -1;
-  bool no_reference = false, no_overhead = false;
+  bool no_reference = false, no_overhead = false, interleave = false;
   app.add_option("--rule", common.rule, "median, greedy, or sample[-t<T>][-k<K>][-p<P>][-seed<S>]")
       ->capture_default_str();
   app.add_option("--prompt", prompt_ids,
@@ -232,6 +232,10 @@ int main(int argc, char** argv) {
                  "Timed runs of the serial reference (default: --reps)");
   app.add_flag("--no-reference", no_reference, "Do not time the serial reference baseline");
   app.add_flag("--no-overhead", no_overhead, "Do not measure the harness overhead (null backend)");
+  app.add_flag("--interleave", interleave,
+               "Take each backend's thread counts in turns, one timed run each (1..k, k..1, ...), "
+               "so that a machine's drift reaches all alike (keeps one copy of the weights per "
+               "thread count)");
 
   CLI::App* verify = app.add_subcommand(
       "verify",
@@ -346,6 +350,7 @@ int main(int argc, char** argv) {
     w.reps = reps;
     w.warmup = warmup;
     w.reference_reps = reference_reps < 0 ? reps : std::max(1, reference_reps);
+    w.interleave = interleave;
     if (!tokens_text.empty()) {
       Prompt p;
       p.id = "custom";

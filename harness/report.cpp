@@ -145,8 +145,9 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
         << " us per step.\n";
   }
   out << "\nWorkload: " << w.describe() << "; " << w.reps << " timed runs after " << w.warmup
-      << " warm-up (reference: " << w.reference_reps
-      << "); model loading and weight packing are not timed.\n";
+      << " warm-up (reference: " << w.reference_reps << ")"
+      << (w.interleave ? ", each backend's thread counts taken in turns" : "")
+      << "; model loading and weight packing are not timed.\n";
   return out.str();
 }
 
@@ -243,7 +244,8 @@ std::vector<std::filesystem::path> write_sweep_report(const std::filesystem::pat
        {{"recompute", w.positions(Mode::kRecompute)}, {"kv-cache", w.positions(Mode::kKvCache)}}},
       {"reps", w.reps},
       {"warmup", w.warmup},
-      {"reference_reps", w.reference_reps}};
+      {"reference_reps", w.reference_reps},
+      {"interleaved", w.interleave}};
   auto measurement = [&](const Measurement& m) {
     return json{{"backend", m.backend},
                 {"mode", mode_name(m.mode)},
@@ -362,6 +364,7 @@ SweepReport read_sweep_report(const std::filesystem::path& path) {
     w.reps = wj.at("reps");
     w.warmup = wj.at("warmup");
     w.reference_reps = wj.at("reference_reps");
+    w.interleave = wj.value("interleaved", false);  // absent in reports before it existed
     auto check = [](const std::string& s) {
       return s == "yes" ? Check::kYes : s == "n/a" ? Check::kNotApplicable : Check::kNo;
     };

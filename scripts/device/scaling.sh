@@ -10,7 +10,9 @@
 #      another, the backend order alternating between rounds, so each speedup
 #      is quoted as the median and range over rounds rather than one sweep's.
 # Summarize with: python3 scripts/scaling_summary.py OUTDIR
-#   [PAIRS=no] bash scripts/device/scaling.sh OUTDIR [ROUNDS]
+#      With INTERLEAVE=yes each round takes its thread counts in turns
+#      (gpt2-bench --interleave).
+#   [PAIRS=no] [INTERLEAVE=yes] bash scripts/device/scaling.sh OUTDIR [ROUNDS]
 set -euo pipefail
 out=${1:?usage: scaling.sh OUTDIR [ROUNDS]}
 rounds=${2:-3}
@@ -41,5 +43,6 @@ cpus=$(nproc)
 for r in $(seq 1 "$rounds"); do
   if [ $((r % 2)) = 1 ]; then order=pthreads,openmp; else order=openmp,pthreads; fi
   gpt2-bench --backend $order --threads $threads --prompt long-512 --new 2 \
-    --mode recompute --reps 5 --no-reference --no-overhead --quiet --out "$out/round-$r"
+    --mode recompute --reps 5 --no-reference --no-overhead --quiet --out "$out/round-$r" \
+    $([ "${INTERLEAVE:-no}" = yes ] && echo --interleave)
 done

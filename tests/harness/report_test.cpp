@@ -127,6 +127,7 @@ TEST(ReportTest, ASweepRendersAgainFromItsJson) {
   write_sweep_report(dir, "a", ctx, w, r);
   const SweepReport back = read_sweep_report(dir / "a.json");
   EXPECT_EQ(back.workload.rule, w.rule);
+  EXPECT_FALSE(back.workload.interleave);
   EXPECT_EQ(back.result.measurements.size(), 2u);
   EXPECT_EQ(back.context.model->checksum, test::tiny_model()->checksum());
   render_sweep_report(dir, "b", back);
@@ -134,6 +135,13 @@ TEST(ReportTest, ASweepRendersAgainFromItsJson) {
   a.replace(a.find("a.svg"), 5, "b.svg");
   EXPECT_EQ(a, b);
   EXPECT_EQ(slurp(dir / "a.svg"), slurp(dir / "b.svg"));
+  // An interleaved sweep says so in its JSON and its table, and renders again.
+  w.interleave = true;
+  write_sweep_report(dir, "c", ctx, w, r);
+  EXPECT_TRUE(nlohmann::json::parse(slurp(dir / "c.json"))["workload"]["interleaved"].get<bool>());
+  EXPECT_NE(slurp(dir / "c.md").find("thread counts taken in turns"), std::string::npos);
+  EXPECT_EQ(slurp(dir / "a.md").find("taken in turns"), std::string::npos);
+  EXPECT_TRUE(read_sweep_report(dir / "c.json").workload.interleave);
   EXPECT_THROW(read_sweep_report(dir / "nope.json"), std::runtime_error);
   std::ofstream(dir / "bad.json") << "{\"kind\": \"verify\"}";
   EXPECT_THROW(read_sweep_report(dir / "bad.json"), std::runtime_error);

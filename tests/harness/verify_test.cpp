@@ -291,6 +291,69 @@ TEST(SweepTest, WrongExpectedTokensAreAFailure) {
   EXPECT_EQ(r.failures, 1);
 }
 
+// Interleaved: each backend's thread counts take turns, one timed run each,
+// ascending then descending; every check and sample count is as without.
+TEST(SweepTest, InterleavedThreadCountsTakeTurns) {
+  Workload w;
+  w.prompts = prompts();
+  w.reps = 3;
+  w.warmup = 1;
+  w.interleave = true;
+  const GoldenFile g = goldens(Rule::kMedian);
+  SweepOptions o;
+  o.backends = {"pthreads", "openmp"};
+  o.threads = {1, 2, 3};
+  o.modes = {Mode::kRecompute};
+  o.goldens = &g;
+  o.measure_reference = false;
+  o.measure_overhead = false;
+  std::vector<std::string> timed;
+  const SweepResult r = run_sweep(test::tiny_model(), w, o, [&](const std::string& line) {
+    if (line.find(": run ") != std::string::npos) timed.push_back(line);
+  });
+  ASSERT_EQ(r.measurements.size(), 6u);
+  EXPECT_EQ(r.failures, 0);
+  for (std::size_t i = 0; i < r.measurements.size(); i++) {
+    const Measurement& m = r.measurements[i];
+    EXPECT_EQ(m.backend, i < 3 ? "pthreads" : "openmp");
+    EXPECT_EQ(m.threads, int(i % 3) + 1);
+    EXPECT_EQ(m.samples.size(), 3u);
+    EXPECT_EQ(m.tokens, Check::kYes);
+    EXPECT_EQ(m.logits, Check::kYes);
+    EXPECT_GT(m.speedup_vs_1thread, 0);
+  }
+  const std::vector<std::string> want = {
+      "pthreads 1 thread recompute: run 1/3",  "pthreads 2 threads recompute: run 1/3",
+      "pthreads 3 threads recompute: run 1/3", "pthreads 3 threads recompute: run 2/3",
+      "pthreads 2 threads recompute: run 2/3", "pthreads 1 thread recompute: run 2/3",
+      "pthreads 1 thread recompute: run 3/3",  "pthreads 2 threads recompute: run 3/3",
+      "pthreads 3 threads recompute: run 3/3", "openmp 1 thread recompute: run 1/3"};
+  ASSERT_GE(timed.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); i++) EXPECT_EQ(timed[i], want[i]) << i;
+  EXPECT_EQ(timed.size(), 18u);
+}
+
+TEST(SweepTest, InterleavedRunsStillFailOnWrongTokens) {
+  Workload w;
+  w.prompts = prompts();
+  w.reps = 2;
+  w.warmup = 0;
+  w.interleave = true;
+  GoldenFile g = goldens(Rule::kMedian);
+  const_cast<GoldenStep*>(g.find("b", 0))->token ^= 1;
+  SweepOptions o;
+  o.backends = {"openmp"};
+  o.threads = {1, 2};
+  o.modes = {Mode::kRecompute};
+  o.goldens = &g;
+  o.measure_reference = false;
+  o.measure_overhead = false;
+  const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
+  ASSERT_EQ(r.measurements.size(), 2u);
+  for (const Measurement& m : r.measurements) EXPECT_EQ(m.tokens, Check::kNo);
+  EXPECT_EQ(r.failures, 2);
+}
+
 TEST(SweepTest, BFloat16RunsAreMeasuredAndNotHeldToTheGoldenTokens) {
   std::vector<std::string> names = backends_where(offers_bf16);
   if (names.empty()) GTEST_SKIP() << "no bfloat16 backend built here";
