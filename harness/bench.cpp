@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "backends/registry.h"
 
@@ -62,6 +63,7 @@ const char* check_name(Check c) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr auto kSettle = std::chrono::milliseconds(50);  // see the interleaved runs below
 
 // The golden continuation of a prompt, if the goldens have all of its steps.
 std::optional<std::vector<const GoldenStep*>> golden_steps(const GoldenFile* goldens,
@@ -246,9 +248,15 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
         }
         // Rep r runs every thread count once, in ascending order, then
         // descending in the next rep, so that drift in the machine's speed
-        // reaches every thread count alike.
+        // reaches every thread count alike. Before each run, a pause: the
+        // threads of the instance that ran last spin for a few milliseconds
+        // before they sleep (the pthreads pool up to 5 ms; libgomp, GOMP_SPINCOUNT),
+        // and they would take CPUs from the next instance's first steps (seen
+        // on the device: the lab workload at 16 threads right after 8 took
+        // 2.5x as long).
         for (int r = 0; r < w.reps; r++) {
           for (std::size_t i = 0; i < configs.size(); i++) {
+            std::this_thread::sleep_for(kSettle);
             configs[r % 2 == 0 ? i : configs.size() - 1 - i].run->run(true, progress);
           }
         }
