@@ -256,7 +256,7 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
         // 2.5x as long).
         for (int r = 0; r < w.reps; r++) {
           for (std::size_t i = 0; i < configs.size(); i++) {
-            std::this_thread::sleep_for(kSettle);
+            if (configs.size() > 1) std::this_thread::sleep_for(kSettle);
             configs[r % 2 == 0 ? i : configs.size() - 1 - i].run->run(true, progress);
           }
         }

@@ -22,7 +22,8 @@ for r in $(seq 1 "$rounds"); do
   for side in $sides; do
     bin=$old commit=$old_commit
     [ "$side" = new ] && bin=$new commit=$new_commit
-    GPT2_GIT_COMMIT=$commit "$bin/gpt2-bench" --backend pthreads,openmp --threads "$threads" --prompt long-512 --new 2 \
+    GPT2_GIT_COMMIT=$commit "$bin/gpt2-bench" --backend pthreads,openmp --threads "$threads" \
+      --prompt long-512 --new 2 \
       --mode recompute --reps 5 --no-reference --no-overhead --quiet \
       --out "$out/$side/round-$r" > /dev/null
     echo "round $r $side done" >&2

@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "backends/cpu/cpu_backend.h"
-#include "backends/cpu/executor.h"
 #include "backends/cpu/packed_linear.h"
 #include "backends/registry.h"
 #include "reference/kernels.h"
