@@ -78,67 +78,51 @@ std::optional<std::vector<const GoldenStep*>> golden_steps(const GoldenFile* gol
   return steps;
 }
 
-// One configuration's runs: its sessions are opened once; untimed runs (which
-// also check the logits against the goldens' hashes) come first, then timed
-// runs (each checking the tokens), one call each, so that a sweep can
+// One configuration's runs: its sessions are opened once; warm-up runs (which
+// also check the logits against the goldens' hashes) come first, then `reps`
+// timed runs (each checking the tokens), one call each, so that a sweep can
 // interleave the runs of several configurations.
 class ConfigRun {
  public:
-  ConfigRun(const Backend& backend, Mode mode, const Workload& w, const GoldenFile* goldens,
+  ConfigRun(const Backend& backend, Mode mode, const Workload& w, int reps,
+            const GoldenFile* goldens,
             const std::map<std::string, std::vector<int>>* expected_tokens, std::string label)
-      : backend_(backend), mode_(mode), w_(w), goldens_(goldens), label_(std::move(label)) {
+      : backend_(backend), mode_(mode), w_(w), reps_(reps), label_(std::move(label)) {
     m_.backend = backend.info().name;
     m_.precision = backend.info().precision;
     m_.info = backend.info();
     m_.threads = backend.info().threads;
     m_.mode = mode;
-    for (const Prompt& p : w.prompts) sessions_.push_back(backend.open_session(p.n - 1));
-    const bool bit_exact = backend.info().numerics == Numerics::kBitExact;
-    tokens_known_ = true;
-    logits_known_ = bit_exact;
+    logits_known_ = backend.info().numerics == Numerics::kBitExact;
     for (const Prompt& p : w.prompts) {
-      const auto steps = golden_steps(goldens, p);
-      const bool golden = steps.has_value();
-      if (golden) {
-        for (const GoldenStep* s : *steps) expected_[p.id].push_back(s->token);
+      sessions_.push_back(backend.open_session(p.n - 1));
+      auto steps = golden_steps(goldens, p);
+      std::optional<std::vector<int>> tokens;
+      if (steps) {
+        tokens.emplace();
+        for (const GoldenStep* s : *steps) tokens->push_back(s->token);
       } else if (expected_tokens && expected_tokens->count(p.id)) {
-        expected_[p.id] = expected_tokens->at(p.id);
+        tokens = expected_tokens->at(p.id);
       }
-      tokens_known_ = tokens_known_ && expected_.count(p.id);
-      logits_known_ = logits_known_ && golden;
+      tokens_known_ = tokens_known_ && tokens.has_value();
+      logits_known_ = logits_known_ && steps.has_value();
+      golden_.push_back(std::move(steps));
+      expected_.push_back(std::move(tokens));
     }
   }
 
-  // At least one untimed run when it checks the logits (hashing is not timed).
-  int untimed() const { return std::max(w_.warmup, logits_known_ ? 1 : 0); }
+  int reps() const { return reps_; }
 
-  void run(bool timed, const ProgressFn& progress) {
-    if (progress) {
-      progress(label_ + ": " +
-               (timed
-                    ? "run " + std::to_string(m_.samples.size() + 1) + "/" + std::to_string(w_.reps)
-                    : std::string("warm-up")));
+  // Untimed runs: --warmup of them, at least one when it checks the logits
+  // (hashing is not timed).
+  void warm_up(const ProgressFn& progress) {
+    for (int i = 0, n = std::max(w_.warmup, logits_known_ ? 1 : 0); i < n; i++) {
+      run(false, progress);
     }
-    double seconds = 0;
-    for (std::size_t i = 0; i < w_.prompts.size(); i++) {
-      const Prompt& p = w_.prompts[i];
-      std::vector<int> got;
-      if (!timed && logits_known_) {
-        const auto g = *golden_steps(goldens_, p);
-        got = generate(backend_, *sessions_[i], p.tokens, p.n, mode_, w_.rule,
-                       [&](const StepView& s) {
-                         if (logits_hash(s.logits) != g[s.step]->logits_hash) logits_ok_ = false;
-                       });
-      } else {
-        const auto t0 = Clock::now();
-        got = generate(backend_, *sessions_[i], p.tokens, p.n, mode_, w_.rule);
-        seconds += std::chrono::duration<double>(Clock::now() - t0).count();
-      }
-      if (tokens_known_ && got != expected_.at(p.id)) tokens_ok_ = false;
-      m_.generated[p.id] = std::move(got);
-    }
-    if (timed) m_.samples.push_back(seconds);
   }
+
+  // One timed run.
+  void run_timed(const ProgressFn& progress) { run(true, progress); }
 
   Measurement finish() {
     m_.stats = summarize_samples(m_.samples);
@@ -155,21 +139,51 @@ class ConfigRun {
   }
 
  private:
+  void run(bool timed, const ProgressFn& progress) {
+    if (progress) {
+      progress(label_ + ": " +
+               (timed ? "run " + std::to_string(m_.samples.size() + 1) + "/" + std::to_string(reps_)
+                      : std::string("warm-up")));
+    }
+    double seconds = 0;
+    for (std::size_t i = 0; i < w_.prompts.size(); i++) {
+      const Prompt& p = w_.prompts[i];
+      std::vector<int> got;
+      if (!timed && logits_known_) {
+        const std::vector<const GoldenStep*>& g = *golden_[i];
+        got = generate(backend_, *sessions_[i], p.tokens, p.n, mode_, w_.rule,
+                       [&](const StepView& s) {
+                         if (logits_hash(s.logits) != g[s.step]->logits_hash) logits_ok_ = false;
+                       });
+      } else {
+        const auto t0 = Clock::now();
+        got = generate(backend_, *sessions_[i], p.tokens, p.n, mode_, w_.rule);
+        seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+      }
+      if (tokens_known_ && got != *expected_[i]) tokens_ok_ = false;
+      m_.generated[p.id] = std::move(got);
+    }
+    if (timed) m_.samples.push_back(seconds);
+  }
+
   const Backend& backend_;
   Mode mode_;
   const Workload& w_;
-  const GoldenFile* goldens_;
+  int reps_;
   std::string label_;
   std::vector<std::unique_ptr<Session>> sessions_;
-  std::map<std::string, std::vector<int>> expected_;  // prompt id -> tokens, where known
+  // Per prompt: the golden steps (none when the goldens lack some), and the
+  // tokens it must give (the goldens', else expected_tokens', if known).
+  std::vector<std::optional<std::vector<const GoldenStep*>>> golden_;
+  std::vector<std::optional<std::vector<int>>> expected_;
   bool tokens_known_ = true, logits_known_ = false, tokens_ok_ = true, logits_ok_ = true;
   Measurement m_;
 };
 
-// Untimed runs, then `reps` timed runs, back to back.
-void run_back_to_back(ConfigRun& run, int reps, const ProgressFn& progress) {
-  for (int i = 0, n = run.untimed(); i < n; i++) run.run(false, progress);
-  for (int i = 0; i < reps; i++) run.run(true, progress);
+// Warm-up, then every timed run, back to back.
+void run_back_to_back(ConfigRun& run, const ProgressFn& progress) {
+  run.warm_up(progress);
+  for (int i = 0; i < run.reps(); i++) run.run_timed(progress);
 }
 
 // One configuration, its runs back to back.
@@ -177,10 +191,8 @@ Measurement measure(const Backend& backend, Mode mode, const Workload& w, int re
                     const GoldenFile* goldens,
                     const std::map<std::string, std::vector<int>>* expected_tokens,
                     const ProgressFn& progress, const std::string& label) {
-  Workload with_reps = w;
-  with_reps.reps = reps;
-  ConfigRun run(backend, mode, with_reps, goldens, expected_tokens, label);
-  run_back_to_back(run, reps, progress);
+  ConfigRun run(backend, mode, w, reps, goldens, expected_tokens, label);
+  run_back_to_back(run, progress);
   return run.finish();
 }
 
@@ -225,7 +237,7 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
           Config c;
           c.backend = make_backend(name, model, config);
           c.pack = std::chrono::duration<double>(Clock::now() - t0).count();
-          c.run = std::make_unique<ConfigRun>(*c.backend, mode, w, o.goldens,
+          c.run = std::make_unique<ConfigRun>(*c.backend, mode, w, w.reps, o.goldens,
                                               reference ? &reference->generated : nullptr, label);
           return c;
         };
@@ -237,15 +249,13 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
         if (!w.interleave) {
           for (int threads : counts) {
             Config c = prepare(threads);
-            run_back_to_back(*c.run, w.reps, progress);
+            run_back_to_back(*c.run, progress);
             done(c);
           }
           continue;
         }
         for (int threads : counts) configs.push_back(prepare(threads));
-        for (Config& c : configs) {
-          for (int i = 0, n = c.run->untimed(); i < n; i++) c.run->run(false, progress);
-        }
+        for (Config& c : configs) c.run->warm_up(progress);
         // Rep r runs every thread count once, in ascending order, then
         // descending in the next rep, so that drift in the machine's speed
         // reaches every thread count alike. Before each run, a pause: the
@@ -257,7 +267,7 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
         for (int r = 0; r < w.reps; r++) {
           for (std::size_t i = 0; i < configs.size(); i++) {
             if (configs.size() > 1) std::this_thread::sleep_for(kSettle);
-            configs[r % 2 == 0 ? i : configs.size() - 1 - i].run->run(true, progress);
+            configs[r % 2 == 0 ? i : configs.size() - 1 - i].run->run_timed(progress);
           }
         }
         for (Config& c : configs) done(c);

@@ -310,34 +310,15 @@ void bm_decode(benchmark::State& state, Variant v) {
 // ---------------------------------------------------------------------------
 // The machine's ceilings.
 
-void bm_peak(benchmark::State& state, PeakKind kind) {
+// Each thread runs the loop's work once; balanced, the same total work is
+// handed out in 32 chunks per thread from one counter instead: the ceiling of a
+// workload that balances itself (as the executors' shares with stealing do),
+// where equal shares wait for the slowest CPU. On a machine of equal CPUs the
+// two agree.
+void bm_peak(benchmark::State& state, PeakKind kind, bool balanced) {
   const int threads = int(state.range(0));
   std::string why;
   if (!peak_available(kind, &why)) {
-    state.SkipWithError(why.c_str());
-    return;
-  }
-  constexpr long kWork = 1 << 20;
-  double flops = 0;
-  for (auto _ : state) {
-    double sum = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : sum)
-    sum += run_peak(kind, kWork);
-    flops = sum;
-  }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(kind == PeakKind::kFp32Fma || kind == PeakKind::kFp32MulAdd ? peak_isa() : "");
-}
-
-// The mul+add loop's work of `threads` threads, handed out in 32 chunks per
-// thread from one counter: the ceiling of a workload that balances itself (as
-// the executors' shares with stealing do), where bm_peak's equal shares wait
-// for the slowest CPU. On a machine of equal CPUs the two agree.
-void bm_peak_balanced(benchmark::State& state) {
-  const int threads = int(state.range(0));
-  std::string why;
-  if (!peak_available(PeakKind::kFp32MulAdd, &why)) {
     state.SkipWithError(why.c_str());
     return;
   }
@@ -349,14 +330,16 @@ void bm_peak_balanced(benchmark::State& state) {
     std::atomic<int> next{0};
     double sum = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sum)
-    for (int c = next++; c < chunks; c = next++) {
-      sum += run_peak(PeakKind::kFp32MulAdd, kWork / kChunksPerThread);
+    if (!balanced) {
+      sum += run_peak(kind, kWork);
+    } else {
+      for (int c = next++; c < chunks; c = next++) sum += run_peak(kind, kWork / kChunksPerThread);
     }
     flops = sum;
   }
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(peak_isa());
+  state.SetLabel(kind == PeakKind::kFp32Fma || kind == PeakKind::kFp32MulAdd ? peak_isa() : "");
 }
 
 // Reads a 1 GiB buffer (far past any cache) with the widest loads, shares
@@ -408,11 +391,12 @@ void register_all(const Options& o) {
   for (int k : o.threads) {
     for (PeakKind kind :
          {PeakKind::kFp32Fma, PeakKind::kFp32MulAdd, PeakKind::kBf16Dot, PeakKind::kBf16Amx}) {
-      common(benchmark::RegisterBenchmark(peak_name(kind), bm_peak, kind)
+      common(benchmark::RegisterBenchmark(peak_name(kind), bm_peak, kind, false)
                  ->ArgNames({"threads"})
                  ->Arg(k));
     }
-    common(benchmark::RegisterBenchmark("peak_fp32_mul_add_balanced", bm_peak_balanced)
+    common(benchmark::RegisterBenchmark("peak_fp32_mul_add_balanced", bm_peak,
+                                        PeakKind::kFp32MulAdd, true)
                ->ArgNames({"threads"})
                ->Arg(k));
     common(benchmark::RegisterBenchmark("read_bandwidth", bm_read_bandwidth)

@@ -271,24 +271,29 @@ TEST(SweepTest, MeasuresChecksAndComparesWithTheReference) {
   EXPECT_GT(r.overhead_per_step_us, 0);
 }
 
+// Wrong expected tokens fail every configuration, its runs back to back or
+// interleaved with another thread count's.
 TEST(SweepTest, WrongExpectedTokensAreAFailure) {
-  Workload w;
-  w.prompts = prompts();
-  w.reps = 1;
-  w.warmup = 0;
   GoldenFile g = goldens(Rule::kMedian);
   const_cast<GoldenStep*>(g.find("b", 0))->token ^= 1;
-  SweepOptions o;
-  o.backends = {"openmp"};
-  o.threads = {2};
-  o.modes = {Mode::kRecompute};
-  o.goldens = &g;
-  o.measure_reference = false;
-  o.measure_overhead = false;
-  const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
-  ASSERT_EQ(r.measurements.size(), 1u);
-  EXPECT_EQ(r.measurements[0].tokens, Check::kNo);
-  EXPECT_EQ(r.failures, 1);
+  for (bool interleave : {false, true}) {
+    Workload w;
+    w.prompts = prompts();
+    w.reps = interleave ? 2 : 1;
+    w.warmup = 0;
+    w.interleave = interleave;
+    SweepOptions o;
+    o.backends = {"openmp"};
+    o.threads = {1, 2};
+    o.modes = {Mode::kRecompute};
+    o.goldens = &g;
+    o.measure_reference = false;
+    o.measure_overhead = false;
+    const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
+    ASSERT_EQ(r.measurements.size(), 2u) << "interleave " << interleave;
+    for (const Measurement& m : r.measurements) EXPECT_EQ(m.tokens, Check::kNo);
+    EXPECT_EQ(r.failures, 2) << "interleave " << interleave;
+  }
 }
 
 // Interleaved: each backend's thread counts take turns, one timed run each,
@@ -331,27 +336,6 @@ TEST(SweepTest, InterleavedThreadCountsTakeTurns) {
   ASSERT_GE(timed.size(), want.size());
   for (std::size_t i = 0; i < want.size(); i++) EXPECT_EQ(timed[i], want[i]) << i;
   EXPECT_EQ(timed.size(), 18u);
-}
-
-TEST(SweepTest, InterleavedRunsStillFailOnWrongTokens) {
-  Workload w;
-  w.prompts = prompts();
-  w.reps = 2;
-  w.warmup = 0;
-  w.interleave = true;
-  GoldenFile g = goldens(Rule::kMedian);
-  const_cast<GoldenStep*>(g.find("b", 0))->token ^= 1;
-  SweepOptions o;
-  o.backends = {"openmp"};
-  o.threads = {1, 2};
-  o.modes = {Mode::kRecompute};
-  o.goldens = &g;
-  o.measure_reference = false;
-  o.measure_overhead = false;
-  const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
-  ASSERT_EQ(r.measurements.size(), 2u);
-  for (const Measurement& m : r.measurements) EXPECT_EQ(m.tokens, Check::kNo);
-  EXPECT_EQ(r.failures, 2);
 }
 
 TEST(SweepTest, BFloat16RunsAreMeasuredAndNotHeldToTheGoldenTokens) {
