@@ -25,12 +25,19 @@ LABELS = {"peak_fp32_fma": "FMA loop x", "peak_fp32_mul_add": "mul+add loop x",
           "peak_fp32_mul_add_balanced": "mul+add balanced x", "read_bandwidth": "read GB/s x"}
 
 
+# The balanced loop's work in 1 and in 84 parallel_for calls of a backend's own
+# executor (gpt2-microbench, bm_phased); keyed "<op>/<backend>".
+PHASED = ("peak_fp32_mul_add_1_phase", "peak_fp32_mul_add_84_phases")
+
+
 def ceilings(path):
-    """{op: {threads: [rate per repetition]}}"""
+    """{op or op/backend: {threads: [rate per repetition]}}"""
     out = {}
     for r in parse_microbench(path)[1]:
-        if r["repetition"] and r["op"] in CEILINGS:
-            out.setdefault(r["op"], {}).setdefault(r["threads"], []).append(
+        key = r["op"] if r["op"] in CEILINGS else \
+            f"{r['op']}/{r['backend']}" if r["op"] in PHASED else None
+        if r["repetition"] and key:
+            out.setdefault(key, {}).setdefault(r["threads"], []).append(
                 r.get("GFLOP/s", r.get("GB/s")))
     return out
 
@@ -97,14 +104,19 @@ def main():
     against = "peak_fp32_mul_add_balanced" if "peak_fp32_mul_add_balanced" in ceil \
         else "peak_fp32_mul_add"
     head = ["threads"] + [LABELS[op] for op in shown]
+    phased = [f"{op}/{b}" for b in backends for op in PHASED if f"{op}/{b}" in ceil]
+    head += [f"{key.split('/')[1]} {'1 phase' if '_1_' in key else '84 phases'} x"
+             for key in phased]
     for b in backends:
         head += [f"{b} speedup", f"{b} pooled",
                  f"{b} / {'balanced' if against.endswith('balanced') else 'mul+add'} x"]
+        if f"{PHASED[1]}/{b}" in ceil:
+            head.append(f"{b} / 84 phases x")
     print("| " + " | ".join(head) + " |")
     print("|" + "---:|" * len(head))
     for k in threads:
         row = [str(k)]
-        for op in shown:
+        for op in shown + phased:
             s = scaling(op, k)
             row.append("-" if s is None else f"{s:.2f}")
         ceiling = scaling(against, k)
@@ -116,6 +128,10 @@ def main():
             row.append(f"{pooled:.2f}" if pooled else "-")
             row.append("-" if ceiling is None or not speedups
                        else f"{statistics.median(speedups) / ceiling:.2f}")
+            if f"{PHASED[1]}/{b}" in ceil:
+                loop = scaling(f"{PHASED[1]}/{b}", k)
+                row.append("-" if loop is None or not speedups
+                           else f"{statistics.median(speedups) / loop:.2f}")
         print("| " + " | ".join(row) + " |")
     print("\n1-thread medians per round (s/run): " + "; ".join(
         f"{r}: " + ", ".join(f"{b} {m[(b, 1)]:.3f}" for b in backends if (b, 1) in m)

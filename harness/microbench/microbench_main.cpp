@@ -30,6 +30,8 @@
 #include "backends/cpu/layers.h"
 #include "backends/cpu/linear.h"
 #include "backends/cpu/packed.h"
+#include "backends/openmp/openmp_backend.h"
+#include "backends/pthreads/thread_pool.h"
 #include "backends/registry.h"
 #include "harness/bench.h"
 #include "harness/machine.h"
@@ -342,6 +344,47 @@ void bm_peak(benchmark::State& state, PeakKind kind, bool balanced) {
   state.SetLabel(kind == PeakKind::kFp32Fma || kind == PeakKind::kFp32MulAdd ? peak_isa() : "");
 }
 
+// The balanced loop's work again, now cut into `phases` parallel_for calls of
+// a backend's own executor (pthreads pool or OpenMP), one after another, each
+// ending at the executor's barrier as each op of a forward pass does: 84
+// phases are the 7 parallel ops of each of 124M's 12 layers. The total work is
+// the same at every phase count, about one 512-token forward pass's worth at 1
+// thread; only the barriers differ. Their cost is what the machine takes from
+// every phase that ends on a CPU the host has slowed or descheduled: the
+// others wait for its last chunk. This loop has no memory traffic and no
+// imbalance of its own, so it bounds the speedup of any kernels run in that
+// many phases on this executor.
+void bm_phased(benchmark::State& state, std::string executor, int phases) {
+  const int threads = int(state.range(0));
+  std::unique_ptr<Executor> ex;
+  if (executor == "pthreads") {
+    ex = std::make_unique<ThreadPool>(threads);
+  } else {
+    ex = std::make_unique<OpenMpExecutor>(threads);
+  }
+  constexpr long kTotalWork = 84L << 21;
+  constexpr int kChunksPerThread = 32;  // as ShareCursors cuts each share
+  const int chunks = threads * kChunksPerThread;
+  const long per_chunk = kTotalWork / phases / chunks;
+  struct alignas(64) Sum {
+    double flops = 0;
+  };
+  std::vector<Sum> sums(threads);
+  for (auto _ : state) {
+    for (int p = 0; p < phases; p++) {
+      ex->parallel_for(chunks, [&](int begin, int end, int worker) {
+        for (int c = begin; c < end; c++)
+          sums[worker].flops += run_peak(PeakKind::kFp32MulAdd, per_chunk);
+      });
+    }
+  }
+  double flops = 0;  // per iteration
+  for (const Sum& s : sums) flops += s.flops / double(state.iterations());
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(peak_isa());
+}
+
 // Reads a 1 GiB buffer (far past any cache) with the widest loads, shares
 // split among the threads.
 void bm_read_bandwidth(benchmark::State& state) {
@@ -399,6 +442,15 @@ void register_all(const Options& o) {
                                         PeakKind::kFp32MulAdd, true)
                ->ArgNames({"threads"})
                ->Arg(k));
+    for (const char* executor : {"pthreads", "openmp"}) {
+      for (int phases : {1, 84}) {
+        const std::string name = std::string("peak_fp32_mul_add_") + std::to_string(phases) +
+                                 (phases == 1 ? "_phase/" : "_phases/") + executor;
+        common(benchmark::RegisterBenchmark(name.c_str(), bm_phased, executor, phases)
+                   ->ArgNames({"threads"})
+                   ->Arg(k));
+      }
+    }
     common(benchmark::RegisterBenchmark("read_bandwidth", bm_read_bandwidth)
                ->ArgNames({"threads"})
                ->Arg(k));

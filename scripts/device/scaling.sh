@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # On the device machine: how the bit-exact backends' compute-bound speedup
 # compares with the machine's own scaling, with its spread.
-#   1. ceilings.json: register-only fp32 loops (with and without FMA) and read
-#      bandwidth at the sweep's thread counts, 3 repetitions each;
+#   1. ceilings.json: register-only fp32 loops (with and without FMA; the
+#      mul+add loop also self-balancing, and in 1 and 84 barrier-separated
+#      phases through each executor) and read bandwidth at the sweep's thread
+#      counts, 3 repetitions each;
 #   2. pairs.txt (unless PAIRS=no): the mul+add loop on every pair of CPUs
 #      (taskset), 2 threads: a pair that shares a physical core (or whose host
 #      core is busy) shows about half of twice the 1-thread rate;
