@@ -53,7 +53,7 @@ class CpuSession final : public Session {
     const long lC = C, cap = capacity_;
     float* x = x_.data();
 
-    ref::encoder_forward(x, tokens.data(), p.wte, p.wpe, pos, n, C);
+    encoder_rows(x, tokens.data(), p.wte, p.wpe, pos, n, C, ex);
     for (int l = 0; l < L; l++) {
       float* keys_t = keys_t_.data() + l * lC * cap;
       float* values = values_.data() + l * cap * lC;

@@ -8,6 +8,14 @@
 
 namespace gpt2::cpu {
 
+void encoder_rows(float* x, const int* tokens, const float* wte, const float* wpe, int pos, int T,
+                  int C, Executor& ex) {
+  ex.parallel_for(T, [&](int begin, int end, int) {
+    ref::encoder_forward(x + long(begin) * C, tokens + begin, wte, wpe, pos + begin, end - begin,
+                         C);
+  });
+}
+
 void layernorm_rows(float* ln, const float* x, const float* w, const float* b, int T, int C,
                     Executor& ex) {
   ex.parallel_for(T, [&](int begin, int end, int) {

@@ -11,6 +11,11 @@
 
 namespace gpt2::cpu {
 
+// x (T, C) = wte[tokens[t]] + wpe[pos + t], rows in parallel
+// (ref::encoder_forward on each share). tokens (T), wte (V, C), wpe (maxT, C).
+void encoder_rows(float* x, const int* tokens, const float* wte, const float* wpe, int pos, int T,
+                  int C, Executor& ex);
+
 // ln (T, C) = layernorm(x (T, C)) with weight w (C) and bias b (C), rows in
 // parallel (ref::layernorm_forward on each share).
 void layernorm_rows(float* ln, const float* x, const float* w, const float* b, int T, int C,

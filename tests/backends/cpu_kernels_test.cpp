@@ -10,6 +10,7 @@
 #include <memory>
 #include <tuple>
 
+#include "backends/cpu/layers.h"
 #include "backends/cpu/packed.h"
 #include "backends/cpu/packed_linear.h"
 #include "backends/openmp/openmp_backend.h"
@@ -260,7 +261,92 @@ TEST_P(PackedLinearTest, EveryLinearLayerMatchesTheReference) {
   }
 }
 
+// The other layers (layers.h), through both executors and 1..4 threads, on the
+// best kernels, against the reference's ops: shapes with more rows than the
+// executors cut into chunks, and ones with fewer rows than threads.
+class LayersTest : public PackedLinearTest {
+ protected:
+  std::unique_ptr<Executor> executor() {
+    const auto [use_openmp, threads] = GetParam();
+    if (use_openmp) return std::make_unique<OpenMpExecutor>(threads);
+    return std::make_unique<ThreadPool>(threads);
+  }
+};
+
+TEST_P(LayersTest, EncoderAndLayernormMatchTheReference) {
+  const auto ex = executor();
+  const int C = 80, V = 101, maxT = 400;
+  const auto wte = test::random_values(std::size_t(V) * C, 1);
+  const auto wpe = test::random_values(std::size_t(maxT) * C, 2);
+  const auto w = test::random_values(C, 3), b = test::random_values(C, 4);
+  for (auto [pos, T] : {std::pair{0, 1}, {0, 3}, {7, 5}, {0, 257}, {100, 299}}) {
+    std::vector<int> tokens(T);
+    for (int t = 0; t < T; t++) tokens[t] = (t * 37 + pos) % V;
+    const std::string what = " pos=" + std::to_string(pos) + " T=" + std::to_string(T);
+    std::vector<float> want(std::size_t(T) * C), got(want.size(), NAN);
+    ref::encoder_forward(want.data(), tokens.data(), wte.data(), wpe.data(), pos, T, C);
+    encoder_rows(got.data(), tokens.data(), wte.data(), wpe.data(), pos, T, C, *ex);
+    expect_same_bits(got, want, "encoder" + what);
+
+    const auto x = test::random_values(std::size_t(T) * C, 5 + T, 3.0f);
+    std::fill(got.begin(), got.end(), NAN);
+    ref::layernorm_forward(want.data(), x.data(), w.data(), b.data(), T, C);
+    layernorm_rows(got.data(), x.data(), w.data(), b.data(), T, C, *ex);
+    expect_same_bits(got, want, "layernorm" + what);
+  }
+}
+
+TEST_P(LayersTest, AttentionMatchesTheReference) {
+  const auto ex = executor();
+  const int threads = ex->threads();
+  for (auto [C, NH] : {std::pair{64, 4}, {60, 3}}) {
+    for (auto [pos, T] : {std::pair{0, 1}, {0, 2}, {5, 1}, {0, 33}, {9, 70}, {0, 130}}) {
+      const int n = pos + T, cap = n + 5;  // the cache holds more positions than in use
+      const auto qkv = test::random_values(std::size_t(T) * 3 * C, 40 + n, 2.0f);  // (T, 3C)
+      const auto keys = test::random_values(std::size_t(n) * C, 50 + n, 2.0f);     // (n, C)
+      const auto values = test::random_values(std::size_t(n) * C, 60 + n);         // (n, C)
+      std::vector<float> q(std::size_t(T) * C), keys_t(std::size_t(C) * cap, NAN);
+      std::vector<float> values_cap(std::size_t(cap) * C, NAN);
+      for (int t = 0; t < T; t++) {
+        std::copy_n(qkv.begin() + std::size_t(t) * 3 * C, C, q.begin() + std::size_t(t) * C);
+      }
+      for (int j = 0; j < n; j++) {
+        for (int c = 0; c < C; c++) {
+          keys_t[std::size_t(c) * cap + j] = keys[std::size_t(j) * C + c];  // (NH, hs, cap)
+          values_cap[std::size_t(j) * C + c] = values[std::size_t(j) * C + c];
+        }
+      }
+      std::vector<float> want(std::size_t(T) * C), got(want.size(), NAN), att_ref(n);
+      ref::attention_forward(want.data(), qkv.data(), keys.data(), values.data(), att_ref.data(),
+                             pos, T, C, NH);
+      std::vector<float> att(std::size_t(threads) * attention_scratch(cap), NAN);
+      attention_layer(got.data(), q.data(), keys_t.data(), values_cap.data(), cap, pos, T, NH, C,
+                      att.data(), best_kernels(), *ex);
+      expect_same_bits(got, want,
+                       "attention C=" + std::to_string(C) + " NH=" + std::to_string(NH) +
+                           " pos=" + std::to_string(pos) + " T=" + std::to_string(T));
+    }
+  }
+}
+
+TEST_P(LayersTest, SoftmaxMatchesTheReference) {
+  const auto ex = executor();
+  for (int V : {1, 3, 1000, 50257}) {
+    const auto logits = test::random_values(V, 70 + V, 10.0f);
+    std::vector<float> want(V), got(V, NAN), partial_max(ex->threads());
+    ref::softmax_forward(want.data(), logits.data(), V);
+    softmax_row(got.data(), logits.data(), V, partial_max.data(), best_kernels(), *ex);
+    expect_same_bits(got, want, "softmax V=" + std::to_string(V));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(ExecutorsAndThreads, PackedLinearTest,
+                         ::testing::Combine(::testing::Bool(), ::testing::Range(1, 5)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) ? "openmp" : "pthreads") +
+                                  "_" + std::to_string(std::get<1>(info.param)) + "threads";
+                         });
+INSTANTIATE_TEST_SUITE_P(ExecutorsAndThreads, LayersTest,
                          ::testing::Combine(::testing::Bool(), ::testing::Range(1, 5)),
                          [](const auto& info) {
                            return std::string(std::get<0>(info.param) ? "openmp" : "pthreads") +
