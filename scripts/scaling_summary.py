@@ -7,10 +7,12 @@ bit-exact kernels add and multiply without FMA, so that loop is their ceiling): 
 balanced loop's (work handed out in small chunks, as the executors' stealing does) where
 ceilings.json has it, else of the loop in equal shares.
 
-    scripts/scaling_summary.py OUTDIR
+    scripts/scaling_summary.py OUTDIR [OUTDIR ...]
 
 Each round's speedup divides its own 1-thread median by its own N-thread median, so a
-slow or fast moment of the machine moves both. Standard library only.
+slow or fast moment of the machine moves both. With several folders (calls of
+scaling.sh on one machine), the rounds of all of them are summarized together and each
+ceiling is the median over the calls of its scaling in each. Standard library only.
 """
 import glob
 import json
@@ -66,14 +68,21 @@ def spread(values, fmt="{:.2f}"):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: scaling_summary.py OUTDIR")
-    folder = sys.argv[1]
-    ceil_path = os.path.join(folder, "ceilings.json")
-    ceil = ceilings(ceil_path) if os.path.exists(ceil_path) else {}
-    runs, samples = rounds(folder)
+    if len(sys.argv) < 2:
+        sys.exit("usage: scaling_summary.py OUTDIR [OUTDIR ...]")
+    folders = sys.argv[1:]
+    calls = [ceilings(os.path.join(f, "ceilings.json")) for f in folders
+             if os.path.exists(os.path.join(f, "ceilings.json"))]
+    ceil = {op for c in calls for op in c}  # the ceilings measured
+    runs, samples = [], {}
+    for f in folders:
+        r, s = rounds(f)
+        prefix = os.path.basename(os.path.normpath(f)) + "/" if len(folders) > 1 else ""
+        runs += [(prefix + name, m, data) for name, m, data in r]
+        for key, values in s.items():
+            samples.setdefault(key, []).extend(values)
     if not runs:
-        sys.exit(f"scaling_summary.py: no round-*/*.json under {folder}")
+        sys.exit(f"scaling_summary.py: no round-*/*.json under {', '.join(folders)}")
     backends = []
     for _, medians, _ in runs:
         for b, _ in medians:
@@ -84,9 +93,9 @@ def main():
     machine, build, workload = first["machine"], first["build"], first["workload"]
 
     def scaling(op, k):
-        if op not in ceil or k not in ceil[op] or 1 not in ceil[op]:
-            return None
-        return statistics.median(ceil[op][k]) / statistics.median(ceil[op][1])
+        each = [statistics.median(c[op][k]) / statistics.median(c[op][1])
+                for c in calls if op in c and k in c[op] and 1 in c[op]]
+        return statistics.median(each) if each else None
 
     print("# Compute-bound scaling against the machine's own scaling\n")
     print(f"- machine: {machine['cpu_model']}, {machine['logical_cpus']} logical CPUs, "
@@ -96,7 +105,7 @@ def main():
     print(f"- workload: recompute, {prompts}, {workload['new_tokens_per_run']} new tokens, "
           f"{workload['reps']} timed runs after {workload['warmup']} warm-up per configuration")
     print(f"- rounds: {len(runs)} ({', '.join(r for r, _, _ in runs)}), one after another")
-    print("- ceilings: median of 3 repetitions; speedup: median (min-max) over rounds of each "
+    print(f"- ceilings: median of 3 repetitions{'' if len(calls) < 2 else ', then the median of the ' + str(len(calls)) + ' calls'}; speedup: median (min-max) over rounds of each "
           "round's 1-thread median over its N-thread median; pooled: the median of every "
           "round's 1-thread samples over the median of every round's N-thread samples (one slow "
           "1-thread round moves it less)\n")
@@ -136,7 +145,8 @@ def main():
     print("\n1-thread medians per round (s/run): " + "; ".join(
         f"{r}: " + ", ".join(f"{b} {m[(b, 1)]:.3f}" for b in backends if (b, 1) in m)
         for r, m, _ in runs))
-    rates = {op: statistics.median(ceil[op][1]) for op in ceil if 1 in ceil[op]}
+    rates = {op: statistics.median([v for c in calls if op in c and 1 in c[op] for v in c[op][1]])
+             for op in sorted(ceil) if any(op in c and 1 in c[op] for c in calls)}
     if rates:
         print("1-thread ceilings: " + ", ".join(
             f"{op} {v:.1f} {'GB/s' if op == 'read_bandwidth' else 'GFLOP/s'}"
