@@ -225,7 +225,6 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
           double pack = 0;
           std::unique_ptr<ConfigRun> run;
         };
-        std::vector<Config> configs;
         auto prepare = [&](int threads) {
           const std::string label = backend_label(name, precision) + " " + std::to_string(threads) +
                                     " thread" + (threads == 1 ? "" : "s") + " " + mode_name(mode);
@@ -254,6 +253,7 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
           }
           continue;
         }
+        std::vector<Config> configs;
         for (int threads : counts) configs.push_back(prepare(threads));
         for (Config& c : configs) c.run->warm_up(progress);
         // Rep r runs every thread count once, in ascending order, then

@@ -312,8 +312,12 @@ void bm_decode(benchmark::State& state, Variant v) {
 // ---------------------------------------------------------------------------
 // The machine's ceilings.
 
+// Chunks per thread of the self-balancing loops below, as ShareCursors
+// (backends/cpu/executor.h) cuts each worker's share.
+constexpr int kChunksPerThread = 32;
+
 // Each thread runs the loop's work once; balanced, the same total work is
-// handed out in 32 chunks per thread from one counter instead: the ceiling of a
+// handed out in kChunksPerThread chunks per thread from one counter instead: the ceiling of a
 // workload that balances itself (as the executors' shares with stealing do),
 // where equal shares wait for the slowest CPU. On a machine of equal CPUs the
 // two agree.
@@ -325,7 +329,6 @@ void bm_peak(benchmark::State& state, PeakKind kind, bool balanced) {
     return;
   }
   constexpr long kWork = 1 << 20;
-  constexpr int kChunksPerThread = 32;
   const int chunks = threads * kChunksPerThread;
   double flops = 0;
   for (auto _ : state) {
@@ -363,7 +366,6 @@ void bm_phased(benchmark::State& state, std::string executor, int phases) {
     ex = std::make_unique<OpenMpExecutor>(threads);
   }
   constexpr long kTotalWork = 84L << 21;
-  constexpr int kChunksPerThread = 32;  // as ShareCursors cuts each share
   const int chunks = threads * kChunksPerThread;
   const long per_chunk = kTotalWork / phases / chunks;
   struct alignas(64) Sum {

@@ -216,18 +216,27 @@ TEST_P(KernelsTest, QkvEpilogueFillsTheCache) {
 
 INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(supported_isas()), isa_label);
 
+// Tests run through both executors at 1..4 threads: (OpenMP?, threads).
+class ExecutorTest : public ::testing::TestWithParam<std::tuple<bool, int>> {
+ protected:
+  std::unique_ptr<Executor> executor() {
+    const auto [use_openmp, threads] = GetParam();
+    if (use_openmp) return std::make_unique<OpenMpExecutor>(threads);
+    return std::make_unique<ThreadPool>(threads);
+  }
+};
+
+std::string executor_label(const ::testing::TestParamInfo<std::tuple<bool, int>>& info) {
+  return std::string(std::get<0>(info.param) ? "openmp" : "pthreads") + "_" +
+         std::to_string(std::get<1>(info.param)) + "threads";
+}
+
 // PackedLinear (the bit-exact LinearLayers) on a real model, through both
 // executors and 1..4 threads, against the reference's matmul.
-class PackedLinearTest : public ::testing::TestWithParam<std::tuple<bool, int>> {};
+class PackedLinearTest : public ExecutorTest {};
 
 TEST_P(PackedLinearTest, EveryLinearLayerMatchesTheReference) {
-  const auto [use_openmp, threads] = GetParam();
-  std::unique_ptr<Executor> ex;
-  if (use_openmp) {
-    ex = std::make_unique<OpenMpExecutor>(threads);
-  } else {
-    ex = std::make_unique<ThreadPool>(threads);
-  }
+  const auto ex = executor();
   // An odd shape: 3C = 240 and V = 1000 are not multiples of 64.
   const ModelConfig cfg{32, 1000, 1024, 2, 5, 80};
   auto model = Model::from_parameters(cfg, synthetic_parameters(cfg, 5), "odd");
@@ -264,14 +273,7 @@ TEST_P(PackedLinearTest, EveryLinearLayerMatchesTheReference) {
 // The other layers (layers.h), through both executors and 1..4 threads, on the
 // best kernels, against the reference's ops: shapes with more rows than the
 // executors cut into chunks, and ones with fewer rows than threads.
-class LayersTest : public PackedLinearTest {
- protected:
-  std::unique_ptr<Executor> executor() {
-    const auto [use_openmp, threads] = GetParam();
-    if (use_openmp) return std::make_unique<OpenMpExecutor>(threads);
-    return std::make_unique<ThreadPool>(threads);
-  }
-};
+class LayersTest : public ExecutorTest {};
 
 TEST_P(LayersTest, EncoderAndLayernormMatchTheReference) {
   const auto ex = executor();
@@ -342,16 +344,10 @@ TEST_P(LayersTest, SoftmaxMatchesTheReference) {
 
 INSTANTIATE_TEST_SUITE_P(ExecutorsAndThreads, PackedLinearTest,
                          ::testing::Combine(::testing::Bool(), ::testing::Range(1, 5)),
-                         [](const auto& info) {
-                           return std::string(std::get<0>(info.param) ? "openmp" : "pthreads") +
-                                  "_" + std::to_string(std::get<1>(info.param)) + "threads";
-                         });
+                         executor_label);
 INSTANTIATE_TEST_SUITE_P(ExecutorsAndThreads, LayersTest,
                          ::testing::Combine(::testing::Bool(), ::testing::Range(1, 5)),
-                         [](const auto& info) {
-                           return std::string(std::get<0>(info.param) ? "openmp" : "pthreads") +
-                                  "_" + std::to_string(std::get<1>(info.param)) + "threads";
-                         });
+                         executor_label);
 
 }  // namespace
 }  // namespace gpt2::cpu
