@@ -102,6 +102,16 @@ TEST_P(BackendTest, OddShapesMatchTheReference) {
   expect_matches_reference(model, GetParam(), {{1, 2, 3}, long_prompt}, 4);
 }
 
+TEST_P(BackendTest, ShapesOffTheVectorWidthMatchTheReference) {
+  // C = 36 and hs = 12, neither a multiple of a SIMD vector; V = 97 unpadded;
+  // 2 layers. A prompt longer than the row tiles, and one of a single token.
+  const ModelConfig cfg{40, 97, 97, 2, 3, 36};
+  static auto model = Model::from_parameters(cfg, synthetic_parameters(cfg, 11), "narrow");
+  std::vector<int> long_prompt;
+  for (int i = 0; i < 33; i++) long_prompt.push_back((i * 29) % 97);
+  expect_matches_reference(model, GetParam(), {{5}, long_prompt}, 6);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendTest,
                          ::testing::Combine(::testing::ValuesIn(computing_backends()),
                                             ::testing::Range(1, 5),
