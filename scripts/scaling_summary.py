@@ -75,9 +75,14 @@ def main():
              if os.path.exists(os.path.join(f, "ceilings.json"))]
     ceil = {op for c in calls for op in c}  # the ceilings measured
     runs, samples = [], {}
-    for f in folders:
+    # Round names relative to the folders' common parent: call-1/round-2, or
+    # session-a/call-1/round-2 when the folders lie in different places.
+    common = os.path.commonpath([os.path.abspath(f) for f in folders])
+    if len(folders) > 1 and common in (os.path.abspath(f) for f in folders):
+        common = os.path.dirname(common)
+    for f in [os.path.abspath(f) for f in folders]:
         r, s = rounds(f)
-        prefix = os.path.basename(os.path.normpath(f)) + "/" if len(folders) > 1 else ""
+        prefix = os.path.relpath(f, common) + "/" if len(folders) > 1 else ""
         runs += [(prefix + name, m, data) for name, m, data in r]
         for key, values in s.items():
             samples.setdefault(key, []).extend(values)
@@ -100,11 +105,14 @@ def main():
     print("# Compute-bound scaling against the machine's own scaling\n")
     print(f"- machine: {machine['cpu_model']}, {machine['logical_cpus']} logical CPUs, "
           f"{machine['kernel']}")
-    print(f"- build: {build['compiler']}, commit {build['git_commit']}")
+    commits = list(dict.fromkeys(data["build"]["git_commit"] for _, _, data in runs))
+    print(f"- build: {build['compiler']}, commit{'s' if len(commits) > 1 else ''} "
+          f"{', '.join(commits)}")
     prompts = ", ".join(f"{p['id']} ({p['prompt_tokens']} tokens)" for p in workload["prompts"])
     print(f"- workload: recompute, {prompts}, {workload['new_tokens_per_run']} new tokens, "
           f"{workload['reps']} timed runs after {workload['warmup']} warm-up per configuration")
-    print(f"- rounds: {len(runs)} ({', '.join(r for r, _, _ in runs)}), one after another")
+    print(f"- rounds: {len(runs)} ({', '.join(r for r, _, _ in runs)}), one after another"
+          f"{' within each call' if len(folders) > 1 else ''}")
     print(f"- ceilings: median of 3 repetitions{'' if len(calls) < 2 else ', then the median of the ' + str(len(calls)) + ' calls'}; speedup: median (min-max) over rounds of each "
           "round's 1-thread median over its N-thread median; pooled: the median of every "
           "round's 1-thread samples over the median of every round's N-thread samples (one slow "
