@@ -77,10 +77,11 @@ def main():
     runs, samples = [], {}
     # Round names relative to the folders' common parent: call-1/round-2, or
     # session-a/call-1/round-2 when the folders lie in different places.
-    common = os.path.commonpath([os.path.abspath(f) for f in folders])
-    if len(folders) > 1 and common in (os.path.abspath(f) for f in folders):
+    paths = [os.path.abspath(f) for f in folders]
+    common = os.path.commonpath(paths)
+    if len(paths) > 1 and common in paths:
         common = os.path.dirname(common)
-    for f in [os.path.abspath(f) for f in folders]:
+    for f in paths:
         r, s = rounds(f)
         prefix = os.path.relpath(f, common) + "/" if len(folders) > 1 else ""
         runs += [(prefix + name, m, data) for name, m, data in r]
