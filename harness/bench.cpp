@@ -25,6 +25,69 @@ long Workload::positions(Mode mode) const {
   return n;
 }
 
+double Workload::flops(Mode mode, const ModelConfig& config) const {
+  double total = 0;
+  for (const Prompt& p : prompts) {
+    const long prompt = long(p.tokens.size());
+    for (long len = prompt; len < p.n; len++) {  // a forward per new token
+      const bool first = len == prompt;
+      total += mode == Mode::kRecompute ? forward_flops(config, 0, len)
+               : first                  ? forward_flops(config, 0, prompt)
+                                        : forward_flops(config, len - 1, 1);
+    }
+  }
+  return total;
+}
+
+double forward_flops(const ModelConfig& c, long pos, long n) {
+  const double C = c.channels, L = c.num_layers;
+  // qkv (3C x C), the attention projection (C x C), fc (4C x C), fc projection
+  // (C x 4C): 12 C^2 multiplies and adds per position and layer.
+  const double products = 2.0 * double(n) * 12.0 * C * C;
+  // Position p attends to p + 1 keys: scores and the weighted values, C each.
+  double keys = 0;
+  for (long p = pos; p < pos + n; p++) keys += double(p + 1);
+  const double attention = 2.0 * 2.0 * C * keys;
+  const double logits = 2.0 * double(c.vocab_size) * C;  // the last position only
+  return L * (products + attention) + logits;
+}
+
+std::string RowCeiling::short_name() const {
+  if (name == "read bandwidth") return "bw";
+  if (name == "fp32 mul+add peak") return "mul+add";
+  if (name == "fp32 FMA peak") return "fma";
+  if (name == "bf16 peak") return "bf16";
+  return name;
+}
+
+void apply_ceilings(const Ceilings& ceilings, const ModelConfig& config, const Workload& w,
+                    std::vector<Measurement>& measurements) {
+  for (Measurement& m : measurements) {
+    m.ceiling = {};
+    const CeilingPoint* point = ceilings.at(m.threads);
+    if (point == nullptr || m.stats.median <= 0 || m.info.numerics == Numerics::kNone) continue;
+    RowCeiling peak;
+    if (m.precision == Precision::kBFloat16) {
+      peak = {"compute", "bf16 peak", "GFLOP/s", point->bf16_gflops};
+    } else if (m.info.numerics == Numerics::kBitExact) {
+      peak = {"compute", "fp32 mul+add peak", "GFLOP/s", point->fp32_mul_add_gflops};
+    } else {
+      peak = {"compute", "fp32 FMA peak", "GFLOP/s", point->fp32_fma_gflops};
+    }
+    if (peak.value <= 0 || point->read_gb_s <= 0) continue;  // not measured here
+    const double bytes = w.new_tokens() * weight_bytes_per_forward(config, m.precision);
+    const double flops = w.flops(m.mode, config);
+    const double memory_s = bytes / (point->read_gb_s * 1e9);
+    const double compute_s = flops / (peak.value * 1e9);
+    RowCeiling c = memory_s >= compute_s
+                       ? RowCeiling{"memory", "read bandwidth", "GB/s", point->read_gb_s}
+                       : peak;
+    c.achieved = c.bound == "memory" ? bytes / m.stats.median / 1e9 : flops / m.stats.median / 1e9;
+    c.percent = 100.0 * c.achieved / c.value;
+    m.ceiling = c;
+  }
+}
+
 double weight_bytes_per_forward(const ModelConfig& c, Precision precision) {
   const double C = c.channels, L = c.num_layers;
   const double matrices = L * 12 * C * C + double(c.vocab_size) * C;
@@ -134,6 +197,8 @@ class ConfigRun {
       m_.positions_per_second = double(w_.positions(mode_)) / m_.stats.median;
       m_.weights_gb_per_second =
           w_.new_tokens() * weight_bytes_per_forward(c, m_.precision) / m_.stats.median / 1e9;
+      m_.flops_per_run = w_.flops(mode_, c);
+      m_.gflop_per_second = m_.flops_per_run / m_.stats.median / 1e9;
     }
     return m_;
   }
@@ -201,6 +266,14 @@ Measurement measure(const Backend& backend, Mode mode, const Workload& w, int re
 SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, const SweepOptions& o,
                       const ProgressFn& progress) {
   SweepResult result;
+  if (o.with_ceilings) {
+    // First, while no backend's threads are about.
+    CeilingOptions co;
+    co.threads = o.threads;
+    co.bf16 = std::find(o.precisions.begin(), o.precisions.end(), Precision::kBFloat16) !=
+              o.precisions.end();
+    result.ceilings = measure_ceilings(co, progress);
+  }
   for (Mode mode : o.modes) {
     // The serial reference first: the baseline, and the expected tokens when
     // the model has no goldens.
@@ -261,9 +334,8 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
         // reaches every thread count alike. Before each run, a pause: the
         // threads of the instance that ran last spin for a few milliseconds
         // before they sleep (the pthreads pool up to 5 ms; libgomp, GOMP_SPINCOUNT),
-        // and they would take CPUs from the next instance's first steps (seen
-        // on the device: the lab workload at 16 threads right after 8 took
-        // 2.5x as long).
+        // and they would take CPUs from the next instance's first steps
+        // (reports/studies/interleaved-runs/).
         for (int r = 0; r < w.reps; r++) {
           for (std::size_t i = 0; i < configs.size(); i++) {
             if (configs.size() > 1) std::this_thread::sleep_for(kSettle);
@@ -299,6 +371,7 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
     if (fastest == 0 || m.stats.median < fastest) fastest = m.stats.median;
   }
   result.fastest_step_us = fastest / w.new_tokens() * 1e6;
+  if (result.ceilings) apply_ceilings(*result.ceilings, model->config(), w, result.measurements);
   return result;
 }
 

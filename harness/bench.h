@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "harness/ceilings.h"
 #include "harness/generate.h"
 #include "harness/goldens.h"
 #include "harness/stats.h"
@@ -32,6 +33,10 @@ struct Workload {
   // whole sequence at every step; kv-cache the prompt once, then one position
   // per step (with one new token, that is the prompt's prefill).
   long positions(Mode mode) const;
+  // Floating-point operations per run, all prompts: the matrix products and
+  // attention (each multiply and add counted; layernorm, GELU and softmax left
+  // out), with the logits of one position per forward, as every backend does.
+  double flops(Mode mode, const ModelConfig& config) const;
   std::string describe() const;
 };
 
@@ -43,6 +48,24 @@ const char* check_name(Check c);
 // the logits) at the precision's width, biases and layernorm parameters in
 // float32. Every forward reads each of them once, in both modes.
 double weight_bytes_per_forward(const ModelConfig& config, Precision precision);
+
+// The operations of one forward pass of n positions after pos cached ones.
+double forward_flops(const ModelConfig& config, long pos, long n);
+
+// What bounds a measurement on the roofline, and how close it came: the bytes
+// of weights it read over the read bandwidth, or its FLOPs over the peak its
+// numerics can use (bit-exact float32: separate multiply and add; reordered
+// float32: FMA; bfloat16: the bfloat16 peak), whichever takes longer.
+struct RowCeiling {
+  std::string bound;    // "memory" or "compute"; empty when unknown
+  std::string name;     // "read bandwidth", "fp32 mul+add peak", "fp32 FMA peak", "bf16 peak"
+  std::string unit;     // "GB/s" or "GFLOP/s"
+  double value = 0;     // the ceiling at the measurement's thread count
+  double achieved = 0;  // the measurement's weights GB/s or GFLOP/s
+  double percent = 0;   // 100 * achieved / value
+  bool known() const { return !bound.empty(); }
+  std::string short_name() const;  // "bw", "mul+add", "fma", "bf16"
+};
 
 // "onednn", or "onednn bfloat16 (not float32)": how reports name a backend.
 std::string backend_label(const std::string& backend, Precision precision);
@@ -63,6 +86,9 @@ struct Measurement {
   double tokens_per_second = 0;
   double positions_per_second = 0;   // Workload::positions / median
   double weights_gb_per_second = 0;  // new tokens x weight bytes per forward / median
+  double flops_per_run = 0;          // Workload::flops
+  double gflop_per_second = 0;       // flops_per_run / median
+  RowCeiling ceiling;                // when the sweep measured the ceilings
   double speedup_vs_1thread = 0;
   double speedup_vs_reference = 0;
   double efficiency = 0;  // speedup_vs_1thread / threads
@@ -77,15 +103,22 @@ struct SweepOptions {
   bool measure_reference = true;        // the baseline, even if not listed
   bool measure_overhead = true;         // the null backend
   const GoldenFile* goldens = nullptr;  // for the tokens and logits checks
+  bool with_ceilings = true;            // the machine's ceilings at each thread count
 };
 
 struct SweepResult {
   std::vector<Measurement> measurements;
   std::optional<Measurement> overhead;  // the null backend on the same workload
   double overhead_per_step_us = 0;
-  double fastest_step_us = 0;  // of the real backends
-  int failures = 0;            // configurations whose tokens or logits differ
+  double fastest_step_us = 0;        // of the real backends
+  int failures = 0;                  // configurations whose tokens or logits differ
+  std::optional<Ceilings> ceilings;  // measured before the backends ran
 };
+
+// Sets each measurement's ceiling from `ceilings` (nothing for a thread count
+// they lack, the null backend, or a precision whose peak was not measured).
+void apply_ceilings(const Ceilings& ceilings, const ModelConfig& config, const Workload& workload,
+                    std::vector<Measurement>& measurements);
 
 using ProgressFn = std::function<void(const std::string&)>;
 

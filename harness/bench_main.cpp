@@ -1,11 +1,18 @@
 // gpt2-bench: speedup sweeps and the equality gate.
 //   gpt2-bench --backend openmp --threads 1..4          (the speedup sweep)
 //   gpt2-bench verify --backend all --threads 1..4 --mode all
+//   gpt2-bench render REPORT.json                       (the table and plot again)
+//
+// main() reads the command line, checks every option before any work (a bad
+// one is one line on stderr, nothing on stdout, exit 1), then runs one of the
+// three commands below; each loads the model, runs, prints its table and
+// writes its report files.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <fstream>
 #include <iostream>
-#include <set>
 #include <sstream>
 #include <thread>
 
@@ -21,19 +28,40 @@
 namespace gpt2 {
 namespace {
 
+// ---------------------------------------------------------------------------
+// The command line.
+
+// Options that sweeps and verify share.
 struct CommonOptions {
   std::string model = "default";
   std::string backends;
   std::string threads;
   std::string modes = "recompute";
   std::string precisions = "float32";
-  std::string rule = "median";
   std::filesystem::path prompts = datasets_dir() / "prompts.txt";
   std::filesystem::path out = std::filesystem::path(GPT2_REPORTS_DIR) / "runs";
   bool quiet = false;
 };
 
-void add_common(CLI::App& app, CommonOptions& o, const std::string& backend_default) {
+struct SweepCli {
+  CommonOptions common;
+  std::string rule = "median";
+  std::string prompt_ids = "lab-hello";
+  std::string tokens_text;
+  int n = 0, new_tokens = 0, reps = 5, warmup = 1, reference_reps = 0;
+  bool no_reference = false, no_overhead = false, interleave = false, no_ceilings = false;
+  CLI::Option *prompt_opt = nullptr, *tokens_opt = nullptr, *n_opt = nullptr, *new_opt = nullptr,
+              *reference_reps_opt = nullptr;
+};
+
+struct VerifyCli {
+  CommonOptions common;
+  std::string rules = "all";
+  int jobs = int(std::max(1u, std::thread::hardware_concurrency()));
+  double max_logit_diff = 1e-3;
+};
+
+void add_common_options(CLI::App& app, CommonOptions& o, const std::string& backend_default) {
   o.backends = backend_default;
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   o.threads = "1.." + std::to_string(hw);
@@ -51,9 +79,71 @@ void add_common(CLI::App& app, CommonOptions& o, const std::string& backend_defa
   app.add_option("--model", o.model, "Checkpoint, synthetic:<preset>[:seed=N], or default")
       ->capture_default_str();
   app.add_option("--prompts", o.prompts, "Prompt set file")->capture_default_str();
-  app.add_option("--out", o.out, "Folder for the report files")->capture_default_str();
+  app.add_option("--out", o.out, "Folder for the report files (JSON, Markdown, CSV, SVG)")
+      ->capture_default_str();
   app.add_flag("-q,--quiet", o.quiet, "No progress on stderr");
 }
+
+void add_sweep_options(CLI::App& app, SweepCli& s) {
+  add_common_options(app, s.common, "openmp");
+  app.add_option("--rule", s.rule, "median, greedy, or sample[-t<T>][-k<K>][-p<P>][-seed<S>]")
+      ->capture_default_str();
+  s.prompt_opt =
+      app.add_option("--prompt", s.prompt_ids,
+                     "Prompt ids from the prompt set (comma-separated), or short, long, all")
+          ->capture_default_str();
+  s.tokens_opt = app.add_option("--tokens", s.tokens_text,
+                                "A prompt of your own: token ids, e.g. \"464 2068\" (with -n)");
+  s.n_opt = app.add_option(
+      "-n", s.n, "With --tokens: complete until the sequence holds n tokens (default: 5 new)");
+  s.new_opt =
+      app.add_option("--new", s.new_tokens, "New tokens per prompt (overrides the prompt set's n)");
+  app.add_option("--reps", s.reps, "Timed runs per configuration")->capture_default_str();
+  app.add_option("--warmup", s.warmup, "Untimed runs before them")->capture_default_str();
+  s.reference_reps_opt = app.add_option("--reference-reps", s.reference_reps,
+                                        "Timed runs of the serial reference (default: --reps)");
+  app.add_flag("--no-reference", s.no_reference, "Do not time the serial reference baseline");
+  app.add_flag("--no-overhead", s.no_overhead,
+               "Do not measure the harness overhead (null backend)");
+  app.add_flag("--no-ceilings", s.no_ceilings,
+               "Do not measure the machine's ceilings (read bandwidth, float32 and bfloat16 "
+               "peaks at each thread count, a second or two) nor the % of ceiling column");
+  app.add_flag("--interleave", s.interleave,
+               "Take each backend's thread counts in turns, one timed run each (1..k, k..1, ...), "
+               "so that a machine's drift reaches all alike (keeps one copy of the weights per "
+               "thread count)");
+}
+
+CLI::App* add_verify_command(CLI::App& app, VerifyCli& v) {
+  CLI::App* verify = app.add_subcommand(
+      "verify",
+      "Run every golden prompt on every backend, thread count and mode; fail on any token that "
+      "differs from the goldens, any bit-exact backend whose logits differ, or a reordering "
+      "backend whose logits drift past --max-logit-diff");
+  add_common_options(*verify, v.common, "all");
+  verify
+      ->add_option("--rule", v.rules,
+                   "all (the goldens' rules: median, greedy, three sampling settings), or "
+                   "rule names separated by commas")
+      ->capture_default_str();
+  verify->add_option("--jobs", v.jobs, "Prompts at once for single-threaded configurations")
+      ->capture_default_str();
+  verify
+      ->add_option("--max-logit-diff", v.max_logit_diff,
+                   "Bound on |logit - reference logit| for reordering backends")
+      ->capture_default_str();
+  return verify;
+}
+
+CLI::App* add_render_command(CLI::App& app, std::vector<std::filesystem::path>& files) {
+  CLI::App* render = app.add_subcommand(
+      "render", "Write a sweep report's Markdown table, CSV and SVG plot again from its JSON");
+  render->add_option("json", files, "Sweep report JSON files")->required();
+  return render;
+}
+
+// ---------------------------------------------------------------------------
+// Checks of the options, before any work.
 
 std::vector<Precision> parse_precisions(const std::string& text) {
   if (text == "all") return {Precision::kFloat32, Precision::kBFloat16};
@@ -111,10 +201,83 @@ std::vector<Mode> parse_modes(const std::string& text) {
     const auto mode = parse_mode(m);
     if (!mode)
       throw std::invalid_argument("Unknown mode '" + m + "' (known: recompute, kv-cache, all).");
-    out.push_back(*mode);
+    if (std::find(out.begin(), out.end(), *mode) == out.end()) out.push_back(*mode);
   }
+  if (out.empty()) throw std::invalid_argument("No mode given.");
   return out;
 }
+
+// The report folder exists (or is made) and takes a file: checked before any
+// work, so that a sweep never runs for minutes and then fails to save.
+void check_output_folder(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) {
+    throw std::invalid_argument("Cannot write reports to " + dir.string() + ": " +
+                                (ec ? ec.message() : std::string("not a folder")) +
+                                " (choose another --out).");
+  }
+  const std::filesystem::path probe = dir / ".gpt2-bench-write-test";
+  {
+    std::ofstream out(probe);
+    if (!(out << "ok") || !out.flush()) {
+      throw std::invalid_argument("Cannot write reports to " + dir.string() +
+                                  ": the folder is not writable (choose another --out).");
+    }
+  }
+  std::filesystem::remove(probe, ec);
+}
+
+// Everything a command needs that the command line says, checked.
+struct CommonPlan {
+  std::vector<Precision> precisions;
+  std::vector<std::string> backends;
+  std::vector<int> threads;
+  std::vector<Mode> modes;
+};
+
+CommonPlan check_common(const CommonOptions& o) {
+  CommonPlan plan;
+  plan.precisions = parse_precisions(o.precisions);
+  plan.backends = parse_backends(o.backends, plan.precisions);
+  plan.threads = parse_thread_list(o.threads);
+  plan.modes = parse_modes(o.modes);
+  if (!std::filesystem::is_regular_file(o.prompts)) {
+    throw std::invalid_argument("Prompt set " + o.prompts.string() + ": no such file.");
+  }
+  check_output_folder(o.out);
+  return plan;
+}
+
+void check_sweep_options(const SweepCli& s) {
+  if (s.reps < 1) throw std::invalid_argument("--reps must be at least 1.");
+  if (s.warmup < 0) throw std::invalid_argument("--warmup must be at least 0.");
+  if (s.reference_reps_opt->count() > 0 && s.reference_reps < 1) {
+    throw std::invalid_argument("--reference-reps must be at least 1.");
+  }
+  if (s.new_opt->count() > 0 && s.new_tokens < 1) {
+    throw std::invalid_argument("--new must be at least 1 (new tokens per prompt).");
+  }
+  if (s.tokens_opt->count() > 0 && s.prompt_opt->count() > 0) {
+    throw std::invalid_argument("Give either --tokens or --prompt, not both.");
+  }
+  if (s.n_opt->count() > 0 && s.tokens_opt->count() == 0) {
+    throw std::invalid_argument("-n goes with --tokens (for the prompt set, use --new).");
+  }
+  if (s.n_opt->count() > 0 && s.new_opt->count() > 0) {
+    throw std::invalid_argument("Give either -n or --new, not both.");
+  }
+}
+
+void check_verify_options(const VerifyCli& v) {
+  if (v.jobs < 1) throw std::invalid_argument("--jobs must be at least 1.");
+  if (!(v.max_logit_diff >= 0) || !std::isfinite(v.max_logit_diff)) {
+    throw std::invalid_argument("--max-logit-diff must be a finite number, 0 or more.");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Shared steps.
 
 std::string command_line(int argc, char** argv) {
   std::string s;
@@ -122,6 +285,7 @@ std::string command_line(int argc, char** argv) {
   return s;
 }
 
+// <time>-<kind>-<backends>, unique in `dir`.
 std::string report_stem(const std::filesystem::path& dir, const std::string& kind,
                         const std::vector<std::string>& backends) {
   std::string stamp = utc_timestamp();
@@ -134,6 +298,15 @@ std::string report_stem(const std::filesystem::path& dir, const std::string& kin
     unique = stem + "-" + std::to_string(k);
   }
   return unique;
+}
+
+ReportContext report_context(const std::string& command, const Model& model) {
+  ReportContext ctx;
+  ctx.command = command;
+  ctx.timestamp = utc_timestamp();
+  ctx.machine = machine_info();
+  ctx.model = model_facts(model);
+  return ctx;
 }
 
 // The goldens of the model for a rule, or nullopt when it has none.
@@ -169,6 +342,7 @@ std::vector<Prompt> select_prompts(const std::vector<Prompt>& all, const std::st
     }
     out.push_back(*it);
   }
+  if (out.empty()) throw std::invalid_argument("No prompt given.");
   return out;
 }
 
@@ -198,6 +372,168 @@ void warn_oversubscription(const std::vector<int>& threads) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// gpt2-bench (the sweep).
+
+// The --tokens prompt: ids separated by spaces, completed to -n (default 5 new).
+Prompt custom_prompt(const std::string& text, int n) {
+  Prompt p;
+  p.id = "custom";
+  std::stringstream in(text);
+  for (std::string t; in >> t;) {
+    std::size_t used = 0;
+    int v = -1;
+    try {
+      v = std::stoi(t, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != t.size() || v < 0)
+      throw std::invalid_argument("Token '" + t + "' is not a token id.");
+    p.tokens.push_back(v);
+  }
+  if (p.tokens.empty()) throw std::invalid_argument("--tokens holds no token.");
+  p.n = n > 0 ? n : int(p.tokens.size()) + 5;
+  if (int(p.tokens.size()) >= p.n) throw std::invalid_argument("Too many tokens for -n.");
+  return p;
+}
+
+// The workload the options describe (prompts not yet checked against a model).
+Workload sweep_workload(const SweepCli& s) {
+  Workload w;
+  const std::vector<Rule> rule = parse_rule_list(s.rule);
+  if (rule.size() != 1) throw std::invalid_argument("A sweep takes one --rule.");
+  w.rule = rule[0];
+  w.reps = s.reps;
+  w.warmup = s.warmup;
+  w.reference_reps = s.reference_reps_opt->count() > 0 ? s.reference_reps : s.reps;
+  w.interleave = s.interleave;
+  if (s.tokens_opt->count() > 0) {
+    w.prompts = {custom_prompt(s.tokens_text, s.n)};
+  } else {
+    w.prompts = select_prompts(read_prompts(s.common.prompts), s.prompt_ids);
+  }
+  if (s.new_opt->count() > 0) {
+    for (Prompt& p : w.prompts) p.n = int(p.tokens.size()) + s.new_tokens;
+  }
+  return w;
+}
+
+int run_sweep_command(const SweepCli& s, const std::string& command) {
+  check_sweep_options(s);
+  const CommonPlan plan = check_common(s.common);
+  Workload w = sweep_workload(s);
+  warn_oversubscription(plan.threads);
+
+  Progress progress(!s.common.quiet);
+  auto on_progress = [&](const std::string& line) { progress.update(line); };
+  std::shared_ptr<const Model> model = open_model(s.common.model, &std::cerr);
+  check_model_fits(*model, w.prompts);
+  const std::optional<GoldenFile> goldens = load_goldens(*model, w.rule);
+  const ReportContext ctx = report_context(command, *model);
+
+  SweepOptions so;
+  so.backends = plan.backends;
+  so.threads = plan.threads;
+  so.modes = plan.modes;
+  so.precisions = plan.precisions;
+  so.measure_reference = !s.no_reference;
+  so.measure_overhead = !s.no_overhead;
+  so.with_ceilings = !s.no_ceilings;
+  so.goldens = goldens ? &*goldens : nullptr;
+  const SweepResult result = run_sweep(model, w, so, on_progress);
+  progress.done();
+
+  std::cout << sweep_table(w, result);
+  const ReportFiles files = write_sweep_report(
+      s.common.out, report_stem(s.common.out, "sweep", plan.backends), ctx, w, result);
+  std::cerr << "report: " << files.md.string() << " (also .json, .csv, .svg)\n";
+  if (result.failures > 0) {
+    std::cout << result.failures
+              << " configuration(s) did not reproduce the expected tokens or logits\n";
+    return 1;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// gpt2-bench verify.
+
+// The committed goldens for each rule, or the reference's, computed now (with
+// a note saying so) for a model that has none.
+std::vector<GoldenFile> goldens_for_rules(const std::shared_ptr<const Model>& model,
+                                          const std::vector<Prompt>& prompts,
+                                          const std::vector<Rule>& rules, int jobs,
+                                          const ProgressFn& progress,
+                                          std::vector<std::string>& notes) {
+  std::vector<GoldenFile> goldens;
+  for (Rule rule : rules) {
+    if (auto g = load_goldens(*model, rule)) {
+      goldens.push_back(std::move(*g));
+      continue;
+    }
+    progress(std::string("no committed goldens: computing the reference's (") + rule_name(rule) +
+             ")");
+    auto reference = make_backend("reference", model, {});
+    goldens.push_back(
+        run_prompts(*reference, golden_prompts(prompts, rule), rule, Mode::kKvCache, jobs));
+    notes.push_back(std::string("No committed goldens for this model and rule ") + rule_name(rule) +
+                    ": compared with the reference, computed now.");
+  }
+  return goldens;
+}
+
+int run_verify_command(const VerifyCli& v, const std::string& command) {
+  check_verify_options(v);
+  const CommonPlan plan = check_common(v.common);
+  const std::vector<Rule> rules = parse_rule_list(v.rules);
+  warn_oversubscription(plan.threads);
+
+  Progress progress(!v.common.quiet);
+  auto on_progress = [&](const std::string& line) { progress.update(line); };
+  std::shared_ptr<const Model> model = open_model(v.common.model, &std::cerr);
+  const std::vector<Prompt> prompts = read_prompts(v.common.prompts);
+  check_model_fits(*model, prompts);
+  const ReportContext ctx = report_context(command, *model);
+
+  std::vector<std::string> notes;
+  const std::vector<GoldenFile> goldens =
+      goldens_for_rules(model, prompts, rules, v.jobs, on_progress, notes);
+  VerifyOptions vo;
+  vo.backends = plan.backends;
+  vo.threads = plan.threads;
+  vo.modes = plan.modes;
+  vo.precisions = plan.precisions;
+  vo.jobs = v.jobs;
+  vo.max_logit_diff = v.max_logit_diff;
+  VerifyResult result = run_verify(model, prompts, goldens, vo, on_progress);
+  result.notes.insert(result.notes.begin(), notes.begin(), notes.end());
+  progress.done();
+
+  for (const VerifyRow& row : result.rows) {
+    for (const std::string& d : row.differences) std::cout << "DIFFERENCE " << d << "\n";
+  }
+  std::cout << verify_table(result);
+  for (const std::string& note : result.notes) std::cout << note << "\n";
+  const ReportFiles files = write_verify_report(
+      v.common.out, report_stem(v.common.out, "verify", plan.backends), ctx, result);
+  std::cout << (result.passed ? "verify: every configuration matches the reference\n"
+                              : "verify: FAILED\n");
+  std::cerr << "report: " << files.md.string() << " (also .json, .csv)\n";
+  return result.passed ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------
+// gpt2-bench render.
+
+int run_render_command(const std::vector<std::filesystem::path>& files) {
+  for (const auto& f : files) {
+    const SweepReport report = read_sweep_report(f);
+    const ReportFiles written = render_sweep_report(f.parent_path(), f.stem().string(), report);
+    for (const auto& path : written.all()) std::cout << "wrote " << path.string() << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace gpt2
 
@@ -207,197 +543,32 @@ int main(int argc, char** argv) {
       "gpt2-bench: run GPT-2 on interchangeable backends, prove they match the frozen "
       "reference, and measure how they scale.\n\n"
       "  gpt2-bench --backend openmp --threads 1..4   speedup sweep of the default workload\n"
-      "  gpt2-bench verify --backend all --threads 1..4 --mode all   the equality gate\n\n"
+      "  gpt2-bench verify --backend all --threads 1..4 --mode all   the equality gate\n"
+      "  gpt2-bench render REPORT.json                 the table, CSV and plot again\n\n"
       "The default workload is the lab's: prompt lab-hello (5 tokens) completed to 10 tokens,\n"
-      "recompute mode, median rule. Reports (JSON, Markdown, SVG plot) go to reports/runs/.",
+      "recompute mode, median rule. Each sweep first measures the machine's ceilings (read\n"
+      "bandwidth, float32 peaks) at its thread counts and shows every row's % of its ceiling.\n"
+      "Reports (JSON, Markdown, CSV, SVG plot) go to reports/runs/.",
       "gpt2-bench"};
-  CommonOptions common;
-  add_common(app, common, "openmp");
-  std::string prompt_ids = "lab-hello";
-  std::string tokens_text;
-  int n = 0, new_tokens = 0, reps = 5, warmup = 1, reference_reps = -1;
-  bool no_reference = false, no_overhead = false, interleave = false;
-  app.add_option("--rule", common.rule, "median, greedy, or sample[-t<T>][-k<K>][-p<P>][-seed<S>]")
-      ->capture_default_str();
-  app.add_option("--prompt", prompt_ids,
-                 "Prompt ids from the prompt set (comma-separated), or short, long, all")
-      ->capture_default_str();
-  app.add_option("--tokens", tokens_text,
-                 "A prompt of your own: token ids, e.g. \"464 2068\" (with -n)");
-  app.add_option("-n", n, "With --tokens: complete until the sequence holds n tokens");
-  app.add_option("--new", new_tokens, "New tokens per prompt (overrides the prompt set's n)");
-  app.add_option("--reps", reps, "Timed runs per configuration")->capture_default_str();
-  app.add_option("--warmup", warmup, "Untimed runs before them")->capture_default_str();
-  app.add_option("--reference-reps", reference_reps,
-                 "Timed runs of the serial reference (default: --reps)");
-  app.add_flag("--no-reference", no_reference, "Do not time the serial reference baseline");
-  app.add_flag("--no-overhead", no_overhead, "Do not measure the harness overhead (null backend)");
-  app.add_flag("--interleave", interleave,
-               "Take each backend's thread counts in turns, one timed run each (1..k, k..1, ...), "
-               "so that a machine's drift reaches all alike (keeps one copy of the weights per "
-               "thread count)");
-
-  CLI::App* verify = app.add_subcommand(
-      "verify",
-      "Run every golden prompt on every backend, thread count and mode; fail on any token that "
-      "differs from the goldens, any bit-exact backend whose logits differ, or a reordering "
-      "backend whose logits drift past --max-logit-diff");
-  CommonOptions vcommon;
-  add_common(*verify, vcommon, "all");
-  std::string vrules = "all";
-  int jobs = int(std::max(1u, std::thread::hardware_concurrency()));
-  double max_diff = 1e-3;
-  verify
-      ->add_option("--rule", vrules,
-                   "all (the goldens' rules: median, greedy, three sampling settings), or "
-                   "rule names separated by commas")
-      ->capture_default_str();
-  verify->add_option("--jobs", jobs, "Prompts at once for single-threaded configurations")
-      ->capture_default_str();
-  verify
-      ->add_option("--max-logit-diff", max_diff,
-                   "Bound on |logit - reference logit| for reordering backends")
-      ->capture_default_str();
+  SweepCli sweep;
+  add_sweep_options(app, sweep);
+  VerifyCli verify;
+  CLI::App* verify_command = add_verify_command(app, verify);
   std::vector<std::filesystem::path> render_files;
-  CLI::App* render = app.add_subcommand(
-      "render", "Write a sweep report's Markdown table and SVG plot again from its JSON");
-  render->add_option("json", render_files, "Sweep report JSON files")->required();
-  CLI11_PARSE(app, argc, argv);
-  if (render->parsed()) {
-    try {
-      for (const auto& f : render_files) {
-        for (const auto& out :
-             render_sweep_report(f.parent_path(), f.stem().string(), read_sweep_report(f))) {
-          std::cout << "wrote " << out.string() << "\n";
-        }
-      }
-      return 0;
-    } catch (const std::exception& e) {
-      std::cerr << e.what() << "\n";
-      return 1;
-    }
+  CLI::App* render_command = add_render_command(app, render_files);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << e.what() << " (see --help).\n";     // one line, exit 1
+    return 1;
   }
 
   try {
-    const bool is_verify = verify->parsed();
-    CommonOptions& o = is_verify ? vcommon : common;
-    const std::vector<Precision> precisions = parse_precisions(o.precisions);
-    std::vector<std::string> backends = parse_backends(o.backends, precisions);
-    const std::vector<int> threads = parse_thread_list(o.threads);
-    const std::vector<Mode> modes = parse_modes(o.modes);
-    warn_oversubscription(threads);
-    Progress progress(!o.quiet);
-    auto on_progress = [&](const std::string& s) { progress.update(s); };
-
-    std::shared_ptr<const Model> model = open_model(o.model, &std::cerr);
-    ReportContext ctx;
-    ctx.command = command_line(argc, argv);
-    ctx.timestamp = utc_timestamp();
-    ctx.machine = machine_info();
-    ctx.model = model_facts(*model);
-    std::vector<Prompt> all_prompts = read_prompts(o.prompts);
-
-    if (is_verify) {
-      if (jobs < 1) throw std::invalid_argument("--jobs must be at least 1.");
-      const std::vector<Rule> rules = parse_rule_list(vrules);
-      check_model_fits(*model, all_prompts);
-      std::vector<GoldenFile> goldens;
-      VerifyResult result;
-      std::vector<std::string> notes;
-      for (Rule rule : rules) {
-        if (auto g = load_goldens(*model, rule)) {
-          goldens.push_back(std::move(*g));
-        } else {
-          on_progress(std::string("no committed goldens: computing the reference's (") +
-                      rule_name(rule) + ")");
-          auto ref = make_backend("reference", model, {});
-          goldens.push_back(
-              run_prompts(*ref, golden_prompts(all_prompts, rule), rule, Mode::kKvCache, jobs));
-          notes.push_back(std::string("No committed goldens for this model and rule ") +
-                          rule_name(rule) + ": compared with the reference, computed now.");
-        }
-      }
-      VerifyOptions vo;
-      vo.backends = backends;
-      vo.threads = threads;
-      vo.modes = modes;
-      vo.precisions = precisions;
-      vo.jobs = jobs;
-      vo.max_logit_diff = max_diff;
-      result = run_verify(model, all_prompts, goldens, vo, on_progress);
-      result.notes.insert(result.notes.begin(), notes.begin(), notes.end());
-      progress.done();
-      for (const VerifyRow& row : result.rows) {
-        for (const std::string& d : row.differences) std::cout << "DIFFERENCE " << d << "\n";
-      }
-      std::cout << verify_table(result);
-      for (const std::string& note : result.notes) std::cout << note << "\n";
-      const auto files =
-          write_verify_report(o.out, report_stem(o.out, "verify", backends), ctx, result);
-      std::cout << (result.passed ? "verify: every configuration matches the reference\n"
-                                  : "verify: FAILED\n");
-      std::cerr << "report: " << files[1].string() << "\n";
-      return result.passed ? 0 : 1;
-    }
-
-    // The sweep.
-    Workload w;
-    const std::vector<Rule> rule = parse_rule_list(o.rule);
-    if (rule.size() != 1) throw std::invalid_argument("A sweep takes one --rule.");
-    w.rule = rule[0];
-    if (reps < 1 || warmup < 0)
-      throw std::invalid_argument("--reps must be at least 1 and --warmup at least 0.");
-    w.reps = reps;
-    w.warmup = warmup;
-    w.reference_reps = reference_reps < 0 ? reps : std::max(1, reference_reps);
-    w.interleave = interleave;
-    if (!tokens_text.empty()) {
-      Prompt p;
-      p.id = "custom";
-      std::stringstream in(tokens_text);
-      for (std::string t; in >> t;) {
-        std::size_t used = 0;
-        int v = -1;
-        try {
-          v = std::stoi(t, &used);
-        } catch (const std::exception&) {
-        }
-        if (used != t.size() || v < 0)
-          throw std::invalid_argument("Token '" + t + "' is not a token id.");
-        p.tokens.push_back(v);
-      }
-      if (p.tokens.empty()) throw std::invalid_argument("--tokens holds no token.");
-      p.n = n > 0 ? n : int(p.tokens.size()) + 5;
-      if (int(p.tokens.size()) >= p.n) throw std::invalid_argument("Too many tokens for -n.");
-      w.prompts = {p};
-    } else {
-      w.prompts = select_prompts(all_prompts, prompt_ids);
-    }
-    if (new_tokens > 0) {
-      for (Prompt& p : w.prompts) p.n = int(p.tokens.size()) + new_tokens;
-    }
-    check_model_fits(*model, w.prompts);
-    std::optional<GoldenFile> goldens = load_goldens(*model, w.rule);
-    SweepOptions so;
-    so.backends = backends;
-    so.threads = threads;
-    so.modes = modes;
-    so.precisions = precisions;
-    so.measure_reference = !no_reference;
-    so.measure_overhead = !no_overhead;
-    so.goldens = goldens ? &*goldens : nullptr;
-    const SweepResult result = run_sweep(model, w, so, on_progress);
-    progress.done();
-    std::cout << sweep_table(w, result);
-    const auto files =
-        write_sweep_report(o.out, report_stem(o.out, "sweep", backends), ctx, w, result);
-    std::cerr << "report: " << files[1].string() << " (also .json, .svg)\n";
-    if (result.failures > 0) {
-      std::cout << result.failures
-                << " configuration(s) did not reproduce the expected tokens or logits\n";
-      return 1;
-    }
-    return 0;
+    if (render_command->parsed()) return run_render_command(render_files);
+    const std::string command = command_line(argc, argv);
+    if (verify_command->parsed()) return run_verify_command(verify, command);
+    return run_sweep_command(sweep, command);
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";
     return 1;

@@ -88,7 +88,115 @@ std::string label_of(const Measurement& m) {
   return backend_label(m.backend, m.precision) + " (" + mode_name(m.mode) + ")";
 }
 
+json ceilings_json(const std::optional<Ceilings>& c) {
+  if (!c) return nullptr;
+  json points = json::array();
+  for (const CeilingPoint& p : c->points) {
+    points.push_back({{"threads", p.threads},
+                      {"read_gb_s", p.read_gb_s},
+                      {"fp32_fma_gflops", p.fp32_fma_gflops},
+                      {"fp32_mul_add_gflops", p.fp32_mul_add_gflops},
+                      {"bf16_gflops", p.bf16_gflops}});
+  }
+  return {{"seconds", c->seconds},
+          {"isa", c->isa},
+          {"bf16_kind", c->bf16_kind},
+          {"read_buffer_bytes", c->read_buffer_bytes},
+          {"points", points}};
+}
+
+std::optional<Ceilings> ceilings_from_json(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  Ceilings c;
+  c.seconds = j.value("seconds", 0.0);
+  c.isa = j.value("isa", "");
+  c.bf16_kind = j.value("bf16_kind", "");
+  c.read_buffer_bytes = j.value("read_buffer_bytes", std::size_t(0));
+  for (const json& p : j.at("points")) {
+    c.points.push_back({p.at("threads"), p.value("read_gb_s", 0.0), p.value("fp32_fma_gflops", 0.0),
+                        p.value("fp32_mul_add_gflops", 0.0), p.value("bf16_gflops", 0.0)});
+  }
+  return c;
+}
+
+json row_ceiling_json(const RowCeiling& c) {
+  if (!c.known()) return nullptr;
+  return {{"bound", c.bound}, {"name", c.name},         {"unit", c.unit},
+          {"value", c.value}, {"achieved", c.achieved}, {"percent", c.percent}};
+}
+
+RowCeiling row_ceiling_from_json(const json& j) {
+  RowCeiling c;
+  if (j.is_null()) return c;
+  c.bound = j.at("bound");
+  c.name = j.at("name");
+  c.unit = j.at("unit");
+  c.value = j.at("value");
+  c.achieved = j.at("achieved");
+  c.percent = j.at("percent");
+  return c;
+}
+
+// "83% bw": the share of the row's ceiling, or "-".
+std::string ceiling_cell(const RowCeiling& c) {
+  return c.known() ? fmt("%.0f%% ", c.percent) + c.short_name() : std::string("-");
+}
+
+std::string ceilings_markdown(const std::optional<Ceilings>& c) {
+  std::ostringstream out;
+  if (!c || c->empty()) {
+    out << "\nCeilings: not measured (--no-ceilings, or a report from before gpt2-bench measured "
+           "them).\n";
+    return out.str();
+  }
+  out << "\nThe machine's ceilings, measured in this run before the backends ("
+      << fmt("%.1f", c->seconds) << " s): read bandwidth over " << (c->read_buffer_bytes >> 20)
+      << " MiB (at least 4x the last-level cache), and register-only " << c->isa
+      << " loops; best of 3 each.\n\n";
+  const bool bf16 = !c->bf16_kind.empty();
+  out << "| threads | read GB/s | fp32 FMA GFLOP/s | fp32 mul+add GFLOP/s |"
+      << (bf16 ? " bf16 (" + c->bf16_kind + ") GFLOP/s |" : "") << "\n";
+  out << "|---:|---:|---:|---:|" << (bf16 ? "---:|" : "") << "\n";
+  for (const CeilingPoint& p : c->points) {
+    out << "| " << p.threads << " | " << fmt("%.1f", p.read_gb_s) << " | "
+        << fmt("%.0f", p.fp32_fma_gflops) << " | " << fmt("%.0f", p.fp32_mul_add_gflops) << " |"
+        << (bf16 ? " " + fmt("%.0f", p.bf16_gflops) + " |" : "") << "\n";
+  }
+  out << "\n% of ceiling: each row on the roofline at its thread count. bw: weights GB/s over "
+         "the read bandwidth (rows whose weight bytes take longer to read than their FLOPs take "
+         "to compute: decode, the lab's workload); mul+add, fma, bf16: GFLOP/s over the peak "
+         "the row's numerics can use (the bit-exact float32 kernels multiply and add "
+         "separately; reordering backends may fuse; bfloat16 rows: the bfloat16 peak).\n";
+  return out.str();
+}
+
+// A CSV field: quoted when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return out + "\"";
+}
+
+std::string csv_line(const std::vector<std::string>& fields) {
+  std::string out;
+  for (std::size_t i = 0; i < fields.size(); i++) out += (i ? "," : "") + csv_field(fields[i]);
+  return out + "\n";
+}
+
+std::string num(double v) {
+  return fmt("%.6g", v);
+}
+
 }  // namespace
+
+std::vector<std::filesystem::path> ReportFiles::all() const {
+  std::vector<std::filesystem::path> out;
+  for (const auto* p : {&json, &md, &svg, &csv}) {
+    if (!p->empty()) out.push_back(*p);
+  }
+  return out;
+}
 
 ModelFacts model_facts(const Model& model) {
   ModelFacts f;
@@ -112,9 +220,9 @@ std::string utc_timestamp() {
 std::string sweep_table(const Workload& w, const SweepResult& r) {
   std::ostringstream out;
   out << "| backend | mode | threads | median s/run | min | max | tokens/s | positions/s | "
-         "weights GB/s | speedup vs 1 thread | speedup vs reference | efficiency | "
-         "tokens = golden | logits bit-exact |\n";
-  out << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
+         "weights GB/s | GFLOP/s | % of ceiling | speedup vs 1 thread | speedup vs reference | "
+         "efficiency | tokens = golden | logits bit-exact |\n";
+  out << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
   auto opt = [](double v, const char* f) { return v > 0 ? fmt(f, v) : std::string("-"); };
   bool bf16 = false;
   for (const Measurement& m : r.measurements) {
@@ -125,14 +233,16 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
         << m.threads << " | " << fmt("%.4f", m.stats.median) << " | " << fmt("%.4f", m.stats.min)
         << " | " << fmt("%.4f", m.stats.max) << " | " << fmt("%.2f", m.tokens_per_second) << " | "
         << fmt("%.1f", m.positions_per_second) << " | " << fmt("%.2f", m.weights_gb_per_second)
-        << " | " << opt(m.speedup_vs_1thread, "%.2f") << " | "
-        << opt(m.speedup_vs_reference, "%.2f") << " | " << opt(m.efficiency, "%.2f") << " | "
-        << tokens << " | " << check_name(m.logits) << " |\n";
+        << " | " << opt(m.gflop_per_second, "%.1f") << " | " << ceiling_cell(m.ceiling) << " | "
+        << opt(m.speedup_vs_1thread, "%.2f") << " | " << opt(m.speedup_vs_reference, "%.2f")
+        << " | " << opt(m.efficiency, "%.2f") << " | " << tokens << " | " << check_name(m.logits)
+        << " |\n";
   }
   out << "\npositions/s: positions run through the model per second (recompute runs the whole "
          "sequence at every step; kv-cache the prompt once, so with one new token it is the "
          "prefill rate). weights GB/s: new tokens x the weight bytes one forward pass reads / "
-         "time (every forward reads every weight once).\n";
+         "time (every forward reads every weight once). GFLOP/s: the matrix products' and "
+         "attention's multiplies and adds per second.\n";
   if (bf16) {
     out << "\nRows marked bfloat16 (not float32) run their matrix products on bfloat16 weights "
            "and inputs: their tokens are shown, not required to equal the goldens.\n";
@@ -144,6 +254,7 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
         << "% of the fastest real configuration's " << fmt("%.1f", r.fastest_step_us)
         << " us per step.\n";
   }
+  out << ceilings_markdown(r.ceilings);
   out << "\nWorkload: " << w.describe() << "; " << w.reps << " timed runs after " << w.warmup
       << " warm-up (reference: " << w.reference_reps << ")"
       << (w.interleave ? ", each backend's thread counts taken in turns" : "")
@@ -161,6 +272,29 @@ std::string speedup_svg(const SweepResult& r, const std::string& title) {
     series[label_of(m)].push_back({m.threads, m.speedup_vs_1thread});
     max_threads = std::max(max_threads, m.threads);
     max_speedup = std::max(max_speedup, m.speedup_vs_1thread);
+  }
+  // Each ceiling that bounds a plotted line, as its own scaling over 1 thread.
+  std::map<std::string, std::vector<std::pair<int, double>>> ceiling_curves;
+  if (r.ceilings && r.ceilings->at(1) != nullptr) {
+    std::set<std::string> names;
+    for (const Measurement& m : r.measurements) {
+      if (m.ceiling.known() && series.count(label_of(m))) names.insert(m.ceiling.name);
+    }
+    auto value = [](const CeilingPoint& p, const std::string& name) {
+      return name == "read bandwidth"      ? p.read_gb_s
+             : name == "fp32 FMA peak"     ? p.fp32_fma_gflops
+             : name == "fp32 mul+add peak" ? p.fp32_mul_add_gflops
+                                           : p.bf16_gflops;
+    };
+    for (const std::string& name : names) {
+      const double base = value(*r.ceilings->at(1), name);
+      if (base <= 0) continue;
+      for (const CeilingPoint& p : r.ceilings->points) {
+        if (p.threads > max_threads) continue;
+        ceiling_curves[name].push_back({p.threads, value(p, name) / base});
+        max_speedup = std::max(max_speedup, value(p, name) / base);
+      }
+    }
   }
   const double W = 820, H = 460, left = 60, right = 320, top = 40, bottom = 50;
   const double pw = W - left - right, ph = H - top - bottom;
@@ -198,13 +332,28 @@ std::string speedup_svg(const SweepResult& r, const std::string& title) {
   // The ideal line.
   o << "<line x1=\"" << X(1) << "\" y1=\"" << Y(1) << "\" x2=\"" << X(xmax) << "\" y2=\""
     << Y(std::min(xmax, ymax)) << "\" stroke=\"#999\" stroke-dasharray=\"6,4\"/>\n";
-  const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                          "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
-  int i = 0;
+  // The ceilings' own scaling: what the machine allows each line.
+  const char* ceiling_dashes[] = {"2,3", "8,3,2,3", "1,2"};
+  int ci = 0;
   double ly = top + 10;
   o << "<line x1=\"" << W - right + 15 << "\" y1=\"" << ly << "\" x2=\"" << W - right + 40
     << "\" y2=\"" << ly << "\" stroke=\"#999\" stroke-dasharray=\"6,4\"/><text x=\""
     << W - right + 46 << "\" y=\"" << ly + 4 << "\">ideal</text>\n";
+  for (const auto& [name, pts] : ceiling_curves) {
+    const char* dash = ceiling_dashes[ci++ % 3];
+    o << "<polyline fill=\"none\" stroke=\"#555\" stroke-width=\"1.5\" stroke-dasharray=\"" << dash
+      << "\" points=\"";
+    for (auto [t, s] : pts) o << X(t) << "," << Y(s) << " ";
+    o << "\"><title>" << name << " at N threads over 1 thread</title></polyline>\n";
+    ly += 20;
+    o << "<line x1=\"" << W - right + 15 << "\" y1=\"" << ly << "\" x2=\"" << W - right + 40
+      << "\" y2=\"" << ly << "\" stroke=\"#555\" stroke-width=\"1.5\" stroke-dasharray=\"" << dash
+      << "\"/><text x=\"" << W - right + 46 << "\" y=\"" << ly + 4 << "\">" << name
+      << " (the machine's scaling)</text>\n";
+  }
+  const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                          "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+  int i = 0;
   for (auto& [name, pts] : series) {
     std::sort(pts.begin(), pts.end());
     const char* color = colors[i++ % 10];
@@ -225,13 +374,12 @@ std::string speedup_svg(const SweepResult& r, const std::string& title) {
   return o.str();
 }
 
-std::vector<std::filesystem::path> write_sweep_report(const std::filesystem::path& dir,
-                                                      const std::string& stem,
-                                                      const ReportContext& ctx, const Workload& w,
-                                                      const SweepResult& r) {
+ReportFiles write_sweep_report(const std::filesystem::path& dir, const std::string& stem,
+                               const ReportContext& ctx, const Workload& w, const SweepResult& r) {
   std::filesystem::create_directories(dir);
   json j = context_json(ctx);
   j["kind"] = "sweep";
+  j["schema"] = 2;  // 2: ceilings, GFLOP/s and % of ceiling
   json prompts = json::array();
   for (const Prompt& p : w.prompts) {
     prompts.push_back({{"id", p.id}, {"n", p.n}, {"prompt_tokens", p.tokens.size()}});
@@ -247,29 +395,36 @@ std::vector<std::filesystem::path> write_sweep_report(const std::filesystem::pat
       {"reference_reps", w.reference_reps},
       {"interleaved", w.interleave}};
   auto measurement = [&](const Measurement& m) {
-    return json{{"backend", m.backend},
-                {"mode", mode_name(m.mode)},
-                {"threads", m.threads},
-                {"numerics", numerics_name(m.info.numerics)},
-                {"precision", precision_name(m.precision)},
-                {"label", backend_label(m.backend, m.precision)},
-                {"float32", m.precision == Precision::kFloat32},
-                {"details", m.info.details},
-                {"samples_s", m.samples},
-                {"median_s", m.stats.median},
-                {"min_s", m.stats.min},
-                {"max_s", m.stats.max},
-                {"mean_s", m.stats.mean},
-                {"stddev_s", m.stats.stddev},
-                {"tokens_per_s", m.tokens_per_second},
-                {"positions_per_s", m.positions_per_second},
-                {"weights_gb_per_s", m.weights_gb_per_second},
-                {"speedup_vs_1thread", m.speedup_vs_1thread},
-                {"speedup_vs_reference", m.speedup_vs_reference},
-                {"efficiency", m.efficiency},
-                {"prepare_s", m.pack_seconds},
-                {"tokens_equal_goldens", check_name(m.tokens)},
-                {"logits_bit_exact", check_name(m.logits)}};
+    return json{
+        {"backend", m.backend},
+        {"mode", mode_name(m.mode)},
+        {"threads", m.threads},
+        {"numerics", numerics_name(m.info.numerics)},
+        {"precision", precision_name(m.precision)},
+        {"label", backend_label(m.backend, m.precision)},
+        {"float32", m.precision == Precision::kFloat32},
+        {"details", m.info.details},
+        {"samples_s", m.samples},
+        {"median_s", m.stats.median},
+        {"min_s", m.stats.min},
+        {"max_s", m.stats.max},
+        {"mean_s", m.stats.mean},
+        {"stddev_s", m.stats.stddev},
+        {"tokens_per_s", m.tokens_per_second},
+        {"positions_per_s", m.positions_per_second},
+        {"weights_gb_per_s", m.weights_gb_per_second},
+        {"flops_per_run", m.flops_per_run},
+        {"weight_bytes_per_run",
+         ctx.model ? w.new_tokens() * weight_bytes_per_forward(ctx.model->config, m.precision)
+                   : 0.0},
+        {"gflop_per_s", m.gflop_per_second},
+        {"ceiling", row_ceiling_json(m.ceiling)},
+        {"speedup_vs_1thread", m.speedup_vs_1thread},
+        {"speedup_vs_reference", m.speedup_vs_reference},
+        {"efficiency", m.efficiency},
+        {"prepare_s", m.pack_seconds},
+        {"tokens_equal_goldens", check_name(m.tokens)},
+        {"logits_bit_exact", check_name(m.logits)}};
   };
   json ms = json::array();
   for (const Measurement& m : r.measurements) ms.push_back(measurement(m));
@@ -280,16 +435,16 @@ std::vector<std::filesystem::path> write_sweep_report(const std::filesystem::pat
                              {"fastest_real_step_us", r.fastest_step_us}};
   }
   j["failures"] = r.failures;
+  j["ceilings"] = ceilings_json(r.ceilings);
 
-  write_file_atomically((dir / stem).string() + ".json", j.dump(2) + "\n");
-  std::vector<std::filesystem::path> written = {(dir / stem).string() + ".json"};
-  for (const auto& f : render_sweep_report(dir, stem, {ctx, w, r})) written.push_back(f);
-  return written;
+  ReportFiles files = render_sweep_report(dir, stem, {ctx, w, r});
+  files.json = (dir / stem).string() + ".json";
+  write_file_atomically(files.json, j.dump(2) + "\n");
+  return files;
 }
 
-std::vector<std::filesystem::path> render_sweep_report(const std::filesystem::path& dir,
-                                                       const std::string& stem,
-                                                       const SweepReport& report) {
+ReportFiles render_sweep_report(const std::filesystem::path& dir, const std::string& stem,
+                                const SweepReport& report) {
   const ReportContext& ctx = report.context;
   const Workload& w = report.workload;
   const SweepResult& r = report.result;
@@ -305,7 +460,112 @@ std::vector<std::filesystem::path> render_sweep_report(const std::filesystem::pa
       "Speedup over 1 thread: " + (ctx.model ? ctx.model->name + ", " : std::string()) + which +
       ", rule " + rule_name(w.rule);
   write_file_atomically(base + ".svg", speedup_svg(r, title));
-  return {base + ".md", base + ".svg"};
+  write_file_atomically(base + ".csv", sweep_csv(ctx, w, r));
+  ReportFiles files;
+  files.md = base + ".md";
+  files.svg = base + ".svg";
+  files.csv = base + ".csv";
+  return files;
+}
+
+std::string sweep_csv(const ReportContext& ctx, const Workload& w, const SweepResult& r) {
+  std::string out = csv_line({"timestamp",
+                              "git_commit",
+                              "cpu_model",
+                              "logical_cpus",
+                              "model",
+                              "backend",
+                              "precision",
+                              "numerics",
+                              "mode",
+                              "threads",
+                              "prompts",
+                              "prompt_tokens",
+                              "new_tokens",
+                              "rule",
+                              "reps",
+                              "median_s",
+                              "min_s",
+                              "max_s",
+                              "mean_s",
+                              "stddev_s",
+                              "tokens_per_s",
+                              "positions_per_s",
+                              "weights_gb_per_s",
+                              "gflop_per_s",
+                              "speedup_vs_1thread",
+                              "speedup_vs_reference",
+                              "efficiency",
+                              "tokens_equal_goldens",
+                              "logits_bit_exact",
+                              "ceiling_bound",
+                              "ceiling_name",
+                              "ceiling_value",
+                              "ceiling_unit",
+                              "percent_of_ceiling"});
+  std::string ids;
+  long prompt_tokens = 0;
+  for (const Prompt& p : w.prompts) {
+    ids += (ids.empty() ? "" : " ") + p.id;
+    prompt_tokens += long(p.tokens.size());
+  }
+  for (const Measurement& m : r.measurements) {
+    const RowCeiling& c = m.ceiling;
+    out += csv_line({ctx.timestamp,
+                     ctx.machine.git_commit,
+                     ctx.machine.cpu_model,
+                     std::to_string(ctx.machine.logical_cpus),
+                     ctx.model ? ctx.model->name : "",
+                     m.backend,
+                     precision_name(m.precision),
+                     numerics_name(m.info.numerics),
+                     mode_name(m.mode),
+                     std::to_string(m.threads),
+                     ids,
+                     std::to_string(prompt_tokens),
+                     std::to_string(w.new_tokens()),
+                     rule_name(w.rule),
+                     std::to_string(m.samples.size()),
+                     num(m.stats.median),
+                     num(m.stats.min),
+                     num(m.stats.max),
+                     num(m.stats.mean),
+                     num(m.stats.stddev),
+                     num(m.tokens_per_second),
+                     num(m.positions_per_second),
+                     num(m.weights_gb_per_second),
+                     num(m.gflop_per_second),
+                     num(m.speedup_vs_1thread),
+                     num(m.speedup_vs_reference),
+                     num(m.efficiency),
+                     check_name(m.tokens),
+                     check_name(m.logits),
+                     c.bound,
+                     c.name,
+                     c.known() ? num(c.value) : "",
+                     c.unit,
+                     c.known() ? num(c.percent) : ""});
+  }
+  return out;
+}
+
+std::string verify_csv(const ReportContext& ctx, const VerifyResult& r) {
+  std::string out =
+      csv_line({"timestamp", "git_commit", "cpu_model", "logical_cpus", "model", "backend",
+                "precision", "numerics", "threads", "mode", "rule", "steps", "token_mismatches",
+                "near_ties", "token_agreement", "logits_mismatches", "max_abs_logit_diff",
+                "mean_abs_logit_diff", "passed"});
+  for (const VerifyRow& row : r.rows) {
+    out += csv_line({ctx.timestamp, ctx.machine.git_commit, ctx.machine.cpu_model,
+                     std::to_string(ctx.machine.logical_cpus), ctx.model ? ctx.model->name : "",
+                     row.backend, precision_name(row.precision),
+                     row.bit_exact ? "bit-exact" : "reordered", std::to_string(row.threads),
+                     mode_name(row.mode), rule_name(row.rule), std::to_string(row.steps),
+                     std::to_string(row.token_mismatches), std::to_string(row.near_ties),
+                     num(row.token_agreement()), std::to_string(row.logits_mismatches),
+                     num(row.max_diff), num(row.mean_diff), row.passed ? "yes" : "no"});
+  }
+  return out;
 }
 
 SweepReport read_sweep_report(const std::filesystem::path& path) {
@@ -379,6 +639,10 @@ SweepReport read_sweep_report(const std::filesystem::path& path) {
       me.info.precision = me.precision;
       me.info.threads = me.threads;
       me.info.details = x.value("details", "");
+      const std::string numerics = x.value("numerics", "bit-exact");
+      me.info.numerics = numerics == "reordered" ? Numerics::kReordered
+                         : numerics == "none"    ? Numerics::kNone
+                                                 : Numerics::kBitExact;
       me.samples = x.at("samples_s").get<std::vector<double>>();
       me.stats = summarize_samples(me.samples);
       me.tokens = check(x.at("tokens_equal_goldens"));
@@ -390,6 +654,10 @@ SweepReport read_sweep_report(const std::filesystem::path& path) {
       me.speedup_vs_1thread = x.value("speedup_vs_1thread", 0.0);
       me.speedup_vs_reference = x.value("speedup_vs_reference", 0.0);
       me.efficiency = x.value("efficiency", 0.0);
+      // Absent in reports from before schema 2.
+      me.flops_per_run = x.value("flops_per_run", 0.0);
+      me.gflop_per_second = x.value("gflop_per_s", 0.0);
+      me.ceiling = row_ceiling_from_json(x.value("ceiling", json(nullptr)));
       return me;
     };
     for (const json& x : j.at("measurements")) rep.result.measurements.push_back(measurement(x));
@@ -400,6 +668,7 @@ SweepReport read_sweep_report(const std::filesystem::path& path) {
       rep.result.fastest_step_us = o.at("fastest_real_step_us");
     }
     rep.result.failures = j.value("failures", 0);
+    rep.result.ceilings = ceilings_from_json(j.value("ceilings", json(nullptr)));
     return rep;
   } catch (const json::exception& e) {
     throw std::runtime_error(path.string() + ": not a readable sweep report: " + e.what());
@@ -434,10 +703,8 @@ std::string verify_table(const VerifyResult& r) {
   return out.str();
 }
 
-std::vector<std::filesystem::path> write_verify_report(const std::filesystem::path& dir,
-                                                       const std::string& stem,
-                                                       const ReportContext& ctx,
-                                                       const VerifyResult& r) {
+ReportFiles write_verify_report(const std::filesystem::path& dir, const std::string& stem,
+                                const ReportContext& ctx, const VerifyResult& r) {
   std::filesystem::create_directories(dir);
   json j = context_json(ctx);
   j["kind"] = "verify";
@@ -465,19 +732,21 @@ std::vector<std::filesystem::path> write_verify_report(const std::filesystem::pa
   j["rows"] = rows;
   j["notes"] = r.notes;
   j["passed"] = r.passed;
-  std::vector<std::filesystem::path> written;
+  ReportFiles files;
   const auto base = dir / stem;
-  write_file_atomically(base.string() + ".json", j.dump(2) + "\n");
-  written.push_back(base.string() + ".json");
+  files.json = base.string() + ".json";
+  write_file_atomically(files.json, j.dump(2) + "\n");
   std::string md = "# gpt2-bench verify\n\n" + context_markdown(ctx) + "\n" + verify_table(r);
   for (const std::string& n : r.notes) md += "\n" + n + "\n";
   for (const VerifyRow& row : r.rows) {
     for (const std::string& d : row.differences) md += "\n- " + d;
   }
   md += std::string("\n\nResult: ") + (r.passed ? "every configuration passed." : "FAILED.") + "\n";
-  write_file_atomically(base.string() + ".md", md);
-  written.push_back(base.string() + ".md");
-  return written;
+  files.md = base.string() + ".md";
+  write_file_atomically(files.md, md);
+  files.csv = base.string() + ".csv";
+  write_file_atomically(files.csv, verify_csv(ctx, r));
+  return files;
 }
 
 }  // namespace gpt2

@@ -32,22 +32,32 @@ struct ReportContext {
   std::optional<ModelFacts> model;
 };
 
-// Writes <dir>/<stem>.json, .md and (sweeps) .svg; returns the paths written.
-std::vector<std::filesystem::path> write_sweep_report(const std::filesystem::path& dir,
-                                                      const std::string& stem,
-                                                      const ReportContext& ctx,
-                                                      const Workload& workload,
-                                                      const SweepResult& result);
-std::vector<std::filesystem::path> write_verify_report(const std::filesystem::path& dir,
-                                                       const std::string& stem,
-                                                       const ReportContext& ctx,
-                                                       const VerifyResult& result);
+// The files of one report, each written atomically (an empty path: not written).
+struct ReportFiles {
+  std::filesystem::path json;                      // the data
+  std::filesystem::path md;                        // the table, with the machine
+  std::filesystem::path svg;                       // sweeps: the speedup plot
+  std::filesystem::path csv;                       // one row per configuration
+  std::vector<std::filesystem::path> all() const;  // those written
+};
+
+// Writes <dir>/<stem>.json, .md, .csv and (sweeps) .svg.
+ReportFiles write_sweep_report(const std::filesystem::path& dir, const std::string& stem,
+                               const ReportContext& ctx, const Workload& workload,
+                               const SweepResult& result);
+ReportFiles write_verify_report(const std::filesystem::path& dir, const std::string& stem,
+                                const ReportContext& ctx, const VerifyResult& result);
 
 // The Markdown table of a sweep (also printed by gpt2-bench).
 std::string sweep_table(const Workload& workload, const SweepResult& result);
 std::string verify_table(const VerifyResult& result);
+// One row per configuration, with a header (like llama-bench's -o csv).
+std::string sweep_csv(const ReportContext& ctx, const Workload& workload,
+                      const SweepResult& result);
+std::string verify_csv(const ReportContext& ctx, const VerifyResult& result);
 // The SVG plot: threads on x, speedup over 1 thread on y, a line per backend
-// and mode, and the ideal line.
+// and mode, the ideal line, and the scaling of each ceiling that bounds a line
+// (e.g. the read bandwidth at N threads over that at 1), when measured.
 std::string speedup_svg(const SweepResult& result, const std::string& title);
 
 std::string utc_timestamp();
@@ -60,9 +70,8 @@ struct SweepReport {
 };
 // Throws std::runtime_error naming the file for a file that is not a sweep report.
 SweepReport read_sweep_report(const std::filesystem::path& json_path);
-// Writes <stem>.md and <stem>.svg from the data (the JSON is left as it is).
-std::vector<std::filesystem::path> render_sweep_report(const std::filesystem::path& dir,
-                                                       const std::string& stem,
-                                                       const SweepReport& report);
+// Writes <stem>.md, .svg and .csv from the data (the JSON is left as it is).
+ReportFiles render_sweep_report(const std::filesystem::path& dir, const std::string& stem,
+                                const SweepReport& report);
 
 }  // namespace gpt2

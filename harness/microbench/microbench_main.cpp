@@ -35,8 +35,8 @@
 #include "backends/registry.h"
 #include "harness/bench.h"
 #include "harness/machine.h"
-#include "harness/microbench/peaks.h"
 #include "harness/model_source.h"
+#include "harness/peaks.h"
 #include "harness/report.h"
 #include "reference/kernels.h"
 

@@ -1,6 +1,10 @@
 // gpt2-bench as a user runs it: the sweep's table and report files, verify, and
 // clear errors for bad input.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
 
 #include "harness/model_source.h"
 #include "tests/test_util.h"
@@ -33,16 +37,39 @@ TEST_F(BenchCliTest, SweepPrintsTheTableAndWritesTheReport) {
                         "| pthreads | recompute | 1 |", "Harness overhead"}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
   }
-  int json = 0, md = 0, svg = 0;
+  int json = 0, md = 0, svg = 0, csv = 0;
+  std::filesystem::path json_path;
   for (const auto& e : std::filesystem::directory_iterator(dir_)) {
     const auto ext = e.path().extension();
     json += ext == ".json";
     md += ext == ".md";
     svg += ext == ".svg";
+    csv += ext == ".csv";
+    if (ext == ".json") json_path = e.path();
   }
   EXPECT_EQ(json, 1);
   EXPECT_EQ(md, 1);
   EXPECT_EQ(svg, 1);
+  EXPECT_EQ(csv, 1);
+  // The machine's ceilings at each thread count, and every row against its own.
+  EXPECT_NE(r.out.find("% of ceiling"), std::string::npos);
+  EXPECT_NE(r.out.find("| threads | read GB/s | fp32 FMA GFLOP/s | fp32 mul+add GFLOP/s |"),
+            std::string::npos)
+      << r.out;
+  const auto j = nlohmann::json::parse(std::ifstream(json_path));
+  ASSERT_EQ(j["ceilings"]["points"].size(), 2u);
+  EXPECT_GT(j["ceilings"]["points"][1]["read_gb_s"].get<double>(), 0);
+  for (const auto& m : j["measurements"]) {
+    ASSERT_TRUE(m["ceiling"].is_object()) << m["backend"];
+    EXPECT_GT(m["ceiling"]["percent"].get<double>(), 0) << m["backend"];
+  }
+}
+
+TEST_F(BenchCliTest, NoCeilingsSkipsThem) {
+  const auto r = bench("--backend openmp --threads 1 --reps 1 --no-ceilings --no-overhead");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("Ceilings: not measured"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("measuring the machine's ceilings"), std::string::npos);
 }
 
 TEST_F(BenchCliTest, VerifyPassesAndSaysSo) {
@@ -70,16 +97,37 @@ TEST_F(BenchCliTest, BadInputGetsAClearError) {
   expect_error("--precision fp8", "Unknown precision 'fp8' (known: float32, bfloat16, bf16, all).");
   expect_error("--backend openmp --precision bf16",
                "Backend openmp runs float32 only, not bfloat16.");
+  expect_error("--new 0", "--new must be at least 1");
+  expect_error("-n 12", "-n goes with --tokens");
+  expect_error("--tokens '1 2' --prompt lab-hello", "either --tokens or --prompt");
+  expect_error("--reference-reps 0", "--reference-reps must be at least 1");
+  expect_error("--prompts /nonexistent.txt", "Prompt set /nonexistent.txt: no such file.");
+  expect_error("--no-such-flag", "--no-such-flag");
   const auto r = test::run_command(kBench + " --model /nonexistent.bin -q");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("/nonexistent.bin: cannot open"), std::string::npos) << r.err;
 }
 
+// A report folder that cannot be written fails at once: one line, nothing on
+// stdout, no sweep run first.
+TEST_F(BenchCliTest, AnUnwritableReportFolderFailsBeforeAnyWork) {
+  for (const std::string out : {"/proc/x", "/etc/hostname"}) {
+    for (const std::string command : {"", "verify "}) {
+      const auto r = test::run_command(kBench + " " + command + "--model synthetic:tiny --out " +
+                                       out + " --backend openmp --threads 1");
+      EXPECT_EQ(r.status, 1) << out;
+      EXPECT_EQ(r.out, "") << out;
+      EXPECT_EQ(r.err.rfind("Cannot write reports to " + out + ": ", 0), 0u) << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    }
+  }
+}
+
 TEST_F(BenchCliTest, Help) {
   const auto r = test::run_command(kBench + " --help");
   EXPECT_EQ(r.status, 0);
-  for (const char* s :
-       {"--backend", "--threads", "--mode", "--reps", "--prompt", "--precision", "verify"}) {
+  for (const char* s : {"--backend", "--threads", "--mode", "--reps", "--prompt", "--precision",
+                        "--no-ceilings", "verify", "render"}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << s;
   }
 }

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -65,13 +67,17 @@ TEST(ReportTest, SweepFilesHoldTheMachineTheSamplesAndThePlot) {
   auto model = test::tiny_model();
   ctx.model = model_facts(*model);
   const auto dir = test::temp_dir();
-  const auto files = write_sweep_report(dir, "run", ctx, w, r);
-  ASSERT_EQ(files.size(), 3u);
-  for (const auto& f : files) EXPECT_TRUE(std::filesystem::exists(f)) << f;
+  const ReportFiles files = write_sweep_report(dir, "run", ctx, w, r);
+  ASSERT_EQ(files.all().size(), 4u);
+  EXPECT_EQ(files.json, dir / "run.json");
+  EXPECT_EQ(files.md, dir / "run.md");
+  EXPECT_EQ(files.svg, dir / "run.svg");
+  EXPECT_EQ(files.csv, dir / "run.csv");
+  for (const auto& f : files.all()) EXPECT_TRUE(std::filesystem::exists(f)) << f;
   // No temporary file is left behind.
   int entries = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) (void)e, entries++;
-  EXPECT_EQ(entries, 3);
+  EXPECT_EQ(entries, 4);
 
   const auto j = nlohmann::json::parse(slurp(dir / "run.json"));
   EXPECT_EQ(j["kind"], "sweep");
@@ -106,6 +112,98 @@ TEST(ReportTest, SweepFilesHoldTheMachineTheSamplesAndThePlot) {
   EXPECT_NE(svg.find("openmp (recompute)"), std::string::npos);
   EXPECT_NE(svg.find("onednn bfloat16 (not float32) (recompute)"), std::string::npos);
   EXPECT_NE(svg.find("ideal"), std::string::npos);
+  // Without ceilings the table says so, and the column is there, empty.
+  EXPECT_TRUE(j["ceilings"].is_null());
+  EXPECT_NE(md.find("% of ceiling"), std::string::npos);
+  EXPECT_NE(md.find("Ceilings: not measured"), std::string::npos);
+  EXPECT_EQ(svg.find("the machine's scaling"), std::string::npos);
+  // The CSV: a header and one row per configuration.
+  const std::string csv = slurp(dir / "run.csv");
+  EXPECT_EQ(csv.rfind("timestamp,git_commit,cpu_model,", 0), 0u) << csv;
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
+  EXPECT_NE(csv.find(",onednn,bfloat16,"), std::string::npos) << csv;
+}
+
+// A sweep with ceilings: every row's share of the ceiling that bounds it, the
+// ceilings' table, their scaling in the plot, the JSON, the CSV and a render.
+TEST(ReportTest, CeilingsGoIntoEveryFile) {
+  Workload w;
+  w.prompts = {{"p", 10, {1, 2, 3, 4, 5}}};
+  SweepResult r;
+  r.measurements = {measurement("openmp", 1, {1.0}), measurement("openmp", 2, {0.5})};
+  r.measurements[0].speedup_vs_1thread = 1.0;
+  r.measurements[1].speedup_vs_1thread = 2.0;
+  Ceilings c;
+  c.isa = "avx2";
+  c.read_buffer_bytes = std::size_t(512) << 20;
+  c.seconds = 1.25;
+  c.points = {{1, 10.0, 100.0, 50.0, 0.0}, {2, 15.0, 200.0, 100.0, 0.0}};
+  r.ceilings = c;
+  auto model = test::tiny_model();
+  apply_ceilings(c, model->config(), w, r.measurements);
+  ASSERT_TRUE(r.measurements[1].ceiling.known());
+  ReportContext ctx;
+  ctx.command = "gpt2-bench";
+  ctx.timestamp = "2026-11-24T00:00:00Z";
+  ctx.machine = machine_info();
+  ctx.model = model_facts(*model);
+  const auto dir = test::temp_dir();
+  write_sweep_report(dir, "c", ctx, w, r);
+  const auto j = nlohmann::json::parse(slurp(dir / "c.json"));
+  EXPECT_EQ(j["schema"], 2);
+  ASSERT_EQ(j["ceilings"]["points"].size(), 2u);
+  EXPECT_DOUBLE_EQ(j["ceilings"]["points"][1]["read_gb_s"].get<double>(), 15.0);
+  EXPECT_DOUBLE_EQ(j["ceilings"]["points"][1]["fp32_mul_add_gflops"].get<double>(), 100.0);
+  const auto& row = j["measurements"][1]["ceiling"];
+  EXPECT_EQ(row["bound"], r.measurements[1].ceiling.bound);
+  EXPECT_DOUBLE_EQ(row["percent"].get<double>(), r.measurements[1].ceiling.percent);
+  const std::string md = slurp(dir / "c.md");
+  EXPECT_NE(md.find("| threads | read GB/s | fp32 FMA GFLOP/s | fp32 mul+add GFLOP/s |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| 2 | 15.0 | 200 | 100 |"), std::string::npos) << md;
+  const std::string cell = " | " +
+                           std::to_string(int(std::lround(r.measurements[1].ceiling.percent))) +
+                           "% " + r.measurements[1].ceiling.short_name() + " | ";
+  EXPECT_NE(md.find(cell), std::string::npos) << cell << "\n" << md;
+  EXPECT_NE(slurp(dir / "c.svg").find(r.measurements[1].ceiling.name + " (the machine's scaling)"),
+            std::string::npos);
+  EXPECT_NE(slurp(dir / "c.csv").find(r.measurements[1].ceiling.name), std::string::npos);
+  // Rendered again from the JSON: the same table and plot.
+  const SweepReport back = read_sweep_report(dir / "c.json");
+  ASSERT_TRUE(back.result.ceilings.has_value());
+  EXPECT_EQ(back.result.ceilings->points.size(), 2u);
+  render_sweep_report(dir, "d", back);
+  std::string a = slurp(dir / "c.md");
+  a.replace(a.find("c.svg"), 5, "d.svg");
+  EXPECT_EQ(a, slurp(dir / "d.md"));
+  EXPECT_EQ(slurp(dir / "c.svg"), slurp(dir / "d.svg"));
+  EXPECT_EQ(slurp(dir / "c.csv"), slurp(dir / "d.csv"));
+}
+
+// A report written before schema 2 (no ceilings, no GFLOP/s) renders without
+// error, its ceiling cells empty.
+TEST(ReportTest, OldReportsWithoutCeilingsRenderAgain) {
+  const auto dir = test::temp_dir();
+  std::ofstream(dir / "old.json") << R"({
+    "kind": "sweep", "command": "gpt2-bench", "timestamp": "2026-11-21T00:00:00Z",
+    "machine": {"cpu_model": "x", "logical_cpus": 2, "physical_cores": 2, "sockets": 1,
+                "isa_flags": [], "memory_gib": 1.0, "os": "o", "kernel": "k",
+                "hostname": "h", "kernel_isa": "avx2"},
+    "build": {"compiler": "g++", "build_type": "Release", "flags": "", "git_commit": "abc"},
+    "workload": {"prompts": [{"id": "lab-hello", "n": 10, "prompt_tokens": 5}],
+                 "rule": "median", "reps": 1, "warmup": 1, "reference_reps": 1},
+    "measurements": [{"backend": "openmp", "mode": "recompute", "threads": 1,
+                      "precision": "float32", "samples_s": [0.5],
+                      "tokens_equal_goldens": "yes", "logits_bit_exact": "yes"}],
+    "failures": 0})";
+  const SweepReport back = read_sweep_report(dir / "old.json");
+  EXPECT_FALSE(back.result.ceilings.has_value());
+  const ReportFiles files = render_sweep_report(dir, "old", back);
+  EXPECT_EQ(files.all().size(), 3u);
+  const std::string md = slurp(dir / "old.md");
+  EXPECT_NE(md.find("| openmp | recompute | 1 | 0.5000 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("Ceilings: not measured"), std::string::npos);
 }
 
 TEST(ReportTest, ASweepRendersAgainFromItsJson) {
@@ -152,6 +250,7 @@ TEST(ReportTest, VerifyFilesSayWhatFailed) {
   VerifyRow row;
   row.backend = "pthreads";
   row.threads = 2;
+  row.bit_exact = true;
   row.steps = 10;
   row.token_mismatches = 1;
   row.passed = false;
@@ -165,6 +264,10 @@ TEST(ReportTest, VerifyFilesSayWhatFailed) {
   write_verify_report(dir, "v", ctx, r);
   const auto j = nlohmann::json::parse(slurp(dir / "v.json"));
   EXPECT_FALSE(j["passed"].get<bool>());
+  const std::string csv = slurp(dir / "v.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 2);
+  EXPECT_NE(csv.find(",pthreads,float32,bit-exact,2,recompute,median,10,1,"), std::string::npos)
+      << csv;
   EXPECT_EQ(j["rows"][0]["token_mismatches"], 1);
   const std::string md = slurp(dir / "v.md");
   EXPECT_NE(md.find("expected token 5, got 6"), std::string::npos);

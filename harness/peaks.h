@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <string>
 
-namespace gpt2::microbench {
+namespace gpt2 {
 
 enum class PeakKind {
   kFp32Fma,     // float32 fused multiply-add (what BLAS libraries use)
@@ -32,4 +32,4 @@ const char* peak_isa();
 // optimized away.
 float read_sum(const float* data, std::size_t count);
 
-}  // namespace gpt2::microbench
+}  // namespace gpt2

@@ -1,4 +1,4 @@
-#include "harness/microbench/peaks.h"
+#include "harness/peaks.h"
 
 #include <cpuid.h>
 #include <immintrin.h>
@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
-namespace gpt2::microbench {
+namespace gpt2 {
 
 namespace {
 
@@ -234,4 +234,4 @@ float read_sum(const float* data, std::size_t count) {
   return s;
 }
 
-}  // namespace gpt2::microbench
+}  // namespace gpt2
