@@ -451,7 +451,7 @@ def sources_block(reps):
 
 def rate_table(title, rows, cols, value, note):
     """Decode or prefill: a row per (workload, backend, precision), a cell per thread count."""
-    out = [f"### {title}", ""]
+    out = [f"#### {title}", ""]
     if not rows:
         return out + ["no result yet"]
     keys = sorted({(r["workload"], r["backend"], r["precision"]) for r in rows})
@@ -474,7 +474,7 @@ def rate_table(title, rows, cols, value, note):
 
 
 def lab_table(rows, cols):
-    out = [f"### Lab workload ({LAB_WORKLOAD})", ""]
+    out = [f"#### Lab workload ({LAB_WORKLOAD})", ""]
     if not rows:
         return out + ["no result yet"]
     top, more = cols[-1], [k for k in cols if k > 1]
@@ -504,7 +504,7 @@ def lab_table(rows, cols):
 
 
 def verify_table(reps, current_rows):
-    out = ["### Verify", ""]
+    out = ["#### Verify", ""]
     if not reps:
         return out + ["no result yet"]
     out.append("| file | result | configurations | current | backends | threads | modes | rules | "
@@ -575,7 +575,7 @@ def sweep_ceilings(data):
 
 
 def ceilings_table(reports, cols):
-    out = ["### Ceilings (the machine's own loops: gpt2-microbench, or a sweep's `ceilings`)", ""]
+    out = ["#### Ceilings (the machine's own loops: gpt2-microbench, or a sweep's `ceilings`)", ""]
     sources = []
     for rep in reports:
         if rep.kind == "microbench":
@@ -624,7 +624,7 @@ def render_generated(reports, rows):
             max(((r.data.get("context") or {}).get("num_cpus", 0) for r in reps), default=1)
         cpu = machines[0].get("cpu_model", "") if machines else ""
         cols = thread_columns(logical)
-        out += [f"## {sid}", "",
+        out += [f"### {sid}", "",
                 f"{cpu}, {logical} logical CPUs: {md_link(f'systems/{sid}.txt', f'systems/{sid}.txt')}.", ""]
         out += ceilings_table([r for r in reps if r.in_results], cols) + [""]
         sweeps = [r for r in mine if r["_m"] is not None and r["mode"] == "kv-cache"]
@@ -647,7 +647,7 @@ def render_generated(reports, rows):
         for r in mine:
             if r["workload"] not in shown:
                 other.setdefault(r["workload"], set()).add(r["_rep"])
-        out += ["### Other current results", ""]
+        out += ["#### Other current results", ""]
         if not other:
             out.append("none")
         for wl in sorted(other):

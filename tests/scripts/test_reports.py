@@ -249,7 +249,7 @@ class TreeTest(unittest.TestCase):
         quietly(reports.main, ["--reports", self.reports, "add", self.write_run(
             "2027-01-05T000000Z-verify-blis.json", verify)])
         readme = self.read("README.md")
-        self.assertIn("## amd-epyc-2cpu", readme)
+        self.assertIn("### amd-epyc-2cpu", readme)
         self.assertIn("| FAILED | 2 | 2 | blis | 2 | kv-cache, recompute | median | 0.00025 | abcdef0-dirty |",
                       readme)
         for section in ("Decode", "Prefill", "Lab workload", "Ceilings"):
