@@ -7,6 +7,8 @@ packages=(
   clang-14 libomp-14-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
   libutf8proc-dev nlohmann-json3-dev
+  # scripts/reports.py (the reports check in ctest) and the other scripts/*.py.
+  python3
   # The library backends: BLIS in its OpenMP flavour, and oneDNN (whose CMake
   # package asks for OpenCL, a recommendation the line below does not install).
   libblis-openmp-dev libblis-dev libdnnl-dev ocl-icd-opencl-dev
