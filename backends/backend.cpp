@@ -17,6 +17,10 @@ const char* numerics_name(Numerics n) {
   return "?";
 }
 
+const char* device_name(Device d) {
+  return d == Device::kCpu ? "cpu" : "cuda";
+}
+
 const char* precision_name(Precision p) {
   return p == Precision::kFloat32 ? "float32" : "bfloat16";
 }

@@ -7,9 +7,11 @@
 // last one. Generation, decision rules and verification live in the harness.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "reference/model.h"
 
@@ -26,9 +28,30 @@ const char* numerics_name(Numerics n);
 enum class Precision { kFloat32, kBFloat16 };
 const char* precision_name(Precision p);
 
+// What a backend computes on. The harness runs every backend the same way;
+// it reads this to pick backends by what they are and to report the GPUs.
+enum class Device { kCpu, kCuda };
+const char* device_name(Device d);  // "cpu", "cuda"
+
+// One GPU as reports describe it.
+struct GpuInfo {
+  int index = 0;                   // the CUDA device number
+  std::string name;                // "NVIDIA H100 80GB HBM3"
+  std::string compute_capability;  // "9.0"
+  int sm_count = 0;
+  std::size_t memory_bytes = 0;
+  std::size_t l2_bytes = 0;
+  int memory_bus_bits = 0;
+  int sm_clock_mhz = 0;      // peak
+  int memory_clock_mhz = 0;  // peak
+  std::string driver_cuda_version;  // the CUDA version the driver supports, "13.0"
+  std::string runtime_version;      // the CUDA runtime this binary uses, "13.0"
+};
+
 struct BackendConfig {
-  int threads = 1;
+  int threads = 1;  // CPU threads (GPU backends: the host thread that drives them)
   Precision precision = Precision::kFloat32;
+  std::vector<int> devices = {0};  // GPU backends: the CUDA devices to run on
 };
 
 struct BackendInfo {
@@ -36,9 +59,14 @@ struct BackendInfo {
   Numerics numerics = Numerics::kBitExact;
   Precision precision = Precision::kFloat32;
   int threads = 1;      // the threads it really runs on
+  Device device = Device::kCpu;
+  std::vector<GpuInfo> gpus;  // the GPUs it runs on (none for CPU backends)
   std::string details;  // kernel variant, library and threading, as a person reads it
 };
 
+// Every backend, GPU ones too, returns the logits and probabilities of the
+// last position in host memory: the harness's decision rules run on the host,
+// and every timing counts that copy.
 class Session {
  public:
   virtual ~Session() = default;

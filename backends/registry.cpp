@@ -11,29 +11,50 @@
 #if GPT2_WITH_ONEDNN
 #include "backends/onednn/onednn_backend.h"
 #endif
+#if GPT2_WITH_CUDA
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/cuda_naive_backend.h"
+#include "backends/cuda/device.h"
+#endif
 
 namespace gpt2 {
+
+#if GPT2_WITH_CUDA
+namespace {
+bool cuda_available(std::string* why) { return cuda::device_count(why) > 0; }
+}  // namespace
+#endif
 
 const std::vector<BackendEntry>& backend_entries() {
   static const std::vector<BackendEntry> kEntries = {
     {"reference", "the frozen serial reference (llm.c's loops, one thread)", Numerics::kBitExact,
-     false, false, &make_reference_backend},
-    {"pthreads", "bit-exact SIMD kernels on a static pool of pthreads", Numerics::kBitExact, true,
-     false, &make_pthreads_backend},
-    {"openmp", "the same bit-exact kernels with OpenMP parallel loops", Numerics::kBitExact, true,
-     false, &make_openmp_backend},
+     Device::kCpu, false, false, &make_reference_backend},
+    {"pthreads", "bit-exact SIMD kernels on a static pool of pthreads", Numerics::kBitExact,
+     Device::kCpu, true, false, &make_pthreads_backend},
+    {"openmp", "the same bit-exact kernels with OpenMP parallel loops", Numerics::kBitExact,
+     Device::kCpu, true, false, &make_openmp_backend},
 #if GPT2_WITH_BLIS
     {"blis", "matrix products through BLIS, the rest on the shared kernels", Numerics::kReordered,
-     true, false, &make_blis_backend},
+     Device::kCpu, true, false, &make_blis_backend},
 #endif
 #if GPT2_WITH_ONEDNN
     {"onednn", "matrix products through oneDNN (float32 or bfloat16), the rest shared",
-     Numerics::kReordered, true, true, &make_onednn_backend},
+     Numerics::kReordered, Device::kCpu, true, true, &make_onednn_backend},
+#endif
+#if GPT2_WITH_CUDA
+    {"cuda-naive", "one GPU, naive CUDA kernels bit-exact with the reference", Numerics::kBitExact,
+     Device::kCuda, false, false, &make_cuda_naive_backend, &cuda_available},
+    {"cuda", "one GPU, fused kernels, cuBLAS, a CUDA graph per decode step (float32 or bfloat16)",
+     Numerics::kReordered, Device::kCuda, false, true, &make_cuda_backend, &cuda_available},
 #endif
     {"null", "fixed logits, no computation (measures the harness's overhead)", Numerics::kNone,
-     false, false, &make_null_backend},
+     Device::kCpu, false, false, &make_null_backend},
   };
   return kEntries;
+}
+
+bool backend_available(const BackendEntry& entry, std::string* why) {
+  return entry.available == nullptr || entry.available(why);
 }
 
 bool offers_precision(const BackendEntry& entry, Precision p) {
@@ -82,6 +103,9 @@ std::string bfloat16_backends() {
 std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<const Model> model,
                                       const BackendConfig& config) {
   const BackendEntry& entry = find_backend(name);
+  if (std::string why; !backend_available(entry, &why)) {
+    throw std::runtime_error("backend " + std::string(name) + ": " + why + ".");
+  }
   if (config.threads < 1) {
     throw std::invalid_argument("backend " + std::string(name) + ": threads must be at least 1");
   }

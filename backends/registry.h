@@ -23,10 +23,17 @@ struct BackendEntry {
   std::string_view name;
   std::string_view summary;  // one line for --help
   Numerics numerics;
+  Device device;  // what it computes on
   bool threaded;  // whether --threads changes anything
   bool bfloat16;  // whether it offers Precision::kBFloat16 (all run float32)
   std::unique_ptr<Backend> (*make)(std::shared_ptr<const Model>, const BackendConfig&);
+  // Whether this machine can run it (a GPU backend needs a GPU); if not, why
+  // not. Null: always.
+  bool (*available)(std::string* why) = nullptr;
 };
+
+// Whether `entry` can run here; `why` says why not.
+bool backend_available(const BackendEntry& entry, std::string* why = nullptr);
 
 // Every backend built into this binary, in a stable order (reference first).
 const std::vector<BackendEntry>& backend_entries();
@@ -39,7 +46,9 @@ bool offers_precision(const BackendEntry& entry, Precision p);
 std::optional<Precision> parse_precision(std::string_view name);
 
 // Throws UnknownBackend for an unknown name, std::invalid_argument for a config
-// the backend cannot run (threads < 1, a precision it lacks).
+// the backend cannot run (threads < 1, a precision it lacks), std::runtime_error
+// for a backend this machine cannot run ("backend cuda: no CUDA device on this
+// machine.") or that does not fit (GPU memory).
 const BackendEntry& find_backend(std::string_view name);
 std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<const Model> model,
                                       const BackendConfig& config);

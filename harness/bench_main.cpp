@@ -13,6 +13,7 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -166,16 +167,30 @@ bool offers_any(const BackendEntry& e, const std::vector<Precision>& precisions)
                      [&](Precision p) { return offers_precision(e, p); });
 }
 
-// Backends by name, or all of those that compute and offer one of `precisions`.
+// Backends by name, or all of those that compute, offer one of `precisions`
+// and can run on this machine (those that cannot are named on stderr with the
+// reason: a GPU backend without a GPU). A backend named that cannot run here
+// is an error.
 std::vector<std::string> parse_backends(const std::string& text,
                                         const std::vector<Precision>& precisions) {
   std::vector<std::string> out;
   if (text == "all") {
+    std::map<std::string, std::vector<std::string>> skipped;  // reason -> backends
     for (const BackendEntry& e : backend_entries()) {
-      if (e.numerics != Numerics::kNone && offers_any(e, precisions)) out.emplace_back(e.name);
+      if (e.numerics == Numerics::kNone || !offers_any(e, precisions)) continue;
+      if (std::string why; !backend_available(e, &why)) {
+        skipped[why].emplace_back(e.name);
+        continue;
+      }
+      out.emplace_back(e.name);
+    }
+    for (const auto& [why, names] : skipped) {
+      std::string list;
+      for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+      std::cerr << "note: skipping " << list << ": " << why << "\n";
     }
     if (out.empty()) {
-      throw std::invalid_argument(std::string("No backend built here offers ") +
+      throw std::invalid_argument(std::string("No backend that runs here offers ") +
                                   precision_name(precisions.front()) + ".");
     }
     return out;
@@ -186,6 +201,9 @@ std::vector<std::string> parse_backends(const std::string& text,
     if (!offers_any(e, precisions)) {
       throw std::invalid_argument("Backend " + name + " runs float32 only, not " +
                                   precision_name(precisions.front()) + ".");
+    }
+    if (std::string why; !backend_available(e, &why)) {
+      throw std::invalid_argument("Backend " + name + " cannot run here: " + why + ".");
     }
     if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
   }
@@ -429,7 +447,7 @@ int run_sweep_command(const SweepCli& s, const std::string& command) {
   std::shared_ptr<const Model> model = open_model(s.common.model, &std::cerr);
   check_model_fits(*model, w.prompts);
   const std::optional<GoldenFile> goldens = load_goldens(*model, w.rule);
-  const ReportContext ctx = report_context(command, *model);
+  ReportContext ctx = report_context(command, *model);
 
   SweepOptions so;
   so.backends = plan.backends;
@@ -442,6 +460,9 @@ int run_sweep_command(const SweepCli& s, const std::string& command) {
   so.goldens = goldens ? &*goldens : nullptr;
   const SweepResult result = run_sweep(model, w, so, on_progress);
   progress.done();
+  std::vector<BackendInfo> infos;
+  for (const Measurement& m : result.measurements) infos.push_back(m.info);
+  ctx.gpus = gpus_used(infos);
 
   std::cout << sweep_table(w, result);
   const ReportFiles files = write_sweep_report(

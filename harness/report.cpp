@@ -39,11 +39,46 @@ json machine_json(const ReportContext& ctx) {
           {"kernel_isa", m.kernel_isa}};
 }
 
+json gpu_json(const GpuInfo& g) {
+  return {{"index", g.index},
+          {"name", g.name},
+          {"compute_capability", g.compute_capability},
+          {"sm_count", g.sm_count},
+          {"memory_bytes", g.memory_bytes},
+          {"l2_bytes", g.l2_bytes},
+          {"memory_bus_bits", g.memory_bus_bits},
+          {"sm_clock_mhz", g.sm_clock_mhz},
+          {"memory_clock_mhz", g.memory_clock_mhz},
+          {"driver_cuda_version", g.driver_cuda_version},
+          {"runtime_version", g.runtime_version}};
+}
+
+GpuInfo gpu_from_json(const json& j) {
+  GpuInfo g;
+  g.index = j.value("index", 0);
+  g.name = j.value("name", "");
+  g.compute_capability = j.value("compute_capability", "");
+  g.sm_count = j.value("sm_count", 0);
+  g.memory_bytes = j.value("memory_bytes", std::size_t(0));
+  g.l2_bytes = j.value("l2_bytes", std::size_t(0));
+  g.memory_bus_bits = j.value("memory_bus_bits", 0);
+  g.sm_clock_mhz = j.value("sm_clock_mhz", 0);
+  g.memory_clock_mhz = j.value("memory_clock_mhz", 0);
+  g.driver_cuda_version = j.value("driver_cuda_version", "");
+  g.runtime_version = j.value("runtime_version", "");
+  return g;
+}
+
 json context_json(const ReportContext& ctx) {
   json j;
   j["command"] = ctx.command;
   j["timestamp"] = ctx.timestamp;
   j["machine"] = machine_json(ctx);
+  if (!ctx.gpus.empty()) {
+    json gpus = json::array();
+    for (const GpuInfo& g : ctx.gpus) gpus.push_back(gpu_json(g));
+    j["gpus"] = gpus;
+  }
   j["build"] = {{"compiler", ctx.machine.compiler},
                 {"build_type", ctx.machine.build_type},
                 {"flags", ctx.machine.build_flags},
@@ -76,6 +111,14 @@ std::string context_markdown(const ReportContext& ctx) {
   out << "- ISA: ";
   for (std::size_t i = 0; i < m.isa_flags.size(); i++) out << (i ? " " : "") << m.isa_flags[i];
   out << "; kernels used: " << m.kernel_isa << "\n";
+  for (const GpuInfo& g : ctx.gpus) {
+    out << "- GPU " << g.index << ": " << g.name << " (compute capability " << g.compute_capability
+        << ", " << g.sm_count << " SMs, " << fmt("%.1f", double(g.memory_bytes) / (1 << 30))
+        << " GiB, " << (g.l2_bytes >> 20) << " MiB L2, " << g.memory_bus_bits << "-bit memory bus, "
+        << g.sm_clock_mhz << " MHz SM and " << g.memory_clock_mhz
+        << " MHz memory peak clocks, driver for CUDA " << g.driver_cuda_version << ", runtime "
+        << g.runtime_version << ")\n";
+  }
   out << "- build: " << m.compiler << ", " << m.build_type << ", `" << m.build_flags << "`\n";
   if (ctx.model) {
     out << "- model: " << ctx.model->name << " (" << ctx.model->parameters << " parameters, xxh3 "
@@ -195,6 +238,16 @@ std::vector<std::filesystem::path> ReportFiles::all() const {
   for (const auto* p : {&json, &md, &svg, &csv}) {
     if (!p->empty()) out.push_back(*p);
   }
+  return out;
+}
+
+std::vector<GpuInfo> gpus_used(const std::vector<BackendInfo>& infos) {
+  std::map<int, GpuInfo> by_index;
+  for (const BackendInfo& info : infos) {
+    for (const GpuInfo& g : info.gpus) by_index.emplace(g.index, g);
+  }
+  std::vector<GpuInfo> out;
+  for (auto& [index, g] : by_index) out.push_back(g);
   return out;
 }
 
@@ -400,6 +453,7 @@ ReportFiles write_sweep_report(const std::filesystem::path& dir, const std::stri
         {"mode", mode_name(m.mode)},
         {"threads", m.threads},
         {"numerics", numerics_name(m.info.numerics)},
+        {"device", device_name(m.info.device)},
         {"precision", precision_name(m.precision)},
         {"label", backend_label(m.backend, m.precision)},
         {"float32", m.precision == Precision::kFloat32},
@@ -597,6 +651,7 @@ SweepReport read_sweep_report(const std::filesystem::path& path) {
     ctx.machine.build_type = b.at("build_type");
     ctx.machine.build_flags = b.at("flags");
     ctx.machine.git_commit = b.at("git_commit");
+    for (const json& g : j.value("gpus", json::array())) ctx.gpus.push_back(gpu_from_json(g));
     if (j.contains("model")) {
       const json& mj = j.at("model");
       ModelFacts f;
@@ -639,6 +694,7 @@ SweepReport read_sweep_report(const std::filesystem::path& path) {
       me.info.precision = me.precision;
       me.info.threads = me.threads;
       me.info.details = x.value("details", "");
+      me.info.device = x.value("device", "cpu") == "cuda" ? Device::kCuda : Device::kCpu;
       const std::string numerics = x.value("numerics", "bit-exact");
       me.info.numerics = numerics == "reordered" ? Numerics::kReordered
                          : numerics == "none"    ? Numerics::kNone

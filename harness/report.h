@@ -29,8 +29,12 @@ struct ReportContext {
   std::string command;    // the command line as typed
   std::string timestamp;  // UTC, ISO 8601
   MachineInfo machine;
+  std::vector<GpuInfo> gpus;  // the GPUs the run's backends used (none: CPU only)
   std::optional<ModelFacts> model;
 };
+
+// The GPUs these backends ran on, each once, by device number.
+std::vector<GpuInfo> gpus_used(const std::vector<BackendInfo>& infos);
 
 // The files of one report, each written atomically (an empty path: not written).
 struct ReportFiles {

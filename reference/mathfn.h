@@ -9,6 +9,14 @@
 #include <cmath>
 #include <cstdint>
 
+// The CUDA backends compile these same functions for the GPU (nvcc defines
+// __CUDACC__); every other compiler sees plain inline functions.
+#if defined(__CUDACC__)
+#define GPT2_HOST_DEVICE __host__ __device__
+#else
+#define GPT2_HOST_DEVICE
+#endif
+
 namespace gpt2 {
 
 namespace mathfn {
@@ -34,7 +42,7 @@ inline constexpr float kExpMax = 88.0f;   // above: +infinity
 // e^x within about 2 ulp for x in [-87, 88]; 0 below, +inf above, NaN for NaN.
 // Steps: k = round(x / ln 2); r = x - k ln 2 (in two parts); e^r by Horner's
 // rule on the degree-7 Taylor polynomial; times 2^k, built from its bits.
-inline float exp_ref(float x) {
+GPT2_HOST_DEVICE inline float exp_ref(float x) {
   using namespace mathfn;
   if (x != x) return x;
   if (x < kExpMin) return 0.0f;
@@ -49,15 +57,24 @@ inline float exp_ref(float x) {
   p = p * r + kExpC2;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
+#if defined(__CUDA_ARCH__)
+  const float two_k = __uint_as_float(std::uint32_t(int(kf) + 127) << 23);
+#else
   const float two_k = std::bit_cast<float>(std::uint32_t(int(kf) + 127) << 23);
+#endif
   return p * two_k;
 }
 
 // tanh(y) = sign(y) (1 - e) / (1 + e) with e = e^(-2|y|) <= 1: never overflows,
 // absolute error a few 1e-8.
-inline float tanh_ref(float y) {
+GPT2_HOST_DEVICE inline float tanh_ref(float y) {
+#if defined(__CUDA_ARCH__)
+  const float e = exp_ref(-2.0f * fabsf(y));
+  return copysignf((1.0f - e) / (1.0f + e), y);
+#else
   const float e = exp_ref(-2.0f * std::fabs(y));
   return std::copysign((1.0f - e) / (1.0f + e), y);
+#endif
 }
 
 }  // namespace gpt2

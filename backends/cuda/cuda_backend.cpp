@@ -1,0 +1,446 @@
+#include "backends/cuda/cuda_backend.h"
+
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <tuple>
+#include <vector>
+
+#include "backends/cuda/buffers.h"
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/device.h"
+#include "backends/cuda/fast_kernels.h"
+#include "reference/forward.h"
+
+namespace gpt2 {
+
+namespace {
+
+using cuda::DeviceBuffer;
+using cuda::PinnedBuffer;
+using cuda::fast::Epilogue;
+using bf16 = __nv_bfloat16;
+
+// Prompts of up to this many rows go through the matrix-vector kernels (each
+// weight read once for all rows); longer ones through cuBLASLt.
+constexpr int kMatvecRows = 4;
+constexpr std::size_t kWorkspaceBytes = std::size_t(32) << 20;
+
+// The weights on the device: every tensor in float32 (llm.c's layout), and for
+// bfloat16 the five matrices again in bfloat16 (wte's V real rows).
+struct DeviceWeights {
+  DeviceBuffer<float> all;
+  ParameterTensors p{};  // float32, pointers into `all`
+  DeviceBuffer<bf16> wte, qkvw, attprojw, fcw, fcprojw;
+};
+
+// The matrices a product reads, in the backend's precision.
+struct Matrices {
+  const void* wte;
+  const void* qkvw;
+  const void* attprojw;
+  const void* fcw;
+  const void* fcprojw;
+};
+
+// cuBLASLt with the plans it chose, per shape and epilogue, kept.
+class Gemm {
+ public:
+  explicit Gemm(bool use_bf16) : bf16_(use_bf16), workspace_(kWorkspaceBytes, "cuBLASLt's workspace") {
+    cuda::check(cublasLtCreate(&handle_), "cublasLtCreate");
+  }
+  ~Gemm() {
+    for (auto& [key, plan] : plans_) {
+      cublasLtMatmulDescDestroy(plan.desc);
+      cublasLtMatrixLayoutDestroy(plan.a);
+      cublasLtMatrixLayoutDestroy(plan.b);
+      cublasLtMatrixLayoutDestroy(plan.c);
+    }
+    cublasLtDestroy(handle_);
+  }
+  Gemm(const Gemm&) = delete;
+  Gemm& operator=(const Gemm&) = delete;
+
+  // out (T, OC) = epilogue(inp (T, C) @ weight (OC, C)^T): out float32; inp and
+  // weight float32 or (bf16_) bfloat16. kBiasResidual adds into out.
+  void run(float* out, const void* inp, const void* weight, const float* bias, Epilogue epilogue,
+           int T, int C, int OC, cudaStream_t stream) {
+    const Plan& plan = plan_for(epilogue, T, C, OC);
+    const float alpha = 1.0f, beta = epilogue == Epilogue::kBiasResidual ? 1.0f : 0.0f;
+    if (epilogue != Epilogue::kNone) {
+      cuda::check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                 &bias, sizeof bias),
+                  "cublasLtMatmulDescSetAttribute(bias)");
+    }
+    cuda::check(cublasLtMatmul(handle_, plan.desc, &alpha, weight, plan.a, inp, plan.b, &beta, out,
+                               plan.c, out, plan.c, &plan.algo, workspace_.get(),
+                               workspace_.bytes(), stream),
+                "cublasLtMatmul");
+  }
+  std::string version() const {
+    const std::size_t v = cublasLtGetVersion();
+    return std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." +
+           std::to_string(v % 100);
+  }
+
+ private:
+  struct Plan {
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+  };
+
+  // Row-major out (T, OC) is column-major (OC, T) = weight^T' (OC x C) times
+  // inp' (C x T): A = weight (stored C x OC column-major, transposed), B = inp.
+  const Plan& plan_for(Epilogue epilogue, int T, int C, int OC) {
+    std::lock_guard lock(mutex_);
+    const auto key = std::make_tuple(int(epilogue), T, C, OC);
+    if (auto it = plans_.find(key); it != plans_.end()) return it->second;
+    Plan plan;
+    const cudaDataType_t in_type = bf16_ ? CUDA_R_16BF : CUDA_R_32F;
+    cuda::check(cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F),
+                "cublasLtMatmulDescCreate");
+    const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    cuda::check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta),
+                "cublasLtMatmulDescSetAttribute(transa)");
+    cuda::check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb),
+                "cublasLtMatmulDescSetAttribute(transb)");
+    cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_DEFAULT;
+    if (epilogue == Epilogue::kBias || epilogue == Epilogue::kBiasResidual) {
+      ep = CUBLASLT_EPILOGUE_BIAS;
+    } else if (epilogue == Epilogue::kBiasGelu) {
+      ep = CUBLASLT_EPILOGUE_GELU_BIAS;
+    }
+    cuda::check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep),
+                "cublasLtMatmulDescSetAttribute(epilogue)");
+    if (ep != CUBLASLT_EPILOGUE_DEFAULT) {
+      const cudaDataType_t bias_type = CUDA_R_32F;
+      cuda::check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
+                                                 &bias_type, sizeof bias_type),
+                  "cublasLtMatmulDescSetAttribute(bias type)");
+    }
+    cuda::check(cublasLtMatrixLayoutCreate(&plan.a, in_type, C, OC, C), "cublasLtMatrixLayoutCreate(A)");
+    cuda::check(cublasLtMatrixLayoutCreate(&plan.b, in_type, C, T, C), "cublasLtMatrixLayoutCreate(B)");
+    cuda::check(cublasLtMatrixLayoutCreate(&plan.c, CUDA_R_32F, OC, T, OC), "cublasLtMatrixLayoutCreate(C)");
+    cublasLtMatmulPreference_t pref = nullptr;
+    cuda::check(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
+    const std::size_t ws = workspace_.bytes();
+    cuda::check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                     &ws, sizeof ws),
+                "cublasLtMatmulPreferenceSetAttribute");
+    cublasLtMatmulHeuristicResult_t result{};
+    int found = 0;
+    const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(
+        handle_, plan.desc, plan.a, plan.b, plan.c, plan.c, pref, 1, &result, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (status != CUBLAS_STATUS_SUCCESS || found == 0) {
+      throw cuda::CudaError("cublasLtMatmulAlgoGetHeuristic: no algorithm for a " +
+                            std::to_string(T) + " x " + std::to_string(C) + " x " +
+                            std::to_string(OC) + " product");
+    }
+    plan.algo = result.algo;
+    return plans_.emplace(key, plan).first->second;
+  }
+
+  bool bf16_;
+  cublasLtHandle_t handle_ = nullptr;
+  DeviceBuffer<char> workspace_;
+  std::mutex mutex_;
+  std::map<std::tuple<int, int, int, int>, Plan> plans_;
+};
+
+class CudaSession final : public Session {
+ public:
+  CudaSession(const Model& model, const DeviceWeights& w, const Matrices& m, Gemm& gemm,
+              bool use_bf16, int device, int capacity)
+      : model_(model), w_(w), m_(m), gemm_(gemm), bf16_(use_bf16), device_(device),
+        capacity_(capacity) {
+    const ModelConfig& c = model.config();
+    if (capacity < 1 || capacity > c.max_seq_len) {
+      throw std::invalid_argument("cuda: session capacity " + std::to_string(capacity) +
+                                  " is outside [1, " + std::to_string(c.max_seq_len) + "]");
+    }
+    cuda::use_device(device_);
+    const std::size_t T = capacity, C = c.channels, L = c.num_layers, V = c.vocab_size;
+    GPT2_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    host_in_ = PinnedBuffer<int>(T + 1);  // the tokens, then the position
+    host_logits_ = PinnedBuffer<float>(V);
+    host_probs_ = PinnedBuffer<float>(V);
+    in_ = DeviceBuffer<int>(T + 1, "the tokens");
+    x_ = DeviceBuffer<float>(T * C, "the residual stream");
+    ln_ = DeviceBuffer<float>(T * C, "the layernorm output");
+    qkv_ = DeviceBuffer<float>(T * 3 * C, "the queries, keys and values");
+    atty_ = DeviceBuffer<float>(T * C, "the attention output");
+    fch_ = DeviceBuffer<float>(T * 4 * C, "the MLP's hidden layer");
+    if (bf16_) {
+      ln_bf_ = DeviceBuffer<bf16>(T * C, "the layernorm output (bfloat16)");
+      atty_bf_ = DeviceBuffer<bf16>(T * C, "the attention output (bfloat16)");
+      fch_bf_ = DeviceBuffer<bf16>(T * 4 * C, "the MLP's hidden layer (bfloat16)");
+    }
+    keys_ = DeviceBuffer<float>(L * T * C, "the key cache");
+    values_ = DeviceBuffer<float>(L * T * C, "the value cache");
+    partial_ = DeviceBuffer<float>(
+        cuda::fast::attention_decode_scratch(c.channels, c.num_heads, capacity), "attention scratch");
+    logits_ = DeviceBuffer<float>(V, "the logits");
+    probs_ = DeviceBuffer<float>(V, "the probabilities");
+  }
+  ~CudaSession() override {
+    if (graph_exec_ != nullptr) cudaGraphExecDestroy(graph_exec_);
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  }
+
+  void forward(std::span<const int> tokens, int pos, std::span<float> logits,
+               std::span<float> probs) override {
+    const ModelConfig& cfg = model_.config();
+    check_forward_args(cfg, tokens, pos, cached_, capacity_, logits, probs);
+    cuda::use_device(device_);
+    const int n = int(tokens.size());
+    std::memcpy(host_in_.get(), tokens.data(), n * sizeof(int));
+    host_in_.get()[capacity_] = pos;
+    if (n == 1) {
+      // A decode step: one CUDA graph (captured on the first) reads its token
+      // and position from pinned memory and writes the logits back there.
+      if (graph_exec_ == nullptr) capture_decode_graph();
+      GPT2_CUDA(cudaGraphLaunch(graph_exec_, stream_));
+    } else {
+      enqueue_inputs(n);
+      enqueue_forward(n);
+      enqueue_outputs();
+    }
+    GPT2_CUDA(cudaStreamSynchronize(stream_));
+    cached_ = pos + n;
+    const int V = cfg.vocab_size;
+    std::memcpy(logits.data(), host_logits_.get(), V * sizeof(float));
+    std::memcpy(probs.data(), host_probs_.get(), V * sizeof(float));
+  }
+  int cached() const override { return cached_; }
+  int capacity() const override { return capacity_; }
+
+ private:
+  void enqueue_inputs(int n) {
+    GPT2_CUDA(cudaMemcpyAsync(in_.get(), host_in_.get(), n * sizeof(int), cudaMemcpyHostToDevice,
+                              stream_));
+    GPT2_CUDA(cudaMemcpyAsync(in_.get() + capacity_, host_in_.get() + capacity_, sizeof(int),
+                              cudaMemcpyHostToDevice, stream_));
+  }
+  void enqueue_outputs() {
+    const int V = model_.config().vocab_size;
+    GPT2_CUDA(cudaMemcpyAsync(host_logits_.get(), logits_.get(), V * sizeof(float),
+                              cudaMemcpyDeviceToHost, stream_));
+    GPT2_CUDA(cudaMemcpyAsync(host_probs_.get(), probs_.get(), V * sizeof(float),
+                              cudaMemcpyDeviceToHost, stream_));
+  }
+
+  void capture_decode_graph() {
+    cudaGraph_t graph = nullptr;
+    GPT2_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    try {
+      enqueue_inputs(1);
+      enqueue_forward(1);
+      enqueue_outputs();
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &graph);
+      if (graph != nullptr) cudaGraphDestroy(graph);
+      throw;
+    }
+    GPT2_CUDA(cudaStreamEndCapture(stream_, &graph));
+    const cudaError_t status = cudaGraphInstantiate(&graph_exec_, graph, 0);
+    cudaGraphDestroy(graph);
+    GPT2_CUDA(status);
+  }
+
+  // out (n, OC) = epilogue(inp (n, C) @ W^T): the matrix-vector kernels for a
+  // few rows, cuBLASLt for more (bf16: from inp_bf, its bfloat16 copy).
+  void linear(float* out, const float* inp, const bf16* inp_bf, const void* weight,
+              const float* bias, Epilogue epilogue, int n, int C, int OC) {
+    if (n <= kMatvecRows) {
+      if (bf16_) {
+        cuda::fast::matvec_forward(out, inp, static_cast<const bf16*>(weight), bias, out, epilogue,
+                                   n, C, OC, stream_);
+      } else {
+        cuda::fast::matvec_forward(out, inp, static_cast<const float*>(weight), bias, out, epilogue,
+                                   n, C, OC, stream_);
+      }
+      return;
+    }
+    gemm_.run(out, bf16_ ? static_cast<const void*>(inp_bf) : inp, weight, bias, epilogue, n, C, OC,
+              stream_);
+  }
+
+  // The forward pass of n tokens (inputs already on their way to in_).
+  void enqueue_forward(int n) {
+    const ModelConfig& cfg = model_.config();
+    const int C = cfg.channels, NH = cfg.num_heads, L = cfg.num_layers, V = cfg.vocab_size;
+    const long lC = C, cap = capacity_;
+    const ParameterTensors& p = w_.p;
+    const int* tokens = in_.get();
+    const int* pos = in_.get() + capacity_;
+    const bool gemm = n > kMatvecRows;
+    float* x = x_.get();
+    if (bf16_) {
+      cuda::fast::encoder_forward(x, tokens, static_cast<const bf16*>(m_.wte), p.wpe, pos, n, C,
+                                  stream_);
+    } else {
+      cuda::fast::encoder_forward(x, tokens, p.wte, p.wpe, pos, n, C, stream_);
+    }
+    auto layernorm = [&](const float* inp, const float* weight, const float* bias) {
+      if (bf16_ && gemm) {
+        cuda::fast::layernorm_forward(ln_bf_.get(), inp, weight, bias, n, C, stream_);
+      } else {
+        cuda::fast::layernorm_forward(ln_.get(), inp, weight, bias, n, C, stream_);
+      }
+    };
+    for (int l = 0; l < L; l++) {
+      float* keys = keys_.get() + l * cap * lC;
+      float* values = values_.get() + l * cap * lC;
+      const std::size_t e = bf16_ ? sizeof(bf16) : sizeof(float);
+      auto matrix = [&](const void* base, long per_layer) {
+        return static_cast<const char*>(base) + std::size_t(l) * per_layer * e;
+      };
+      layernorm(x, p.ln1w + l * lC, p.ln1b + l * lC);
+      linear(qkv_.get(), ln_.get(), ln_bf_.get(), matrix(m_.qkvw, 3 * lC * lC),
+             p.qkvb + l * 3 * lC, Epilogue::kBias, n, C, 3 * C);
+      cuda::fast::store_kv(keys, values, qkv_.get(), pos, n, C, stream_);
+      if (n == 1) {
+        cuda::fast::attention_decode(atty_.get(), qkv_.get(), keys, values, partial_.get(), pos, C,
+                                     NH, capacity_, stream_);
+      } else {
+        cuda::fast::attention_prefill(atty_.get(), qkv_.get(), keys, values, pos, n, C, NH, stream_);
+      }
+      if (bf16_ && gemm) cuda::fast::to_bf16(atty_bf_.get(), atty_.get(), long(n) * C, stream_);
+      linear(x, atty_.get(), atty_bf_.get(), matrix(m_.attprojw, lC * lC), p.attprojb + l * lC,
+             Epilogue::kBiasResidual, n, C, C);
+      layernorm(x, p.ln2w + l * lC, p.ln2b + l * lC);
+      linear(fch_.get(), ln_.get(), ln_bf_.get(), matrix(m_.fcw, 4 * lC * lC), p.fcb + l * 4 * lC,
+             Epilogue::kBiasGelu, n, C, 4 * C);
+      if (bf16_ && gemm) cuda::fast::to_bf16(fch_bf_.get(), fch_.get(), long(n) * 4 * C, stream_);
+      linear(x, fch_.get(), fch_bf_.get(), matrix(m_.fcprojw, 4 * lC * lC), p.fcprojb + l * lC,
+             Epilogue::kBiasResidual, n, 4 * C, C);
+    }
+    // The last position only: the final layernorm, the logits over V, softmax.
+    cuda::fast::layernorm_forward(ln_.get(), x + (n - 1) * lC, p.lnfw, p.lnfb, 1, C, stream_);
+    if (bf16_) {
+      cuda::fast::matvec_forward(logits_.get(), ln_.get(), static_cast<const bf16*>(m_.wte),
+                                 nullptr, nullptr, Epilogue::kNone, 1, C, V, stream_);
+    } else {
+      cuda::fast::matvec_forward(logits_.get(), ln_.get(), p.wte, nullptr, nullptr,
+                                 Epilogue::kNone, 1, C, V, stream_);
+    }
+    cuda::fast::softmax_forward(probs_.get(), logits_.get(), V, stream_);
+  }
+
+  const Model& model_;
+  const DeviceWeights& w_;
+  Matrices m_;
+  Gemm& gemm_;
+  bool bf16_;
+  int device_;
+  int capacity_;
+  int cached_ = 0;
+  cudaStream_t stream_ = nullptr;
+  cudaGraphExec_t graph_exec_ = nullptr;
+  PinnedBuffer<int> host_in_;
+  PinnedBuffer<float> host_logits_, host_probs_;
+  DeviceBuffer<int> in_;
+  DeviceBuffer<float> x_, ln_, qkv_, atty_, fch_, keys_, values_, partial_, logits_, probs_;
+  DeviceBuffer<bf16> ln_bf_, atty_bf_, fch_bf_;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(std::shared_ptr<const Model> model, const BackendConfig& config)
+      : model_(std::move(model)), bf16_(config.precision == Precision::kBFloat16) {
+    if (config.devices.size() > 1) {
+      throw std::invalid_argument("backend cuda runs on one GPU, not " +
+                                  std::to_string(config.devices.size()));
+    }
+    device_ = config.devices.empty() ? 0 : config.devices.front();
+    cuda::use_device(device_);
+    upload_weights();
+    gemm_ = std::make_unique<Gemm>(bf16_);
+    info_.name = "cuda";
+    info_.numerics = Numerics::kReordered;
+    info_.precision = config.precision;
+    info_.threads = 1;
+    info_.device = Device::kCuda;
+    info_.gpus = {cuda::gpu_info(device_)};
+    const std::size_t mib =
+        (weights_.all.bytes() + weights_.wte.bytes() + weights_.qkvw.bytes() +
+         weights_.attprojw.bytes() + weights_.fcw.bytes() + weights_.fcprojw.bytes()) >>
+        20;
+    info_.details =
+        "fused CUDA kernels on " + info_.gpus[0].name + " (" + std::to_string(info_.gpus[0].sm_count) +
+        " SMs): " + (bf16_ ? "bfloat16 weights, " : "") + "cuBLASLt " + gemm_->version() +
+        (bf16_ ? " on the tensor cores (bfloat16 in, float32 compute)"
+               : " (float32 compute, TF32 off)") +
+        " for prompts of " + std::to_string(kMatvecRows + 1) +
+        "+ tokens with bias, GELU and residual epilogues; its own matrix-vector kernels for 1-" +
+        std::to_string(kMatvecRows) +
+        " rows; FlashAttention-style prefill, split-key decode attention; each decode step one "
+        "CUDA graph; weights on the device: " +
+        std::to_string(mib) + " MiB";
+  }
+  const BackendInfo& info() const override { return info_; }
+  const Model& model() const override { return *model_; }
+  std::unique_ptr<Session> open_session(int capacity) const override {
+    return std::make_unique<CudaSession>(*model_, weights_, matrices_, *gemm_, bf16_, device_,
+                                         capacity);
+  }
+
+ private:
+  void upload_weights() {
+    const std::span<const float> params = model_->parameters();
+    weights_.all = DeviceBuffer<float>(params.size(), "the weights (" + model_->name() + ")");
+    GPT2_CUDA(cudaMemcpy(weights_.all.get(), params.data(), params.size_bytes(),
+                         cudaMemcpyHostToDevice));
+    const float* host = params.data();
+    const ParameterTensors& h = model_->params();
+    auto dev = [&](const float* t) { return weights_.all.get() + (t - host); };
+    weights_.p = {dev(h.wte),     dev(h.wpe),      dev(h.ln1w),    dev(h.ln1b),
+                  dev(h.qkvw),    dev(h.qkvb),     dev(h.attprojw), dev(h.attprojb),
+                  dev(h.ln2w),    dev(h.ln2b),     dev(h.fcw),     dev(h.fcb),
+                  dev(h.fcprojw), dev(h.fcprojb),  dev(h.lnfw),    dev(h.lnfb)};
+    const ParameterTensors& p = weights_.p;
+    if (!bf16_) {
+      matrices_ = {p.wte, p.qkvw, p.attprojw, p.fcw, p.fcprojw};
+      return;
+    }
+    // bfloat16 copies of the five matrices (round to nearest even), converted
+    // on the device from the float32 ones.
+    const ModelConfig& c = model_->config();
+    const long C = c.channels, L = c.num_layers;
+    auto convert = [&](DeviceBuffer<bf16>& out, const float* in, long count, const char* what) {
+      out = DeviceBuffer<bf16>(std::size_t(count), what);
+      cuda::fast::to_bf16(out.get(), in, count, nullptr);
+    };
+    convert(weights_.wte, p.wte, long(c.vocab_size) * C, "wte (bfloat16)");
+    convert(weights_.qkvw, p.qkvw, L * 3 * C * C, "qkvw (bfloat16)");
+    convert(weights_.attprojw, p.attprojw, L * C * C, "attprojw (bfloat16)");
+    convert(weights_.fcw, p.fcw, L * 4 * C * C, "fcw (bfloat16)");
+    convert(weights_.fcprojw, p.fcprojw, L * 4 * C * C, "fcprojw (bfloat16)");
+    GPT2_CUDA(cudaDeviceSynchronize());
+    matrices_ = {weights_.wte.get(), weights_.qkvw.get(), weights_.attprojw.get(),
+                 weights_.fcw.get(), weights_.fcprojw.get()};
+  }
+
+  std::shared_ptr<const Model> model_;
+  bool bf16_;
+  int device_ = 0;
+  DeviceWeights weights_;
+  Matrices matrices_{};
+  std::unique_ptr<Gemm> gemm_;
+  BackendInfo info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(std::shared_ptr<const Model> model,
+                                           const BackendConfig& config) {
+  return std::make_unique<CudaBackend>(std::move(model), config);
+}
+
+}  // namespace gpt2

@@ -1,0 +1,31 @@
+#include "backends/cuda/cuda_check.h"
+
+namespace gpt2::cuda {
+
+namespace {
+// "cudaMalloc(&p, bytes)" -> "cudaMalloc": the function, not its arguments.
+std::string call_name(const char* call) {
+  std::string s = call;
+  const auto paren = s.find('(');
+  return paren == std::string::npos ? s : s.substr(0, paren);
+}
+}  // namespace
+
+void throw_cuda_error(const char* call, cudaError_t status) {
+  throw CudaError(call_name(call) + ": " + cudaGetErrorString(status) + " (" +
+                  cudaGetErrorName(status) + ")");
+}
+
+void throw_cublas_error(const char* call, cublasStatus_t status) {
+  throw CudaError(call_name(call) + ": " + cublasGetStatusString(status) + " (" +
+                  cublasGetStatusName(status) + ")");
+}
+
+void check_launch(const char* kernel) {
+  const cudaError_t status = cudaGetLastError();
+  if (status != cudaSuccess) {
+    throw CudaError(std::string("launch of ") + kernel + ": " + cudaGetErrorString(status));
+  }
+}
+
+}  // namespace gpt2::cuda
