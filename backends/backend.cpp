@@ -21,6 +21,10 @@ const char* precision_name(Precision p) {
   return p == Precision::kFloat32 ? "float32" : "bfloat16";
 }
 
+std::string threads_text(int threads) {
+  return std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+}
+
 void check_forward_args(const ModelConfig& config, std::span<const int> tokens, int pos, int cached,
                         int capacity, std::span<float> logits, std::span<float> probs) {
   const int n = int(tokens.size());

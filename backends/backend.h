@@ -26,6 +26,10 @@ const char* numerics_name(Numerics n);
 enum class Precision { kFloat32, kBFloat16 };
 const char* precision_name(Precision p);
 
+// "1 thread", "4 threads": the thread count as the details lines and labels
+// write it.
+std::string threads_text(int threads);
+
 struct BackendConfig {
   int threads = 1;
   Precision precision = Precision::kFloat32;

@@ -302,9 +302,9 @@ int main(int argc, char** argv) {
                 << " parameters, checksum " << model->checksum() << ")\n"
                 << "backend " << info.name << " (" << numerics_name(info.numerics) << ", "
                 << (info.precision == Precision::kFloat32 ? "float32" : "bfloat16, not float32")
-                << ", " << info.threads << " thread" << (info.threads == 1 ? "" : "s") << ", "
-                << info.details << "), mode " << mode_name(*mode) << ", rule " << rule_name(rule)
-                << ", " << prompt.size() << " prompt tokens, n = " << n << "\n";
+                << ", " << threads_text(info.threads) << ", " << info.details << "), mode "
+                << mode_name(*mode) << ", rule " << rule_name(rule) << ", " << prompt.size()
+                << " prompt tokens, n = " << n << "\n";
     }
 
     int generated = 0;

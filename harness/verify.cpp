@@ -54,8 +54,8 @@ StepLogits reference_logits(const std::shared_ptr<const Model>& model,
 }
 
 std::string row_label(const VerifyRow& row) {
-  return row.backend + (row.gates_tokens() ? "" : " bfloat16") + " " + std::to_string(row.threads) +
-         " threads " + mode_name(row.mode) + " " + rule_name(row.rule);
+  return row.backend + (row.gates_tokens() ? "" : " bfloat16") + " " + threads_text(row.threads) +
+         " " + mode_name(row.mode) + " " + rule_name(row.rule);
 }
 
 // Follows the golden tokens whatever the backend chooses, as `mode` runs a
@@ -127,7 +127,7 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
         BackendConfig config;
         config.threads = threads;
         config.precision = precision;
-        if (progress) progress(name + " " + std::to_string(threads) + " threads: preparing");
+        if (progress) progress(name + " " + threads_text(threads) + ": preparing");
         auto backend = make_backend(name, model, config);
         const bool bit_exact = backend->info().numerics == Numerics::kBitExact;
         const int jobs = backend->info().threads == 1 ? o.jobs : 1;

@@ -215,6 +215,21 @@ TEST(RegistryTest, PrecisionsByNameAndBackendsThatLackOne) {
   }
 }
 
+TEST(RegistryTest, DetailsCountThreadsInTheSingularAndThePlural) {
+  EXPECT_EQ(threads_text(1), "1 thread");
+  EXPECT_EQ(threads_text(4), "4 threads");
+  for (const BackendEntry& e : backend_entries()) {
+    if (!e.threaded) continue;
+    for (int threads : {1, 2}) {
+      BackendConfig config;
+      config.threads = threads;
+      const std::string details = make_backend(e.name, test::tiny_model(), config)->info().details;
+      EXPECT_EQ(details.find("1 threads"), std::string::npos) << details;
+      EXPECT_NE(details.find(" " + threads_text(threads)), std::string::npos) << details;
+    }
+  }
+}
+
 TEST(NullBackendTest, ReturnsTheSameFixedLogitsWithoutComputing) {
   auto backend = make_backend("null", test::tiny_model(), {});
   EXPECT_EQ(backend->info().numerics, Numerics::kNone);
