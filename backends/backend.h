@@ -49,7 +49,8 @@ class Session {
   // Runs tokens (n >= 1) at positions pos .. pos+n-1 and writes logits (V) and
   // probs (V) of position pos+n-1. The session holds the keys and values of
   // positions < cached(); requires pos <= cached() and pos+n <= capacity. pos = 0
-  // recomputes everything. Throws std::invalid_argument on bad arguments.
+  // recomputes everything. Throws std::invalid_argument on bad arguments
+  // (every backend checks them with reference/forward.h's check_forward_args).
   virtual void forward(std::span<const int> tokens, int pos, std::span<float> logits,
                        std::span<float> probs) = 0;
   virtual int cached() const = 0;
@@ -66,10 +67,5 @@ class Backend {
   // from one thread at a time. A session must not outlive its backend's model.
   virtual std::unique_ptr<Session> open_session(int capacity) const = 0;
 };
-
-// Checks forward()'s arguments against the model and the session's cache;
-// throws std::invalid_argument naming what is wrong. For backends to share.
-void check_forward_args(const ModelConfig& config, std::span<const int> tokens, int pos, int cached,
-                        int capacity, std::span<float> logits, std::span<float> probs);
 
 }  // namespace gpt2

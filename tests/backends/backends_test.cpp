@@ -260,6 +260,15 @@ TEST(SessionTest, BackendsRejectBadArguments) {
                  std::invalid_argument)
         << name;
     EXPECT_THROW(backend->open_session(0), std::invalid_argument) << name;
+    // The one check (reference/forward.h) speaks for every backend.
+    try {
+      session->forward(std::vector<int>{1, V}, 0, logits, probs);
+      ADD_FAILURE() << name;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_EQ(std::string(e.what()), "forward: token " + std::to_string(V) + " is outside [0, " +
+                                           std::to_string(V) + ")")
+          << name;
+    }
   }
 }
 
