@@ -1,5 +1,6 @@
 #include "backends/registry.h"
 
+#include "backends/cpu/kernels.h"
 #include "backends/null/null_backend.h"
 #include "backends/openmp/openmp_backend.h"
 #include "backends/pthreads/pthreads_backend.h"
@@ -91,6 +92,10 @@ std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<con
                                 " (bfloat16: " + bfloat16_backends() + ")");
   }
   return entry.make(std::move(model), config);
+}
+
+const char* cpu_kernels_isa() {
+  return cpu::isa_name(cpu::best_isa());
 }
 
 }  // namespace gpt2

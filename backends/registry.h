@@ -44,4 +44,8 @@ const BackendEntry& find_backend(std::string_view name);
 std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<const Model> model,
                                       const BackendConfig& config);
 
+// The instruction set the shared CPU kernels (backends/cpu/) choose on this
+// machine: "avx512", "avx2" or "generic". For the reports' machine facts.
+const char* cpu_kernels_isa();
+
 }  // namespace gpt2

@@ -230,6 +230,11 @@ TEST(RegistryTest, DetailsCountThreadsInTheSingularAndThePlural) {
   }
 }
 
+TEST(RegistryTest, NamesTheCpuKernelsInstructionSet) {
+  const std::string isa = cpu_kernels_isa();
+  EXPECT_TRUE(isa == "avx512" || isa == "avx2" || isa == "generic") << isa;
+}
+
 TEST(NullBackendTest, ReturnsTheSameFixedLogitsWithoutComputing) {
   auto backend = make_backend("null", test::tiny_model(), {});
   EXPECT_EQ(backend->info().numerics, Numerics::kNone);
