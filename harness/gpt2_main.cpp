@@ -9,7 +9,6 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -21,6 +20,7 @@
 #include "harness/decide.h"
 #include "harness/generate.h"
 #include "harness/model_source.h"
+#include "harness/token_list.h"
 #include "harness/tokenizer/tokenizer.h"
 
 namespace gpt2 {
@@ -30,18 +30,6 @@ namespace {
 struct UsageError {
   std::string message;
 };
-
-int parse_token(const std::string& text) {
-  int value = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec == std::errc::result_out_of_range) {
-    throw UsageError{"Token " + text + " is out of range."};
-  }
-  if (ec != std::errc() || p != text.data() + text.size()) {
-    throw UsageError{"Token '" + text + "' is not an integer."};
-  }
-  return value;
-}
 
 std::string read_all(std::FILE* f) {
   std::string out;
@@ -199,7 +187,7 @@ int main(int argc, char** argv) {
     if (decode->parsed()) {
       std::vector<int> ids;
       for (const std::string& t : decode_ids) {
-        const int id = parse_token(t);
+        const int id = parse_token_id(t);
         if (id < 0 || id >= kTokenizerVocabSize) {
           throw UsageError{"Token " + t + " is out of range [0, " +
                            std::to_string(kTokenizerVocabSize) + ")."};
@@ -264,7 +252,7 @@ int main(int argc, char** argv) {
       if (prompt.empty()) prompt = {kEndOfTextToken};
     } else {
       if (token_texts.empty()) throw UsageError{"Provide at least one token."};
-      for (const std::string& t : token_texts) prompt.push_back(parse_token(t));
+      for (const std::string& t : token_texts) prompt.push_back(parse_token_id(t));
     }
 
     const auto t0 = std::chrono::steady_clock::now();
