@@ -301,15 +301,15 @@ int main(int argc, char** argv) {
       DecodeStream stream(*tokenizer);
       StopFilter filter(stops);
       bool stopped = false;
-      generate(*backend, *session, prompt, n, *mode, rule, {}, [&](const StepView& step) {
+      generate(*backend, *session, prompt, n, *mode, rule, [&](const StepView& step) {
         generated++;
         const int token = step.decision.token;
-        if (token == kEndOfTextToken && !ignore_eos) return false;
+        if (token == kEndOfTextToken && !ignore_eos) return Next::kStop;
         if (!filter.add(stream.push(token))) {
           stopped = true;
-          return false;
+          return Next::kStop;
         }
-        return true;
+        return Next::kContinue;
       });
       if (!stopped && filter.add(stream.flush())) filter.finish();
       if (::isatty(1)) write_out("\n");
@@ -318,6 +318,7 @@ int main(int argc, char** argv) {
         generated++;
         std::printf("%d\n", step.decision.token);
         std::fflush(stdout);
+        return Next::kContinue;
       });
     }
     if (verbose) {

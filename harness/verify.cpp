@@ -58,32 +58,6 @@ std::string row_label(const VerifyRow& row) {
          " " + mode_name(row.mode) + " " + rule_name(row.rule);
 }
 
-// Follows the golden tokens whatever the backend chooses, as `mode` runs a
-// sequence, and shows each step (with the backend's own decision) to on_step.
-void run_teacher_forced(const Backend& backend, Session& session, const Prompt& p,
-                        const GoldenFile& g, Mode mode, const Rule& rule,
-                        const std::function<void(const StepView&)>& on_step) {
-  const int V = backend.model().config().vocab_size;
-  std::vector<float> logits(V), probs(V);
-  std::vector<int> tokens = p.tokens;
-  Decider decider(rule);
-  int cached = 0;
-  for (int step = 0; int(tokens.size()) < p.n; step++) {
-    const GoldenStep* want = g.find(p.id, step);
-    if (want == nullptr) return;
-    const int pos = mode == Mode::kRecompute ? 0 : cached;
-    session.forward(std::span<const int>(tokens).subspan(pos), pos, logits, probs);
-    cached = int(tokens.size());
-    StepView view;
-    view.step = step;
-    view.decision = decider.next(logits, probs);
-    view.logits = logits;
-    view.probs = probs;
-    on_step(view);
-    tokens.push_back(want->token);
-  }
-}
-
 }  // namespace
 
 VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Prompt>& all_prompts,
@@ -159,9 +133,7 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
               for (std::size_t i; (i = next.fetch_add(1)) < prompts.size();) {
                 const Prompt& p = prompts[i];
                 auto session = backend->open_session(p.n - 1);
-                bool diverged = false;
                 auto on_step = [&](const StepView& s) {
-                  if (diverged) return;
                   const GoldenStep* want = g.find(p.id, s.step);
                   std::lock_guard lock(mutex);
                   row.steps++;
@@ -169,7 +141,7 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
                                    [](float l) { return std::isfinite(l); })) {
                     row.nonfinite++;
                   }
-                  if (want == nullptr) return;
+                  if (want == nullptr) return Next::kContinue;
                   if (logits_hash(s.logits) != want->logits_hash) {
                     if (bit_exact) row.logits_mismatches++;
                     off.emplace_back(p.id, s.step,
@@ -178,17 +150,18 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
                   if (s.decision.token != want->token) {
                     if (!row.gates_tokens()) {  // reported as a share, not a failure
                       row.token_mismatches++;
-                      return;
+                      return Next::kContinue;
                     }
                     mismatches.push_back({p.id, s.step, want->token, s.decision.token, want->margin,
                                           s.decision.margin});
-                    diverged = true;  // later steps continue a different sequence
+                    return Next::kStop;  // later steps would continue a different sequence
                   }
+                  return Next::kContinue;
                 };
                 if (row.gates_tokens()) {
                   generate(*backend, *session, p.tokens, p.n, mode, g.rule, on_step);
                 } else {
-                  run_teacher_forced(*backend, *session, p, g, mode, g.rule, on_step);
+                  run_teacher_forced(*backend, *session, p, g, mode, on_step);
                 }
               }
             };

@@ -30,6 +30,7 @@ std::vector<Step> run(const Backend& backend, const std::vector<int>& prompt, in
   generate(backend, *session, prompt, n, mode, rule, [&](const StepView& s) {
     steps.push_back({std::vector<float>(s.logits.begin(), s.logits.end()),
                      std::vector<float>(s.probs.begin(), s.probs.end()), s.decision.token});
+    return Next::kContinue;
   });
   return steps;
 }
