@@ -42,11 +42,15 @@ struct GpuInfo {
   std::size_t memory_bytes = 0;
   std::size_t l2_bytes = 0;
   int memory_bus_bits = 0;
-  int sm_clock_mhz = 0;      // peak
-  int memory_clock_mhz = 0;  // peak
+  int sm_clock_mhz = 0;             // peak
+  int memory_clock_mhz = 0;         // peak
   std::string driver_cuda_version;  // the CUDA version the driver supports, "13.0"
   std::string runtime_version;      // the CUDA runtime this binary uses, "13.0"
 };
+
+// "1 thread", "4 threads": the thread count as the details lines and labels
+// write it.
+std::string threads_text(int threads);
 
 struct BackendConfig {
   int threads = 1;  // CPU threads (GPU backends: the host thread that drives them)
@@ -58,10 +62,10 @@ struct BackendInfo {
   std::string name;
   Numerics numerics = Numerics::kBitExact;
   Precision precision = Precision::kFloat32;
-  int threads = 1;      // the threads it really runs on
+  int threads = 1;  // the threads it really runs on
   Device device = Device::kCpu;
   std::vector<GpuInfo> gpus;  // the GPUs it runs on (none for CPU backends)
-  std::string details;  // kernel variant, library and threading, as a person reads it
+  std::string details;        // kernel variant, library and threading, as a person reads it
 };
 
 // Every backend, GPU ones too, returns the logits and probabilities of the
@@ -73,7 +77,8 @@ class Session {
   // Runs tokens (n >= 1) at positions pos .. pos+n-1 and writes logits (V) and
   // probs (V) of position pos+n-1. The session holds the keys and values of
   // positions < cached(); requires pos <= cached() and pos+n <= capacity. pos = 0
-  // recomputes everything. Throws std::invalid_argument on bad arguments.
+  // recomputes everything. Throws std::invalid_argument on bad arguments
+  // (every backend checks them with reference/forward.h's check_forward_args).
   virtual void forward(std::span<const int> tokens, int pos, std::span<float> logits,
                        std::span<float> probs) = 0;
   virtual int cached() const = 0;
@@ -90,10 +95,5 @@ class Backend {
   // from one thread at a time. A session must not outlive its backend's model.
   virtual std::unique_ptr<Session> open_session(int capacity) const = 0;
 };
-
-// Checks forward()'s arguments against the model and the session's cache;
-// throws std::invalid_argument naming what is wrong. For backends to share.
-void check_forward_args(const ModelConfig& config, std::span<const int> tokens, int pos, int cached,
-                        int capacity, std::span<float> logits, std::span<float> probs);
 
 }  // namespace gpt2

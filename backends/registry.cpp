@@ -1,5 +1,6 @@
 #include "backends/registry.h"
 
+#include "backends/cpu/kernels.h"
 #include "backends/null/null_backend.h"
 #include "backends/openmp/openmp_backend.h"
 #include "backends/pthreads/pthreads_backend.h"
@@ -21,7 +22,9 @@ namespace gpt2 {
 
 #if GPT2_WITH_CUDA
 namespace {
-bool cuda_available(std::string* why) { return cuda::device_count(why) > 0; }
+bool cuda_available(std::string* why) {
+  return cuda::device_count(why) > 0;
+}
 }  // namespace
 #endif
 
@@ -30,16 +33,16 @@ const std::vector<BackendEntry>& backend_entries() {
     {"reference", "the frozen serial reference (llm.c's loops, one thread)", Numerics::kBitExact,
      Device::kCpu, false, false, &make_reference_backend},
     {"pthreads", "bit-exact SIMD kernels on a static pool of pthreads", Numerics::kBitExact,
-     Device::kCpu, true, false, &make_pthreads_backend},
+     Device::kCpu, true, false, &make_pthreads_backend, nullptr, true},
     {"openmp", "the same bit-exact kernels with OpenMP parallel loops", Numerics::kBitExact,
-     Device::kCpu, true, false, &make_openmp_backend},
+     Device::kCpu, true, false, &make_openmp_backend, nullptr, true},
 #if GPT2_WITH_BLIS
     {"blis", "matrix products through BLIS, the rest on the shared kernels", Numerics::kReordered,
-     Device::kCpu, true, false, &make_blis_backend},
+     Device::kCpu, true, false, &make_blis_backend, nullptr, true},
 #endif
 #if GPT2_WITH_ONEDNN
     {"onednn", "matrix products through oneDNN (float32 or bfloat16), the rest shared",
-     Numerics::kReordered, Device::kCpu, true, true, &make_onednn_backend},
+     Numerics::kReordered, Device::kCpu, true, true, &make_onednn_backend, nullptr, true},
 #endif
 #if GPT2_WITH_CUDA
     {"cuda-naive", "one GPU, naive CUDA kernels bit-exact with the reference", Numerics::kBitExact,
@@ -115,6 +118,10 @@ std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<con
                                 " (bfloat16: " + bfloat16_backends() + ")");
   }
   return entry.make(std::move(model), config);
+}
+
+const char* cpu_kernels_isa() {
+  return cpu::isa_name(cpu::best_isa());
 }
 
 }  // namespace gpt2

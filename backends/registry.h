@@ -30,6 +30,9 @@ struct BackendEntry {
   // Whether this machine can run it (a GPU backend needs a GPU); if not, why
   // not. Null: always.
   bool (*available)(std::string* why) = nullptr;
+  // Whether it runs the shared CPU forward pass (backends/cpu: a CpuBackend
+  // whose engine's layers tests and gpt2-microbench can run one by one).
+  bool cpu_engine = false;
 };
 
 // Whether `entry` can run here; `why` says why not.
@@ -52,5 +55,9 @@ std::optional<Precision> parse_precision(std::string_view name);
 const BackendEntry& find_backend(std::string_view name);
 std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<const Model> model,
                                       const BackendConfig& config);
+
+// The instruction set the shared CPU kernels (backends/cpu/) choose on this
+// machine: "avx512", "avx2" or "generic". For the reports' machine facts.
+const char* cpu_kernels_isa();
 
 }  // namespace gpt2

@@ -219,6 +219,7 @@ class ConfigRun {
         got = generate(backend_, *sessions_[i], p.tokens, p.n, mode_, w_.rule,
                        [&](const StepView& s) {
                          if (logits_hash(s.logits) != g[s.step]->logits_hash) logits_ok_ = false;
+                         return Next::kContinue;
                        });
       } else {
         const auto t0 = Clock::now();

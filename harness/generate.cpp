@@ -16,9 +16,8 @@ std::optional<Mode> parse_mode(std::string_view name) {
 }
 
 std::vector<int> generate(const Backend& backend, Session& session, std::span<const int> prompt,
-                          int n, Mode mode, const Rule& rule,
-                          const std::function<void(const StepView&)>& on_step,
-                          const std::function<bool(const StepView&)>& keep_going) {
+                          int n, Mode mode, const Rule& rule, const StepCallback& on_step,
+                          std::span<const int> forced) {
   if (prompt.empty() || int(prompt.size()) >= n) {
     throw std::invalid_argument(
         "generate: the prompt must hold 1 to n-1 tokens (n = " + std::to_string(n) + ")");
@@ -38,10 +37,12 @@ std::vector<int> generate(const Backend& backend, Session& session, std::span<co
     view.decision = decider.next(logits, probs);
     view.logits = logits;
     view.probs = probs;
-    if (on_step) on_step(view);
-    tokens.push_back(view.decision.token);
-    generated.push_back(view.decision.token);
-    if (keep_going && !keep_going(view)) break;
+    const Next next = on_step ? on_step(view) : Next::kContinue;
+    const int token =
+        std::size_t(view.step) < forced.size() ? forced[view.step] : view.decision.token;
+    tokens.push_back(token);
+    generated.push_back(token);
+    if (next == Next::kStop) break;
   }
   return generated;
 }

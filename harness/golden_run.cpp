@@ -1,5 +1,6 @@
 #include "harness/golden_run.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -26,6 +27,7 @@ GoldenFile run_prompts(const Backend& backend, const std::vector<Prompt>& prompt
         generate(backend, *session, p.tokens, p.n, mode, rule, [&](const StepView& s) {
           per_prompt[i].push_back({p.id, s.step, s.decision.token, s.decision.margin,
                                    top2_gap(s.logits), logits_hash(s.logits)});
+          return Next::kContinue;
         });
         std::lock_guard lock(progress_mutex);
         if (progress) progress(++done, int(prompts.size()), p.id);
@@ -52,30 +54,32 @@ GoldenFile run_prompts(const Backend& backend, const std::vector<Prompt>& prompt
   return out;
 }
 
+void run_teacher_forced(const Backend& backend, Session& session, const Prompt& p,
+                        const GoldenFile& g, Mode mode, const StepCallback& on_step) {
+  std::vector<int> golden;  // steps 0, 1, ... up to the first one g lacks
+  for (const GoldenStep* s; (s = g.find(p.id, int(golden.size()))) != nullptr;) {
+    golden.push_back(s->token);
+  }
+  const int n = std::min(p.n, int(p.tokens.size() + golden.size()));
+  if (n <= int(p.tokens.size())) return;  // no golden step to follow
+  generate(backend, session, p.tokens, n, mode, g.rule, on_step, golden);
+}
+
 StepLogits teacher_forced_logits(const Backend& backend, const std::vector<Prompt>& prompts,
                                  const GoldenFile& g, int jobs) {
   StepLogits out;
   std::mutex mutex;
   std::atomic<std::size_t> next{0};
-  const int V = backend.model().config().vocab_size;
   auto worker = [&] {
-    std::vector<float> logits(V), probs(V);
     for (std::size_t i; (i = next.fetch_add(1)) < prompts.size();) {
       const Prompt& p = prompts[i];
       auto session = backend.open_session(p.n - 1);
-      std::vector<int> input = p.tokens;
-      int pos = 0;
-      for (int step = 0; step < p.n - int(p.tokens.size()); step++) {
-        session->forward(input, pos, logits, probs);
-        pos += int(input.size());
-        {
-          std::lock_guard lock(mutex);
-          out[{p.id, step}] = logits;
-        }
-        const GoldenStep* s = g.find(p.id, step);
-        if (s == nullptr) break;
-        input = {s->token};
-      }
+      run_teacher_forced(backend, *session, p, g, Mode::kKvCache, [&](const StepView& s) {
+        std::vector<float> logits(s.logits.begin(), s.logits.end());
+        std::lock_guard lock(mutex);
+        out[{p.id, s.step}] = std::move(logits);
+        return Next::kContinue;
+      });
     }
   };
   std::vector<std::thread> threads;

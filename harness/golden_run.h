@@ -20,10 +20,16 @@ GoldenFile run_prompts(const Backend& backend, const std::vector<Prompt>& prompt
                        Mode mode, int jobs,
                        const std::function<void(int, int, const std::string&)>& progress = {});
 
+// Runs prompt p along the golden tokens of g (teacher forcing) in `mode`: at
+// each step the backend's logits and its own decision (g's rule) go to
+// on_step, and the golden token is appended whatever the decision. Runs until
+// the sequence holds p.n tokens or g lacks the step (generate() with `forced`).
+void run_teacher_forced(const Backend& backend, Session& session, const Prompt& p,
+                        const GoldenFile& g, Mode mode, const StepCallback& on_step);
+
 // A backend's logits at every golden step, computed along the golden tokens
-// (teacher forcing: the prompt, then each golden token in turn, in kv-cache
-// mode), keyed by (prompt id, step). `jobs` prompts at once (the backend must
-// allow that: info().threads == 1).
+// (run_teacher_forced in kv-cache mode), keyed by (prompt id, step). `jobs`
+// prompts at once (the backend must allow that: info().threads == 1).
 using StepLogits = std::map<std::pair<std::string, int>, std::vector<float>>;
 StepLogits teacher_forced_logits(const Backend& backend, const std::vector<Prompt>& prompts,
                                  const GoldenFile& goldens, int jobs);

@@ -9,11 +9,13 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
+#include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -21,27 +23,17 @@
 #include "harness/decide.h"
 #include "harness/generate.h"
 #include "harness/model_source.h"
+#include "harness/token_list.h"
 #include "harness/tokenizer/tokenizer.h"
 
 namespace gpt2 {
 namespace {
 
 // A command-line mistake: the message is printed as it is, then exit 1.
-struct UsageError {
-  std::string message;
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
-
-int parse_token(const std::string& text) {
-  int value = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec == std::errc::result_out_of_range) {
-    throw UsageError{"Token " + text + " is out of range."};
-  }
-  if (ec != std::errc() || p != text.data() + text.size()) {
-    throw UsageError{"Token '" + text + "' is not an integer."};
-  }
-  return value;
-}
 
 std::string read_all(std::FILE* f) {
   std::string out;
@@ -95,11 +87,45 @@ class StopFilter {
   std::string held_;
 };
 
-}  // namespace
-}  // namespace gpt2
+// The command line as given, before any check (check_settings() and
+// read_prompt() check it).
+struct Options {
+  enum class Command { kGenerate, kEncode, kDecode } command = Command::kGenerate;
+  std::vector<std::string> token_texts;  // the prompt's token ids
+  std::vector<std::string> decode_ids;   // decode's token ids
+  bool text_mode = false;                // --prompt given
+  std::string prompt_text;
+  std::string model_spec = "default";
+  bool n_given = false;
+  int n = 0;
+  int max_new = 50;
+  std::string rule_text;
+  bool sampling_flags = false;  // any of --temperature, --top-k, --top-p, --seed given
+  float temperature = 1.0f, top_p = 1.0f;
+  int top_k = 0;
+  std::uint64_t seed = 0;
+  std::string backend_name = "reference";
+  int threads = 1;
+  std::string mode_text = "recompute";
+  std::vector<std::string> stops;
+  std::string precision_text = "float32";
+  bool ignore_eos = false, echo = false, allow_special = false, verbose = false;
+};
 
-int main(int argc, char** argv) {
-  using namespace gpt2;
+// The backends that offer bfloat16, for --help.
+std::string bfloat16_backends() {
+  std::string out;
+  for (const BackendEntry& e : backend_entries()) {
+    if (offers_precision(e, Precision::kBFloat16)) {
+      out += (out.empty() ? "" : ", ") + std::string(e.name);
+    }
+  }
+  return out.empty() ? std::string("none built") : out;
+}
+
+// Reads argv into o. Returns CLI11's exit status when the command line asks
+// for help or cannot be parsed (CLI11 has printed why), nullopt otherwise.
+std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
   CLI::App app{
       "GPT-2 completion with any backend.\n\n"
       "  gpt2 [options] TOKEN...        complete token ids: each new id on its own line until the\n"
@@ -110,239 +136,312 @@ int main(int argc, char** argv) {
       "  gpt2 decode ID...              write the exact bytes of token ids\n\n"
       "Example: gpt2 31373 612 338 635 281     gpt2 --prompt \"Ladies and\" -n 40",
       "gpt2"};
-  std::vector<std::string> token_texts;
-  std::string prompt_text;
-  std::string model_spec = "default";
-  int n = 0;
-  int max_new = 50;
-  std::string rule_text;
-  float temperature = 1.0f, top_p = 1.0f;
-  int top_k = 0;
-  std::uint64_t seed = 0;
-  std::string backend_name = "reference";
-  int threads = 1;
-  std::string mode_text = "recompute";
-  std::vector<std::string> stops;
-  std::string precision_text = "float32";
-  bool ignore_eos = false, echo = false, allow_special = false, verbose = false;
-
-  app.add_option("tokens", token_texts, "Prompt token ids, each in [0, vocab size)");
+  app.add_option("tokens", o.token_texts, "Prompt token ids, each in [0, vocab size)");
   CLI::Option* prompt_opt =
-      app.add_option("--prompt", prompt_text, "Prompt text, or - to read it from stdin");
-  app.add_option("--model", model_spec,
+      app.add_option("--prompt", o.prompt_text, "Prompt text, or - to read it from stdin");
+  app.add_option("--model", o.model_spec,
                  "Checkpoint (llm.c .bin, Hugging Face .safetensors or a folder with "
                  "model.safetensors), synthetic:<preset>[:seed=N], or default: "
                  "datasets/models/gpt2_124M.bin if present, else synthetic:124M")
       ->capture_default_str();
   CLI::Option* n_opt = app.add_option(
-      "-n", n,
+      "-n", o.n,
       "Complete until the sequence holds n tokens, 2 <= n <= max_seq_len (default 10; "
       "with --prompt: the prompt's tokens + --max-new)");
-  app.add_option("--max-new", max_new, "With --prompt and no -n: new tokens at most")
+  app.add_option("--max-new", o.max_new, "With --prompt and no -n: new tokens at most")
       ->capture_default_str();
-  app.add_option("--rule", rule_text,
+  app.add_option("--rule", o.rule_text,
                  "median (default): the lab's rule, the first token whose cumulative probability "
                  "exceeds 0.5; greedy: argmax; sample (or sample-t0.8-k40-p0.95-seed7)");
-  CLI::Option* t_opt = app.add_option("--temperature", temperature, "Sampling temperature (> 0)");
-  CLI::Option* k_opt = app.add_option("--top-k", top_k, "Sample among the k most likely tokens");
-  CLI::Option* p_opt = app.add_option("--top-p", top_p, "Sample within probability mass p");
-  CLI::Option* s_opt = app.add_option("--seed", seed, "Seed of the sampler's generator");
-  app.add_option("--backend", backend_name, "Backend: " + backend_names_joined())
+  CLI::Option* t_opt = app.add_option("--temperature", o.temperature, "Sampling temperature (> 0)");
+  CLI::Option* k_opt = app.add_option("--top-k", o.top_k, "Sample among the k most likely tokens");
+  CLI::Option* p_opt = app.add_option("--top-p", o.top_p, "Sample within probability mass p");
+  CLI::Option* s_opt = app.add_option("--seed", o.seed, "Seed of the sampler's generator");
+  app.add_option("--backend", o.backend_name, "Backend: " + backend_names_joined())
       ->capture_default_str();
-  app.add_option("--threads", threads, "Threads for the backend (the reference is serial)")
+  app.add_option("--threads", o.threads, "Threads for the backend (the reference is serial)")
       ->capture_default_str();
-  app.add_option("--mode", mode_text,
+  app.add_option("--mode", o.mode_text,
                  "recompute: the whole sequence at every step (the lab's); kv-cache: the "
                  "prompt once, then one token per step")
       ->capture_default_str();
-  app.add_option("--stop", stops, "With --prompt: stop when the text contains this (repeatable)");
-  app.add_flag("--ignore-eos", ignore_eos, "With --prompt: go on past <|endoftext|>");
-  app.add_flag("--echo", echo, "With --prompt: print the prompt before the continuation");
-  app.add_flag("--allow-special", allow_special,
+  app.add_option("--stop", o.stops, "With --prompt: stop when the text contains this (repeatable)");
+  app.add_flag("--ignore-eos", o.ignore_eos, "With --prompt: go on past <|endoftext|>");
+  app.add_flag("--echo", o.echo, "With --prompt: print the prompt before the continuation");
+  app.add_flag("--allow-special", o.allow_special,
                "Read the text <|endoftext|> as the special token 50256 (--prompt, encode)");
-  std::string bf16_backends;
-  for (const BackendEntry& e : backend_entries()) {
-    if (offers_precision(e, Precision::kBFloat16)) {
-      bf16_backends += (bf16_backends.empty() ? "" : ", ") + std::string(e.name);
-    }
-  }
-  app.add_option("--precision", precision_text,
+  app.add_option("--precision", o.precision_text,
                  "float32, or bfloat16 (bf16: matrix products in bfloat16, not float32; "
                  "backends that offer it: " +
-                     (bf16_backends.empty() ? std::string("none built") : bf16_backends) + ")")
+                     bfloat16_backends() + ")")
       ->capture_default_str();
-  app.add_flag("-v,--verbose", verbose, "Print the model, backend and timing to stderr");
+  app.add_flag("-v,--verbose", o.verbose, "Print the model, backend and timing to stderr");
 
   CLI::App* encode = app.add_subcommand("encode", "Print the token ids of stdin's text");
-  encode->add_flag("--allow-special", allow_special,
+  encode->add_flag("--allow-special", o.allow_special,
                    "Read the text <|endoftext|> as the special token 50256");
-  std::vector<std::string> decode_ids;
   CLI::App* decode = app.add_subcommand("decode", "Write the exact bytes of token ids");
-  decode->add_option("ids", decode_ids, "Token ids")->required();
+  decode->add_option("ids", o.decode_ids, "Token ids")->required();
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  o.command = encode->parsed()   ? Options::Command::kEncode
+              : decode->parsed() ? Options::Command::kDecode
+                                 : Options::Command::kGenerate;
+  o.text_mode = prompt_opt->count() > 0;
+  o.n_given = n_opt->count() > 0;
+  o.sampling_flags = t_opt->count() || k_opt->count() || p_opt->count() || s_opt->count();
+  return std::nullopt;
+}
 
+SpecialTokens special_tokens(const Options& o) {
+  return o.allow_special ? SpecialTokens::kAllowed : SpecialTokens::kAsText;
+}
+
+// gpt2 encode: stdin's text -> its token ids on one line.
+int run_encode(const Options& o) {
+  const Tokenizer tok = Tokenizer::load_default();
+  const std::vector<int> ids = tok.encode(read_all(stdin), special_tokens(o));
+  std::string line;
+  for (std::size_t i = 0; i < ids.size(); i++) line += (i ? " " : "") + std::to_string(ids[i]);
+  write_out(line + "\n");
+  return 0;
+}
+
+// gpt2 decode: token ids -> the exact bytes of their text.
+int run_decode(const Options& o) {
+  std::vector<int> ids;
+  for (const std::string& t : o.decode_ids) {
+    const int id = parse_token_id(t);
+    if (id < 0 || id >= kTokenizerVocabSize) {
+      throw UsageError("Token " + t + " is out of range [0, " +
+                       std::to_string(kTokenizerVocabSize) + ").");
+    }
+    ids.push_back(id);
+  }
+  write_out(Tokenizer::load_default().decode(ids));
+  return 0;
+}
+
+// The decision rule: --rule, or the sampling flags alone (which imply sample).
+Rule choose_rule(const Options& o) {
+  Rule rule = Rule::kMedian;
+  if (!o.rule_text.empty() && o.rule_text != "sample") {
+    const std::optional<Rule> r = parse_rule(o.rule_text);
+    if (!r) {
+      throw UsageError("Unknown rule '" + o.rule_text +
+                       "' (known: median, greedy, sample[-t<T>][-k<K>][-p<P>][-seed<S>]).");
+    }
+    if (o.sampling_flags && r->kind != Rule::kSample) {
+      throw UsageError("--temperature, --top-k, --top-p and --seed go with --rule sample.");
+    }
+    rule = *r;
+  }
+  if (o.rule_text == "sample" || (o.rule_text.empty() && o.sampling_flags)) {
+    rule = Rule::sample(o.temperature, o.top_k, o.top_p, o.seed);
+  }
+  if (std::string problem = rule_problem(rule); !problem.empty()) {
+    throw UsageError("Bad sampling settings: " + problem + ".");
+  }
+  return rule;
+}
+
+// What a generation runs with, checked before anything is loaded.
+struct Settings {
+  Rule rule = Rule::kMedian;
+  Mode mode = Mode::kRecompute;
+  Precision precision = Precision::kFloat32;
+};
+
+Settings check_settings(const Options& o) {
+  Settings s;
+  s.rule = choose_rule(o);
+  const std::optional<Mode> mode = parse_mode(o.mode_text);
+  if (!mode) throw UsageError("Unknown mode '" + o.mode_text + "' (known: recompute, kv-cache).");
+  s.mode = *mode;
+  const BackendEntry& entry = find_backend(o.backend_name);  // fails before the model loads
+  if (o.threads < 1) throw UsageError("--threads must be at least 1.");
+  const std::optional<Precision> precision = parse_precision(o.precision_text);
+  if (!precision) {
+    throw UsageError("Unknown precision '" + o.precision_text +
+                     "' (known: float32, bfloat16, bf16).");
+  }
+  if (!offers_precision(entry, *precision)) {
+    throw UsageError("Backend " + o.backend_name + " runs float32 only, not " +
+                     precision_name(*precision) + ".");
+  }
+  s.precision = *precision;
+  if (o.text_mode && !o.token_texts.empty()) {
+    throw UsageError("Give either token ids or --prompt, not both.");
+  }
+  if (!o.text_mode && (!o.stops.empty() || o.ignore_eos || o.echo)) {
+    throw UsageError("--stop, --ignore-eos and --echo go with --prompt.");
+  }
+  if (o.max_new < 1) throw UsageError("--max-new must be at least 1.");
+  return s;
+}
+
+// The prompt's tokens: the ids given, or --prompt's text encoded (its bytes
+// and the tokenizer kept for echo and for decoding the continuation).
+struct PromptInput {
+  std::vector<int> tokens;
+  std::string bytes;
+  std::optional<Tokenizer> tokenizer;
+};
+
+PromptInput read_prompt(const Options& o) {
+  PromptInput p;
+  if (o.text_mode) {
+    p.tokenizer = Tokenizer::load_default();
+    p.bytes = o.prompt_text == "-" ? read_all(stdin) : o.prompt_text;
+    p.tokens = p.tokenizer->encode(p.bytes, special_tokens(o));
+    // GPT-2 starts unconditional text after <|endoftext|>.
+    if (p.tokens.empty()) p.tokens = {kEndOfTextToken};
+  } else {
+    if (o.token_texts.empty()) throw UsageError("Provide at least one token.");
+    for (const std::string& t : o.token_texts) p.tokens.push_back(parse_token_id(t));
+  }
+  return p;
+}
+
+// n (the sequence's length at the end), checked with the prompt against the
+// model: -n, or 10 (token ids), or the prompt's tokens + --max-new (text).
+int sequence_length(const Options& o, const ModelConfig& cfg, const std::vector<int>& prompt) {
+  int n = o.n;
+  if (!o.n_given) {
+    n = o.text_mode ? std::min<long>(long(prompt.size()) + o.max_new, cfg.max_seq_len) : 10;
+  }
+  if (n < 2 || n > cfg.max_seq_len) {
+    throw UsageError("n = " + std::to_string(n) + " is outside [2, " +
+                     std::to_string(cfg.max_seq_len) + "].");
+  }
+  if (int(prompt.size()) >= n) {
+    throw UsageError(o.text_mode
+                         ? "Too many tokens: the prompt has " + std::to_string(prompt.size()) +
+                               " tokens, n is " + std::to_string(n) + "."
+                         : std::string("Too many tokens."));
+  }
+  for (int t : prompt) {
+    if (t < 0 || t >= cfg.vocab_size) {
+      throw UsageError("Token " + std::to_string(t) + " is out of range [0, " +
+                       std::to_string(cfg.vocab_size) + ")" +
+                       (o.text_mode ? " of this model's vocabulary." : "."));
+    }
+  }
+  return n;
+}
+
+// The model, the backend made for it and a session for n - 1 positions.
+struct Loaded {
+  std::shared_ptr<const Model> model;
+  int n = 0;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Session> session;
+};
+
+Loaded load(const Options& o, const Settings& s, const std::vector<int>& prompt) {
+  Loaded l;
+  l.model = open_model(o.model_spec, &std::cerr);
+  l.n = sequence_length(o, l.model->config(), prompt);
+  BackendConfig bc;
+  bc.threads = o.threads;
+  bc.precision = s.precision;
+  l.backend = make_backend(o.backend_name, l.model, bc);
+  l.session = l.backend->open_session(l.n - 1);
+  return l;
+}
+
+// -v: the model, the backend and the run's settings, on stderr.
+void print_setup(const Loaded& l, const Settings& s, std::size_t prompt_tokens) {
+  const BackendInfo& info = l.backend->info();
+  std::cerr << "model " << l.model->name() << " (" << num_real_parameters(l.model->config())
+            << " parameters, checksum " << l.model->checksum() << ")\n"
+            << "backend " << info.name << " (" << numerics_name(info.numerics) << ", "
+            << (info.precision == Precision::kFloat32 ? "float32" : "bfloat16, not float32") << ", "
+            << threads_text(info.threads) << ", " << info.details << "), mode " << mode_name(s.mode)
+            << ", rule " << rule_name(s.rule) << ", " << prompt_tokens
+            << " prompt tokens, n = " << l.n << "\n";
+}
+
+// The lab's output: each new token id on its own line as soon as it is chosen.
+// Returns the number of new tokens.
+int complete_token_ids(Loaded& l, const Settings& s, const std::vector<int>& prompt) {
+  int generated = 0;
+  generate(*l.backend, *l.session, prompt, l.n, s.mode, s.rule, [&](const StepView& step) {
+    generated++;
+    std::printf("%d\n", step.decision.token);
+    std::fflush(stdout);
+    return Next::kContinue;
+  });
+  return generated;
+}
+
+// Text out: the continuation as it is generated (never splitting a UTF-8
+// character), ending at <|endoftext|> (unless --ignore-eos) or before a --stop
+// string. Returns the number of new tokens.
+int complete_text(Loaded& l, const Settings& s, const Options& o, const PromptInput& prompt) {
+  if (o.echo) write_out(prompt.bytes);
+  DecodeStream stream(*prompt.tokenizer);
+  StopFilter filter(o.stops);
+  bool stopped = false;
+  int generated = 0;
+  generate(*l.backend, *l.session, prompt.tokens, l.n, s.mode, s.rule, [&](const StepView& step) {
+    generated++;
+    const int token = step.decision.token;
+    if (token == kEndOfTextToken && !o.ignore_eos) return Next::kStop;
+    if (!filter.add(stream.push(token))) {
+      stopped = true;
+      return Next::kStop;
+    }
+    return Next::kContinue;
+  });
+  if (!stopped && filter.add(stream.flush())) filter.finish();
+  if (::isatty(1)) write_out("\n");
+  return generated;
+}
+
+// gpt2 [options] TOKEN... or --prompt TEXT: check, read the prompt, load,
+// generate, and with -v say how long each part took.
+int run_generate(const Options& o) {
+  using Clock = std::chrono::steady_clock;
+  const Settings settings = check_settings(o);
+  const PromptInput prompt = read_prompt(o);
+  const auto t0 = Clock::now();
+  Loaded loaded = load(o, settings, prompt.tokens);
+  const auto t1 = Clock::now();
+  if (o.verbose) print_setup(loaded, settings, prompt.tokens.size());
+  const int generated = o.text_mode ? complete_text(loaded, settings, o, prompt)
+                                    : complete_token_ids(loaded, settings, prompt.tokens);
+  if (o.verbose) {
+    const auto t2 = Clock::now();
+    const double load_s = std::chrono::duration<double>(t1 - t0).count();
+    const double run_s = std::chrono::duration<double>(t2 - t1).count();
+    std::fprintf(stderr, "load %.3f s, generation %.3f s (%d tokens, %.2f tokens/s)\n", load_s,
+                 run_s, generated, generated / run_s);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace gpt2
+
+int main(int argc, char** argv) {
+  using namespace gpt2;
+  Options options;
+  if (const std::optional<int> status = parse_command_line(argc, argv, options)) return *status;
   try {
-    const SpecialTokens special = allow_special ? SpecialTokens::kAllowed : SpecialTokens::kAsText;
-    if (encode->parsed()) {
-      const Tokenizer tok = Tokenizer::load_default();
-      const std::vector<int> ids = tok.encode(read_all(stdin), special);
-      std::string line;
-      for (std::size_t i = 0; i < ids.size(); i++) line += (i ? " " : "") + std::to_string(ids[i]);
-      write_out(line + "\n");
-      return 0;
+    switch (options.command) {
+      case Options::Command::kEncode:
+        return run_encode(options);
+      case Options::Command::kDecode:
+        return run_decode(options);
+      case Options::Command::kGenerate:
+        return run_generate(options);
     }
-    if (decode->parsed()) {
-      std::vector<int> ids;
-      for (const std::string& t : decode_ids) {
-        const int id = parse_token(t);
-        if (id < 0 || id >= kTokenizerVocabSize) {
-          throw UsageError{"Token " + t + " is out of range [0, " +
-                           std::to_string(kTokenizerVocabSize) + ")."};
-        }
-        ids.push_back(id);
-      }
-      write_out(Tokenizer::load_default().decode(ids));
-      return 0;
-    }
-
-    // Generation: the decision rule.
-    const bool sampling_flags =
-        t_opt->count() || k_opt->count() || p_opt->count() || s_opt->count();
-    Rule rule = Rule::kMedian;
-    if (!rule_text.empty() && rule_text != "sample") {
-      const std::optional<Rule> r = parse_rule(rule_text);
-      if (!r) {
-        throw UsageError{"Unknown rule '" + rule_text +
-                         "' (known: median, greedy, sample[-t<T>][-k<K>][-p<P>][-seed<S>])."};
-      }
-      if (sampling_flags && r->kind != Rule::kSample) {
-        throw UsageError{"--temperature, --top-k, --top-p and --seed go with --rule sample."};
-      }
-      rule = *r;
-    }
-    if (rule_text == "sample" || (rule_text.empty() && sampling_flags)) {
-      rule = Rule::sample(temperature, top_k, top_p, seed);
-    }
-    if (std::string problem = rule_problem(rule); !problem.empty()) {
-      throw UsageError{"Bad sampling settings: " + problem + "."};
-    }
-    const std::optional<Mode> mode = parse_mode(mode_text);
-    if (!mode) throw UsageError{"Unknown mode '" + mode_text + "' (known: recompute, kv-cache)."};
-    const BackendEntry& entry = find_backend(backend_name);  // fails before the model loads
-    if (threads < 1) throw UsageError{"--threads must be at least 1."};
-    const std::optional<Precision> precision = parse_precision(precision_text);
-    if (!precision) {
-      throw UsageError{"Unknown precision '" + precision_text +
-                       "' (known: float32, bfloat16, bf16)."};
-    }
-    if (!offers_precision(entry, *precision)) {
-      throw UsageError{"Backend " + backend_name + " runs float32 only, not " +
-                       precision_name(*precision) + "."};
-    }
-    const bool text_mode = prompt_opt->count() > 0;
-    if (text_mode && !token_texts.empty()) {
-      throw UsageError{"Give either token ids or --prompt, not both."};
-    }
-    if (!text_mode && (!stops.empty() || ignore_eos || echo)) {
-      throw UsageError{"--stop, --ignore-eos and --echo go with --prompt."};
-    }
-    if (max_new < 1) throw UsageError{"--max-new must be at least 1."};
-
-    std::vector<int> prompt;
-    std::optional<Tokenizer> tokenizer;
-    std::string prompt_bytes;
-    if (text_mode) {
-      tokenizer = Tokenizer::load_default();
-      prompt_bytes = prompt_text == "-" ? read_all(stdin) : prompt_text;
-      prompt = tokenizer->encode(prompt_bytes, special);
-      // GPT-2 starts unconditional text after <|endoftext|>.
-      if (prompt.empty()) prompt = {kEndOfTextToken};
-    } else {
-      if (token_texts.empty()) throw UsageError{"Provide at least one token."};
-      for (const std::string& t : token_texts) prompt.push_back(parse_token(t));
-    }
-
-    const auto t0 = std::chrono::steady_clock::now();
-    std::shared_ptr<const Model> model = open_model(model_spec, &std::cerr);
-    const ModelConfig& cfg = model->config();
-    if (n_opt->count() == 0) {
-      n = text_mode ? std::min<long>(long(prompt.size()) + max_new, cfg.max_seq_len) : 10;
-    }
-    if (n < 2 || n > cfg.max_seq_len) {
-      throw UsageError{"n = " + std::to_string(n) + " is outside [2, " +
-                       std::to_string(cfg.max_seq_len) + "]."};
-    }
-    if (int(prompt.size()) >= n) {
-      throw UsageError{text_mode
-                           ? "Too many tokens: the prompt has " + std::to_string(prompt.size()) +
-                                 " tokens, n is " + std::to_string(n) + "."
-                           : std::string("Too many tokens.")};
-    }
-    for (int t : prompt) {
-      if (t < 0 || t >= cfg.vocab_size) {
-        throw UsageError{"Token " + std::to_string(t) + " is out of range [0, " +
-                         std::to_string(cfg.vocab_size) + ")" +
-                         (text_mode ? " of this model's vocabulary." : ".")};
-      }
-    }
-    BackendConfig bc;
-    bc.threads = threads;
-    bc.precision = *precision;
-    std::unique_ptr<Backend> backend = make_backend(backend_name, model, bc);
-    std::unique_ptr<Session> session = backend->open_session(n - 1);
-    const auto t1 = std::chrono::steady_clock::now();
-    if (verbose) {
-      const BackendInfo& info = backend->info();
-      std::cerr << "model " << model->name() << " (" << num_real_parameters(cfg)
-                << " parameters, checksum " << model->checksum() << ")\n"
-                << "backend " << info.name << " (" << numerics_name(info.numerics) << ", "
-                << (info.precision == Precision::kFloat32 ? "float32" : "bfloat16, not float32")
-                << ", " << info.threads << " thread" << (info.threads == 1 ? "" : "s") << ", "
-                << info.details << "), mode " << mode_name(*mode) << ", rule " << rule_name(rule)
-                << ", " << prompt.size() << " prompt tokens, n = " << n << "\n";
-    }
-
-    int generated = 0;
-    if (text_mode) {
-      if (echo) write_out(prompt_bytes);
-      DecodeStream stream(*tokenizer);
-      StopFilter filter(stops);
-      bool stopped = false;
-      generate(*backend, *session, prompt, n, *mode, rule, {}, [&](const StepView& step) {
-        generated++;
-        const int token = step.decision.token;
-        if (token == kEndOfTextToken && !ignore_eos) return false;
-        if (!filter.add(stream.push(token))) {
-          stopped = true;
-          return false;
-        }
-        return true;
-      });
-      if (!stopped && filter.add(stream.flush())) filter.finish();
-      if (::isatty(1)) write_out("\n");
-    } else {
-      generate(*backend, *session, prompt, n, *mode, rule, [&](const StepView& step) {
-        generated++;
-        std::printf("%d\n", step.decision.token);
-        std::fflush(stdout);
-      });
-    }
-    if (verbose) {
-      const auto t2 = std::chrono::steady_clock::now();
-      const double load = std::chrono::duration<double>(t1 - t0).count();
-      const double run = std::chrono::duration<double>(t2 - t1).count();
-      std::fprintf(stderr, "load %.3f s, generation %.3f s (%d tokens, %.2f tokens/s)\n", load, run,
-                   generated, generated / run);
-    }
-    return 0;
-  } catch (const UsageError& e) {
-    std::cerr << e.message << "\n";
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // UsageError included: its message as it is
     std::cerr << e.what() << "\n";
   }
   return 1;

@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "backends/cpu/kernels.h"
+#include "backends/registry.h"
 
 #ifndef GPT2_SOURCE_DIR
 #define GPT2_SOURCE_DIR "."
@@ -91,11 +91,11 @@ MachineInfo machine_info() {
   m.compiler = std::string("g++ ") + __VERSION__;
   m.build_type = GPT2_BUILD_TYPE;
   m.build_flags = GPT2_BUILD_FLAGS;
+  m.kernel_isa = cpu_kernels_isa();
   const std::string src = GPT2_SOURCE_DIR;
   // A copy of the tree without .git (another machine) can name its commit.
   if (const char* env = std::getenv("GPT2_GIT_COMMIT"); env != nullptr && *env != '\0') {
     m.git_commit = env;
-    m.kernel_isa = cpu::isa_name(cpu::best_isa());
     return m;
   }
   m.git_commit = command_output("git -C '" + src + "' rev-parse --short=12 HEAD 2>/dev/null");
@@ -106,7 +106,6 @@ MachineInfo machine_info() {
                   .empty()) {
     m.git_commit += "-dirty";
   }
-  m.kernel_isa = cpu::isa_name(cpu::best_isa());
   return m;
 }
 

@@ -60,8 +60,11 @@ struct VerifyResult {
   bool passed = true;
 };
 
+// Called with a line saying what verify is doing (preparing a backend, a row).
+using VerifyProgress = std::function<void(const std::string&)>;
+
 VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Prompt>& prompts,
                         const std::vector<GoldenFile>& goldens, const VerifyOptions& options,
-                        const std::function<void(const std::string&)>& progress);
+                        const VerifyProgress& progress);
 
 }  // namespace gpt2

@@ -26,26 +26,33 @@ ReferenceState::ReferenceState(const ModelConfig& config, int capacity) : capaci
   values_.resize(L * T * C);
 }
 
+void check_forward_args(const ModelConfig& config, std::span<const int> tokens, int pos, int cached,
+                        int capacity, std::span<const float> logits, std::span<const float> probs) {
+  const int n = int(tokens.size());
+  if (n < 1 || pos < 0 || pos > cached || pos + n > capacity) {
+    throw std::invalid_argument("forward: " + std::to_string(n) + " tokens at position " +
+                                std::to_string(pos) + " do not fit (cached " +
+                                std::to_string(cached) + ", capacity " + std::to_string(capacity) +
+                                ")");
+  }
+  if (int(logits.size()) < config.vocab_size || int(probs.size()) < config.vocab_size) {
+    throw std::invalid_argument("forward: logits and probs need " +
+                                std::to_string(config.vocab_size) + " floats each");
+  }
+  for (int token : tokens) {
+    if (token < 0 || token >= config.vocab_size) {
+      throw std::invalid_argument("forward: token " + std::to_string(token) + " is outside [0, " +
+                                  std::to_string(config.vocab_size) + ")");
+    }
+  }
+}
+
 void reference_forward(const Model& model, std::span<const int> tokens, int pos, ReferenceState& s,
                        std::span<float> logits, std::span<float> probs) {
   const ModelConfig& cfg = model.config();
   const int n = int(tokens.size());
   const int C = cfg.channels, NH = cfg.num_heads, L = cfg.num_layers, V = cfg.vocab_size;
-  if (n < 1 || pos < 0 || pos > s.cached_ || pos + n > s.capacity_) {
-    throw std::invalid_argument("reference_forward: " + std::to_string(n) + " tokens at position " +
-                                std::to_string(pos) + " do not fit (cached " +
-                                std::to_string(s.cached_) + ", capacity " +
-                                std::to_string(s.capacity_) + ")");
-  }
-  if (int(logits.size()) < V || int(probs.size()) < V) {
-    throw std::invalid_argument("reference_forward: logits and probs need V floats");
-  }
-  for (int tok : tokens) {
-    if (tok < 0 || tok >= V) {
-      throw std::invalid_argument("reference_forward: token " + std::to_string(tok) +
-                                  " is outside [0, " + std::to_string(V) + ")");
-    }
-  }
+  check_forward_args(cfg, tokens, pos, s.cached_, s.capacity_, logits, probs);
   const ParameterTensors& p = model.params();
   const long lC = C, cap = s.capacity_;
   float* x = s.x_.data();

@@ -42,9 +42,19 @@ class ReferenceState {
   std::vector<float> values_;  // (L, capacity, C)
 };
 
+// The one check of a forward pass's arguments, for the reference and every
+// backend's Session::forward: tokens (n) at positions pos .. pos+n-1 of a cache
+// that holds `cached` of `capacity` positions. Requires 1 <= n, 0 <= pos <=
+// cached, pos + n <= capacity, logits and probs of at least V floats each, and
+// every token in [0, V). Throws std::invalid_argument naming what is wrong, e.g.
+// "forward: token 50257 is outside [0, 50257)".
+void check_forward_args(const ModelConfig& config, std::span<const int> tokens, int pos, int cached,
+                        int capacity, std::span<const float> logits, std::span<const float> probs);
+
 // tokens (n) at positions pos .. pos+n-1; requires 1 <= n, 0 <= pos <= cached(),
 // pos + n <= capacity, every token in [0, V). Writes logits (V) and probs (V)
-// of position pos+n-1. Throws std::invalid_argument on bad arguments.
+// of position pos+n-1. Throws std::invalid_argument on bad arguments
+// (check_forward_args).
 void reference_forward(const Model& model, std::span<const int> tokens, int pos,
                        ReferenceState& state, std::span<float> logits, std::span<float> probs);
 

@@ -12,6 +12,11 @@ cmake --build build -j"$jobs"
 section "Unit tests and the tests on the 124M default model (label full)"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
+# The CUDA tests run on a GPU machine; here they say in one line why not.
+if [ -x build/bin/gpt2_cuda_tests ]; then
+  build/bin/gpt2_cuda_tests --gtest_brief=1 || [ $? -eq 77 ]
+fi
+
 section "The equality gate: every backend, 1 and 2 threads, both modes, both rules"
 build/bin/gpt2-bench verify --backend all --threads 1..2 --mode all --rule all --jobs "$jobs"
 

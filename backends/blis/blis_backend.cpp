@@ -53,9 +53,9 @@ std::unique_ptr<Backend> make_blis_backend(std::shared_ptr<const Model> model,
                  " (the team BLIS's threads come from), " +
                  std::string(cpu::isa_name(engine->kernels->isa)) + " kernels";
   if (threads < config.threads) {
-    info.details += "; " + std::to_string(config.threads) + " threads asked for, " +
-                    std::to_string(threads) + " run: this process may use " + std::to_string(cpus) +
-                    " CPU" + (cpus == 1 ? "" : "s") + " and BLIS's threads busy-wait at barriers";
+    info.details += "; " + threads_text(config.threads) + " asked for, " + std::to_string(threads) +
+                    " run: this process may use " + std::to_string(cpus) + " CPU" +
+                    (cpus == 1 ? "" : "s") + " and BLIS's threads busy-wait at barriers";
   }
   engine->linear = std::move(linear);
   return std::make_unique<cpu::CpuBackend>(std::move(info), std::move(engine));

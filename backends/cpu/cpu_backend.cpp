@@ -8,6 +8,7 @@
 
 #include "backends/cpu/layers.h"
 #include "backends/cpu/packed.h"
+#include "reference/forward.h"
 #include "reference/kernels.h"
 
 namespace gpt2::cpu {

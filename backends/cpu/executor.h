@@ -56,10 +56,9 @@ inline std::pair<int, int> share_of(int n, int k, int w) {
 // whose CPUs run at equal speed nothing is left to steal and every worker runs
 // exactly its share, keeping the same weights and heads in its cache from step
 // to step; when one CPU is slowed (on a virtual machine, a vCPU whose host core
-// is busy with another thread: seen on the device, where a pair of vCPUs often
-// gave half the throughput of two), the others finish its share instead of
-// waiting for it. Which thread computes an output never changes its value, so
-// the bit-exact backends stay bit-exact.
+// is busy with another thread: reports/studies/stealing-vs-static-shares/), the
+// others finish its share instead of waiting for it. Which thread computes an
+// output never changes its value, so the bit-exact backends stay bit-exact.
 class ShareCursors {
  public:
   explicit ShareCursors(int workers) : workers_(workers), cursors_(new Cursor[workers]) {}

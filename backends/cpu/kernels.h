@@ -23,6 +23,15 @@ const char* isa_name(Isa isa);
 bool isa_supported(Isa isa);
 Isa best_isa();  // the widest this CPU runs
 
+// Rows of the matmul kernel's register tile: the AVX-512 kernel accumulates
+// this many input rows of one output group at once, the others one row. The
+// kernels (kernels_impl.h) and the tasks of packed_linear.h (kRowTile) both
+// take it from here, so they cannot drift apart. consteval: never compiled
+// into code, so no per-ISA file emits a copy that others could link to.
+consteval int matmul_tile_rows(Isa isa) {
+  return isa == Isa::kAvx512 ? 6 : 1;
+}
+
 // What happens to each output value v = bias[o] + sum_i inp[t][i] * w[o][i].
 struct Epilogue {
   enum Kind {

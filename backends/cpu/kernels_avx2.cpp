@@ -1,7 +1,6 @@
 // The CPU kernels compiled for avx2 (flags in backends/CMakeLists.txt).
 #define GPT2_ISA avx2
 #define GPT2_ISA_ENUM ::gpt2::cpu::Isa::kAvx2
-#define GPT2_MATMUL_ROWS 1
 #include "backends/cpu/kernels_impl.h"
 
 namespace gpt2::cpu {

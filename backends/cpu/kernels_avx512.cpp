@@ -1,7 +1,6 @@
 // The CPU kernels compiled for avx512 (flags in backends/CMakeLists.txt).
 #define GPT2_ISA avx512
 #define GPT2_ISA_ENUM ::gpt2::cpu::Isa::kAvx512
-#define GPT2_MATMUL_ROWS 6
 #include "backends/cpu/kernels_impl.h"
 
 namespace gpt2::cpu {

@@ -1,7 +1,6 @@
 // The CPU kernels compiled for generic (flags in backends/CMakeLists.txt).
 #define GPT2_ISA generic
 #define GPT2_ISA_ENUM ::gpt2::cpu::Isa::kGeneric
-#define GPT2_MATMUL_ROWS 1
 #include "backends/cpu/kernels_impl.h"
 
 namespace gpt2::cpu {

@@ -1,6 +1,6 @@
 // The kernels' one implementation, compiled once per instruction set by
-// kernels_<isa>.cpp, which define GPT2_ISA (a namespace name), GPT2_ISA_ENUM and
-// GPT2_MATMUL_ROWS (rows per register tile) before including this file.
+// kernels_<isa>.cpp, which define GPT2_ISA (a namespace name) and GPT2_ISA_ENUM
+// before including this file.
 // Everything here lives in that namespace, so the per-ISA copies never mix.
 #include <cmath>
 #include <numbers>
@@ -17,8 +17,9 @@ using simd::splat;
 using simd::store;
 using simd::vf;
 
-constexpr int kVecs = kGroupRows / kLanes;  // vectors per packed group (4)
-constexpr int kPrefetchRows = 16;           // inputs ahead: 16 x 256 B = 4 KB
+constexpr int kVecs = kGroupRows / kLanes;                  // vectors per packed group (4)
+constexpr int kPrefetchRows = 16;                           // inputs ahead: 16 x 256 B = 4 KB
+constexpr int kTileRows = matmul_tile_rows(GPT2_ISA_ENUM);  // rows per register tile
 
 // Scalar tails go through lane 0 of the vector functions (the same bits as
 // exp_ref), so that this per-ISA file uses no inline function shared with the
@@ -110,8 +111,8 @@ void matmul(const float* packed, const float* bias, int OC, int C, const float* 
     for (int k = 0; k < kVecs; k++) bv[k] = load(b + k * kLanes);
     const float* wg = packed + long(g) * C * kGroupRows;
     int t = t0;
-    for (; t + GPT2_MATMUL_ROWS <= t1; t += GPT2_MATMUL_ROWS) {
-      matmul_tile<GPT2_MATMUL_ROWS>(wg, bv, C, inp, t, o0, OC, ep, scaling);
+    for (; t + kTileRows <= t1; t += kTileRows) {
+      matmul_tile<kTileRows>(wg, bv, C, inp, t, o0, OC, ep, scaling);
     }
     for (; t < t1; t++) matmul_tile<1>(wg, bv, C, inp, t, o0, OC, ep, scaling);
   }

@@ -18,10 +18,11 @@ namespace gpt2::cpu {
 // are bound by reading them). Past that the product is bound by arithmetic, and
 // a task is one register tile (kRowTile rows) of one group, group-major: the
 // shares then differ by at most one tile, and the last chunks of a product are
-// short, so the workers that finish first (on the device, where a vCPU may run
-// at half speed, the others) seldom wait long for the last one; a worker still
-// streams one group's weights for all its consecutive tiles (below).
-inline constexpr int kRowTile = 6;  // rows of the AVX-512 kernel's register tile
+// short, so the workers that finish first (on a virtual machine, where a vCPU
+// may run slower, the others) seldom wait long for the last one
+// (reports/studies/tile-tasks/); a worker still streams one group's weights
+// for all its consecutive tiles (below).
+inline constexpr int kRowTile = matmul_tile_rows(Isa::kAvx512);  // the AVX-512 tile's rows
 inline constexpr int kWholeGroupRows = 48;
 inline int matmul_tasks(int groups, int T) {
   return T <= kWholeGroupRows ? groups : groups * ((T + kRowTile - 1) / kRowTile);

@@ -50,7 +50,8 @@ struct Matrices {
 // cuBLASLt with the plans it chose, per shape and epilogue, kept.
 class Gemm {
  public:
-  explicit Gemm(bool use_bf16) : bf16_(use_bf16), workspace_(kWorkspaceBytes, "cuBLASLt's workspace") {
+  explicit Gemm(bool use_bf16)
+      : bf16_(use_bf16), workspace_(kWorkspaceBytes, "cuBLASLt's workspace") {
     cuda::check(cublasLtCreate(&handle_), "cublasLtCreate");
   }
   ~Gemm() {
@@ -76,10 +77,10 @@ class Gemm {
                                                  &bias, sizeof bias),
                   "cublasLtMatmulDescSetAttribute(bias)");
     }
-    cuda::check(cublasLtMatmul(handle_, plan.desc, &alpha, weight, plan.a, inp, plan.b, &beta, out,
-                               plan.c, out, plan.c, &plan.algo, workspace_.get(),
-                               workspace_.bytes(), stream),
-                "cublasLtMatmul");
+    cuda::check(
+        cublasLtMatmul(handle_, plan.desc, &alpha, weight, plan.a, inp, plan.b, &beta, out, plan.c,
+                       out, plan.c, &plan.algo, workspace_.get(), workspace_.bytes(), stream),
+        "cublasLtMatmul");
   }
   std::string version() const {
     const std::size_t v = cublasLtGetVersion();
@@ -105,27 +106,33 @@ class Gemm {
     cuda::check(cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F),
                 "cublasLtMatmulDescCreate");
     const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-    cuda::check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta),
-                "cublasLtMatmulDescSetAttribute(transa)");
-    cuda::check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb),
-                "cublasLtMatmulDescSetAttribute(transb)");
+    cuda::check(
+        cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta),
+        "cublasLtMatmulDescSetAttribute(transa)");
+    cuda::check(
+        cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb),
+        "cublasLtMatmulDescSetAttribute(transb)");
     cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_DEFAULT;
     if (epilogue == Epilogue::kBias || epilogue == Epilogue::kBiasResidual) {
       ep = CUBLASLT_EPILOGUE_BIAS;
     } else if (epilogue == Epilogue::kBiasGelu) {
       ep = CUBLASLT_EPILOGUE_GELU_BIAS;
     }
-    cuda::check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep),
-                "cublasLtMatmulDescSetAttribute(epilogue)");
+    cuda::check(
+        cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep),
+        "cublasLtMatmulDescSetAttribute(epilogue)");
     if (ep != CUBLASLT_EPILOGUE_DEFAULT) {
       const cudaDataType_t bias_type = CUDA_R_32F;
       cuda::check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
                                                  &bias_type, sizeof bias_type),
                   "cublasLtMatmulDescSetAttribute(bias type)");
     }
-    cuda::check(cublasLtMatrixLayoutCreate(&plan.a, in_type, C, OC, C), "cublasLtMatrixLayoutCreate(A)");
-    cuda::check(cublasLtMatrixLayoutCreate(&plan.b, in_type, C, T, C), "cublasLtMatrixLayoutCreate(B)");
-    cuda::check(cublasLtMatrixLayoutCreate(&plan.c, CUDA_R_32F, OC, T, OC), "cublasLtMatrixLayoutCreate(C)");
+    cuda::check(cublasLtMatrixLayoutCreate(&plan.a, in_type, C, OC, C),
+                "cublasLtMatrixLayoutCreate(A)");
+    cuda::check(cublasLtMatrixLayoutCreate(&plan.b, in_type, C, T, C),
+                "cublasLtMatrixLayoutCreate(B)");
+    cuda::check(cublasLtMatrixLayoutCreate(&plan.c, CUDA_R_32F, OC, T, OC),
+                "cublasLtMatrixLayoutCreate(C)");
     cublasLtMatmulPreference_t pref = nullptr;
     cuda::check(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
     const std::size_t ws = workspace_.bytes();
@@ -157,7 +164,12 @@ class CudaSession final : public Session {
  public:
   CudaSession(const Model& model, const DeviceWeights& w, const Matrices& m, Gemm& gemm,
               bool use_bf16, int device, int capacity)
-      : model_(model), w_(w), m_(m), gemm_(gemm), bf16_(use_bf16), device_(device),
+      : model_(model),
+        w_(w),
+        m_(m),
+        gemm_(gemm),
+        bf16_(use_bf16),
+        device_(device),
         capacity_(capacity) {
     const ModelConfig& c = model.config();
     if (capacity < 1 || capacity > c.max_seq_len) {
@@ -183,8 +195,9 @@ class CudaSession final : public Session {
     }
     keys_ = DeviceBuffer<float>(L * T * C, "the key cache");
     values_ = DeviceBuffer<float>(L * T * C, "the value cache");
-    partial_ = DeviceBuffer<float>(
-        cuda::fast::attention_decode_scratch(c.channels, c.num_heads, capacity), "attention scratch");
+    partial_ =
+        DeviceBuffer<float>(cuda::fast::attention_decode_scratch(c.channels, c.num_heads, capacity),
+                            "attention scratch");
     logits_ = DeviceBuffer<float>(V, "the logits");
     probs_ = DeviceBuffer<float>(V, "the probabilities");
   }
@@ -302,14 +315,15 @@ class CudaSession final : public Session {
         return static_cast<const char*>(base) + std::size_t(l) * per_layer * e;
       };
       layernorm(x, p.ln1w + l * lC, p.ln1b + l * lC);
-      linear(qkv_.get(), ln_.get(), ln_bf_.get(), matrix(m_.qkvw, 3 * lC * lC),
-             p.qkvb + l * 3 * lC, Epilogue::kBias, n, C, 3 * C);
+      linear(qkv_.get(), ln_.get(), ln_bf_.get(), matrix(m_.qkvw, 3 * lC * lC), p.qkvb + l * 3 * lC,
+             Epilogue::kBias, n, C, 3 * C);
       cuda::fast::store_kv(keys, values, qkv_.get(), pos, n, C, stream_);
       if (n == 1) {
         cuda::fast::attention_decode(atty_.get(), qkv_.get(), keys, values, partial_.get(), pos, C,
                                      NH, capacity_, stream_);
       } else {
-        cuda::fast::attention_prefill(atty_.get(), qkv_.get(), keys, values, pos, n, C, NH, stream_);
+        cuda::fast::attention_prefill(atty_.get(), qkv_.get(), keys, values, pos, n, C, NH,
+                                      stream_);
       }
       if (bf16_ && gemm) cuda::fast::to_bf16(atty_bf_.get(), atty_.get(), long(n) * C, stream_);
       linear(x, atty_.get(), atty_bf_.get(), matrix(m_.attprojw, lC * lC), p.attprojb + l * lC,
@@ -327,8 +341,8 @@ class CudaSession final : public Session {
       cuda::fast::matvec_forward(logits_.get(), ln_.get(), static_cast<const bf16*>(m_.wte),
                                  nullptr, nullptr, Epilogue::kNone, 1, C, V, stream_);
     } else {
-      cuda::fast::matvec_forward(logits_.get(), ln_.get(), p.wte, nullptr, nullptr,
-                                 Epilogue::kNone, 1, C, V, stream_);
+      cuda::fast::matvec_forward(logits_.get(), ln_.get(), p.wte, nullptr, nullptr, Epilogue::kNone,
+                                 1, C, V, stream_);
     }
     cuda::fast::softmax_forward(probs_.get(), logits_.get(), V, stream_);
   }
@@ -373,8 +387,9 @@ class CudaBackend final : public Backend {
          weights_.attprojw.bytes() + weights_.fcw.bytes() + weights_.fcprojw.bytes()) >>
         20;
     info_.details =
-        "fused CUDA kernels on " + info_.gpus[0].name + " (" + std::to_string(info_.gpus[0].sm_count) +
-        " SMs): " + (bf16_ ? "bfloat16 weights, " : "") + "cuBLASLt " + gemm_->version() +
+        "fused CUDA kernels on " + info_.gpus[0].name + " (" +
+        std::to_string(info_.gpus[0].sm_count) + " SMs): " + (bf16_ ? "bfloat16 weights, " : "") +
+        "cuBLASLt " + gemm_->version() +
         (bf16_ ? " on the tensor cores (bfloat16 in, float32 compute)"
                : " (float32 compute, TF32 off)") +
         " for prompts of " + std::to_string(kMatvecRows + 1) +
@@ -395,15 +410,15 @@ class CudaBackend final : public Backend {
   void upload_weights() {
     const std::span<const float> params = model_->parameters();
     weights_.all = DeviceBuffer<float>(params.size(), "the weights (" + model_->name() + ")");
-    GPT2_CUDA(cudaMemcpy(weights_.all.get(), params.data(), params.size_bytes(),
-                         cudaMemcpyHostToDevice));
+    GPT2_CUDA(
+        cudaMemcpy(weights_.all.get(), params.data(), params.size_bytes(), cudaMemcpyHostToDevice));
     const float* host = params.data();
     const ParameterTensors& h = model_->params();
     auto dev = [&](const float* t) { return weights_.all.get() + (t - host); };
-    weights_.p = {dev(h.wte),     dev(h.wpe),      dev(h.ln1w),    dev(h.ln1b),
-                  dev(h.qkvw),    dev(h.qkvb),     dev(h.attprojw), dev(h.attprojb),
-                  dev(h.ln2w),    dev(h.ln2b),     dev(h.fcw),     dev(h.fcb),
-                  dev(h.fcprojw), dev(h.fcprojb),  dev(h.lnfw),    dev(h.lnfb)};
+    weights_.p = {dev(h.wte),     dev(h.wpe),     dev(h.ln1w),     dev(h.ln1b),
+                  dev(h.qkvw),    dev(h.qkvb),    dev(h.attprojw), dev(h.attprojb),
+                  dev(h.ln2w),    dev(h.ln2b),    dev(h.fcw),      dev(h.fcb),
+                  dev(h.fcprojw), dev(h.fcprojb), dev(h.lnfw),     dev(h.lnfb)};
     const ParameterTensors& p = weights_.p;
     if (!bf16_) {
       matrices_ = {p.wte, p.qkvw, p.attprojw, p.fcw, p.fcprojw};

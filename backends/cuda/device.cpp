@@ -13,7 +13,9 @@ std::string version_text(int v) {
   return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
 }
 
-std::size_t mib(std::size_t bytes) { return bytes >> 20; }
+std::size_t mib(std::size_t bytes) {
+  return bytes >> 20;
+}
 
 }  // namespace
 

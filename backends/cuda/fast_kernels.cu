@@ -10,10 +10,16 @@ namespace {
 
 constexpr int kWarp = 32;
 
-unsigned blocks(long n, int per_block) { return unsigned((n + per_block - 1) / per_block); }
+unsigned blocks(long n, int per_block) {
+  return unsigned((n + per_block - 1) / per_block);
+}
 
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float to_float(float v) {
+  return v;
+}
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
 
 template <typename O>
 __device__ __forceinline__ O from_float(float v);
@@ -148,8 +154,8 @@ __global__ void matvec_kernel(float* out, const float* inp, const W* weight, con
   }
 }
 
-__global__ void store_kv_kernel(float* keys, float* values, const float* qkv, const int* pos,
-                                int T, int C) {
+__global__ void store_kv_kernel(float* keys, float* values, const float* qkv, const int* pos, int T,
+                                int C) {
   const long idx = long(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= long(T) * C) return;
   const int t = int(idx / C), c = int(idx % C);
@@ -242,7 +248,9 @@ __global__ void attention_prefill_kernel(float* out, const float* qkv, const flo
 // Decode attention: grid (NH, splits of kKc keys), 4 warps a block.
 constexpr int kKc = 64, kDecodeThreads = 128;
 
-int decode_splits(int capacity) { return (capacity + kKc - 1) / kKc; }
+int decode_splits(int capacity) {
+  return (capacity + kKc - 1) / kKc;
+}
 
 __global__ void attention_decode_split_kernel(float* partial, const float* qkv, const float* keys,
                                               const float* values, const int* pos_ptr, int C,
@@ -433,8 +441,8 @@ void to_bf16(__nv_bfloat16* out, const float* in, long N, cudaStream_t stream) {
 
 template void encoder_forward<float>(float*, const int*, const float*, const float*, const int*,
                                      int, int, cudaStream_t);
-template void encoder_forward<__nv_bfloat16>(float*, const int*, const __nv_bfloat16*,
-                                             const float*, const int*, int, int, cudaStream_t);
+template void encoder_forward<__nv_bfloat16>(float*, const int*, const __nv_bfloat16*, const float*,
+                                             const int*, int, int, cudaStream_t);
 template void layernorm_forward<float>(float*, const float*, const float*, const float*, int, int,
                                        cudaStream_t);
 template void layernorm_forward<__nv_bfloat16>(__nv_bfloat16*, const float*, const float*,

@@ -16,7 +16,9 @@ namespace {
 
 constexpr int kBlock = 256;
 
-unsigned blocks(long n) { return unsigned((n + kBlock - 1) / kBlock); }
+unsigned blocks(long n) {
+  return unsigned((n + kBlock - 1) / kBlock);
+}
 
 __global__ void encoder_kernel(float* out, const int* tokens, const float* wte, const float* wpe,
                                int pos, int T, int C) {

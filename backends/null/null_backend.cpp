@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "reference/forward.h"
 #include "reference/kernels.h"
 #include "reference/synthetic.h"
 

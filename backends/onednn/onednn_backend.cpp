@@ -23,8 +23,7 @@ std::unique_ptr<Backend> make_onednn_backend(std::shared_ptr<const Model> model,
   info.precision = config.precision;
   info.threads = config.threads;
   info.details = linear->details() + "; the other layers: OpenMP loops on " +
-                 std::to_string(config.threads) + " thread" + (config.threads == 1 ? "" : "s") +
-                 " (the team oneDNN's threads come from), " +
+                 threads_text(config.threads) + " (the team oneDNN's threads come from), " +
                  std::string(cpu::isa_name(engine->kernels->isa)) + " float32 kernels";
   engine->linear = std::move(linear);
   return std::make_unique<cpu::CpuBackend>(std::move(info), std::move(engine));

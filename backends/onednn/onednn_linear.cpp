@@ -27,9 +27,8 @@ using Dt = dnnl::memory::data_type;
 
 constexpr int kLinears = 5;  // Linear::kQkv .. Linear::kLogits
 // The weights are kept in the layouts oneDNN prefers for one row (decode) and
-// for kLayoutRows (a prefill): one copy when these are the same (oneDNN 2.6's
-// brgemm matmul prefers the same one for every T measured here, float32 and
-// bfloat16 on AVX-512), two otherwise.
+// for kLayoutRows (a prefill): one copy when oneDNN asks for the same layout
+// for both, two otherwise (the details line says which).
 constexpr int kLayoutRows = 128;
 // Primitives kept at most; past that the cache starts over (oneDNN keeps its
 // own cache of recent primitives, so remaking one costs little).

@@ -33,9 +33,9 @@ void OpenMpExecutor::parallel_for(int n, RangeFn fn) {
 
 std::unique_ptr<Backend> make_openmp_backend(std::shared_ptr<const Model> model,
                                              const BackendConfig& config) {
-  return cpu::make_bit_exact_backend(
-      "openmp", std::move(model), config, std::make_unique<OpenMpExecutor>(config.threads),
-      "OpenMP parallel loops on " + std::to_string(config.threads) + " threads");
+  return cpu::make_bit_exact_backend("openmp", std::move(model), config,
+                                     std::make_unique<OpenMpExecutor>(config.threads),
+                                     "OpenMP parallel loops on " + threads_text(config.threads));
 }
 
 }  // namespace gpt2

@@ -7,10 +7,9 @@ namespace gpt2 {
 
 std::unique_ptr<Backend> make_pthreads_backend(std::shared_ptr<const Model> model,
                                                const BackendConfig& config) {
-  return cpu::make_bit_exact_backend("pthreads", std::move(model), config,
-                                     std::make_unique<ThreadPool>(config.threads),
-                                     "static pool of " + std::to_string(config.threads) +
-                                         " threads (mutex + condition variables)");
+  return cpu::make_bit_exact_backend(
+      "pthreads", std::move(model), config, std::make_unique<ThreadPool>(config.threads),
+      "static pool of " + threads_text(config.threads) + " (mutex + condition variables)");
 }
 
 }  // namespace gpt2

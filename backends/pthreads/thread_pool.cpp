@@ -52,9 +52,9 @@ constexpr std::chrono::nanoseconds kSpinOversubscribed = std::chrono::microsecon
 // The CPUs the process may run on, read when the program starts, before an
 // OpenMP runtime told to bind (OMP_PROC_BIND) pins the main thread to one CPU:
 // a thread inherits its creator's affinity, so without this every worker made
-// after such a pin would share that one CPU (seen on the device: 0.22x at 16
-// threads). Workers take this whole set; an affinity the user gave the process
-// (taskset) is kept.
+// after such a pin would share that one CPU (reports/studies/omp-proc-bind/).
+// Workers take this whole set; an affinity the user gave the process (taskset)
+// is kept.
 const cpu_set_t kProcessCpus = [] {
   cpu_set_t set;
   CPU_ZERO(&set);

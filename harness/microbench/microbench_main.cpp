@@ -62,7 +62,9 @@ struct Variant {
   std::string label() const {
     return precision == Precision::kFloat32 ? backend : backend + "-bf16";
   }
-  bool reference() const { return backend == "reference"; }
+  bool cpu_engine = false;  // runs the shared CPU engine (else: the reference's ops)
+  bool threaded = false;
+  bool reference() const { return !cpu_engine; }
 };
 
 std::shared_ptr<const Model>& model() {
@@ -87,9 +89,8 @@ Backend& backend_for(const Variant& v, int threads) {
 }
 
 cpu::Engine& engine_for(const Variant& v, int threads) {
-  auto* cpu = dynamic_cast<const cpu::CpuBackend*>(&backend_for(v, threads));
-  if (cpu == nullptr) throw std::logic_error(v.backend + " is not a CPU backend");
-  return *cpu->engine();
+  // Variants with cpu_engine are CpuBackends (their registry entries say so).
+  return *static_cast<const cpu::CpuBackend&>(backend_for(v, threads)).engine();
 }
 
 // Activations and a key/value cache of 124M's largest shapes, filled once.
@@ -419,10 +420,12 @@ void bm_read_bandwidth(benchmark::State& state) {
 
 std::vector<Variant> variants() {
   std::vector<Variant> out;
+  // The CPU backends, by what they are: the shared engine's layers one by one,
+  // or (the reference) the reference's ops.
   for (const BackendEntry& e : backend_entries()) {
-    if (e.numerics == Numerics::kNone) continue;
+    if (e.numerics == Numerics::kNone || e.device != Device::kCpu) continue;
     for (Precision p : {Precision::kFloat32, Precision::kBFloat16}) {
-      if (offers_precision(e, p)) out.push_back({std::string(e.name), p});
+      if (offers_precision(e, p)) out.push_back({std::string(e.name), p, e.cpu_engine, e.threaded});
     }
   }
   return out;
@@ -458,7 +461,7 @@ void register_all(const Options& o) {
                ->Arg(k));
   }
   for (const Variant& v : variants()) {
-    const std::vector<int> counts = v.reference() ? std::vector<int>{1} : o.threads;
+    const std::vector<int> counts = v.threaded ? o.threads : std::vector<int>{1};
     for (int k : counts) {
       auto reg = [&](const std::string& op, void (*fn)(benchmark::State&, Variant),
                      const std::vector<int>& rows) {

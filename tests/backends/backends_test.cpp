@@ -30,14 +30,16 @@ std::vector<Step> run(const Backend& backend, const std::vector<int>& prompt, in
   generate(backend, *session, prompt, n, mode, rule, [&](const StepView& s) {
     steps.push_back({std::vector<float>(s.logits.begin(), s.logits.end()),
                      std::vector<float>(s.probs.begin(), s.probs.end()), s.decision.token});
+    return Next::kContinue;
   });
   return steps;
 }
 
+// The CPU backends that compute (the CUDA ones: tests/backends/cuda).
 std::vector<std::string> computing_backends() {
   std::vector<std::string> out;
   for (const BackendEntry& e : backend_entries()) {
-    if (e.numerics != Numerics::kNone) out.emplace_back(e.name);
+    if (e.numerics != Numerics::kNone && e.device == Device::kCpu) out.emplace_back(e.name);
   }
   return out;
 }
@@ -131,7 +133,7 @@ TEST(BFloat16Test, StaysCloseToTheReference) {
   auto reference = make_backend("reference", model, {});
   int tested = 0;
   for (const BackendEntry& e : backend_entries()) {
-    if (!offers_precision(e, Precision::kBFloat16)) continue;
+    if (!offers_precision(e, Precision::kBFloat16) || e.device != Device::kCpu) continue;
     for (int threads : {1, 3}) {
       BackendConfig config;
       config.threads = threads;
@@ -177,11 +179,11 @@ TEST(BFloat16Test, StaysCloseToTheReference) {
 
 TEST(RegistryTest, UnknownNamesListTheKnownOnes) {
   try {
-    find_backend("cuda");
+    find_backend("tpu");
     FAIL();
   } catch (const UnknownBackend& e) {
     EXPECT_EQ(std::string(e.what()),
-              "Unknown backend 'cuda' (known: " + backend_names_joined() + ").");
+              "Unknown backend 'tpu' (known: " + backend_names_joined() + ").");
   }
   const auto names = backend_names();
   EXPECT_EQ(names.front(), "reference");
@@ -215,6 +217,43 @@ TEST(RegistryTest, PrecisionsByNameAndBackendsThatLackOne) {
   }
 }
 
+TEST(RegistryTest, DetailsCountThreadsInTheSingularAndThePlural) {
+  EXPECT_EQ(threads_text(1), "1 thread");
+  EXPECT_EQ(threads_text(4), "4 threads");
+  for (const BackendEntry& e : backend_entries()) {
+    if (!e.threaded) continue;
+    for (int threads : {1, 2}) {
+      BackendConfig config;
+      config.threads = threads;
+      const std::string details = make_backend(e.name, test::tiny_model(), config)->info().details;
+      EXPECT_EQ(details.find("1 threads"), std::string::npos) << details;
+      EXPECT_NE(details.find(" " + threads_text(threads)), std::string::npos) << details;
+    }
+  }
+}
+
+// A backend this machine cannot run (a GPU backend without a GPU) says why in
+// one line, naming itself; every entry says what it runs on.
+TEST(RegistryTest, ABackendThatCannotRunHereSaysWhy) {
+  for (const BackendEntry& e : backend_entries()) {
+    EXPECT_EQ(e.available == nullptr, e.device == Device::kCpu) << e.name;
+    std::string why;
+    if (backend_available(e, &why)) continue;
+    EXPECT_FALSE(why.empty()) << e.name;
+    try {
+      make_backend(e.name, test::tiny_model(), {});
+      FAIL() << e.name << " made without its device";
+    } catch (const std::runtime_error& error) {
+      EXPECT_EQ(std::string(error.what()), "backend " + std::string(e.name) + ": " + why + ".");
+    }
+  }
+}
+
+TEST(RegistryTest, NamesTheCpuKernelsInstructionSet) {
+  const std::string isa = cpu_kernels_isa();
+  EXPECT_TRUE(isa == "avx512" || isa == "avx2" || isa == "generic") << isa;
+}
+
 TEST(NullBackendTest, ReturnsTheSameFixedLogitsWithoutComputing) {
   auto backend = make_backend("null", test::tiny_model(), {});
   EXPECT_EQ(backend->info().numerics, Numerics::kNone);
@@ -245,6 +284,15 @@ TEST(SessionTest, BackendsRejectBadArguments) {
                  std::invalid_argument)
         << name;
     EXPECT_THROW(backend->open_session(0), std::invalid_argument) << name;
+    // The one check (reference/forward.h) speaks for every backend.
+    try {
+      session->forward(std::vector<int>{1, V}, 0, logits, probs);
+      ADD_FAILURE() << name;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_EQ(std::string(e.what()), "forward: token " + std::to_string(V) + " is outside [0, " +
+                                           std::to_string(V) + ")")
+          << name;
+    }
   }
 }
 

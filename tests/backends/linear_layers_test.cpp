@@ -31,7 +31,7 @@ struct Variant {
 std::vector<Variant> variants() {
   std::vector<Variant> out;
   for (const BackendEntry& e : backend_entries()) {
-    if (e.numerics == Numerics::kNone || e.name == "reference") continue;  // not a CpuBackend
+    if (!e.cpu_engine) continue;  // its layers are not the shared CPU engine's
     for (Precision p : {Precision::kFloat32, Precision::kBFloat16}) {
       if (!offers_precision(e, p)) continue;
       for (int threads : {1, 3}) out.push_back({std::string(e.name), p, threads});

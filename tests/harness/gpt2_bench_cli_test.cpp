@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "backends/registry.h"
 #include "harness/model_source.h"
 #include "tests/test_util.h"
 
@@ -86,7 +87,13 @@ TEST_F(BenchCliTest, BadInputGetsAClearError) {
   expect_error("--threads 4..1", "runs backwards");
   expect_error("--threads a..b", "is not a whole number");
   expect_error("--threads 5000", "more than the cap");
-  expect_error("--backend cuda", "Unknown backend 'cuda' (known: reference, ");
+  expect_error("--backend tpu", "Unknown backend 'tpu' (known: reference, ");
+  for (const BackendEntry& e : backend_entries()) {  // GPU backends without a GPU
+    if (std::string why; !backend_available(e, &why)) {
+      expect_error("--backend " + std::string(e.name),
+                   "Backend " + std::string(e.name) + " cannot run here: " + why + ".");
+    }
+  }
   expect_error("--mode lazy", "Unknown mode 'lazy'");
   expect_error("--rule best", "Unknown rule 'best'");
   expect_error("--prompt nope", "Unknown prompt 'nope'");

@@ -80,6 +80,13 @@ TEST_F(Gpt2CliTest, EveryBackendAndPrecisionRuns) {
   for (const BackendEntry& e : backend_entries()) {
     if (e.numerics == Numerics::kNone) continue;
     const std::string name(e.name);
+    if (std::string why; !backend_available(e, &why)) {  // a GPU backend without a GPU
+      const auto r = gpt2("--backend " + name + " 31373 612");
+      EXPECT_EQ(r.status, 1) << name;
+      EXPECT_EQ(r.out, "") << name;
+      EXPECT_EQ(r.err, "backend " + name + ": " + why + ".\n") << name;
+      continue;
+    }
     const auto r = gpt2("--backend " + name + " --threads 2 -v 31373 612 338 635 281");
     ASSERT_EQ(r.status, 0) << name << ": " << r.err;
     EXPECT_EQ(lines_as_ints(r.out), median.continuation("lab-hello")) << name;

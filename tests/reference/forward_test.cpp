@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <span>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "reference/synthetic.h"
@@ -190,6 +193,36 @@ TEST(ForwardTest, RejectsBadArguments) {
   EXPECT_THROW(ReferenceState(model->config(), 0), std::invalid_argument);
   EXPECT_THROW(ReferenceState(model->config(), 1025), std::invalid_argument);
   EXPECT_NO_THROW(reference_forward(*model, ok, 0, state, logits, probs));
+}
+
+TEST(ForwardTest, CheckForwardArgsNamesWhatIsWrong) {
+  auto model = test::tiny_model();
+  const ModelConfig& c = model->config();
+  const int V = c.vocab_size;
+  std::vector<float> logits(V), probs(V), short_logits(V - 1);
+  const std::vector<int> ok = {1, 2};
+  auto message = [&](std::span<const int> tokens, int pos, int cached, int capacity,
+                     std::span<const float> l) {
+    try {
+      check_forward_args(c, tokens, pos, cached, capacity, l, probs);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message(ok, 0, 0, 4, logits), "no error");
+  EXPECT_EQ(message(ok, 1, 0, 4, logits),
+            "forward: 2 tokens at position 1 do not fit (cached 0, capacity 4)");
+  EXPECT_EQ(message(ok, 3, 3, 4, logits),
+            "forward: 2 tokens at position 3 do not fit (cached 3, capacity 4)");
+  EXPECT_EQ(message({}, 0, 0, 4, logits),
+            "forward: 0 tokens at position 0 do not fit (cached 0, capacity 4)");
+  EXPECT_EQ(message(ok, 0, 0, 4, short_logits),
+            "forward: logits and probs need " + std::to_string(V) + " floats each");
+  EXPECT_EQ(message(std::vector<int>{1, V}, 0, 0, 4, logits),
+            "forward: token " + std::to_string(V) + " is outside [0, " + std::to_string(V) + ")");
+  EXPECT_EQ(message(std::vector<int>{-1}, 0, 0, 4, logits),
+            "forward: token -1 is outside [0, " + std::to_string(V) + ")");
 }
 
 }  // namespace

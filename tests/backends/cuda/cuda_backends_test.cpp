@@ -154,10 +154,10 @@ TEST_P(CudaBackendTest, ShapesOffTheVectorWidthMatchTheReference) {
 
 INSTANTIATE_TEST_SUITE_P(CudaBackends, CudaBackendTest, ::testing::ValuesIn(cuda_cases()),
                          [](const auto& info) {
-                           std::string name = info.param.backend + "_" +
-                                              precision_name(info.param.precision) + "_" +
-                                              (info.param.mode == Mode::kRecompute ? "recompute"
-                                                                                   : "kvcache");
+                           std::string name =
+                               info.param.backend + "_" + precision_name(info.param.precision) +
+                               "_" +
+                               (info.param.mode == Mode::kRecompute ? "recompute" : "kvcache");
                            std::replace(name.begin(), name.end(), '-', '_');
                            return name;
                          });

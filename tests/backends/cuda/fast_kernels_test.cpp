@@ -48,7 +48,8 @@ std::vector<__nv_bfloat16> to_bf16(const std::vector<float>& v) {
 
 TEST(FastKernelsTest, EncoderIsExact) {
   const int V = 97, C = 36, T = 7;
-  const auto wte = random_values(std::size_t(V) * C, 1), wpe = random_values(std::size_t(40) * C, 2);
+  const auto wte = random_values(std::size_t(V) * C, 1),
+             wpe = random_values(std::size_t(40) * C, 2);
   std::vector<int> tokens(T);
   for (int t = 0; t < T; t++) tokens[t] = (t * 13 + 5) % V;
   const std::vector<int> pos = {9};
@@ -96,14 +97,15 @@ TEST(FastKernelsTest, LayernormWithin3e5OfTheRowScale) {
 // The reference's matmul with each epilogue, and the size of its terms.
 void reference_linear(std::vector<float>& out, std::vector<float>& terms,
                       const std::vector<float>& inp, const std::vector<float>& w,
-                      const std::vector<float>& b, const std::vector<float>& residual,
-                      Epilogue e, int T, int C, int OC) {
+                      const std::vector<float>& b, const std::vector<float>& residual, Epilogue e,
+                      int T, int C, int OC) {
   ref::matmul_forward(out.data(), inp.data(), w.data(), e == Epilogue::kNone ? nullptr : b.data(),
                       T, C, OC);
   for (int t = 0; t < T; t++) {
     for (int o = 0; o < OC; o++) {
       double s = e == Epilogue::kNone ? 0 : std::fabs(b[o]);
-      for (int i = 0; i < C; i++) s += std::fabs(double(inp[t * C + i]) * w[std::size_t(o) * C + i]);
+      for (int i = 0; i < C; i++)
+        s += std::fabs(double(inp[t * C + i]) * w[std::size_t(o) * C + i]);
       float& v = out[std::size_t(t) * OC + o];
       if (e == Epilogue::kBiasGelu) ref::gelu_forward(&v, &v, 1);
       if (e == Epilogue::kBiasResidual) {
@@ -117,8 +119,8 @@ void reference_linear(std::vector<float>& out, std::vector<float>& terms,
 
 template <typename W>
 void check_matvec(bool bf16) {
-  for (auto [C, OC] : {std::pair{36, 97}, std::pair{80, 1000}, std::pair{768, 2304},
-                       std::pair{3072, 768}}) {
+  for (auto [C, OC] :
+       {std::pair{36, 97}, std::pair{80, 1000}, std::pair{768, 2304}, std::pair{3072, 768}}) {
     for (int T : {1, 2, 4}) {
       const auto inp = random_values(std::size_t(T) * C, 6);
       auto w = random_values(std::size_t(OC) * C, 7, 0.1f);
@@ -132,8 +134,8 @@ void check_matvec(bool bf16) {
       } else {
         d_w = to_device(to_bf16(w));
       }
-      for (Epilogue e : {Epilogue::kNone, Epilogue::kBias, Epilogue::kBiasGelu,
-                         Epilogue::kBiasResidual}) {
+      for (Epilogue e :
+           {Epilogue::kNone, Epilogue::kBias, Epilogue::kBiasGelu, Epilogue::kBiasResidual}) {
         std::vector<float> want(std::size_t(T) * OC), terms(want.size());
         reference_linear(want, terms, inp, w_used, b, residual, e, T, C, OC);
         auto out = poisoned(want.size());
@@ -146,15 +148,17 @@ void check_matvec(bool bf16) {
         const auto got = to_host(out, want.size());
         for (std::size_t k = 0; k < want.size(); k++) {
           ASSERT_NEAR(got[k], want[k], 1e-5 * terms[k] + 1e-7)
-              << (bf16 ? "bf16 " : "") << "C=" << C << " OC=" << OC << " T=" << T
-              << " epilogue " << int(e) << " output " << k;
+              << (bf16 ? "bf16 " : "") << "C=" << C << " OC=" << OC << " T=" << T << " epilogue "
+              << int(e) << " output " << k;
         }
       }
     }
   }
 }
 
-TEST(FastKernelsTest, MatvecWithin1e5OfItsTermsFloat32) { check_matvec<float>(false); }
+TEST(FastKernelsTest, MatvecWithin1e5OfItsTermsFloat32) {
+  check_matvec<float>(false);
+}
 TEST(FastKernelsTest, MatvecWithin1e5OfItsTermsBFloat16Weights) {
   check_matvec<__nv_bfloat16>(true);
 }
@@ -165,8 +169,8 @@ std::vector<float> reference_attention(const std::vector<float>& qkv,
                                        const std::vector<float>& values, int pos, int T, int C,
                                        int NH) {
   std::vector<float> out(std::size_t(T) * C), att(pos + T);
-  ref::attention_forward(out.data(), qkv.data(), keys.data(), values.data(), att.data(), pos, T,
-                         C, NH);
+  ref::attention_forward(out.data(), qkv.data(), keys.data(), values.data(), att.data(), pos, T, C,
+                         NH);
   return out;
 }
 
@@ -182,18 +186,20 @@ TEST(FastKernelsTest, PrefillAttentionWithin2e5) {
       for (int pos : {0, 13}) {
         const int n = pos + T;
         const auto qkv = random_values(std::size_t(T) * 3 * C, 10);
-        const auto keys = random_values(std::size_t(n) * C, 11), values = random_values(std::size_t(n) * C, 12);
+        const auto keys = random_values(std::size_t(n) * C, 11),
+                   values = random_values(std::size_t(n) * C, 12);
         const auto want = reference_attention(qkv, keys, values, pos, T, C, NH);
         const std::vector<int> p = {pos};
         auto d_qkv = to_device(qkv), d_k = to_device(keys), d_v = to_device(values);
         auto d_p = to_device(p);
         auto out = poisoned(want.size());
-        cuda::fast::attention_prefill(out.get(), d_qkv.get(), d_k.get(), d_v.get(), d_p.get(), T,
-                                      C, NH, nullptr);
+        cuda::fast::attention_prefill(out.get(), d_qkv.get(), d_k.get(), d_v.get(), d_p.get(), T, C,
+                                      NH, nullptr);
         const auto got = to_host(out, want.size());
         const float tol = 2e-5f * max_abs(values);
         for (std::size_t k = 0; k < want.size(); k++) {
-          ASSERT_NEAR(got[k], want[k], tol) << "C=" << C << " T=" << T << " pos=" << pos << " at " << k;
+          ASSERT_NEAR(got[k], want[k], tol)
+              << "C=" << C << " T=" << T << " pos=" << pos << " at " << k;
         }
       }
     }

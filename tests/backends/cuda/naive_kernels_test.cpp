@@ -36,7 +36,8 @@ std::string shape(int T, int C, int OC = 0) {
 
 TEST(NaiveKernelsTest, EncoderIsBitExact) {
   const int V = 97, maxT = 140, C = 36;
-  const auto wte = random_values(std::size_t(V) * C, 1), wpe = random_values(std::size_t(maxT) * C, 2);
+  const auto wte = random_values(std::size_t(V) * C, 1),
+             wpe = random_values(std::size_t(maxT) * C, 2);
   for (int T : {1, 7, 129}) {
     for (int pos : {0, 5}) {
       std::vector<int> tokens(T);
@@ -70,8 +71,8 @@ TEST(NaiveKernelsTest, LayernormIsBitExact) {
 }
 
 TEST(NaiveKernelsTest, MatmulIsBitExactWithAndWithoutBias) {
-  for (auto [C, OC] : {std::pair{36, 108}, std::pair{36, 97}, std::pair{80, 1000},
-                       std::pair{768, 2304}}) {
+  for (auto [C, OC] :
+       {std::pair{36, 108}, std::pair{36, 97}, std::pair{80, 1000}, std::pair{768, 2304}}) {
     for (int T : {1, 7, 129}) {
       const auto inp = random_values(std::size_t(T) * C, 6);
       const auto w = random_values(std::size_t(OC) * C, 7, 0.1f), b = random_values(OC, 8);
@@ -95,7 +96,8 @@ TEST(NaiveKernelsTest, AttentionIsBitExactAfterACachedPrefix) {
       for (int pos : {0, 13}) {
         const int n = pos + T;
         const auto qkv = random_values(std::size_t(T) * 3 * C, 9);
-        const auto keys = random_values(std::size_t(n) * C, 10), values = random_values(std::size_t(n) * C, 11);
+        const auto keys = random_values(std::size_t(n) * C, 10),
+                   values = random_values(std::size_t(n) * C, 11);
         std::vector<float> want(std::size_t(T) * C), att(n);
         ref::attention_forward(want.data(), qkv.data(), keys.data(), values.data(), att.data(), pos,
                                T, C, NH);
