@@ -24,6 +24,7 @@
 #include "harness/progress.h"
 #include "harness/report.h"
 #include "harness/thread_list.h"
+#include "harness/token_list.h"
 #include "harness/verify.h"
 
 namespace gpt2 {
@@ -393,23 +394,17 @@ void warn_oversubscription(const std::vector<int>& threads) {
 // ---------------------------------------------------------------------------
 // gpt2-bench (the sweep).
 
-// The --tokens prompt: ids separated by spaces, completed to -n (default 5 new).
+// The --tokens prompt: ids separated by spaces or commas, completed to -n
+// (default: 5 new tokens). Ids outside the vocabulary are found once the model
+// is known (check_model_fits).
 Prompt custom_prompt(const std::string& text, int n) {
   Prompt p;
   p.id = "custom";
-  std::stringstream in(text);
-  for (std::string t; in >> t;) {
-    std::size_t used = 0;
-    int v = -1;
-    try {
-      v = std::stoi(t, &used);
-    } catch (const std::exception&) {
-    }
-    if (used != t.size() || v < 0)
-      throw std::invalid_argument("Token '" + t + "' is not a token id.");
-    p.tokens.push_back(v);
-  }
+  p.tokens = parse_token_ids(text);
   if (p.tokens.empty()) throw std::invalid_argument("--tokens holds no token.");
+  for (int t : p.tokens) {
+    if (t < 0) throw std::invalid_argument("Token " + std::to_string(t) + " is negative.");
+  }
   p.n = n > 0 ? n : int(p.tokens.size()) + 5;
   if (int(p.tokens.size()) >= p.n) throw std::invalid_argument("Too many tokens for -n.");
   return p;

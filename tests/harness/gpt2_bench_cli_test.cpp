@@ -97,7 +97,8 @@ TEST_F(BenchCliTest, BadInputGetsAClearError) {
   expect_error("--mode lazy", "Unknown mode 'lazy'");
   expect_error("--rule best", "Unknown rule 'best'");
   expect_error("--prompt nope", "Unknown prompt 'nope'");
-  expect_error("--tokens '1 x'", "Token 'x' is not a token id.");
+  expect_error("--tokens '1 x'", "Token 'x' is not an integer.");
+  expect_error("--tokens '1 -4'", "Token -4 is negative.");
   expect_error("--tokens '1 2 3' -n 3", "Too many tokens");
   expect_error("--reps 0", "--reps must be at least 1");
   expect_error("--tokens 99999", "outside the model's vocabulary");
