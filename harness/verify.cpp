@@ -291,7 +291,10 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
         if (progress) progress(name + " " + threads_text(threads) + ": preparing");
         auto backend = make_backend(name, model, config);
         // Prompts at once: only where the backend runs on one thread.
-        const int jobs = backend->info().threads == 1 ? o.jobs : 1;
+        // Prompts at once only for serial CPU backends: a GPU backend's
+        // sessions share one device and gain nothing from more host threads.
+        const BackendInfo& info = backend->info();
+        const int jobs = info.threads == 1 && info.device == Device::kCpu ? o.jobs : 1;
         for (Mode mode : o.modes) {
           for (const GoldenFile& g : goldens) {
             VerifyRow row =

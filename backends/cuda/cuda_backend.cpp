@@ -68,8 +68,11 @@ class Gemm {
 
   // out (T, OC) = epilogue(inp (T, C) @ weight (OC, C)^T): out float32; inp and
   // weight float32 or (bf16_) bfloat16. kBiasResidual adds into out.
+  // Sessions of one backend may run on several host threads: one product is
+  // enqueued at a time (the plan's bias pointer is set per call).
   void run(float* out, const void* inp, const void* weight, const float* bias, Epilogue epilogue,
            int T, int C, int OC, cudaStream_t stream) {
+    std::lock_guard lock(mutex_);
     const Plan& plan = plan_for(epilogue, T, C, OC);
     const float alpha = 1.0f, beta = epilogue == Epilogue::kBiasResidual ? 1.0f : 0.0f;
     if (epilogue != Epilogue::kNone) {
@@ -98,7 +101,6 @@ class Gemm {
   // Row-major out (T, OC) is column-major (OC, T) = weight^T' (OC x C) times
   // inp' (C x T): A = weight (stored C x OC column-major, transposed), B = inp.
   const Plan& plan_for(Epilogue epilogue, int T, int C, int OC) {
-    std::lock_guard lock(mutex_);
     const auto key = std::make_tuple(int(epilogue), T, C, OC);
     if (auto it = plans_.find(key); it != plans_.end()) return it->second;
     Plan plan;
