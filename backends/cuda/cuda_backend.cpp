@@ -25,8 +25,8 @@ using cuda::PinnedBuffer;
 using cuda::fast::Epilogue;
 using bf16 = __nv_bfloat16;
 
-// Prompts of up to this many rows go through the matrix-vector kernels (each
-// weight read once for all rows); longer ones through cuBLASLt.
+// Prompts of up to this many rows (decode: 1) go through the matrix-vector
+// kernels (each weight read once for all rows); longer ones through cuBLASLt.
 constexpr int kMatvecRows = 4;
 constexpr std::size_t kWorkspaceBytes = std::size_t(32) << 20;
 
@@ -200,7 +200,9 @@ class CudaSession final : public Session {
     partial_ =
         DeviceBuffer<float>(cuda::fast::attention_decode_scratch(c.channels, c.num_heads, capacity),
                             "attention scratch");
+    cuda::fast::attention_decode_init(partial_.get(), c.channels, c.num_heads, capacity, stream_);
     logits_ = DeviceBuffer<float>(V, "the logits");
+    softmax_partial_ = DeviceBuffer<float>(cuda::fast::softmax_scratch(int(V)), "softmax scratch");
     probs_ = DeviceBuffer<float>(V, "the probabilities");
   }
   ~CudaSession() override {
@@ -268,25 +270,20 @@ class CudaSession final : public Session {
     GPT2_CUDA(status);
   }
 
-  // out (n, OC) = epilogue(inp (n, C) @ W^T): the matrix-vector kernels for a
-  // few rows, cuBLASLt for more (bf16: from inp_bf, its bfloat16 copy).
-  void linear(float* out, const float* inp, const bf16* inp_bf, const void* weight,
-              const float* bias, Epilogue epilogue, int n, int C, int OC) {
-    if (n <= kMatvecRows) {
-      if (bf16_) {
-        cuda::fast::matvec_forward(out, inp, static_cast<const bf16*>(weight), bias, out, epilogue,
-                                   n, C, OC, stream_);
-      } else {
-        cuda::fast::matvec_forward(out, inp, static_cast<const float*>(weight), bias, out, epilogue,
-                                   n, C, OC, stream_);
-      }
-      return;
+  // A product through the matrix-vector kernels (a few rows), in the
+  // backend's precision.
+  void matvec(const cuda::fast::Matvec& args, const void* weight) {
+    if (bf16_) {
+      cuda::fast::matvec_forward(args, static_cast<const bf16*>(weight), stream_);
+    } else {
+      cuda::fast::matvec_forward(args, static_cast<const float*>(weight), stream_);
     }
-    gemm_.run(out, bf16_ ? static_cast<const void*>(inp_bf) : inp, weight, bias, epilogue, n, C, OC,
-              stream_);
   }
 
-  // The forward pass of n tokens (inputs already on their way to in_).
+  // The forward pass of n tokens (inputs already on their way to in_): a few
+  // rows through the matrix-vector kernels, with the layernorms and the
+  // key/value store fused into the products that read and make them; more
+  // through cuBLASLt.
   void enqueue_forward(int n) {
     const ModelConfig& cfg = model_.config();
     const int C = cfg.channels, NH = cfg.num_heads, L = cfg.num_layers, V = cfg.vocab_size;
@@ -294,7 +291,6 @@ class CudaSession final : public Session {
     const ParameterTensors& p = w_.p;
     const int* tokens = in_.get();
     const int* pos = in_.get() + capacity_;
-    const bool gemm = n > kMatvecRows;
     float* x = x_.get();
     if (bf16_) {
       cuda::fast::encoder_forward(x, tokens, static_cast<const bf16*>(m_.wte), p.wpe, pos, n, C,
@@ -302,24 +298,30 @@ class CudaSession final : public Session {
     } else {
       cuda::fast::encoder_forward(x, tokens, p.wte, p.wpe, pos, n, C, stream_);
     }
-    auto layernorm = [&](const float* inp, const float* weight, const float* bias) {
-      if (bf16_ && gemm) {
-        cuda::fast::layernorm_forward(ln_bf_.get(), inp, weight, bias, n, C, stream_);
-      } else {
-        cuda::fast::layernorm_forward(ln_.get(), inp, weight, bias, n, C, stream_);
-      }
-    };
+    const std::size_t e = bf16_ ? sizeof(bf16) : sizeof(float);
     for (int l = 0; l < L; l++) {
       float* keys = keys_.get() + l * cap * lC;
       float* values = values_.get() + l * cap * lC;
-      const std::size_t e = bf16_ ? sizeof(bf16) : sizeof(float);
       auto matrix = [&](const void* base, long per_layer) {
         return static_cast<const char*>(base) + std::size_t(l) * per_layer * e;
       };
-      layernorm(x, p.ln1w + l * lC, p.ln1b + l * lC);
-      linear(qkv_.get(), ln_.get(), ln_bf_.get(), matrix(m_.qkvw, 3 * lC * lC), p.qkvb + l * 3 * lC,
-             Epilogue::kBias, n, C, 3 * C);
-      cuda::fast::store_kv(keys, values, qkv_.get(), pos, n, C, stream_);
+      const void* qkvw = matrix(m_.qkvw, 3 * lC * lC);
+      const void* attprojw = matrix(m_.attprojw, lC * lC);
+      const void* fcw = matrix(m_.fcw, 4 * lC * lC);
+      const void* fcprojw = matrix(m_.fcprojw, 4 * lC * lC);
+      if (n <= kMatvecRows) {
+        cuda::fast::Matvec qkv;
+        qkv.out = qkv_.get(), qkv.inp = x, qkv.ln_weight = p.ln1w + l * lC;
+        qkv.ln_bias = p.ln1b + l * lC, qkv.bias = p.qkvb + l * 3 * lC;
+        qkv.epilogue = Epilogue::kBias, qkv.T = n, qkv.C = C, qkv.OC = 3 * C;
+        qkv.keys = keys, qkv.values = values, qkv.pos = pos;
+        matvec(qkv, qkvw);
+      } else {
+        layernorm(x, p.ln1w + l * lC, p.ln1b + l * lC, n, C);
+        gemm(qkv_.get(), ln_.get(), ln_bf_.get(), qkvw, p.qkvb + l * 3 * lC, Epilogue::kBias, n, C,
+             3 * C);
+        cuda::fast::store_kv(keys, values, qkv_.get(), pos, n, C, stream_);
+      }
       if (n == 1) {
         cuda::fast::attention_decode(atty_.get(), qkv_.get(), keys, values, partial_.get(), pos, C,
                                      NH, capacity_, stream_);
@@ -327,26 +329,58 @@ class CudaSession final : public Session {
         cuda::fast::attention_prefill(atty_.get(), qkv_.get(), keys, values, pos, n, C, NH,
                                       stream_);
       }
-      if (bf16_ && gemm) cuda::fast::to_bf16(atty_bf_.get(), atty_.get(), long(n) * C, stream_);
-      linear(x, atty_.get(), atty_bf_.get(), matrix(m_.attprojw, lC * lC), p.attprojb + l * lC,
-             Epilogue::kBiasResidual, n, C, C);
-      layernorm(x, p.ln2w + l * lC, p.ln2b + l * lC);
-      linear(fch_.get(), ln_.get(), ln_bf_.get(), matrix(m_.fcw, 4 * lC * lC), p.fcb + l * 4 * lC,
-             Epilogue::kBiasGelu, n, C, 4 * C);
-      if (bf16_ && gemm) cuda::fast::to_bf16(fch_bf_.get(), fch_.get(), long(n) * 4 * C, stream_);
-      linear(x, fch_.get(), fch_bf_.get(), matrix(m_.fcprojw, 4 * lC * lC), p.fcprojb + l * lC,
-             Epilogue::kBiasResidual, n, 4 * C, C);
+      if (n <= kMatvecRows) {
+        cuda::fast::Matvec proj;
+        proj.out = x, proj.inp = atty_.get(), proj.bias = p.attprojb + l * lC, proj.residual = x;
+        proj.epilogue = Epilogue::kBiasResidual, proj.T = n, proj.C = C, proj.OC = C;
+        matvec(proj, attprojw);
+        cuda::fast::Matvec fc;
+        fc.out = fch_.get(), fc.inp = x, fc.ln_weight = p.ln2w + l * lC;
+        fc.ln_bias = p.ln2b + l * lC, fc.bias = p.fcb + l * 4 * lC;
+        fc.epilogue = Epilogue::kBiasGelu, fc.T = n, fc.C = C, fc.OC = 4 * C;
+        matvec(fc, fcw);
+        cuda::fast::Matvec fcproj;
+        fcproj.out = x, fcproj.inp = fch_.get(), fcproj.bias = p.fcprojb + l * lC;
+        fcproj.residual = x, fcproj.epilogue = Epilogue::kBiasResidual, fcproj.T = n;
+        fcproj.C = 4 * C, fcproj.OC = C;
+        matvec(fcproj, fcprojw);
+      } else {
+        if (bf16_) cuda::fast::to_bf16(atty_bf_.get(), atty_.get(), long(n) * C, stream_);
+        gemm(x, atty_.get(), atty_bf_.get(), attprojw, p.attprojb + l * lC, Epilogue::kBiasResidual,
+             n, C, C);
+        layernorm(x, p.ln2w + l * lC, p.ln2b + l * lC, n, C);
+        gemm(fch_.get(), ln_.get(), ln_bf_.get(), fcw, p.fcb + l * 4 * lC, Epilogue::kBiasGelu, n,
+             C, 4 * C);
+        if (bf16_) cuda::fast::to_bf16(fch_bf_.get(), fch_.get(), long(n) * 4 * C, stream_);
+        gemm(x, fch_.get(), fch_bf_.get(), fcprojw, p.fcprojb + l * lC, Epilogue::kBiasResidual, n,
+             4 * C, C);
+      }
     }
-    // The last position only: the final layernorm, the logits over V, softmax.
-    cuda::fast::layernorm_forward(ln_.get(), x + (n - 1) * lC, p.lnfw, p.lnfb, 1, C, stream_);
+    // The last position only: the final layernorm fused into the logits over
+    // the V real rows of wte, then the softmax.
+    cuda::fast::Matvec logits;
+    logits.out = logits_.get(), logits.inp = x + (n - 1) * lC, logits.ln_weight = p.lnfw;
+    logits.ln_bias = p.lnfb, logits.epilogue = Epilogue::kNone, logits.T = 1, logits.C = C;
+    logits.OC = V;
+    matvec(logits, bf16_ ? m_.wte : static_cast<const void*>(p.wte));
+    cuda::fast::softmax_forward(probs_.get(), softmax_partial_.get(), logits_.get(), V, stream_);
+  }
+
+  // ln (or its bfloat16 copy, which the products read) = layernorm(x (n, C)).
+  void layernorm(const float* x, const float* weight, const float* bias, int n, int C) {
     if (bf16_) {
-      cuda::fast::matvec_forward(logits_.get(), ln_.get(), static_cast<const bf16*>(m_.wte),
-                                 nullptr, nullptr, Epilogue::kNone, 1, C, V, stream_);
+      cuda::fast::layernorm_forward(ln_bf_.get(), x, weight, bias, n, C, stream_);
     } else {
-      cuda::fast::matvec_forward(logits_.get(), ln_.get(), p.wte, nullptr, nullptr, Epilogue::kNone,
-                                 1, C, V, stream_);
+      cuda::fast::layernorm_forward(ln_.get(), x, weight, bias, n, C, stream_);
     }
-    cuda::fast::softmax_forward(probs_.get(), logits_.get(), V, stream_);
+  }
+
+  // out (n, OC) = epilogue(inp (n, C) @ W^T) through cuBLASLt (bfloat16: from
+  // inp_bf, inp's bfloat16 copy).
+  void gemm(float* out, const float* inp, const bf16* inp_bf, const void* weight, const float* bias,
+            Epilogue epilogue, int n, int C, int OC) {
+    gemm_.run(out, bf16_ ? static_cast<const void*>(inp_bf) : inp, weight, bias, epilogue, n, C, OC,
+              stream_);
   }
 
   const Model& model_;
@@ -362,7 +396,8 @@ class CudaSession final : public Session {
   PinnedBuffer<int> host_in_;
   PinnedBuffer<float> host_logits_, host_probs_;
   DeviceBuffer<int> in_;
-  DeviceBuffer<float> x_, ln_, qkv_, atty_, fch_, keys_, values_, partial_, logits_, probs_;
+  DeviceBuffer<float> x_, ln_, qkv_, atty_, fch_, keys_, values_, partial_, logits_, probs_,
+      softmax_partial_;
   DeviceBuffer<bf16> ln_bf_, atty_bf_, fch_bf_;
 };
 

@@ -1,6 +1,9 @@
 #include "backends/cuda/fast_kernels.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <string>
 
 #include "backends/cuda/cuda_check.h"
 
@@ -41,6 +44,43 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+// Programmatic dependent launch (Hopper): a kernel of the decode step lets
+// the next one start at once (trigger) and waits for the previous one only
+// where it reads what that one wrote (wait); in between, a matrix-vector
+// product already fetches its first weights, which nothing writes. Older GPUs
+// run the kernels one after another as usual.
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  cudaTriggerProgrammaticLaunchCompletion();
+#endif
+}
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  cudaGridDependencySynchronize();
+#endif
+}
+
+// Launches `kernel` allowed to overlap the previous kernel on `stream`.
+template <typename... Params, typename... Args>
+void launch_pdl(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
+                std::size_t smem, cudaStream_t stream, Args... args) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  cudaLaunchAttribute attribute[1];
+  attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute[0].val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = attribute;
+  config.numAttrs = 1;
+  const cudaError_t status = cudaLaunchKernelEx(&config, kernel, Params(args)...);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    throw CudaError(std::string("cudaLaunchKernelEx(") + name + "): " + cudaGetErrorString(status));
+  }
+}
+
 __device__ __forceinline__ float gelu(float x) {
   const float k = 0.7978845608028654f;  // sqrt(2 / pi)
   return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
@@ -51,10 +91,49 @@ __device__ __forceinline__ float gelu(float x) {
 template <typename W>
 __global__ void encoder_kernel(float* out, const int* tokens, const W* wte, const float* wpe,
                                const int* pos, int T, int C) {
+  pdl_trigger();
+  pdl_wait();
   const long idx = long(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= long(T) * C) return;
   const int t = int(idx / C), i = int(idx % C);
   out[idx] = to_float(wte[long(tokens[t]) * C + i]) + wpe[long(*pos + t) * C + i];
+}
+
+// The mean and 1 / sqrt(variance + eps) of a row, by one warp; the row in
+// registers when it fits (kPerLane values a lane), else read twice.
+constexpr int kLnPerLane = 64;  // C <= 2048 in registers
+
+struct RowStats {
+  float mean, rstd;
+};
+
+__device__ RowStats row_stats(const float* x, int C, float* held) {
+  const int lane = threadIdx.x % kWarp;
+  float sum = 0.0f;
+  if (C <= kWarp * kLnPerLane) {
+#pragma unroll
+    for (int k = 0; k < kLnPerLane; k++) {
+      const int i = lane + kWarp * k;
+      held[k] = i < C ? x[i] : 0.0f;
+      sum += held[k];
+    }
+    const float mean = warp_sum(sum) / C;
+    float var = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kLnPerLane; k++) {
+      const float d = lane + kWarp * k < C ? held[k] - mean : 0.0f;
+      var += d * d;
+    }
+    return {mean, rsqrtf(warp_sum(var) / C + 1e-5f)};
+  }
+  for (int i = lane; i < C; i += kWarp) sum += x[i];
+  const float mean = warp_sum(sum) / C;
+  float var = 0.0f;
+  for (int i = lane; i < C; i += kWarp) {
+    const float d = x[i] - mean;
+    var += d * d;
+  }
+  return {mean, rsqrtf(warp_sum(var) / C + 1e-5f)};
 }
 
 // One warp per row.
@@ -65,92 +144,200 @@ __global__ void layernorm_kernel(O* out, const float* inp, const float* weight, 
   const int lane = threadIdx.x % kWarp;
   if (row >= T) return;
   const float* x = inp + long(row) * C;
-  float sum = 0.0f;
-  for (int i = lane; i < C; i += kWarp) sum += x[i];
-  const float mean = warp_sum(sum) / C;
-  float var = 0.0f;
-  for (int i = lane; i < C; i += kWarp) {
-    const float d = x[i] - mean;
-    var += d * d;
-  }
-  const float rstd = rsqrtf(warp_sum(var) / C + 1e-5f);
+  float held[kLnPerLane];
+  const RowStats st = row_stats(x, C, held);
   O* o = out + long(row) * C;
+  if (C <= kWarp * kLnPerLane) {
+#pragma unroll
+    for (int k = 0; k < kLnPerLane; k++) {
+      const int i = lane + kWarp * k;
+      if (i < C) o[i] = from_float<O>((held[k] - st.mean) * st.rstd * weight[i] + bias[i]);
+    }
+    return;
+  }
   for (int i = lane; i < C; i += kWarp) {
-    o[i] = from_float<O>((x[i] - mean) * rstd * weight[i] + bias[i]);
+    o[i] = from_float<O>((x[i] - st.mean) * st.rstd * weight[i] + bias[i]);
   }
 }
 
-// 16 bytes of weights as floats: 4 float32 or 8 bfloat16.
+// 16 bytes of weights, kept raw until used (4 registers, whatever the type):
+// 4 float32 or 8 bfloat16, and their dot product with 16-byte-aligned floats.
 template <typename W>
 struct Vec;
 template <>
 struct Vec<float> {
   static constexpr int kN = 4;
-  __device__ static void load(const float* p, float* out) {
-    const float4 v = __ldg(reinterpret_cast<const float4*>(p));
-    out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
+  __device__ static uint4 load(const float* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+  __device__ static float dot(uint4 v, const float* x, float acc) {
+    const float4 xv = *reinterpret_cast<const float4*>(x);
+    acc += __uint_as_float(v.x) * xv.x;
+    acc += __uint_as_float(v.y) * xv.y;
+    acc += __uint_as_float(v.z) * xv.z;
+    acc += __uint_as_float(v.w) * xv.w;
+    return acc;
   }
 };
 template <>
 struct Vec<__nv_bfloat16> {
   static constexpr int kN = 8;
-  __device__ static void load(const __nv_bfloat16* p, float* out) {
-    const uint4 v = __ldg(reinterpret_cast<const uint4*>(p));
-    const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&v);
-#pragma unroll
-    for (int k = 0; k < 4; k++) {
-      const float2 f = __bfloat1622float2(h[k]);
-      out[2 * k] = f.x, out[2 * k + 1] = f.y;
-    }
+  __device__ static uint4 load(const __nv_bfloat16* p) {
+    return __ldg(reinterpret_cast<const uint4*>(p));
+  }
+  __device__ static float dot(uint4 v, const float* x, float acc) {
+    const float4 x0 = *reinterpret_cast<const float4*>(x);
+    const float4 x1 = *reinterpret_cast<const float4*>(x + 4);
+    // A bfloat16 is the top half of a float32.
+    acc += __uint_as_float(v.x << 16) * x0.x;
+    acc += __uint_as_float(v.x & 0xffff0000u) * x0.y;
+    acc += __uint_as_float(v.y << 16) * x0.z;
+    acc += __uint_as_float(v.y & 0xffff0000u) * x0.w;
+    acc += __uint_as_float(v.z << 16) * x1.x;
+    acc += __uint_as_float(v.z & 0xffff0000u) * x1.y;
+    acc += __uint_as_float(v.w << 16) * x1.z;
+    acc += __uint_as_float(v.w & 0xffff0000u) * x1.w;
+    return acc;
   }
 };
 
-constexpr int kMaxRows = 4;  // matvec_forward's T
+constexpr int kMaxRows = 4;      // matvec_forward's T
+constexpr int kMatvecWarps = 8;  // a block
+constexpr int kLoadsInFlight = 6;
 
-// One warp per output row o: each lane sums a strided share of the row (16-byte
-// loads when kVec), the warp adds the shares.
-template <typename W, bool kVec>
-__global__ void matvec_kernel(float* out, const float* inp, const W* weight, const float* bias,
-                              const float* residual, Epilogue epilogue, int T, int C, int OC) {
-  const int o = blockIdx.x * (blockDim.x / kWarp) + threadIdx.x / kWarp;
-  const int lane = threadIdx.x % kWarp;
-  if (o >= OC) return;
-  const W* w = weight + long(o) * C;
-  float acc[kMaxRows] = {0.0f, 0.0f, 0.0f, 0.0f};
-  if constexpr (kVec) {
-    constexpr int kN = Vec<W>::kN;
-#pragma unroll 4
-    for (int i = lane * kN; i < C; i += kWarp * kN) {
-      float wv[kN];
-      Vec<W>::load(w + i, wv);
+// A block-wide sum (every thread gets it); red: kMatvecWarps floats.
+__device__ float block_sum(float v, float* red) {
+  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
+  v = warp_sum(v);
+  __syncthreads();
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  float total = 0.0f;
 #pragma unroll
-      for (int t = 0; t < kMaxRows; t++) {
-        if (t < T) {
-          const float* x = inp + long(t) * C + i;
+  for (int w = 0; w < kMatvecWarps; w++) total += red[w];
+  return total;
+}
+
+// The input rows into shared memory xs (T, C): one pass over memory by the
+// whole block, then (when asked) each row layernormed in shared memory.
+__device__ void stage_rows(float* xs, const Matvec& a) {
+  __shared__ float red[kMatvecWarps];
+  const int n = a.T * a.C;
+  if (n % 4 == 0 && reinterpret_cast<std::uintptr_t>(a.inp) % 16 == 0) {
+    for (int i = threadIdx.x * 4; i < n; i += blockDim.x * 4) {
+      *reinterpret_cast<float4*>(xs + i) = __ldg(reinterpret_cast<const float4*>(a.inp + i));
+    }
+  } else {
+    for (int i = threadIdx.x; i < n; i += blockDim.x) xs[i] = __ldg(a.inp + i);
+  }
+  __syncthreads();
+  if (a.ln_weight == nullptr) return;
+  for (int t = 0; t < a.T; t++) {
+    float* x = xs + t * a.C;
+    float sum = 0.0f;
+    for (int i = threadIdx.x; i < a.C; i += blockDim.x) sum += x[i];
+    const float mean = block_sum(sum, red) / a.C;
+    float var = 0.0f;
+    for (int i = threadIdx.x; i < a.C; i += blockDim.x) {
+      const float d = x[i] - mean;
+      var += d * d;
+    }
+    const float rstd = rsqrtf(block_sum(var, red) / a.C + 1e-5f);
+    for (int i = threadIdx.x; i < a.C; i += blockDim.x) {
+      x[i] = (x[i] - mean) * rstd * __ldg(a.ln_weight + i) + __ldg(a.ln_bias + i);
+    }
+  }
+  __syncthreads();
+}
+
+// A block's 8 warps make groups of `split` warps (1, 2, 4 or 8); a group
+// sums one output row, each warp a contiguous part of it with kLoadsInFlight
+// 16-byte loads per lane in flight, the group adding its parts in shared
+// memory. Long rows thus get several warps, so small matrices still keep
+// enough loads in flight. The first batch of weights is requested before the
+// input rows are staged (and layernormed): the two latencies overlap.
+template <typename W, int kT, bool kVec>
+__global__ void __launch_bounds__(kMatvecWarps* kWarp)
+    matvec_kernel(Matvec a, const W* __restrict__ weight, int split) {
+  extern __shared__ float xs[];  // (kT, C)
+  __shared__ float parts[kMatvecWarps][kMaxRows];
+  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp, C = a.C;
+  const int groups = kMatvecWarps / split, group = warp / split, member = warp % split;
+  constexpr int kN = Vec<W>::kN;
+  // This warp's part of a row: [begin, end), a multiple of the vector.
+  // (Without 16-byte rows, split is 1: one warp, the whole row.)
+  const int per = kVec ? (C / kN + split - 1) / split * kN : C;
+  const int begin = member * per, end = min(C, begin + per);
+  int o = blockIdx.x * groups + group;
+  uint4 wv[kLoadsInFlight];
+  auto load_batch = [&](int row, int base) {
+    const W* w = weight + long(row) * C;
 #pragma unroll
-          for (int k = 0; k < kN; k++) acc[t] += wv[k] * __ldg(x + k);
+    for (int u = 0; u < kLoadsInFlight; u++) {
+      const int i = base + u * kWarp * kN;
+      wv[u] = i < end ? Vec<W>::load(w + i) : make_uint4(0, 0, 0, 0);
+    }
+  };
+  pdl_trigger();
+  bool prefetched = kVec && o < a.OC;
+  if (prefetched) load_batch(o, begin + lane * kN);
+  pdl_wait();  // the input rows are the previous kernel's output
+  stage_rows(xs, a);
+  for (int round = 0;; round++, o += gridDim.x * groups) {
+    // Every group runs the same number of rounds (the block synchronizes).
+    if (blockIdx.x * groups + round * gridDim.x * groups >= a.OC) break;
+    float acc[kT];
+#pragma unroll
+    for (int t = 0; t < kT; t++) acc[t] = 0.0f;
+    if (o < a.OC) {
+      if constexpr (kVec) {
+        for (int base = begin + lane * kN; base < end; base += kWarp * kN * kLoadsInFlight) {
+          if (prefetched) {
+            prefetched = false;
+          } else {
+            load_batch(o, base);
+          }
+#pragma unroll
+          for (int u = 0; u < kLoadsInFlight; u++) {
+            const int i = base + u * kWarp * kN;
+            if (i >= end) break;
+#pragma unroll
+            for (int t = 0; t < kT; t++) acc[t] = Vec<W>::dot(wv[u], xs + t * C + i, acc[t]);
+          }
+        }
+      } else {
+        const W* w = weight + long(o) * C;
+        for (int i = begin + lane; i < end; i += kWarp) {
+          const float wf = to_float(w[i]);
+#pragma unroll
+          for (int t = 0; t < kT; t++) acc[t] += wf * xs[t * C + i];
         }
       }
     }
-  } else {
-    for (int i = lane; i < C; i += kWarp) {
-      const float wv = to_float(w[i]);
 #pragma unroll
-      for (int t = 0; t < kMaxRows; t++) {
-        if (t < T) acc[t] += wv * __ldg(inp + long(t) * C + i);
+    for (int t = 0; t < kT; t++) {
+      acc[t] = warp_sum(acc[t]);
+      if (lane == 0) parts[warp][t] = acc[t];
+    }
+    if (split > 1) {
+      __syncthreads();
+    } else {
+      __syncwarp();
+    }
+    if (member == 0 && lane < kT && o < a.OC) {
+      const int t = lane;
+      float v = 0.0f;
+      for (int m = 0; m < split; m++) v += parts[warp + m][t];
+      if (a.epilogue != Epilogue::kNone) v += a.bias[o];
+      if (a.epilogue == Epilogue::kBiasGelu) v = gelu(v);
+      if (a.epilogue == Epilogue::kBiasResidual) v += a.residual[long(t) * a.OC + o];
+      a.out[long(t) * a.OC + o] = v;
+      if (a.keys != nullptr) {  // a qkv product: its keys and values into the caches
+        const int third = a.OC / 3;
+        const long row = long(*a.pos + t) * third;
+        if (o >= third && o < 2 * third) a.keys[row + o - third] = v;
+        if (o >= 2 * third) a.values[row + o - 2 * third] = v;
       }
     }
-  }
-#pragma unroll
-  for (int t = 0; t < kMaxRows; t++) {
-    if (t >= T) break;
-    const float sum = warp_sum(acc[t]);
-    if (lane != 0) continue;
-    float v = sum;
-    if (epilogue != Epilogue::kNone) v += bias[o];
-    if (epilogue == Epilogue::kBiasGelu) v = gelu(v);
-    if (epilogue == Epilogue::kBiasResidual) v += residual[long(t) * OC + o];
-    out[long(t) * OC + o] = v;
+    if (split > 1) __syncthreads();
   }
 }
 
@@ -166,25 +353,29 @@ __global__ void store_kv_kernel(float* keys, float* values, const float* qkv, co
 
 // ---------------------------------------------------------------------------
 // Prefill attention. A block: kBr queries of one head, 4 threads per query
-// (a quad: 4 consecutive lanes), each thread kMaxD = hs / 4 of the head's
-// channels (d = quad lane + 4 k). Keys and values come in tiles of kBc rows
-// through shared memory; per tile each query's scores, their maximum, one
-// rescale of its running sum and output, then the weighted values.
-constexpr int kBr = 32, kBc = 32, kQuad = 4, kMaxHs = 128, kMaxD = kMaxHs / kQuad;
+// (a quad: 4 consecutive lanes), each thread kD channels of the head (d =
+// quad lane + 4 k; hs <= 4 kD). Keys and values come in tiles of kBc rows
+// through shared memory; per tile each query's scores (into shared memory),
+// their maximum, one rescale of its running sum and output, then the weighted
+// values. The loops over a tile's keys stay rolled (4 at a time): fully
+// unrolled, the kernel's code outgrows the instruction cache.
+constexpr int kBr = 32, kBc = 32, kQuad = 4, kMaxHs = 128;
 
-__global__ void attention_prefill_kernel(float* out, const float* qkv, const float* keys,
-                                         const float* values, const int* pos_ptr, int T, int C,
-                                         int NH, float scale) {
-  __shared__ float ks[kBc][kMaxHs + 1];
-  __shared__ float vs[kBc][kMaxHs + 1];
+template <int kD>
+__global__ void __launch_bounds__(kBr* kQuad)
+    attention_prefill_kernel(float* out, const float* qkv, const float* keys, const float* values,
+                             const int* pos_ptr, int T, int C, int NH, float scale) {
+  __shared__ float ks[kBc][kQuad * kD + 1];
+  __shared__ float vs[kBc][kQuad * kD + 1];
+  __shared__ float sc[kBr][kBc + 1];
   const int h = blockIdx.y, hs = C / NH, pos = *pos_ptr;
-  const int qi = blockIdx.x * kBr + threadIdx.x / kQuad;  // this thread's query, 0..T-1
-  const int ql = threadIdx.x % kQuad;
+  const int ql = threadIdx.x % kQuad, qb = threadIdx.x / kQuad;  // quad lane, query in block
+  const int qi = blockIdx.x * kBr + qb;                          // the query, 0..T-1
   const bool active = qi < T;
   const int qpos = pos + qi;  // its position: keys 0..qpos
-  float q[kMaxD], acc[kMaxD];
+  float q[kD], acc[kD];
 #pragma unroll
-  for (int k = 0; k < kMaxD; k++) {
+  for (int k = 0; k < kD; k++) {
     const int d = ql + kQuad * k;
     q[k] = active && d < hs ? qkv[long(qi) * 3 * C + h * hs + d] * scale : 0.0f;
     acc[k] = 0.0f;
@@ -194,43 +385,39 @@ __global__ void attention_prefill_kernel(float* out, const float* qkv, const flo
   const int last = pos + min(T, int(blockIdx.x + 1) * kBr) - 1;
   for (int j0 = 0; j0 <= last; j0 += kBc) {
     __syncthreads();
+#pragma unroll 4
     for (int e = threadIdx.x; e < kBc * hs; e += blockDim.x) {
       const int r = e / hs, d = e % hs, j = j0 + r;
       const bool in = j <= last;
-      ks[r][d] = in ? keys[long(j) * C + h * hs + d] : 0.0f;
-      vs[r][d] = in ? values[long(j) * C + h * hs + d] : 0.0f;
+      ks[r][d] = in ? __ldg(keys + long(j) * C + h * hs + d) : 0.0f;
+      vs[r][d] = in ? __ldg(values + long(j) * C + h * hs + d) : 0.0f;
     }
     __syncthreads();
-    float s[kBc];
     float tile_max = -INFINITY;
-#pragma unroll
+#pragma unroll 4
     for (int r = 0; r < kBc; r++) {
       float dot = 0.0f;
 #pragma unroll
-      for (int k = 0; k < kMaxD; k++) {
-        const int d = ql + kQuad * k;
-        if (d < hs) dot += q[k] * ks[r][d];
-      }
+      for (int k = 0; k < kD; k++) dot += q[k] * ks[r][ql + kQuad * k];
       dot += __shfl_xor_sync(0xffffffffu, dot, 1);
       dot += __shfl_xor_sync(0xffffffffu, dot, 2);
-      s[r] = j0 + r <= qpos ? dot : -INFINITY;
-      tile_max = fmaxf(tile_max, s[r]);
+      const float sv = j0 + r <= qpos ? dot : -INFINITY;
+      if (ql == 0) sc[qb][r] = sv;
+      tile_max = fmaxf(tile_max, sv);
     }
+    __syncwarp();
     if (!active || tile_max == -INFINITY) continue;  // nothing of this tile for this query
     const float m_new = fmaxf(m, tile_max);
     const float corr = __expf(m - m_new);
     float psum = 0.0f;
 #pragma unroll
-    for (int k = 0; k < kMaxD; k++) acc[k] *= corr;
-#pragma unroll
+    for (int k = 0; k < kD; k++) acc[k] *= corr;
+#pragma unroll 4
     for (int r = 0; r < kBc; r++) {
-      const float p = __expf(s[r] - m_new);
+      const float p = __expf(sc[qb][r] - m_new);
       psum += p;
 #pragma unroll
-      for (int k = 0; k < kMaxD; k++) {
-        const int d = ql + kQuad * k;
-        if (d < hs) acc[k] += p * vs[r][d];
-      }
+      for (int k = 0; k < kD; k++) acc[k] += p * vs[r][ql + kQuad * k];
     }
     l = l * corr + psum;
     m = m_new;
@@ -238,7 +425,7 @@ __global__ void attention_prefill_kernel(float* out, const float* qkv, const flo
   if (!active) return;
   const float inv = 1.0f / l;
 #pragma unroll
-  for (int k = 0; k < kMaxD; k++) {
+  for (int k = 0; k < kD; k++) {
     const int d = ql + kQuad * k;
     if (d < hs) out[long(qi) * C + h * hs + d] = acc[k] * inv;
   }
@@ -252,111 +439,163 @@ int decode_splits(int capacity) {
   return (capacity + kKc - 1) / kKc;
 }
 
-__global__ void attention_decode_split_kernel(float* partial, const float* qkv, const float* keys,
-                                              const float* values, const int* pos_ptr, int C,
-                                              int NH, int splits, float scale) {
+__global__ void attention_decode_split_kernel(float* out, float* partial, const float* qkv,
+                                              const float* keys, const float* values,
+                                              const int* pos_ptr, int C, int NH, int splits,
+                                              float scale) {
   __shared__ float q[kMaxHs];
   __shared__ float p[kKc];
   __shared__ float red[kDecodeThreads / kWarp];
+  __shared__ bool last;
+  pdl_trigger();
+  pdl_wait();
   const int h = blockIdx.x, split = blockIdx.y, hs = C / NH;
   const int n = *pos_ptr + 1, j0 = split * kKc, j1 = min(n, j0 + kKc);
   float* part = partial + (long(h) * splits + split) * (hs + 2);
+  int* done = reinterpret_cast<int*>(partial + long(NH) * splits * (hs + 2)) + h;
+  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   if (j0 >= n) {  // no keys here: an empty partial
     if (threadIdx.x == 0) part[0] = -INFINITY, part[1] = 0.0f;
-    return;
+  } else {
+    for (int d = threadIdx.x; d < hs; d += blockDim.x) q[d] = qkv[h * hs + d] * scale;
+    __syncthreads();
+    // Scores: a warp per key, lanes over the channels; four keys at a time so
+    // their loads are in flight together.
+    constexpr int kWarps = kDecodeThreads / kWarp, kKeys = 4;
+    for (int jb = j0 + warp * kKeys; jb < j1; jb += kWarps * kKeys) {
+      float dot[kKeys] = {0.0f, 0.0f, 0.0f, 0.0f};
+      for (int d = lane; d < hs; d += kWarp) {
+#pragma unroll
+        for (int u = 0; u < kKeys; u++) {
+          if (jb + u < j1) dot[u] += q[d] * __ldg(keys + long(jb + u) * C + h * hs + d);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kKeys; u++) {
+        const float sum = warp_sum(dot[u]);
+        if (lane == 0 && jb + u < j1) p[jb + u - j0] = sum;
+      }
+    }
+    __syncthreads();
+    // The chunk's maximum and e^(s - max).
+    float mx = -INFINITY;
+    for (int r = threadIdx.x; r < j1 - j0; r += blockDim.x) mx = fmaxf(mx, p[r]);
+    mx = warp_max(mx);
+    if (lane == 0) red[warp] = mx;
+    __syncthreads();
+    mx = red[0];
+    for (int w = 1; w < kWarps; w++) mx = fmaxf(mx, red[w]);
+    __syncthreads();
+    float sum = 0.0f;
+    for (int r = threadIdx.x; r < j1 - j0; r += blockDim.x) {
+      const float e = __expf(p[r] - mx);
+      p[r] = e;
+      sum += e;
+    }
+    sum = warp_sum(sum);
+    if (lane == 0) red[warp] = sum;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      float total = 0.0f;
+      for (int w = 0; w < kWarps; w++) total += red[w];
+      part[0] = mx;
+      part[1] = total;
+    }
+    // Weighted values: a thread per channel.
+    for (int d = threadIdx.x; d < hs; d += blockDim.x) {
+      float acc = 0.0f;
+#pragma unroll 8
+      for (int j = j0; j < j1; j++) acc += p[j - j0] * __ldg(values + long(j) * C + h * hs + d);
+      part[2 + d] = acc;
+    }
   }
-  for (int d = threadIdx.x; d < hs; d += blockDim.x) q[d] = qkv[h * hs + d] * scale;
+  // The head's last block to finish combines every block's partial (and
+  // leaves the counter at 0 for the next step).
+  __threadfence();
   __syncthreads();
-  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-  // Scores: a warp per key, lanes over the channels.
-  for (int j = j0 + warp; j < j1; j += kDecodeThreads / kWarp) {
-    const float* k = keys + long(j) * C + h * hs;
-    float dot = 0.0f;
-    for (int d = lane; d < hs; d += kWarp) dot += q[d] * k[d];
-    dot = warp_sum(dot);
-    if (lane == 0) p[j - j0] = dot;
-  }
+  if (threadIdx.x == 0) last = atomicAdd(done, 1) == splits - 1;
   __syncthreads();
-  // The chunk's maximum and e^(s - max).
-  float mx = -INFINITY;
-  for (int r = threadIdx.x; r < j1 - j0; r += blockDim.x) mx = fmaxf(mx, p[r]);
-  mx = warp_max(mx);
-  if (lane == 0) red[warp] = mx;
-  __syncthreads();
-  mx = red[0];
-  for (int w = 1; w < kDecodeThreads / kWarp; w++) mx = fmaxf(mx, red[w]);
-  __syncthreads();
-  float sum = 0.0f;
-  for (int r = threadIdx.x; r < j1 - j0; r += blockDim.x) {
-    const float e = __expf(p[r] - mx);
-    p[r] = e;
-    sum += e;
-  }
-  sum = warp_sum(sum);
-  if (lane == 0) red[warp] = sum;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    float total = 0.0f;
-    for (int w = 0; w < kDecodeThreads / kWarp; w++) total += red[w];
-    part[0] = mx;
-    part[1] = total;
-  }
-  // Weighted values: a thread per channel.
-  for (int d = threadIdx.x; d < hs; d += blockDim.x) {
-    float acc = 0.0f;
-    for (int j = j0; j < j1; j++) acc += p[j - j0] * values[long(j) * C + h * hs + d];
-    part[2 + d] = acc;
-  }
-}
-
-__global__ void attention_decode_combine_kernel(float* out, const float* partial, int C, int NH,
-                                                int splits) {
-  const int h = blockIdx.x, hs = C / NH;
-  const float* part = partial + long(h) * splits * (hs + 2);
-  float mx = -INFINITY;
-  for (int s = 0; s < splits; s++) mx = fmaxf(mx, part[long(s) * (hs + 2)]);
+  if (!last) return;
+  __threadfence();
+  const float* head = partial + long(h) * splits * (hs + 2);
+  float M = -INFINITY;
+  for (int sp = 0; sp < splits; sp++) M = fmaxf(M, __ldcg(head + long(sp) * (hs + 2)));
   for (int d = threadIdx.x; d < hs; d += blockDim.x) {
     float num = 0.0f, den = 0.0f;
-    for (int s = 0; s < splits; s++) {
-      const float* ps = part + long(s) * (hs + 2);
-      if (ps[0] == -INFINITY) continue;
-      const float w = __expf(ps[0] - mx);
-      den += ps[1] * w;
-      num += ps[2 + d] * w;
+    for (int sp = 0; sp < splits; sp++) {
+      const float* ps = head + long(sp) * (hs + 2);
+      const float m = __ldcg(ps);
+      if (m == -INFINITY) continue;
+      const float w = __expf(m - M);
+      den += __ldcg(ps + 1) * w;
+      num += __ldcg(ps + 2 + d) * w;
     }
     out[h * hs + d] = num / den;
   }
+  if (threadIdx.x == 0) *done = 0;
 }
 
 // ---------------------------------------------------------------------------
 
-constexpr int kSoftmaxThreads = 1024;
+constexpr int kSoftmaxThreads = 256, kSoftmaxChunk = 2048;
 
-__device__ float block_reduce(float v, bool is_max) {
-  __shared__ float red[kSoftmaxThreads / kWarp];
-  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-  v = is_max ? warp_max(v) : warp_sum(v);
-  __syncthreads();
-  if (lane == 0) red[warp] = v;
-  __syncthreads();
-  float r = red[0];
-  for (int w = 1; w < int(blockDim.x) / kWarp; w++) r = is_max ? fmaxf(r, red[w]) : r + red[w];
-  return r;
+int softmax_blocks(int V) {
+  return (V + kSoftmaxChunk - 1) / kSoftmaxChunk;
 }
 
-__global__ void softmax_kernel(float* probs, const float* logits, int V) {
-  float mx = -INFINITY;
-  for (int i = threadIdx.x; i < V; i += blockDim.x) mx = fmaxf(mx, logits[i]);
-  mx = block_reduce(mx, true);
-  float sum = 0.0f;
-  for (int i = threadIdx.x; i < V; i += blockDim.x) {
-    const float e = expf(logits[i] - mx);
-    probs[i] = e;
-    sum += e;
+// A block's max and sum of e^(l - max) over the block's values, online.
+__device__ void block_max_sum(float& mx, float& sum) {
+  __shared__ float rm[kSoftmaxThreads / kWarp], rs[kSoftmaxThreads / kWarp];
+  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
+  const float wm = warp_max(mx);
+  sum = warp_sum(mx == -INFINITY ? 0.0f : sum * __expf(mx - wm));
+  mx = wm;
+  if (lane == 0) rm[warp] = mx, rs[warp] = sum;
+  __syncthreads();
+  mx = -INFINITY;
+  for (int w = 0; w < kSoftmaxThreads / kWarp; w++) mx = fmaxf(mx, rm[w]);
+  sum = 0.0f;
+  for (int w = 0; w < kSoftmaxThreads / kWarp; w++) {
+    if (rm[w] != -INFINITY) sum += rs[w] * __expf(rm[w] - mx);
   }
-  sum = block_reduce(sum, false);
-  const float inv = 1.0f / sum;
-  for (int i = threadIdx.x; i < V; i += blockDim.x) probs[i] *= inv;
+}
+
+// Pass 1: each block's (max, sum of e^(l - max)) over its chunk.
+__global__ void softmax_partial_kernel(float* partial, const float* logits, int V) {
+  pdl_trigger();
+  pdl_wait();
+  const int begin = blockIdx.x * kSoftmaxChunk, end = min(V, begin + kSoftmaxChunk);
+  float mx = -INFINITY, sum = 0.0f;
+  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    const float l = logits[i];
+    if (l > mx) {
+      sum = sum * expf(mx - l) + 1.0f;
+      mx = l;
+    } else {
+      sum += expf(l - mx);
+    }
+  }
+  block_max_sum(mx, sum);
+  if (threadIdx.x == 0) partial[2 * blockIdx.x] = mx, partial[2 * blockIdx.x + 1] = sum;
+}
+
+// Pass 2: every block combines the partials and writes its chunk.
+__global__ void softmax_out_kernel(float* probs, const float* partial, const float* logits, int V,
+                                   int blocks) {
+  pdl_trigger();
+  pdl_wait();
+  __shared__ float stats[2];
+  if (threadIdx.x == 0) {
+    float mx = -INFINITY, sum = 0.0f;
+    for (int b = 0; b < blocks; b++) mx = fmaxf(mx, partial[2 * b]);
+    for (int b = 0; b < blocks; b++) sum += partial[2 * b + 1] * expf(partial[2 * b] - mx);
+    stats[0] = mx, stats[1] = 1.0f / sum;
+  }
+  __syncthreads();
+  const int begin = blockIdx.x * kSoftmaxChunk, end = min(V, begin + kSoftmaxChunk);
+  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    probs[i] = expf(logits[i] - stats[0]) * stats[1];
+  }
 }
 
 __global__ void to_bf16_kernel(__nv_bfloat16* out, const float* in, long N) {
@@ -369,8 +608,8 @@ __global__ void to_bf16_kernel(__nv_bfloat16* out, const float* in, long N) {
 template <typename W>
 void encoder_forward(float* out, const int* tokens, const W* wte, const float* wpe, const int* pos,
                      int T, int C, cudaStream_t stream) {
-  encoder_kernel<<<blocks(long(T) * C, 256), 256, 0, stream>>>(out, tokens, wte, wpe, pos, T, C);
-  check_launch("encoder_kernel");
+  launch_pdl("encoder_kernel", encoder_kernel<W>, blocks(long(T) * C, 256), 256, 0, stream, out,
+             tokens, wte, wpe, pos, T, C);
 }
 
 template <typename O>
@@ -380,21 +619,59 @@ void layernorm_forward(O* out, const float* inp, const float* weight, const floa
   check_launch("layernorm_kernel");
 }
 
-template <typename W>
-void matvec_forward(float* out, const float* inp, const W* weight, const float* bias,
-                    const float* residual, Epilogue epilogue, int T, int C, int OC,
-                    cudaStream_t stream) {
-  if (T < 1 || T > kMaxRows) throw CudaError("matvec_forward: T must be 1 to 4");
-  constexpr int kWarps = 8;
-  const bool vec = C % Vec<W>::kN == 0;  // every row starts 16-byte aligned
-  if (vec) {
-    matvec_kernel<W, true><<<blocks(OC, kWarps), kWarps * kWarp, 0, stream>>>(
-        out, inp, weight, bias, residual, epilogue, T, C, OC);
+template <typename W, int kT, bool kVec>
+void launch_matvec(const Matvec& a, const W* weight, cudaStream_t stream) {
+  const std::size_t smem = std::size_t(kT) * a.C * sizeof(float);
+  static const int resident = [] {
+    // More than 48 KB of input rows needs asking.
+    cudaFuncSetAttribute(matvec_kernel<W, kT, kVec>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                         160 * 1024);
+    int device = 0, sms = 0, per_sm = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, matvec_kernel<W, kT, kVec>,
+                                                  kMatvecWarps * kWarp, 16 * 1024);
+    return std::max(1, sms) * std::max(1, per_sm);
+  }();
+  // Warps per row: enough that each has at most one batch of loads per row.
+  int split = 1;
+  while (split < kMatvecWarps && a.C > split * kWarp * Vec<W>::kN * kLoadsInFlight) split *= 2;
+  if (!kVec) split = 1;
+  const int groups = kMatvecWarps / split;
+  // A grid of at most the blocks that fit at once, looping over rows: each
+  // block stages (and layernorms) its input rows once.
+  const unsigned grid = std::min<unsigned>(blocks(a.OC, groups), unsigned(resident));
+  launch_pdl("matvec_kernel", matvec_kernel<W, kT, kVec>, grid, kMatvecWarps * kWarp, smem, stream,
+             a, weight, split);
+}
+
+template <typename W, int kT>
+void launch_matvec_rows(const Matvec& a, const W* weight, cudaStream_t stream) {
+  // Every row starts 16-byte aligned when C is a multiple of the vector.
+  if (a.C % Vec<W>::kN == 0) {
+    launch_matvec<W, kT, true>(a, weight, stream);
   } else {
-    matvec_kernel<W, false><<<blocks(OC, kWarps), kWarps * kWarp, 0, stream>>>(
-        out, inp, weight, bias, residual, epilogue, T, C, OC);
+    launch_matvec<W, kT, false>(a, weight, stream);
   }
-  check_launch("matvec_kernel");
+}
+
+template <typename W>
+void matvec_forward(const Matvec& a, const W* weight, cudaStream_t stream) {
+  if (std::size_t(a.T) * a.C * sizeof(float) > 160 * 1024) {
+    throw CudaError("matvec_forward: " + std::to_string(a.T) + " rows of " + std::to_string(a.C) +
+                    " do not fit in shared memory");
+  }
+  switch (a.T) {
+    case 1:
+      return launch_matvec_rows<W, 1>(a, weight, stream);
+    case 2:
+      return launch_matvec_rows<W, 2>(a, weight, stream);
+    case 3:
+      return launch_matvec_rows<W, 3>(a, weight, stream);
+    case 4:
+      return launch_matvec_rows<W, 4>(a, weight, stream);
+  }
+  throw CudaError("matvec_forward: T must be 1 to 4, not " + std::to_string(a.T));
 }
 
 void store_kv(float* keys, float* values, const float* qkv, const int* pos, int T, int C,
@@ -408,13 +685,25 @@ void attention_prefill(float* out, const float* qkv, const float* keys, const fl
   const int hs = C / NH;
   if (hs > kMaxHs) throw CudaError("attention_prefill: head size above 128");
   const dim3 grid(blocks(T, kBr), NH);
-  attention_prefill_kernel<<<grid, kBr * kQuad, 0, stream>>>(out, qkv, keys, values, pos, T, C, NH,
-                                                             1.0f / std::sqrt(float(hs)));
+  const float scale = 1.0f / std::sqrt(float(hs));
+  // Channels per thread: 16 covers GPT-2's heads of 64, 32 any up to 128.
+  if (hs <= kQuad * 16) {
+    attention_prefill_kernel<16>
+        <<<grid, kBr * kQuad, 0, stream>>>(out, qkv, keys, values, pos, T, C, NH, scale);
+  } else {
+    attention_prefill_kernel<32>
+        <<<grid, kBr * kQuad, 0, stream>>>(out, qkv, keys, values, pos, T, C, NH, scale);
+  }
   check_launch("attention_prefill_kernel");
 }
 
 long attention_decode_scratch(int C, int NH, int capacity) {
-  return long(NH) * decode_splits(capacity) * (C / NH + 2);
+  return long(NH) * decode_splits(capacity) * (C / NH + 2) + NH;  // partials, then counters
+}
+
+void attention_decode_init(float* partial, int C, int NH, int capacity, cudaStream_t stream) {
+  const long counters = long(NH) * decode_splits(capacity) * (C / NH + 2);
+  GPT2_CUDA(cudaMemsetAsync(partial + counters, 0, NH * sizeof(int), stream));
 }
 
 void attention_decode(float* out, const float* qkv, const float* keys, const float* values,
@@ -422,16 +711,22 @@ void attention_decode(float* out, const float* qkv, const float* keys, const flo
                       cudaStream_t stream) {
   const int hs = C / NH, splits = decode_splits(capacity);
   if (hs > kMaxHs) throw CudaError("attention_decode: head size above 128");
-  attention_decode_split_kernel<<<dim3(NH, splits), kDecodeThreads, 0, stream>>>(
-      partial, qkv, keys, values, pos, C, NH, splits, 1.0f / std::sqrt(float(hs)));
-  check_launch("attention_decode_split_kernel");
-  attention_decode_combine_kernel<<<NH, kMaxHs, 0, stream>>>(out, partial, C, NH, splits);
-  check_launch("attention_decode_combine_kernel");
+  launch_pdl("attention_decode_split_kernel", attention_decode_split_kernel, dim3(NH, splits),
+             kDecodeThreads, 0, stream, out, partial, qkv, keys, values, pos, C, NH, splits,
+             1.0f / std::sqrt(float(hs)));
 }
 
-void softmax_forward(float* probs, const float* logits, int V, cudaStream_t stream) {
-  softmax_kernel<<<1, kSoftmaxThreads, 0, stream>>>(probs, logits, V);
-  check_launch("softmax_kernel");
+long softmax_scratch(int V) {
+  return 2L * softmax_blocks(V);
+}
+
+void softmax_forward(float* probs, float* partial, const float* logits, int V,
+                     cudaStream_t stream) {
+  const int n = softmax_blocks(V);
+  launch_pdl("softmax_partial_kernel", softmax_partial_kernel, n, kSoftmaxThreads, 0, stream,
+             partial, logits, V);
+  launch_pdl("softmax_out_kernel", softmax_out_kernel, n, kSoftmaxThreads, 0, stream, probs,
+             partial, logits, V, n);
 }
 
 void to_bf16(__nv_bfloat16* out, const float* in, long N, cudaStream_t stream) {
@@ -447,10 +742,7 @@ template void layernorm_forward<float>(float*, const float*, const float*, const
                                        cudaStream_t);
 template void layernorm_forward<__nv_bfloat16>(__nv_bfloat16*, const float*, const float*,
                                                const float*, int, int, cudaStream_t);
-template void matvec_forward<float>(float*, const float*, const float*, const float*, const float*,
-                                    Epilogue, int, int, int, cudaStream_t);
-template void matvec_forward<__nv_bfloat16>(float*, const float*, const __nv_bfloat16*,
-                                            const float*, const float*, Epilogue, int, int, int,
-                                            cudaStream_t);
+template void matvec_forward<float>(const Matvec&, const float*, cudaStream_t);
+template void matvec_forward<__nv_bfloat16>(const Matvec&, const __nv_bfloat16*, cudaStream_t);
 
 }  // namespace gpt2::cuda::fast

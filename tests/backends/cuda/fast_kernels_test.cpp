@@ -2,7 +2,8 @@
 // shapes, with a tolerance per kernel (their sums are reordered):
 //   encoder                 exact (one add)
 //   layernorm               3e-5 of the row's largest |output|
-//   matrix-vector           1e-5 of the sum of |products| (+ |bias|) per output;
+//   matrix-vector           1e-5 of the sum of |products| (+ |bias|) per output
+//                           (2e-5 with the layernorm fused in front);
 //                           bfloat16 weights against the reference on the same
 //                           rounded weights
 //   attention (both)        2e-5 of the largest |value|
@@ -143,9 +144,11 @@ void check_matvec(bool bf16) {
         if (e == Epilogue::kBiasResidual) {  // in place, as the backend runs it
           GPT2_CUDA(cudaMemcpy(out.get(), d_res.get(), want.size() * 4, cudaMemcpyDeviceToDevice));
         }
-        cuda::fast::matvec_forward(out.get(), d_inp.get(), d_w.get(), d_b.get(),
-                                   e == Epilogue::kBiasResidual ? out.get() : nullptr, e, T, C, OC,
-                                   nullptr);
+        cuda::fast::Matvec args;
+        args.out = out.get(), args.inp = d_inp.get(), args.bias = d_b.get();
+        args.residual = e == Epilogue::kBiasResidual ? out.get() : nullptr;
+        args.epilogue = e, args.T = T, args.C = C, args.OC = OC;
+        cuda::fast::matvec_forward(args, d_w.get(), nullptr);
         const auto got = to_host(out, want.size());
         for (std::size_t k = 0; k < want.size(); k++) {
           ASSERT_NEAR(got[k], want[k], 1e-5 * terms[k] + 1e-7)
@@ -159,6 +162,46 @@ void check_matvec(bool bf16) {
 
 TEST(FastKernelsTest, MatvecWithin1e5OfItsTermsFloat32) {
   check_matvec<float>(false);
+}
+
+// The layernorm and the key/value store fused into a qkv product: the same
+// as layernorm, then the product, then the store.
+TEST(FastKernelsTest, MatvecWithTheLayernormAndTheKeyValueStoreFused) {
+  for (int C : {36, 768}) {
+    const int T = 3, OC = 3 * C, capacity = 20, pos = 11;
+    const auto x = random_values(std::size_t(T) * C, 17, 2.0f);
+    const auto lw = random_values(C, 18), lb = random_values(C, 19);
+    const auto w = random_values(std::size_t(OC) * C, 20, 0.1f), b = random_values(OC, 21);
+    std::vector<float> ln(x.size()), want(std::size_t(T) * OC), terms(want.size());
+    ref::layernorm_forward(ln.data(), x.data(), lw.data(), lb.data(), T, C);
+    reference_linear(want, terms, ln, w, b, {}, Epilogue::kBias, T, C, OC);
+    auto d_x = to_device(x), d_lw = to_device(lw), d_lb = to_device(lb), d_w = to_device(w);
+    auto d_b = to_device(b);
+    auto d_pos = to_device(std::vector<int>{pos});
+    auto out = poisoned(want.size());
+    auto keys = poisoned(std::size_t(capacity) * C), values = poisoned(std::size_t(capacity) * C);
+    cuda::fast::Matvec args;
+    args.out = out.get(), args.inp = d_x.get(), args.ln_weight = d_lw.get();
+    args.ln_bias = d_lb.get(), args.bias = d_b.get(), args.epilogue = Epilogue::kBias;
+    args.T = T, args.C = C, args.OC = OC, args.keys = keys.get(), args.values = values.get();
+    args.pos = d_pos.get();
+    cuda::fast::matvec_forward(args, d_w.get(), nullptr);
+    const auto got = to_host(out, want.size());
+    const auto k = to_host(keys, std::size_t(capacity) * C);
+    const auto v = to_host(values, std::size_t(capacity) * C);
+    for (int t = 0; t < T; t++) {
+      for (int o = 0; o < OC; o++) {
+        const std::size_t at = std::size_t(t) * OC + o;
+        ASSERT_NEAR(got[at], want[at], 2e-5 * terms[at] + 1e-6)
+            << "C=" << C << " row " << t << " output " << o;
+        if (o >= C && o < 2 * C) {
+          EXPECT_EQ(k[std::size_t(pos + t) * C + o - C], got[at]);
+        } else if (o >= 2 * C) {
+          EXPECT_EQ(v[std::size_t(pos + t) * C + o - 2 * C], got[at]);
+        }
+      }
+    }
+  }
 }
 TEST(FastKernelsTest, MatvecWithin1e5OfItsTermsBFloat16Weights) {
   check_matvec<__nv_bfloat16>(true);
@@ -220,8 +263,11 @@ TEST(FastKernelsTest, DecodeAttentionWithin2e5) {
       auto d_p = to_device(p);
       auto out = poisoned(want.size());
       auto scratch = poisoned(std::size_t(cuda::fast::attention_decode_scratch(C, NH, capacity)));
-      cuda::fast::attention_decode(out.get(), d_qkv.get(), d_k.get(), d_v.get(), scratch.get(),
-                                   d_p.get(), C, NH, capacity, nullptr);
+      cuda::fast::attention_decode_init(scratch.get(), C, NH, capacity, nullptr);
+      for (int run = 0; run < 2; run++) {  // the second run finds its counters reset
+        cuda::fast::attention_decode(out.get(), d_qkv.get(), d_k.get(), d_v.get(), scratch.get(),
+                                     d_p.get(), C, NH, capacity, nullptr);
+      }
       const auto got = to_host(out, want.size());
       const float tol = 2e-5f * max_abs(values);
       for (std::size_t k = 0; k < want.size(); k++) {
@@ -238,7 +284,8 @@ TEST(FastKernelsTest, SoftmaxWithin1e4Relative) {
     ref::softmax_forward(want.data(), logits.data(), V);
     auto d_logits = to_device(logits);
     auto out = poisoned(V);
-    cuda::fast::softmax_forward(out.get(), d_logits.get(), V, nullptr);
+    auto scratch = poisoned(std::size_t(cuda::fast::softmax_scratch(V)));
+    cuda::fast::softmax_forward(out.get(), scratch.get(), d_logits.get(), V, nullptr);
     const auto got = to_host(out, V);
     for (int i = 0; i < V; i++) {
       ASSERT_NEAR(got[i], want[i], 1e-4 * want[i] + 1e-12) << "V=" << V << " at " << i;
