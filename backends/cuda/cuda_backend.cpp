@@ -1,6 +1,5 @@
 #include "backends/cuda/cuda_backend.h"
 
-#include <cublasLt.h>
 #include <cuda_bf16.h>
 
 #include <cstring>
@@ -14,6 +13,8 @@
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/fast_kernels.h"
+#include "backends/cuda/gemm.h"
+#include "backends/cuda/weights.h"
 #include "reference/forward.h"
 
 namespace gpt2 {
@@ -21,6 +22,8 @@ namespace gpt2 {
 namespace {
 
 using cuda::DeviceBuffer;
+using cuda::DeviceWeights;
+using cuda::Gemm;
 using cuda::PinnedBuffer;
 using cuda::fast::Epilogue;
 using bf16 = __nv_bfloat16;
@@ -28,151 +31,11 @@ using bf16 = __nv_bfloat16;
 // Prompts of up to this many rows (decode: 1) go through the matrix-vector
 // kernels (each weight read once for all rows); longer ones through cuBLASLt.
 constexpr int kMatvecRows = 4;
-constexpr std::size_t kWorkspaceBytes = std::size_t(32) << 20;
-
-// The weights on the device: every tensor in float32 (llm.c's layout), and for
-// bfloat16 the five matrices again in bfloat16 (wte's V real rows).
-struct DeviceWeights {
-  DeviceBuffer<float> all;
-  ParameterTensors p{};  // float32, pointers into `all`
-  DeviceBuffer<bf16> wte, qkvw, attprojw, fcw, fcprojw;
-};
-
-// The matrices a product reads, in the backend's precision.
-struct Matrices {
-  const void* wte;
-  const void* qkvw;
-  const void* attprojw;
-  const void* fcw;
-  const void* fcprojw;
-};
-
-// cuBLASLt with the plans it chose, per shape and epilogue, kept.
-class Gemm {
- public:
-  explicit Gemm(bool use_bf16)
-      : bf16_(use_bf16), workspace_(kWorkspaceBytes, "cuBLASLt's workspace") {
-    cuda::check(cublasLtCreate(&handle_), "cublasLtCreate");
-  }
-  ~Gemm() {
-    for (auto& [key, plan] : plans_) {
-      cublasLtMatmulDescDestroy(plan.desc);
-      cublasLtMatrixLayoutDestroy(plan.a);
-      cublasLtMatrixLayoutDestroy(plan.b);
-      cublasLtMatrixLayoutDestroy(plan.c);
-    }
-    cublasLtDestroy(handle_);
-  }
-  Gemm(const Gemm&) = delete;
-  Gemm& operator=(const Gemm&) = delete;
-
-  // out (T, OC) = epilogue(inp (T, C) @ weight (OC, C)^T): out float32; inp and
-  // weight float32 or (bf16_) bfloat16. kBiasResidual adds into out.
-  // Sessions of one backend may run on several host threads: one product is
-  // enqueued at a time (the plan's bias pointer is set per call).
-  void run(float* out, const void* inp, const void* weight, const float* bias, Epilogue epilogue,
-           int T, int C, int OC, cudaStream_t stream) {
-    std::lock_guard lock(mutex_);
-    const Plan& plan = plan_for(epilogue, T, C, OC);
-    const float alpha = 1.0f, beta = epilogue == Epilogue::kBiasResidual ? 1.0f : 0.0f;
-    if (epilogue != Epilogue::kNone) {
-      cuda::check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
-                                                 &bias, sizeof bias),
-                  "cublasLtMatmulDescSetAttribute(bias)");
-    }
-    cuda::check(
-        cublasLtMatmul(handle_, plan.desc, &alpha, weight, plan.a, inp, plan.b, &beta, out, plan.c,
-                       out, plan.c, &plan.algo, workspace_.get(), workspace_.bytes(), stream),
-        "cublasLtMatmul");
-  }
-  std::string version() const {
-    const std::size_t v = cublasLtGetVersion();
-    return std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." +
-           std::to_string(v % 100);
-  }
-
- private:
-  struct Plan {
-    cublasLtMatmulDesc_t desc = nullptr;
-    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-    cublasLtMatmulAlgo_t algo{};
-  };
-
-  // Row-major out (T, OC) is column-major (OC, T) = weight^T' (OC x C) times
-  // inp' (C x T): A = weight (stored C x OC column-major, transposed), B = inp.
-  const Plan& plan_for(Epilogue epilogue, int T, int C, int OC) {
-    const auto key = std::make_tuple(int(epilogue), T, C, OC);
-    if (auto it = plans_.find(key); it != plans_.end()) return it->second;
-    Plan plan;
-    const cudaDataType_t in_type = bf16_ ? CUDA_R_16BF : CUDA_R_32F;
-    cuda::check(cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F),
-                "cublasLtMatmulDescCreate");
-    const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-    cuda::check(
-        cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta),
-        "cublasLtMatmulDescSetAttribute(transa)");
-    cuda::check(
-        cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb),
-        "cublasLtMatmulDescSetAttribute(transb)");
-    cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_DEFAULT;
-    if (epilogue == Epilogue::kBias || epilogue == Epilogue::kBiasResidual) {
-      ep = CUBLASLT_EPILOGUE_BIAS;
-    } else if (epilogue == Epilogue::kBiasGelu) {
-      ep = CUBLASLT_EPILOGUE_GELU_BIAS;
-    }
-    cuda::check(
-        cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep),
-        "cublasLtMatmulDescSetAttribute(epilogue)");
-    if (ep != CUBLASLT_EPILOGUE_DEFAULT) {
-      const cudaDataType_t bias_type = CUDA_R_32F;
-      cuda::check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
-                                                 &bias_type, sizeof bias_type),
-                  "cublasLtMatmulDescSetAttribute(bias type)");
-    }
-    cuda::check(cublasLtMatrixLayoutCreate(&plan.a, in_type, C, OC, C),
-                "cublasLtMatrixLayoutCreate(A)");
-    cuda::check(cublasLtMatrixLayoutCreate(&plan.b, in_type, C, T, C),
-                "cublasLtMatrixLayoutCreate(B)");
-    cuda::check(cublasLtMatrixLayoutCreate(&plan.c, CUDA_R_32F, OC, T, OC),
-                "cublasLtMatrixLayoutCreate(C)");
-    cublasLtMatmulPreference_t pref = nullptr;
-    cuda::check(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
-    const std::size_t ws = workspace_.bytes();
-    cuda::check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                     &ws, sizeof ws),
-                "cublasLtMatmulPreferenceSetAttribute");
-    cublasLtMatmulHeuristicResult_t result{};
-    int found = 0;
-    const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(
-        handle_, plan.desc, plan.a, plan.b, plan.c, plan.c, pref, 1, &result, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
-    if (status != CUBLAS_STATUS_SUCCESS || found == 0) {
-      throw cuda::CudaError("cublasLtMatmulAlgoGetHeuristic: no algorithm for a " +
-                            std::to_string(T) + " x " + std::to_string(C) + " x " +
-                            std::to_string(OC) + " product");
-    }
-    plan.algo = result.algo;
-    return plans_.emplace(key, plan).first->second;
-  }
-
-  bool bf16_;
-  cublasLtHandle_t handle_ = nullptr;
-  DeviceBuffer<char> workspace_;
-  std::mutex mutex_;
-  std::map<std::tuple<int, int, int, int>, Plan> plans_;
-};
 
 class CudaSession final : public Session {
  public:
-  CudaSession(const Model& model, const DeviceWeights& w, const Matrices& m, Gemm& gemm,
-              bool use_bf16, int device, int capacity)
-      : model_(model),
-        w_(w),
-        m_(m),
-        gemm_(gemm),
-        bf16_(use_bf16),
-        device_(device),
-        capacity_(capacity) {
+  CudaSession(const Model& model, const DeviceWeights& w, Gemm& gemm, int device, int capacity)
+      : model_(model), w_(w), gemm_(gemm), bf16_(w.bf16), device_(device), capacity_(capacity) {
     const ModelConfig& c = model.config();
     if (capacity < 1 || capacity > c.max_seq_len) {
       throw std::invalid_argument("cuda: session capacity " + std::to_string(capacity) +
@@ -293,7 +156,7 @@ class CudaSession final : public Session {
     const int* pos = in_.get() + capacity_;
     float* x = x_.get();
     if (bf16_) {
-      cuda::fast::encoder_forward(x, tokens, static_cast<const bf16*>(m_.wte), p.wpe, pos, n, C,
+      cuda::fast::encoder_forward(x, tokens, static_cast<const bf16*>(w_.m_wte), p.wpe, pos, n, C,
                                   stream_);
     } else {
       cuda::fast::encoder_forward(x, tokens, p.wte, p.wpe, pos, n, C, stream_);
@@ -305,10 +168,10 @@ class CudaSession final : public Session {
       auto matrix = [&](const void* base, long per_layer) {
         return static_cast<const char*>(base) + std::size_t(l) * per_layer * e;
       };
-      const void* qkvw = matrix(m_.qkvw, 3 * lC * lC);
-      const void* attprojw = matrix(m_.attprojw, lC * lC);
-      const void* fcw = matrix(m_.fcw, 4 * lC * lC);
-      const void* fcprojw = matrix(m_.fcprojw, 4 * lC * lC);
+      const void* qkvw = matrix(w_.m_qkvw, 3 * lC * lC);
+      const void* attprojw = matrix(w_.m_attprojw, lC * lC);
+      const void* fcw = matrix(w_.m_fcw, 4 * lC * lC);
+      const void* fcprojw = matrix(w_.m_fcprojw, 4 * lC * lC);
       if (n <= kMatvecRows) {
         cuda::fast::Matvec qkv;
         qkv.out = qkv_.get(), qkv.inp = x, qkv.ln_weight = p.ln1w + l * lC;
@@ -362,7 +225,7 @@ class CudaSession final : public Session {
     logits.out = logits_.get(), logits.inp = x + (n - 1) * lC, logits.ln_weight = p.lnfw;
     logits.ln_bias = p.lnfb, logits.epilogue = Epilogue::kNone, logits.T = 1, logits.C = C;
     logits.OC = V;
-    matvec(logits, bf16_ ? m_.wte : static_cast<const void*>(p.wte));
+    matvec(logits, bf16_ ? w_.m_wte : static_cast<const void*>(p.wte));
     cuda::fast::softmax_forward(probs_.get(), softmax_partial_.get(), logits_.get(), V, stream_);
   }
 
@@ -385,7 +248,6 @@ class CudaSession final : public Session {
 
   const Model& model_;
   const DeviceWeights& w_;
-  Matrices m_;
   Gemm& gemm_;
   bool bf16_;
   int device_;
@@ -411,7 +273,7 @@ class CudaBackend final : public Backend {
     }
     device_ = config.devices.empty() ? 0 : config.devices.front();
     cuda::use_device(device_);
-    upload_weights();
+    weights_ = cuda::upload_weights(*model_, bf16_);
     gemm_ = std::make_unique<Gemm>(bf16_);
     info_.name = "cuda";
     info_.numerics = Numerics::kReordered;
@@ -419,10 +281,7 @@ class CudaBackend final : public Backend {
     info_.threads = 1;
     info_.device = Device::kCuda;
     info_.gpus = {cuda::gpu_info(device_)};
-    const std::size_t mib =
-        (weights_.all.bytes() + weights_.wte.bytes() + weights_.qkvw.bytes() +
-         weights_.attprojw.bytes() + weights_.fcw.bytes() + weights_.fcprojw.bytes()) >>
-        20;
+    const std::size_t mib = weights_.bytes() >> 20;
     info_.details =
         "fused CUDA kernels on " + info_.gpus[0].name + " (" +
         std::to_string(info_.gpus[0].sm_count) + " SMs): " + (bf16_ ? "bfloat16 weights, " : "") +
@@ -439,51 +298,14 @@ class CudaBackend final : public Backend {
   const BackendInfo& info() const override { return info_; }
   const Model& model() const override { return *model_; }
   std::unique_ptr<Session> open_session(int capacity) const override {
-    return std::make_unique<CudaSession>(*model_, weights_, matrices_, *gemm_, bf16_, device_,
-                                         capacity);
+    return std::make_unique<CudaSession>(*model_, weights_, *gemm_, device_, capacity);
   }
 
  private:
-  void upload_weights() {
-    const std::span<const float> params = model_->parameters();
-    weights_.all = DeviceBuffer<float>(params.size(), "the weights (" + model_->name() + ")");
-    GPT2_CUDA(
-        cudaMemcpy(weights_.all.get(), params.data(), params.size_bytes(), cudaMemcpyHostToDevice));
-    const float* host = params.data();
-    const ParameterTensors& h = model_->params();
-    auto dev = [&](const float* t) { return weights_.all.get() + (t - host); };
-    weights_.p = {dev(h.wte),     dev(h.wpe),     dev(h.ln1w),     dev(h.ln1b),
-                  dev(h.qkvw),    dev(h.qkvb),    dev(h.attprojw), dev(h.attprojb),
-                  dev(h.ln2w),    dev(h.ln2b),    dev(h.fcw),      dev(h.fcb),
-                  dev(h.fcprojw), dev(h.fcprojb), dev(h.lnfw),     dev(h.lnfb)};
-    const ParameterTensors& p = weights_.p;
-    if (!bf16_) {
-      matrices_ = {p.wte, p.qkvw, p.attprojw, p.fcw, p.fcprojw};
-      return;
-    }
-    // bfloat16 copies of the five matrices (round to nearest even), converted
-    // on the device from the float32 ones.
-    const ModelConfig& c = model_->config();
-    const long C = c.channels, L = c.num_layers;
-    auto convert = [&](DeviceBuffer<bf16>& out, const float* in, long count, const char* what) {
-      out = DeviceBuffer<bf16>(std::size_t(count), what);
-      cuda::fast::to_bf16(out.get(), in, count, nullptr);
-    };
-    convert(weights_.wte, p.wte, long(c.vocab_size) * C, "wte (bfloat16)");
-    convert(weights_.qkvw, p.qkvw, L * 3 * C * C, "qkvw (bfloat16)");
-    convert(weights_.attprojw, p.attprojw, L * C * C, "attprojw (bfloat16)");
-    convert(weights_.fcw, p.fcw, L * 4 * C * C, "fcw (bfloat16)");
-    convert(weights_.fcprojw, p.fcprojw, L * 4 * C * C, "fcprojw (bfloat16)");
-    GPT2_CUDA(cudaDeviceSynchronize());
-    matrices_ = {weights_.wte.get(), weights_.qkvw.get(), weights_.attprojw.get(),
-                 weights_.fcw.get(), weights_.fcprojw.get()};
-  }
-
   std::shared_ptr<const Model> model_;
   bool bf16_;
   int device_ = 0;
   DeviceWeights weights_;
-  Matrices matrices_{};
   std::unique_ptr<Gemm> gemm_;
   BackendInfo info_;
 };

@@ -7,6 +7,7 @@
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/naive_kernels.h"
+#include "backends/cuda/weights.h"
 #include "reference/forward.h"
 
 namespace gpt2 {
@@ -14,12 +15,7 @@ namespace gpt2 {
 namespace {
 
 using cuda::DeviceBuffer;
-
-// The model's parameters on the device, in llm.c's layout (one upload, const).
-struct DeviceWeights {
-  DeviceBuffer<float> all;
-  ParameterTensors p{};  // pointers into `all`
-};
+using cuda::DeviceWeights;
 
 // The state of one sequence: the key/value cache of every layer and the
 // activations of one call, all on the device, allocated once.
@@ -120,19 +116,7 @@ class CudaNaiveBackend final : public Backend {
                                   std::to_string(config.devices.size()));
     }
     cuda::use_device(device_);
-    const std::span<const float> params = model_->parameters();
-    weights_.all = DeviceBuffer<float>(params.size(), "the weights (" + model_->name() + ")");
-    GPT2_CUDA(
-        cudaMemcpy(weights_.all.get(), params.data(), params.size_bytes(), cudaMemcpyHostToDevice));
-    // The same offsets as the host's tensors.
-    const float* host = params.data();
-    const ParameterTensors& h = model_->params();
-    auto on_device = [&](const float* t) { return weights_.all.get() + (t - host); };
-    weights_.p = {
-        on_device(h.wte),     on_device(h.wpe),     on_device(h.ln1w),     on_device(h.ln1b),
-        on_device(h.qkvw),    on_device(h.qkvb),    on_device(h.attprojw), on_device(h.attprojb),
-        on_device(h.ln2w),    on_device(h.ln2b),    on_device(h.fcw),      on_device(h.fcb),
-        on_device(h.fcprojw), on_device(h.fcprojb), on_device(h.lnfw),     on_device(h.lnfb)};
+    weights_ = cuda::upload_weights(*model_, false);
     info_.name = "cuda-naive";
     info_.numerics = Numerics::kBitExact;
     info_.precision = Precision::kFloat32;

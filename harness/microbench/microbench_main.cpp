@@ -34,6 +34,9 @@
 #include "backends/pthreads/thread_pool.h"
 #include "backends/registry.h"
 #include "harness/bench.h"
+#if GPT2_WITH_CUDA
+#include "harness/microbench/cuda_ops.h"
+#endif
 #include "harness/machine.h"
 #include "harness/model_source.h"
 #include "harness/peaks.h"
@@ -609,6 +612,9 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("backend " + v.label() + " (at 2 threads)", b->info().details);
   }
   register_all(o);
+#if GPT2_WITH_CUDA
+  register_cuda_benchmarks(model(), o.rows);
+#endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
