@@ -5,9 +5,9 @@
 //
 // - read bandwidth: k threads each sum a contiguous share of one buffer larger
 //   than 4 times the last-level cache (at least 256 MiB), so every pass comes
-//   from memory; the best of 3 passes.
+//   from memory; the best of 4 passes.
 // - float32 peaks, FMA and separate multiply and add: k threads each run the
-//   register-only loop of harness/peaks.h for about 10 ms; the best of 3.
+//   register-only loop of harness/peaks.h for about 20 ms; the best of 4.
 // - bfloat16 peak (AMX tdpbf16ps, else AVX512_BF16 vdpbf16ps), when asked for.
 //
 // Which ceiling bounds a row follows the roofline: its bytes of weights over

@@ -195,7 +195,7 @@ std::string ceilings_markdown(const std::optional<Ceilings>& c) {
   out << "\nThe machine's ceilings, measured in this run before the backends ("
       << fmt("%.1f", c->seconds) << " s): read bandwidth over " << (c->read_buffer_bytes >> 20)
       << " MiB (at least 4x the last-level cache), and register-only " << c->isa
-      << " loops; best of 3 each.\n\n";
+      << " loops; best of 4 each.\n\n";
   const bool bf16 = !c->bf16_kind.empty();
   out << "| threads | read GB/s | fp32 FMA GFLOP/s | fp32 mul+add GFLOP/s |"
       << (bf16 ? " bf16 (" + c->bf16_kind + ") GFLOP/s |" : "") << "\n";
