@@ -431,6 +431,117 @@ __global__ void __launch_bounds__(kBr* kQuad)
   }
 }
 
+// Prefill attention for heads of up to 64 channels, tiled for registers: a
+// block of 256 threads takes 64 queries of one head; per tile of 64 keys
+// each thread computes a 4 x 4 block of scores (4 queries x 4 keys) from
+// shared memory, the 16 threads of a query row share its running maximum and
+// sum through shuffles, the weights go to shared memory, and each thread adds
+// them times the values into a 4 x 4 block of outputs (4 queries x 4
+// channels). Two shared-memory loads feed 16 multiply-adds, where the
+// 4-threads-a-query kernel above needs one per multiply-add.
+constexpr int kTq = 64, kTk = 64, kTd = 64, kTpad = 4, kTileThreads = 256;
+constexpr std::size_t kTiledSmem =
+    sizeof(float) * (kTd * kTq + kTd * (kTk + kTpad) + kTk * kTd + kTk * (kTq + kTpad));
+
+__global__ void __launch_bounds__(kTileThreads)
+    attention_tiled_kernel(float* out, const float* qkv, const float* keys, const float* values,
+                           const int* pos_ptr, int T, int C, int NH, float scale) {
+  extern __shared__ float smem[];
+  float* qs = smem;                   // (kTd, kTq): queries, channel-major
+  float* ks = qs + kTd * kTq;         // (kTd, kTk + pad): keys, channel-major
+  float* vs = ks + kTd * (kTk + kTpad);  // (kTk, kTd): values, key-major
+  float* ps = vs + kTk * kTd;            // (kTk, kTq + pad): weights, key-major
+  const int h = blockIdx.y, hs = C / NH, pos = *pos_ptr, q0 = blockIdx.x * kTq;
+  const int tq = threadIdx.x / 16, tk = threadIdx.x % 16;  // this thread: queries 4tq.., keys/channels 4tk..
+  for (int e = threadIdx.x; e < kTd * kTq; e += kTileThreads) {
+    const int q = e / kTd, d = e % kTd;
+    qs[d * kTq + q] =
+        q0 + q < T && d < hs ? qkv[long(q0 + q) * 3 * C + h * hs + d] * scale : 0.0f;
+  }
+  float o[4][4] = {}, m[4], l[4];
+  int qpos[4];
+#pragma unroll
+  for (int i = 0; i < 4; i++) m[i] = -INFINITY, l[i] = 0.0f, qpos[i] = pos + q0 + 4 * tq + i;
+  const int last = pos + min(T, q0 + kTq) - 1;  // the block's last query sees keys up to here
+  for (int j0 = 0; j0 <= last; j0 += kTk) {
+    __syncthreads();
+    for (int e = threadIdx.x; e < kTk * kTd; e += kTileThreads) {
+      const int r = e / kTd, d = e % kTd, j = j0 + r;
+      const bool in = j <= last && d < hs;
+      ks[d * (kTk + kTpad) + r] = in ? __ldg(keys + long(j) * C + h * hs + d) : 0.0f;
+      vs[r * kTd + d] = in ? __ldg(values + long(j) * C + h * hs + d) : 0.0f;
+    }
+    __syncthreads();
+    float sc[4][4] = {};
+#pragma unroll 8
+    for (int d = 0; d < kTd; d++) {
+      const float4 qv = *reinterpret_cast<const float4*>(qs + d * kTq + 4 * tq);
+      const float4 kv = *reinterpret_cast<const float4*>(ks + d * (kTk + kTpad) + 4 * tk);
+      const float qa[4] = {qv.x, qv.y, qv.z, qv.w}, ka[4] = {kv.x, kv.y, kv.z, kv.w};
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) sc[i][j] += qa[i] * ka[j];
+      }
+    }
+    // Causal mask, the row's maximum and sum over its 16 threads, the weights.
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      float mx = -INFINITY;
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        if (j0 + 4 * tk + j > qpos[i]) sc[i][j] = -INFINITY;
+        mx = fmaxf(mx, sc[i][j]);
+      }
+#pragma unroll
+      for (int off = 8; off > 0; off /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+      const float m_new = fmaxf(m[i], mx);
+      const float corr = m_new == -INFINITY ? 1.0f : __expf(m[i] - m_new);
+      float sum = 0.0f;
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        sc[i][j] = m_new == -INFINITY ? 0.0f : __expf(sc[i][j] - m_new);
+        sum += sc[i][j];
+      }
+#pragma unroll
+      for (int off = 8; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+      l[i] = l[i] * corr + sum;
+      m[i] = m_new;
+#pragma unroll
+      for (int j = 0; j < 4; j++) o[i][j] *= corr;
+    }
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      *reinterpret_cast<float4*>(ps + (4 * tk + j) * (kTq + kTpad) + 4 * tq) =
+          make_float4(sc[0][j], sc[1][j], sc[2][j], sc[3][j]);
+    }
+    __syncthreads();
+    // Outputs: 4 queries x channels 4tk .. 4tk + 3.
+#pragma unroll 8
+    for (int r = 0; r < kTk; r++) {
+      const float4 pv = *reinterpret_cast<const float4*>(ps + r * (kTq + kTpad) + 4 * tq);
+      const float4 vv = *reinterpret_cast<const float4*>(vs + r * kTd + 4 * tk);
+      const float pa[4] = {pv.x, pv.y, pv.z, pv.w}, va[4] = {vv.x, vv.y, vv.z, vv.w};
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) o[i][j] += pa[i] * va[j];
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    const int q = q0 + 4 * tq + i;
+    if (q >= T) continue;
+    const float inv = 1.0f / l[i];
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      const int d = 4 * tk + j;
+      if (d < hs) out[long(q) * C + h * hs + d] = o[i][j] * inv;
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Decode attention: grid (NH, splits of kKc keys), 4 warps a block.
 constexpr int kKc = 64, kDecodeThreads = 128;
@@ -684,16 +795,23 @@ void attention_prefill(float* out, const float* qkv, const float* keys, const fl
                        const int* pos, int T, int C, int NH, cudaStream_t stream) {
   const int hs = C / NH;
   if (hs > kMaxHs) throw CudaError("attention_prefill: head size above 128");
-  const dim3 grid(blocks(T, kBr), NH);
   const float scale = 1.0f / std::sqrt(float(hs));
-  // Channels per thread: 16 covers GPT-2's heads of 64, 32 any up to 128.
-  if (hs <= kQuad * 16) {
-    attention_prefill_kernel<16>
-        <<<grid, kBr * kQuad, 0, stream>>>(out, qkv, keys, values, pos, T, C, NH, scale);
-  } else {
-    attention_prefill_kernel<32>
-        <<<grid, kBr * kQuad, 0, stream>>>(out, qkv, keys, values, pos, T, C, NH, scale);
+  if (hs <= kTd) {  // GPT-2's heads of 64: the register-tiled kernel
+    static const bool raised = [] {
+      cudaFuncSetAttribute(attention_tiled_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           int(kTiledSmem));
+      return true;
+    }();
+    (void)raised;
+    attention_tiled_kernel<<<dim3(blocks(T, kTq), NH), kTileThreads, kTiledSmem, stream>>>(
+        out, qkv, keys, values, pos, T, C, NH, scale);
+    check_launch("attention_tiled_kernel");
+    return;
   }
+  const dim3 grid(blocks(T, kBr), NH);
+  // Channels per thread: 32 covers any head up to 128.
+  attention_prefill_kernel<32>
+      <<<grid, kBr * kQuad, 0, stream>>>(out, qkv, keys, values, pos, T, C, NH, scale);
   check_launch("attention_prefill_kernel");
 }
 
