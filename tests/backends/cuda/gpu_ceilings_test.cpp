@@ -32,7 +32,7 @@ TEST(GpuCeilingsTest, AllThreeMeasuredAndPlausible) {
       g->seconds);
   EXPECT_EQ(g->device, 0);
   EXPECT_EQ(g->name, info.name);
-  EXPECT_GT(g->copy_bytes, 4 * info.l2_bytes);
+  EXPECT_GE(g->copy_bytes, 2 * info.l2_bytes);  // from memory, not the L2
   EXPECT_GT(g->copy_gb_s, 0);
   EXPECT_GT(g->fp32_gflops, 0);
   EXPECT_GT(g->bf16_gflops, g->fp32_gflops);
