@@ -48,6 +48,20 @@ struct GpuInfo {
   std::string runtime_version;      // the CUDA runtime this binary uses, "13.0"
 };
 
+// What one GPU allows, measured in the same run as a sweep (README: "The
+// machine's ceiling in every sweep"), so that a GPU row's % of ceiling compares
+// it with its own GPU, not with the CPU.
+struct GpuCeilings {
+  int device = 0;              // the CUDA device number
+  std::string name;            // "NVIDIA H100 80GB HBM3"
+  std::size_t copy_bytes = 0;  // the size of the device-to-device copy
+  double copy_gb_s = 0;        // GB/s (1e9 bytes), bytes read plus bytes written
+  int gemm_n = 0;              // the products are n x n x n
+  double fp32_gflops = 0;      // cuBLAS float32, TF32 off; each multiply and add counted
+  double bf16_gflops = 0;      // cuBLAS bfloat16 in, float32 accumulate and out
+  double seconds = 0;          // how long the measurement took
+};
+
 // "1 thread", "4 threads": the thread count as the details lines and labels
 // write it.
 std::string threads_text(int threads);

@@ -16,6 +16,7 @@
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_naive_backend.h"
 #include "backends/cuda/device.h"
+#include "backends/cuda/gpu_ceilings.h"
 #endif
 
 namespace gpt2 {
@@ -118,6 +119,15 @@ std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<con
                                 " (bfloat16: " + bfloat16_backends() + ")");
   }
   return entry.make(std::move(model), config);
+}
+
+std::optional<GpuCeilings> measure_gpu_ceilings([[maybe_unused]] int device) {
+#if GPT2_WITH_CUDA
+  if (cuda::device_count(nullptr) == 0) return std::nullopt;
+  return cuda::measure_gpu_ceilings(device);
+#else
+  return std::nullopt;
+#endif
 }
 
 const char* cpu_kernels_isa() {

@@ -56,6 +56,13 @@ const BackendEntry& find_backend(std::string_view name);
 std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<const Model> model,
                                       const BackendConfig& config);
 
+// GPU `device`'s own ceilings (backends/cuda/gpu_ceilings.h: a device-to-device
+// copy, cuBLAS float32 and bfloat16 products), measured now in a second or two;
+// nullopt when this binary has no CUDA backend or this machine no CUDA device.
+// Throws std::runtime_error for a device that does not exist or memory that
+// does not fit, or a failed CUDA call.
+std::optional<GpuCeilings> measure_gpu_ceilings(int device);
+
 // The instruction set the shared CPU kernels (backends/cpu/) choose on this
 // machine: "avx512", "avx2" or "generic". For the reports' machine facts.
 const char* cpu_kernels_isa();

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "backends/registry.h"
 
@@ -57,31 +59,59 @@ std::string RowCeiling::short_name() const {
   if (name == "fp32 mul+add peak") return "mul+add";
   if (name == "fp32 FMA peak") return "fma";
   if (name == "bf16 peak") return "bf16";
+  if (name == "GPU copy bandwidth") return "copy";
+  if (name == "cuBLAS fp32 peak") return "fp32";
+  if (name == "cuBLAS bf16 peak") return "bf16";
   return name;
 }
 
-void apply_ceilings(const Ceilings& ceilings, const ModelConfig& config, const Workload& w,
+namespace {
+
+// The GPU ceilings of a GPU row's device, or nullptr.
+const GpuCeilings* gpu_ceilings_of(const Measurement& m, const std::vector<GpuCeilings>& gpus) {
+  const int device = m.info.gpus.empty() ? 0 : m.info.gpus.front().index;
+  for (const GpuCeilings& g : gpus) {
+    if (g.device == device) return &g;
+  }
+  return nullptr;
+}
+
+// The bandwidth and the peak that bound measurement m; value 0 when unknown.
+std::pair<RowCeiling, RowCeiling> ceilings_of(const Measurement& m, const Ceilings& cpu,
+                                              const std::vector<GpuCeilings>& gpus) {
+  const bool bf16 = m.precision == Precision::kBFloat16;
+  if (m.info.device == Device::kCuda) {
+    const GpuCeilings* g = gpu_ceilings_of(m, gpus);
+    if (g == nullptr) return {};
+    return {{"memory", "GPU copy bandwidth", "GB/s", g->copy_gb_s},
+            bf16 ? RowCeiling{"compute", "cuBLAS bf16 peak", "GFLOP/s", g->bf16_gflops}
+                 : RowCeiling{"compute", "cuBLAS fp32 peak", "GFLOP/s", g->fp32_gflops}};
+  }
+  const CeilingPoint* point = cpu.at(m.threads);
+  if (point == nullptr) return {};
+  const RowCeiling bandwidth{"memory", "read bandwidth", "GB/s", point->read_gb_s};
+  if (bf16) return {bandwidth, {"compute", "bf16 peak", "GFLOP/s", point->bf16_gflops}};
+  if (m.info.numerics == Numerics::kBitExact) {
+    return {bandwidth, {"compute", "fp32 mul+add peak", "GFLOP/s", point->fp32_mul_add_gflops}};
+  }
+  return {bandwidth, {"compute", "fp32 FMA peak", "GFLOP/s", point->fp32_fma_gflops}};
+}
+
+}  // namespace
+
+void apply_ceilings(const Ceilings& ceilings, const std::vector<GpuCeilings>& gpu_ceilings,
+                    const ModelConfig& config, const Workload& w,
                     std::vector<Measurement>& measurements) {
   for (Measurement& m : measurements) {
     m.ceiling = {};
-    const CeilingPoint* point = ceilings.at(m.threads);
-    if (point == nullptr || m.stats.median <= 0 || m.info.numerics == Numerics::kNone) continue;
-    RowCeiling peak;
-    if (m.precision == Precision::kBFloat16) {
-      peak = {"compute", "bf16 peak", "GFLOP/s", point->bf16_gflops};
-    } else if (m.info.numerics == Numerics::kBitExact) {
-      peak = {"compute", "fp32 mul+add peak", "GFLOP/s", point->fp32_mul_add_gflops};
-    } else {
-      peak = {"compute", "fp32 FMA peak", "GFLOP/s", point->fp32_fma_gflops};
-    }
-    if (peak.value <= 0 || point->read_gb_s <= 0) continue;  // not measured here
+    if (m.stats.median <= 0 || m.info.numerics == Numerics::kNone) continue;
+    const auto [bandwidth, peak] = ceilings_of(m, ceilings, gpu_ceilings);
+    if (peak.value <= 0 || bandwidth.value <= 0) continue;  // not measured here
     const double bytes = w.new_tokens() * weight_bytes_per_forward(config, m.precision);
     const double flops = w.flops(m.mode, config);
-    const double memory_s = bytes / (point->read_gb_s * 1e9);
+    const double memory_s = bytes / (bandwidth.value * 1e9);
     const double compute_s = flops / (peak.value * 1e9);
-    RowCeiling c = memory_s >= compute_s
-                       ? RowCeiling{"memory", "read bandwidth", "GB/s", point->read_gb_s}
-                       : peak;
+    RowCeiling c = memory_s >= compute_s ? bandwidth : peak;
     c.achieved = c.bound == "memory" ? bytes / m.stats.median / 1e9 : flops / m.stats.median / 1e9;
     c.percent = 100.0 * c.achieved / c.value;
     m.ceiling = c;
@@ -274,6 +304,17 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
     co.bf16 = std::find(o.precisions.begin(), o.precisions.end(), Precision::kBFloat16) !=
               o.precisions.end();
     result.ceilings = measure_ceilings(co, progress);
+    // Then each GPU a GPU backend of the sweep runs on (the sweep runs them on
+    // BackendConfig's default devices).
+    std::set<int> devices;
+    for (const std::string& name : o.backends) {
+      if (find_backend(name).device != Device::kCuda) continue;
+      for (int d : BackendConfig{}.devices) devices.insert(d);
+    }
+    for (int d : devices) {
+      if (progress) progress("measuring GPU " + std::to_string(d) + "'s ceilings");
+      if (auto g = measure_gpu_ceilings(d)) result.gpu_ceilings.push_back(*g);
+    }
   }
   for (Mode mode : o.modes) {
     // The serial reference first: the baseline, and the expected tokens when
@@ -372,7 +413,9 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
     if (fastest == 0 || m.stats.median < fastest) fastest = m.stats.median;
   }
   result.fastest_step_us = fastest / w.new_tokens() * 1e6;
-  if (result.ceilings) apply_ceilings(*result.ceilings, model->config(), w, result.measurements);
+  if (result.ceilings) {
+    apply_ceilings(*result.ceilings, result.gpu_ceilings, model->config(), w, result.measurements);
+  }
   return result;
 }
 

@@ -53,18 +53,23 @@ double weight_bytes_per_forward(const ModelConfig& config, Precision precision);
 double forward_flops(const ModelConfig& config, long pos, long n);
 
 // What bounds a measurement on the roofline, and how close it came: the bytes
-// of weights it read over the read bandwidth, or its FLOPs over the peak its
-// numerics can use (bit-exact float32: separate multiply and add; reordered
-// float32: FMA; bfloat16: the bfloat16 peak), whichever takes longer.
+// of weights it read over the bandwidth, or its FLOPs over the peak its
+// numerics can use, whichever takes longer. CPU rows: the read bandwidth at
+// their thread count, and bit-exact float32: separate multiply and add;
+// reordered float32: FMA; bfloat16: the bfloat16 peak. GPU rows: their GPU's
+// copy bandwidth, and cuBLAS's float32 or bfloat16 peak.
 struct RowCeiling {
-  std::string bound;    // "memory" or "compute"; empty when unknown
-  std::string name;     // "read bandwidth", "fp32 mul+add peak", "fp32 FMA peak", "bf16 peak"
+  std::string bound;  // "memory" or "compute"; empty when unknown
+  // "read bandwidth", "fp32 mul+add peak", "fp32 FMA peak", "bf16 peak";
+  // GPU rows: "GPU copy bandwidth", "cuBLAS fp32 peak", "cuBLAS bf16 peak"
+  std::string name;
   std::string unit;     // "GB/s" or "GFLOP/s"
-  double value = 0;     // the ceiling at the measurement's thread count
+  double value = 0;     // the ceiling at the measurement's thread count (or GPU)
   double achieved = 0;  // the measurement's weights GB/s or GFLOP/s
   double percent = 0;   // 100 * achieved / value
   bool known() const { return !bound.empty(); }
-  std::string short_name() const;  // "bw", "mul+add", "fma", "bf16"
+  // "bw", "mul+add", "fma", "bf16"; GPU rows: "copy", "fp32", "bf16"
+  std::string short_name() const;
 };
 
 // "onednn", or "onednn bfloat16 (not float32)": how reports name a backend.
@@ -103,7 +108,7 @@ struct SweepOptions {
   bool measure_reference = true;        // the baseline, even if not listed
   bool measure_overhead = true;         // the null backend
   const GoldenFile* goldens = nullptr;  // for the tokens and logits checks
-  bool with_ceilings = true;            // the machine's ceilings at each thread count
+  bool with_ceilings = true;            // the machine's ceilings at each thread count and the GPUs'
 };
 
 struct SweepResult {
@@ -113,11 +118,18 @@ struct SweepResult {
   double fastest_step_us = 0;        // of the real backends
   int failures = 0;                  // configurations whose tokens or logits differ
   std::optional<Ceilings> ceilings;  // measured before the backends ran
+  // Each GPU's that the sweep's GPU backends run on, measured before them
+  // (none: no GPU backend, or ceilings off).
+  std::vector<GpuCeilings> gpu_ceilings;
 };
 
-// Sets each measurement's ceiling from `ceilings` (nothing for a thread count
-// they lack, the null backend, or a precision whose peak was not measured).
-void apply_ceilings(const Ceilings& ceilings, const ModelConfig& config, const Workload& workload,
+// Sets each measurement's ceiling: a CPU row's from `ceilings` at its thread
+// count, a GPU row's (info.device kCuda) from its GPU's in `gpu_ceilings` (the
+// first GPU its info lists; device 0 when it lists none). Nothing for a thread
+// count or GPU they lack, the null backend, or a precision whose peak was not
+// measured.
+void apply_ceilings(const Ceilings& ceilings, const std::vector<GpuCeilings>& gpu_ceilings,
+                    const ModelConfig& config, const Workload& workload,
                     std::vector<Measurement>& measurements);
 
 using ProgressFn = std::function<void(const std::string&)>;

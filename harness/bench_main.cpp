@@ -109,7 +109,8 @@ void add_sweep_options(CLI::App& app, SweepCli& s) {
                "Do not measure the harness overhead (null backend)");
   app.add_flag("--no-ceilings", s.no_ceilings,
                "Do not measure the machine's ceilings (read bandwidth, float32 and bfloat16 "
-               "peaks at each thread count, a second or two) nor the % of ceiling column");
+               "peaks at each thread count; a GPU backend's GPU: copy bandwidth, cuBLAS float32 "
+               "and bfloat16 peaks; a second or two each) nor the % of ceiling column");
   app.add_flag("--interleave", s.interleave,
                "Take each backend's thread counts in turns, one timed run each (1..k, k..1, ...), "
                "so that a machine's drift reaches all alike (keeps one copy of the weights per "
@@ -563,7 +564,8 @@ int main(int argc, char** argv) {
       "  gpt2-bench render REPORT.json                 the table, CSV and plot again\n\n"
       "The default workload is the lab's: prompt lab-hello (5 tokens) completed to 10 tokens,\n"
       "recompute mode, median rule. Each sweep first measures the machine's ceilings (read\n"
-      "bandwidth, float32 peaks) at its thread counts and shows every row's % of its ceiling.\n"
+      "bandwidth, float32 peaks) at its thread counts, and its GPU backends' GPU's (copy\n"
+      "bandwidth, cuBLAS peaks), and shows every row's % of its ceiling.\n"
       "Reports (JSON, Markdown, CSV, SVG plot) go to reports/runs/.",
       "gpt2-bench"};
   SweepCli sweep;

@@ -162,6 +162,40 @@ std::optional<Ceilings> ceilings_from_json(const json& j) {
   return c;
 }
 
+json gpu_ceilings_json(const std::vector<GpuCeilings>& gpus) {
+  if (gpus.empty()) return nullptr;
+  json out = json::array();
+  for (const GpuCeilings& g : gpus) {
+    out.push_back({{"device", g.device},
+                   {"name", g.name},
+                   {"copy_bytes", g.copy_bytes},
+                   {"copy_gb_s", g.copy_gb_s},
+                   {"gemm_n", g.gemm_n},
+                   {"fp32_gflops", g.fp32_gflops},
+                   {"bf16_gflops", g.bf16_gflops},
+                   {"seconds", g.seconds}});
+  }
+  return out;
+}
+
+std::vector<GpuCeilings> gpu_ceilings_from_json(const json& j) {
+  std::vector<GpuCeilings> out;
+  if (j.is_null()) return out;
+  for (const json& x : j) {
+    GpuCeilings g;
+    g.device = x.at("device");
+    g.name = x.value("name", "");
+    g.copy_bytes = x.value("copy_bytes", std::size_t(0));
+    g.copy_gb_s = x.value("copy_gb_s", 0.0);
+    g.gemm_n = x.value("gemm_n", 0);
+    g.fp32_gflops = x.value("fp32_gflops", 0.0);
+    g.bf16_gflops = x.value("bf16_gflops", 0.0);
+    g.seconds = x.value("seconds", 0.0);
+    out.push_back(g);
+  }
+  return out;
+}
+
 json row_ceiling_json(const RowCeiling& c) {
   if (!c.known()) return nullptr;
   return {{"bound", c.bound}, {"name", c.name},         {"unit", c.unit},
@@ -210,6 +244,28 @@ std::string ceilings_markdown(const std::optional<Ceilings>& c) {
          "to compute: decode, the lab's workload); mul+add, fma, bf16: GFLOP/s over the peak "
          "the row's numerics can use (the bit-exact float32 kernels multiply and add "
          "separately; reordering backends may fuse; bfloat16 rows: the bfloat16 peak).\n";
+  return out.str();
+}
+
+std::string gpu_ceilings_markdown(const std::vector<GpuCeilings>& gpus) {
+  if (gpus.empty()) return "";
+  std::ostringstream out;
+  double seconds = 0;
+  for (const GpuCeilings& g : gpus) seconds += g.seconds;
+  out << "\nThe GPUs' ceilings, measured in this run before the backends (" << fmt("%.1f", seconds)
+      << " s): a device-to-device copy (bytes read plus bytes written), cuBLAS n x n x n "
+         "products in float32 (TF32 off) and in bfloat16 with float32 accumulation (tensor "
+         "cores); best of 5 each after a warm-up.\n\n";
+  out << "| GPU | copy GB/s | fp32 GFLOP/s | bf16 GFLOP/s |\n";
+  out << "|---|---:|---:|---:|\n";
+  for (const GpuCeilings& g : gpus) {
+    out << "| " << g.device << ": " << g.name << " (copy of " << (g.copy_bytes >> 20)
+        << " MiB, n = " << g.gemm_n << ") | " << fmt("%.1f", g.copy_gb_s) << " | "
+        << fmt("%.0f", g.fp32_gflops) << " | " << fmt("%.0f", g.bf16_gflops) << " |\n";
+  }
+  out << "\n% of ceiling of a GPU row: on its GPU's roofline. copy: weights GB/s over the copy "
+         "bandwidth; fp32, bf16: GFLOP/s over cuBLAS's peak at the row's precision. The time of "
+         "a GPU row counts the host's side too (launches, copying the logits back).\n";
   return out.str();
 }
 
@@ -308,6 +364,7 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
         << " us per step.\n";
   }
   out << ceilings_markdown(r.ceilings);
+  out << gpu_ceilings_markdown(r.gpu_ceilings);
   out << "\nWorkload: " << w.describe() << "; " << w.reps << " timed runs after " << w.warmup
       << " warm-up (reference: " << w.reference_reps << ")"
       << (w.interleave ? ", each backend's thread counts taken in turns" : "")
@@ -432,7 +489,8 @@ ReportFiles write_sweep_report(const std::filesystem::path& dir, const std::stri
   std::filesystem::create_directories(dir);
   json j = context_json(ctx);
   j["kind"] = "sweep";
-  j["schema"] = 2;  // 2: ceilings, GFLOP/s and % of ceiling
+  // 2: ceilings, GFLOP/s and % of ceiling; gpu_ceilings (null or absent when none) came later.
+  j["schema"] = 2;
   json prompts = json::array();
   for (const Prompt& p : w.prompts) {
     prompts.push_back({{"id", p.id}, {"n", p.n}, {"prompt_tokens", p.tokens.size()}});
@@ -490,6 +548,7 @@ ReportFiles write_sweep_report(const std::filesystem::path& dir, const std::stri
   }
   j["failures"] = r.failures;
   j["ceilings"] = ceilings_json(r.ceilings);
+  j["gpu_ceilings"] = gpu_ceilings_json(r.gpu_ceilings);
 
   ReportFiles files = render_sweep_report(dir, stem, {ctx, w, r});
   files.json = (dir / stem).string() + ".json";
@@ -725,6 +784,7 @@ SweepReport read_sweep_report(const std::filesystem::path& path) {
     }
     rep.result.failures = j.value("failures", 0);
     rep.result.ceilings = ceilings_from_json(j.value("ceilings", json(nullptr)));
+    rep.result.gpu_ceilings = gpu_ceilings_from_json(j.value("gpu_ceilings", json(nullptr)));
     return rep;
   } catch (const json::exception& e) {
     throw std::runtime_error(path.string() + ": not a readable sweep report: " + e.what());

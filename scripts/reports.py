@@ -220,7 +220,9 @@ def fmt_diff(v):
 
 
 CEILING_SHORT = {"read bandwidth": "read bw", "fp32 mul+add peak": "mul+add peak",
-                 "fp32 FMA peak": "FMA peak", "bf16 peak": "bf16 peak"}
+                 "fp32 FMA peak": "FMA peak", "bf16 peak": "bf16 peak",
+                 "GPU copy bandwidth": "GPU copy bw", "cuBLAS fp32 peak": "cuBLAS fp32 peak",
+                 "cuBLAS bf16 peak": "cuBLAS bf16 peak"}
 
 
 def ceiling_note(m):
@@ -574,6 +576,30 @@ def sweep_ceilings(data):
     return out
 
 
+def gpu_ceilings_table(reports):
+    """A row per GPU (device and name) from the newest sweep that measured its ceilings;
+    nothing when no sweep did."""
+    newest = {}
+    for rep in reports:
+        if rep.kind != "sweep":
+            continue
+        for g in rep.data.get("gpu_ceilings") or []:
+            key = (g.get("device", 0), g.get("name", ""))
+            if key not in newest or (rep.date, rep.path) > (newest[key][0].date, newest[key][0].path):
+                newest[key] = (rep, g)
+    if not newest:
+        return []
+    out = ["", "GPUs (a sweep's `gpu_ceilings`: a device-to-device copy, bytes read plus written; "
+           "cuBLAS float32 with TF32 off, and bfloat16 in, float32 accumulate):", "",
+           "| GPU | copy GB/s | fp32 GFLOP/s | bf16 GFLOP/s | from |", "|---|---:|---:|---:|---|"]
+    for (device, name), (rep, g) in sorted(newest.items()):
+        cells = [fmt_rate(g.get("copy_gb_s") or None), fmt_rate(g.get("fp32_gflops") or None),
+                 fmt_rate(g.get("bf16_gflops") or None)]
+        out.append(f"| {device}: {name} | " + " | ".join(cells)
+                   + f" | {md_link(rep.md())} ({rep.date}, commit {short_commit(rep.commit)}) |")
+    return out
+
+
 def ceilings_table(reports, cols):
     out = ["#### Ceilings (the machine's own loops: gpt2-microbench, or a sweep's `ceilings`)", ""]
     sources = []
@@ -583,7 +609,7 @@ def ceilings_table(reports, cols):
         elif rep.kind == "sweep" and rep.data.get("ceilings"):
             sources.append((rep, sweep_ceilings(rep.data), 1))
     if not sources:
-        return out + ["no result yet"]
+        return out + ["no result yet"] + gpu_ceilings_table(reports)
     out.append("| ceiling | " + " | ".join(f"{k} thread{'s' if k > 1 else ''}" for k in cols) + " |")
     out.append("|---|" + "---:|" * len(cols))
     used = set()
@@ -605,7 +631,7 @@ def ceilings_table(reports, cols):
     for rep in sorted(used, key=lambda r: r.path):
         link = md_link(rep.path) if rep.kind == "microbench" else md_link(rep.md())
         out.append(f"- {link} ({rep.date}, commit {short_commit(rep.commit)})")
-    return out
+    return out + gpu_ceilings_table(reports)
 
 
 def render_generated(reports, rows):

@@ -249,6 +249,16 @@ TEST(RegistryTest, ABackendThatCannotRunHereSaysWhy) {
   }
 }
 
+// Without a GPU backend that can run here (no CUDA build, or no GPU), there
+// are no GPU ceilings to measure: nullopt, not an error (a sweep skips them).
+// With one, gpt2_cuda_tests measures them.
+TEST(RegistryTest, NoGpuNoGpuCeilings) {
+  for (const BackendEntry& e : backend_entries()) {
+    if (e.device == Device::kCuda && backend_available(e)) GTEST_SKIP() << "a GPU is here";
+  }
+  EXPECT_FALSE(measure_gpu_ceilings(0).has_value());
+}
+
 TEST(RegistryTest, NamesTheCpuKernelsInstructionSet) {
   const std::string isa = cpu_kernels_isa();
   EXPECT_TRUE(isa == "avx512" || isa == "avx2" || isa == "generic") << isa;

@@ -117,6 +117,8 @@ TEST(ReportTest, SweepFilesHoldTheMachineTheSamplesAndThePlot) {
   EXPECT_NE(md.find("% of ceiling"), std::string::npos);
   EXPECT_NE(md.find("Ceilings: not measured"), std::string::npos);
   EXPECT_EQ(svg.find("the machine's scaling"), std::string::npos);
+  EXPECT_TRUE(j["gpu_ceilings"].is_null());  // no GPU: no GPU ceilings, no table
+  EXPECT_EQ(md.find("GPUs' ceilings"), std::string::npos);
   // The CSV: a header and one row per configuration.
   const std::string csv = slurp(dir / "run.csv");
   EXPECT_EQ(csv.rfind("timestamp,git_commit,cpu_model,", 0), 0u) << csv;
@@ -140,7 +142,7 @@ TEST(ReportTest, CeilingsGoIntoEveryFile) {
   c.points = {{1, 10.0, 100.0, 50.0, 0.0}, {2, 15.0, 200.0, 100.0, 0.0}};
   r.ceilings = c;
   auto model = test::tiny_model();
-  apply_ceilings(c, model->config(), w, r.measurements);
+  apply_ceilings(c, {}, model->config(), w, r.measurements);
   ASSERT_TRUE(r.measurements[1].ceiling.known());
   ReportContext ctx;
   ctx.command = "gpt2-bench";
@@ -181,6 +183,80 @@ TEST(ReportTest, CeilingsGoIntoEveryFile) {
   EXPECT_EQ(slurp(dir / "c.csv"), slurp(dir / "d.csv"));
 }
 
+// A sweep with a GPU row: the GPU's ceilings in the JSON and their own table,
+// the row's share of its GPU's ceiling, and the same files rendered again.
+TEST(ReportTest, GpuCeilingsGoIntoTheJsonAndTheTable) {
+  Workload w;
+  w.prompts = {{"p", 10, {1, 2, 3, 4, 5}}};
+  SweepResult r;
+  r.measurements = {measurement("openmp", 1, {1.0}), measurement("cuda", 1, {0.001})};
+  r.measurements[1].info.device = Device::kCuda;
+  r.measurements[1].info.numerics = Numerics::kReordered;
+  Ceilings c;
+  c.isa = "avx2";
+  c.points = {{1, 10.0, 100.0, 50.0, 0.0}};
+  r.ceilings = c;
+  GpuCeilings g;
+  g.device = 0;
+  g.name = "NVIDIA H100 80GB HBM3";
+  g.copy_bytes = std::size_t(1) << 30;
+  g.copy_gb_s = 2900.5;
+  g.gemm_n = 8192;
+  g.fp32_gflops = 51234.4;
+  g.bf16_gflops = 612345.6;
+  g.seconds = 0.75;
+  r.gpu_ceilings = {g};
+  auto model = test::tiny_model();
+  apply_ceilings(c, r.gpu_ceilings, model->config(), w, r.measurements);
+  ASSERT_TRUE(r.measurements[1].ceiling.known());
+  EXPECT_EQ(r.measurements[1].ceiling.name, "GPU copy bandwidth");  // tiny model, decode
+  EXPECT_EQ(r.measurements[0].ceiling.name, "read bandwidth");
+  ReportContext ctx;
+  ctx.command = "gpt2-bench --backend cuda";
+  ctx.timestamp = "2026-11-24T00:00:00Z";
+  ctx.machine = machine_info();
+  ctx.model = model_facts(*model);
+  const auto dir = test::temp_dir();
+  write_sweep_report(dir, "g", ctx, w, r);
+  const auto j = nlohmann::json::parse(slurp(dir / "g.json"));
+  EXPECT_EQ(j["schema"], 2);
+  ASSERT_EQ(j["gpu_ceilings"].size(), 1u);
+  EXPECT_EQ(j["gpu_ceilings"][0]["device"], 0);
+  EXPECT_EQ(j["gpu_ceilings"][0]["name"], g.name);
+  EXPECT_DOUBLE_EQ(j["gpu_ceilings"][0]["copy_gb_s"].get<double>(), 2900.5);
+  EXPECT_DOUBLE_EQ(j["gpu_ceilings"][0]["fp32_gflops"].get<double>(), 51234.4);
+  EXPECT_DOUBLE_EQ(j["gpu_ceilings"][0]["bf16_gflops"].get<double>(), 612345.6);
+  EXPECT_EQ(j["gpu_ceilings"][0]["gemm_n"], 8192);
+  EXPECT_EQ(j["measurements"][1]["ceiling"]["name"], "GPU copy bandwidth");
+  const std::string md = slurp(dir / "g.md");
+  EXPECT_NE(md.find("| GPU | copy GB/s | fp32 GFLOP/s | bf16 GFLOP/s |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 0: NVIDIA H100 80GB HBM3 (copy of 1024 MiB, n = 8192) | 2900.5 | 51234 | "
+                    "612346 |"),
+            std::string::npos)
+      << md;
+  const std::string cell =
+      " | " + std::to_string(int(std::lround(r.measurements[1].ceiling.percent))) + "% copy | ";
+  EXPECT_NE(md.find(cell), std::string::npos) << cell << "\n" << md;
+  // Read back: the same ceilings, the same files.
+  const SweepReport back = read_sweep_report(dir / "g.json");
+  ASSERT_EQ(back.result.gpu_ceilings.size(), 1u);
+  const GpuCeilings& b = back.result.gpu_ceilings[0];
+  EXPECT_EQ(b.device, 0);
+  EXPECT_EQ(b.name, g.name);
+  EXPECT_EQ(b.copy_bytes, g.copy_bytes);
+  EXPECT_DOUBLE_EQ(b.copy_gb_s, g.copy_gb_s);
+  EXPECT_EQ(b.gemm_n, g.gemm_n);
+  EXPECT_DOUBLE_EQ(b.fp32_gflops, g.fp32_gflops);
+  EXPECT_DOUBLE_EQ(b.bf16_gflops, g.bf16_gflops);
+  EXPECT_DOUBLE_EQ(b.seconds, g.seconds);
+  EXPECT_EQ(back.result.measurements[1].info.device, Device::kCuda);
+  render_sweep_report(dir, "h", back);
+  std::string a = slurp(dir / "g.md");
+  a.replace(a.find("g.svg"), 5, "h.svg");
+  EXPECT_EQ(a, slurp(dir / "h.md"));
+  EXPECT_EQ(slurp(dir / "g.csv"), slurp(dir / "h.csv"));
+}
+
 // A report written before schema 2 (no ceilings, no GFLOP/s) renders without
 // error, its ceiling cells empty.
 TEST(ReportTest, OldReportsWithoutCeilingsRenderAgain) {
@@ -199,6 +275,7 @@ TEST(ReportTest, OldReportsWithoutCeilingsRenderAgain) {
     "failures": 0})";
   const SweepReport back = read_sweep_report(dir / "old.json");
   EXPECT_FALSE(back.result.ceilings.has_value());
+  EXPECT_TRUE(back.result.gpu_ceilings.empty());
   const ReportFiles files = render_sweep_report(dir, "old", back);
   EXPECT_EQ(files.all().size(), 3u);
   const std::string md = slurp(dir / "old.md");

@@ -220,6 +220,26 @@ class TreeTest(unittest.TestCase):
         self.assertIn("| pthreads | kv-cache | 1.25 | 3.12 | 7.81 | 61% of read bw |", lab)
         self.assertIn("no result yet", self.read("README.md").split("### Decode")[1].split("###")[0])
 
+    def test_gpu_ceilings(self):
+        data = load_fixture()
+        data["gpus"] = [{"index": 0, "name": "NVIDIA H100 80GB HBM3"}]
+        data["gpu_ceilings"] = [{"device": 0, "name": "NVIDIA H100 80GB HBM3", "copy_bytes": 1 << 30,
+                                 "copy_gb_s": 2901.3, "gemm_n": 8192, "fp32_gflops": 51234.4,
+                                 "bf16_gflops": 612345.6, "seconds": 0.8}]
+        cuda = copy.deepcopy(data["measurements"][0])
+        cuda.update(backend="cuda", label="cuda", numerics="reordered", device="cuda", tokens_per_s=400.0,
+                    ceiling={"achieved": 1000.0, "bound": "memory", "name": "GPU copy bandwidth",
+                             "percent": 34.5, "unit": "GB/s", "value": 2901.3})
+        data["measurements"].append(cuda)
+        quietly(reports.main, ["--reports", self.reports, "add", self.write_run(
+            "2027-01-02T030405Z-sweep-pthreads,cuda.json", data)])
+        readme = self.read("README.md")
+        self.assertIn("### intel-xeon-platinum-8480-16cpu-1xnvidia-h100-80gb-hbm3", readme)
+        self.assertIn("| GPU | copy GB/s | fp32 GFLOP/s | bf16 GFLOP/s | from |", readme)
+        self.assertIn("| 0: NVIDIA H100 80GB HBM3 | 2901 | 51234 | 612346 | ", readme)
+        self.assertIn("| long-512+32 | cuda | 400 (34% of GPU copy bw) |", readme)
+        self.assertEqual(quietly(reports.main, ["--reports", self.reports, "check"])[0], 0)
+
     def test_check_fails_on_a_hand_edit(self):
         quietly(reports.main, ["--reports", self.reports, "add",
                                os.path.join(self.runs, "sweep-schema2.json")])
