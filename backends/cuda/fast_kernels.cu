@@ -432,14 +432,16 @@ __global__ void __launch_bounds__(kBr* kQuad)
 }
 
 // Prefill attention for heads of up to 64 channels, tiled for registers: a
-// block of 256 threads takes 64 queries of one head; per tile of 64 keys
+// block of 128 threads takes 32 queries of one head (small blocks: the
+// causal mask makes the last queries' blocks the longest, and they are the
+// time); per tile of 64 keys
 // each thread computes a 4 x 4 block of scores (4 queries x 4 keys) from
 // shared memory, the 16 threads of a query row share its running maximum and
 // sum through shuffles, the weights go to shared memory, and each thread adds
 // them times the values into a 4 x 4 block of outputs (4 queries x 4
 // channels). Two shared-memory loads feed 16 multiply-adds, where the
 // 4-threads-a-query kernel above needs one per multiply-add.
-constexpr int kTq = 64, kTk = 64, kTd = 64, kTpad = 4, kTileThreads = 256;
+constexpr int kTq = 32, kTk = 64, kTd = 64, kTpad = 4, kTileThreads = 4 * kTq;
 constexpr std::size_t kTiledSmem =
     sizeof(float) * (kTd * kTq + kTd * (kTk + kTpad) + kTk * kTd + kTk * (kTq + kTpad));
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <iostream>
+#include <optional>
 
 #include "backends/cuda/buffers.h"
 #include "backends/cuda/device.h"
@@ -270,6 +271,20 @@ void bm_pass(benchmark::State& state, Variant v, bool decode) {
       benchmark::Counter(decode ? 1.0 : double(T), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The GPU's own ceilings, measured once (registry.h: a device-to-device copy,
+// cuBLAS float32 with TF32 off and bfloat16 products), as counters.
+void bm_gpu_ceilings(benchmark::State& state) {
+  const std::optional<GpuCeilings> c = measure_gpu_ceilings(0);
+  for (auto _ : state) {
+    if (!c) state.SkipWithError("no GPU ceilings");
+  }
+  if (!c) return;
+  state.counters["copy_GB/s"] = c->copy_gb_s;
+  state.counters["fp32_GFLOP/s"] = c->fp32_gflops;
+  state.counters["bf16_GFLOP/s"] = c->bf16_gflops;
+  state.SetLabel(c->name);
+}
+
 }  // namespace
 
 void register_cuda_benchmarks(std::shared_ptr<const Model> m, const std::vector<int>& rows) {
@@ -286,6 +301,8 @@ void register_cuda_benchmarks(std::shared_ptr<const Model> m, const std::vector<
   auto host = [](benchmark::internal::Benchmark* b) {
     b->UseRealTime()->Unit(benchmark::kMicrosecond)->ArgNames({"T"});
   };
+  benchmark::RegisterBenchmark("gpu_ceilings", bm_gpu_ceilings)->Iterations(1)->Unit(
+      benchmark::kMillisecond);
   for (Variant v : {Variant::kNaive, Variant::kFast, Variant::kFastBf16}) {
     const std::string name = variant_name(v);
     for (int T : rows) {

@@ -4,7 +4,8 @@
 # tokens) and prefill (1023 tokens, then 1 new: 1024 positions) through
 # gpt2-bench at float32 and bfloat16. Usage, from the repository root there,
 # after scripts/device/bundle.sh here: scripts/device/cuda_bench.sh OUT [what...]
-# what: tests ncu decode prefill (default: all of them). Everything lands in
+# what: tests ncu ncu-prefill decode prefill (default: tests ncu decode prefill).
+# Everything lands in
 # OUT/cuda-bench.tar.gz.
 set -uo pipefail
 out=${1:?usage: cuda_bench.sh OUT [tests] [ncu] [decode] [prefill]}
@@ -27,6 +28,16 @@ if has ncu; then
       31373 612 338 635 281 >/dev/null 2>>ncu.err)
     python3 "$root/scripts/device/ncu_summary.py" "$out/ncu-decode-$p.csv" >"$out/ncu-decode-$p.md"
     echo "== ncu $p"; head -14 "$out/ncu-decode-$p.md"; tail -1 "$out/ncu-decode-$p.md"
+  done
+fi
+if has ncu-prefill; then
+  for p in float32 bfloat16; do
+    (cd "$out" && timeout 240 ncu --metrics gpu__time_duration.sum,dram__bytes.sum --csv \
+      --log-file "ncu-prefill-$p.csv" gpt2-bench --backend cuda --precision "$p" \
+      --mode kv-cache --tokens "$ids1023" --new 1 --reps 1 --warmup 0 --no-reference \
+      --no-overhead --no-ceilings -q --out "$out/runs" >/dev/null 2>>ncu.err)
+    python3 "$root/scripts/device/ncu_summary.py" "$out/ncu-prefill-$p.csv" >"$out/ncu-prefill-$p.md"
+    echo "== ncu prefill $p"; head -12 "$out/ncu-prefill-$p.md"; tail -1 "$out/ncu-prefill-$p.md"
   done
 fi
 if has decode; then
