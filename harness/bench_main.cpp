@@ -510,7 +510,7 @@ int run_verify_command(const VerifyCli& v, const std::string& command) {
   std::shared_ptr<const Model> model = open_model(v.common.model, &std::cerr);
   const std::vector<Prompt> prompts = read_prompts(v.common.prompts);
   check_model_fits(*model, prompts);
-  const ReportContext ctx = report_context(command, *model);
+  ReportContext ctx = report_context(command, *model);
 
   std::vector<std::string> notes;
   const std::vector<GoldenFile> goldens =
@@ -525,6 +525,7 @@ int run_verify_command(const VerifyCli& v, const std::string& command) {
   VerifyResult result = run_verify(model, prompts, goldens, vo, on_progress);
   result.notes.insert(result.notes.begin(), notes.begin(), notes.end());
   progress.done();
+  ctx.gpus = gpus_used(result.backends);
 
   for (const VerifyRow& row : result.rows) {
     for (const std::string& d : row.differences) std::cout << "DIFFERENCE " << d << "\n";

@@ -290,7 +290,7 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
         config.precision = precision;
         if (progress) progress(name + " " + threads_text(threads) + ": preparing");
         auto backend = make_backend(name, model, config);
-        // Prompts at once: only where the backend runs on one thread.
+        result.backends.push_back(backend->info());
         // Prompts at once only for serial CPU backends: a GPU backend's
         // sessions share one device and gain nothing from more host threads.
         const BackendInfo& info = backend->info();

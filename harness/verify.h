@@ -57,6 +57,7 @@ struct VerifyRow {
 struct VerifyResult {
   std::vector<VerifyRow> rows;
   std::vector<std::string> notes;
+  std::vector<BackendInfo> backends;  // what each verified configuration ran (its GPUs)
   bool passed = true;
 };
 

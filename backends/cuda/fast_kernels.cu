@@ -449,16 +449,16 @@ __global__ void __launch_bounds__(kTileThreads)
     attention_tiled_kernel(float* out, const float* qkv, const float* keys, const float* values,
                            const int* pos_ptr, int T, int C, int NH, float scale) {
   extern __shared__ float smem[];
-  float* qs = smem;                   // (kTd, kTq): queries, channel-major
-  float* ks = qs + kTd * kTq;         // (kTd, kTk + pad): keys, channel-major
+  float* qs = smem;                      // (kTd, kTq): queries, channel-major
+  float* ks = qs + kTd * kTq;            // (kTd, kTk + pad): keys, channel-major
   float* vs = ks + kTd * (kTk + kTpad);  // (kTk, kTd): values, key-major
   float* ps = vs + kTk * kTd;            // (kTk, kTq + pad): weights, key-major
   const int h = blockIdx.y, hs = C / NH, pos = *pos_ptr, q0 = blockIdx.x * kTq;
-  const int tq = threadIdx.x / 16, tk = threadIdx.x % 16;  // this thread: queries 4tq.., keys/channels 4tk..
+  const int tq = threadIdx.x / 16,
+            tk = threadIdx.x % 16;  // this thread: queries 4tq.., keys/channels 4tk..
   for (int e = threadIdx.x; e < kTd * kTq; e += kTileThreads) {
     const int q = e / kTd, d = e % kTd;
-    qs[d * kTq + q] =
-        q0 + q < T && d < hs ? qkv[long(q0 + q) * 3 * C + h * hs + d] * scale : 0.0f;
+    qs[d * kTq + q] = q0 + q < T && d < hs ? qkv[long(q0 + q) * 3 * C + h * hs + d] * scale : 0.0f;
   }
   float o[4][4] = {}, m[4], l[4];
   int qpos[4];

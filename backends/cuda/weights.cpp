@@ -19,10 +19,9 @@ DeviceWeights upload_weights(const Model& model, bool bf16) {
   const float* host = params.data();
   const ParameterTensors& h = model.params();
   auto dev = [&](const float* t) { return w.all.get() + (t - host); };
-  w.p = {dev(h.wte),     dev(h.wpe),     dev(h.ln1w),     dev(h.ln1b),
-         dev(h.qkvw),    dev(h.qkvb),    dev(h.attprojw), dev(h.attprojb),
-         dev(h.ln2w),    dev(h.ln2b),    dev(h.fcw),      dev(h.fcb),
-         dev(h.fcprojw), dev(h.fcprojb), dev(h.lnfw),     dev(h.lnfb)};
+  w.p = {dev(h.wte),      dev(h.wpe),      dev(h.ln1w), dev(h.ln1b), dev(h.qkvw), dev(h.qkvb),
+         dev(h.attprojw), dev(h.attprojb), dev(h.ln2w), dev(h.ln2b), dev(h.fcw),  dev(h.fcb),
+         dev(h.fcprojw),  dev(h.fcprojb),  dev(h.lnfw), dev(h.lnfb)};
   const ParameterTensors& p = w.p;
   if (!bf16) {
     w.m_wte = p.wte, w.m_qkvw = p.qkvw, w.m_attprojw = p.attprojw, w.m_fcw = p.fcw;

@@ -13,7 +13,7 @@ namespace gpt2::cuda {
 
 struct DeviceWeights {
   DeviceBuffer<float> all;
-  ParameterTensors p{};  // float32, pointers into `all`
+  ParameterTensors p{};                                           // float32, pointers into `all`
   DeviceBuffer<__nv_bfloat16> wte, qkvw, attprojw, fcw, fcprojw;  // with bf16 only
   // The five matrices in the precision the products read (float32 or bfloat16).
   const void* m_wte = nullptr;

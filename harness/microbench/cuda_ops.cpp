@@ -76,9 +76,7 @@ struct Device {
     gemm_bf16 = std::make_unique<cuda::Gemm>(true);
     GPT2_CUDA(cudaDeviceSynchronize());
   }
-  void set_pos(int p) {
-    GPT2_CUDA(cudaMemcpy(pos.get(), &p, sizeof p, cudaMemcpyHostToDevice));
-  }
+  void set_pos(int p) { GPT2_CUDA(cudaMemcpy(pos.get(), &p, sizeof p, cudaMemcpyHostToDevice)); }
 };
 Device& device() {
   static Device d(*model());
@@ -179,16 +177,15 @@ void bm_product(benchmark::State& state, Variant v, Product p) {
         cuda::fast::matvec_forward(a, static_cast<const float*>(s.w) + wo, nullptr);
       }
     } else if (v == Variant::kFastBf16) {
-      d.gemm_bf16->run(d.out.get(), d.inp_bf.get(), static_cast<const bf16*>(s.w) + wo, bias, e,
-                       T, s.C, s.OC, nullptr);
+      d.gemm_bf16->run(d.out.get(), d.inp_bf.get(), static_cast<const bf16*>(s.w) + wo, bias, e, T,
+                       s.C, s.OC, nullptr);
     } else {
       d.gemm_f32->run(d.out.get(), d.inp.get(), static_cast<const float*>(s.w) + wo, bias, e, T,
                       s.C, s.OC, nullptr);
     }
     layer = (layer + 1) % layers;
   });
-  set_rates(state, 2.0 * T * s.C * s.OC,
-            double(s.C) * s.OC * elem + 4.0 * T * (s.C + s.OC));
+  set_rates(state, 2.0 * T * s.C * s.OC, double(s.C) * s.OC * elem + 4.0 * T * (s.C + s.OC));
 }
 
 void bm_layernorm(benchmark::State& state, Variant v) {
@@ -301,8 +298,9 @@ void register_cuda_benchmarks(std::shared_ptr<const Model> m, const std::vector<
   auto host = [](benchmark::internal::Benchmark* b) {
     b->UseRealTime()->Unit(benchmark::kMicrosecond)->ArgNames({"T"});
   };
-  benchmark::RegisterBenchmark("gpu_ceilings", bm_gpu_ceilings)->Iterations(1)->Unit(
-      benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("gpu_ceilings", bm_gpu_ceilings)
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond);
   for (Variant v : {Variant::kNaive, Variant::kFast, Variant::kFastBf16}) {
     const std::string name = variant_name(v);
     for (int T : rows) {
@@ -312,8 +310,8 @@ void register_cuda_benchmarks(std::shared_ptr<const Model> m, const std::vector<
       }
       for (const Product& p : kProducts) {
         if (p.which == 4 && T > 1) continue;  // the logits: the last position only
-        gpu(benchmark::RegisterBenchmark((std::string(p.name) + "/" + name).c_str(), bm_product,
-                                         v, p)
+        gpu(benchmark::RegisterBenchmark((std::string(p.name) + "/" + name).c_str(), bm_product, v,
+                                         p)
                 ->Arg(T));
       }
       if (v != Variant::kFastBf16) {

@@ -17,6 +17,8 @@ mkdir -p "$out/runs"
 has() { [[ " $what " == *" $1 "* ]]; }
 all=$(nproc)
 cpu=reference,pthreads,openmp,blis,onednn
+counts=1,4,$all  # 1, 4 and all threads (1..all on a machine of fewer than 4)
+[ "$all" -lt 4 ] && counts=1..$all
 run() {  # name, time limit, command...
   local name=$1 limit=$2
   shift 2
@@ -26,12 +28,12 @@ run() {  # name, time limit, command...
   grep -E '^\| [a-z]' "$out/$name.txt" | cut -c1-160 | head -40
 }
 if has decode; then
-  run decode 300 gpt2-bench --backend $cpu --precision all --threads 1,4,$all --mode kv-cache \
+  run decode 300 gpt2-bench --backend $cpu --precision all --threads $counts --mode kv-cache \
     --prompt lab-hello --new 32 --reps 5 --reference-reps 1 --interleave
 fi
 if has prefill; then
   run prefill 300 gpt2-bench --backend pthreads,openmp,blis,onednn --precision all \
-    --threads 1,4,$all --mode kv-cache --prompt long-512 --new 1 --reps 3 --no-reference \
+    --threads $counts --mode kv-cache --prompt long-512 --new 1 --reps 3 --no-reference \
     --interleave
 fi
 if has lab; then
