@@ -30,9 +30,9 @@ std::unique_ptr<Backend> make_blis_backend(std::shared_ptr<const Model> model,
     throw std::invalid_argument("backend blis: only float32 (bfloat16 is the onednn backend's)");
   }
   // BLIS's threads busy-wait at the barriers inside every product: with more
-  // threads than CPUs, each barrier waits for a descheduled thread's turn (a
-  // 4-thread forward pass took 2.5 s instead of 40 ms on 2 CPUs). So the
-  // backend runs on at most as many threads as there are CPUs, and says so.
+  // threads than CPUs, each barrier waits for a descheduled thread's turn, and
+  // a forward pass slows by orders of magnitude. So the backend runs on at most
+  // as many threads as there are CPUs, and says so.
   const int cpus = usable_cpus();
   const int threads = std::min(config.threads, cpus);
   auto engine = std::make_shared<cpu::Engine>();

@@ -81,11 +81,9 @@ BlisLinear::BlisLinear(std::shared_ptr<const Model> model, const cpu::Kernels& k
   // gemm packs the whole weight matrix on every call, which at small T costs
   // more than the product. One gemv per row on 16-row slices of the weights
   // (read from memory once, then from cache for the other rows) is faster
-  // below 32 rows (1 thread, 124M's qkv and fcproj, a layer per call so the
-  // weights come from memory: gemm 5 to 28 GFLOP/s at T = 4 and 16, 26 to 43
-  // at T = 32, 61 to 68 at T = 64; gemv 26 to 47 throughout). The AVX2
-  // sub-configurations have sup kernels (gemm 37 to 97 GFLOP/s at T = 1 to 16
-  // with the weights in cache), so only T = 1 takes the gemv path there.
+  // below 32 rows there (gpt2-microbench's matmul_*/blis at T = 4 to 64 shows
+  // where the two cross on a machine). The AVX2 sub-configurations have sup
+  // kernels, so only T = 1 takes the gemv path there.
   gemv_max_rows_ = blis_info().arch == "skx" ? 31 : 1;
 }
 

@@ -13,6 +13,7 @@
 #include "backends/cuda/buffers.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device.h"
+#include "backends/cuda/fast_kernels.h"
 
 namespace gpt2::cuda {
 
@@ -36,24 +37,11 @@ __global__ void fill_random_kernel(float* out, std::size_t n, std::uint32_t seed
   }
 }
 
-// out (n) = in (n) rounded to bfloat16.
-__global__ void to_bf16_kernel(const float* in, __nv_bfloat16* out, std::size_t n) {
-  const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
-  for (std::size_t i = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    out[i] = __float2bfloat16(in[i]);
-  }
-}
-
 constexpr int kFillBlocks = 1024, kFillThreads = 256;
 
 void fill_random(float* out, std::size_t n, std::uint32_t seed, cudaStream_t stream) {
   fill_random_kernel<<<kFillBlocks, kFillThreads, 0, stream>>>(out, n, seed);
   check_launch("fill_random_kernel");
-}
-
-void to_bf16(const float* in, __nv_bfloat16* out, std::size_t n, cudaStream_t stream) {
-  to_bf16_kernel<<<kFillBlocks, kFillThreads, 0, stream>>>(in, out, n);
-  check_launch("to_bf16_kernel");
 }
 
 // The CUDA objects of one measurement, released however it ends.
@@ -174,8 +162,8 @@ GpuCeilings measure_gpu_ceilings(int device, int gemm_n) {
     g.fp32_gflops = gemm_gflops(cublas.h, stream.s, gemm_n, CUDA_R_32F, a.get(), b.get(), c.get());
 
     DeviceBuffer<__nv_bfloat16> a16(count, "the bf16 peak's A"), b16(count, "the bf16 peak's B");
-    to_bf16(a.get(), a16.get(), count, stream.s);
-    to_bf16(b.get(), b16.get(), count, stream.s);
+    fast::to_bf16(a16.get(), a.get(), long(count), stream.s);
+    fast::to_bf16(b16.get(), b.get(), long(count), stream.s);
     g.bf16_gflops =
         gemm_gflops(cublas.h, stream.s, gemm_n, CUDA_R_16BF, a16.get(), b16.get(), c.get());
     GPT2_CUDA(cudaStreamSynchronize(stream.s));

@@ -15,7 +15,7 @@
 
 namespace gpt2::cuda {
 
-// The products' size: 8192^3, 1.1 TFLOP each (about 17 ms in float32 on an H100).
+// The products' size: 8192^3, 1.1 TFLOP each (tens of milliseconds in float32).
 constexpr int kCeilingGemmN = 8192;
 
 // Measures device `device` (it is the calling thread's device only meanwhile).
