@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <set>
@@ -11,31 +12,18 @@
 
 namespace gpt2 {
 
-GoldenFile run_prompts(const Backend& backend, const std::vector<Prompt>& prompts, Rule rule,
-                       Mode mode, int jobs,
-                       const std::function<void(int, int, const std::string&)>& progress) {
-  std::vector<std::vector<GoldenStep>> per_prompt(prompts.size());
+void for_each_prompt(std::size_t count, int jobs,
+                     const std::function<void(std::size_t)>& each_prompt) {
   std::atomic<std::size_t> next{0};
-  std::atomic<int> done{0};
-  std::mutex progress_mutex;
+  std::mutex error_mutex;
   std::exception_ptr error;
   auto worker = [&] {
     try {
-      for (std::size_t i; (i = next.fetch_add(1)) < prompts.size();) {
-        const Prompt& p = prompts[i];
-        std::unique_ptr<Session> session = backend.open_session(p.n - 1);
-        generate(backend, *session, p.tokens, p.n, mode, rule, [&](const StepView& s) {
-          per_prompt[i].push_back({p.id, s.step, s.decision.token, s.decision.margin,
-                                   top2_gap(s.logits), logits_hash(s.logits)});
-          return Next::kContinue;
-        });
-        std::lock_guard lock(progress_mutex);
-        if (progress) progress(++done, int(prompts.size()), p.id);
-      }
+      for (std::size_t i; (i = next.fetch_add(1)) < count;) each_prompt(i);
     } catch (...) {
-      std::lock_guard lock(progress_mutex);
+      std::lock_guard lock(error_mutex);
       if (!error) error = std::current_exception();
-      next = prompts.size();
+      next = count;
     }
   };
   std::vector<std::thread> threads;
@@ -43,6 +31,26 @@ GoldenFile run_prompts(const Backend& backend, const std::vector<Prompt>& prompt
   worker();
   for (std::thread& t : threads) t.join();
   if (error) std::rethrow_exception(error);
+}
+
+GoldenFile run_prompts(const Backend& backend, const std::vector<Prompt>& prompts, Rule rule,
+                       Mode mode, int jobs,
+                       const std::function<void(int, int, const std::string&)>& progress) {
+  std::vector<std::vector<GoldenStep>> per_prompt(prompts.size());
+  int done = 0;
+  std::mutex progress_mutex;
+  for_each_prompt(prompts.size(), jobs, [&](std::size_t i) {
+    const Prompt& p = prompts[i];
+    std::unique_ptr<Session> session = backend.open_session(p.n - 1);
+    generate(backend, *session, p.tokens, p.n, mode, rule, [&](const StepView& s) {
+      per_prompt[i].push_back({p.id, s.step, s.decision.token, s.decision.margin,
+                               top2_gap(s.logits), logits_hash(s.logits)});
+      return Next::kContinue;
+    });
+    std::lock_guard lock(progress_mutex);
+    ++done;
+    if (progress) progress(done, int(prompts.size()), p.id);
+  });
 
   GoldenFile out;
   out.model = backend.model().name();
@@ -69,23 +77,16 @@ StepLogits teacher_forced_logits(const Backend& backend, const std::vector<Promp
                                  const GoldenFile& g, int jobs) {
   StepLogits out;
   std::mutex mutex;
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < prompts.size();) {
-      const Prompt& p = prompts[i];
-      auto session = backend.open_session(p.n - 1);
-      run_teacher_forced(backend, *session, p, g, Mode::kKvCache, [&](const StepView& s) {
-        std::vector<float> logits(s.logits.begin(), s.logits.end());
-        std::lock_guard lock(mutex);
-        out[{p.id, s.step}] = std::move(logits);
-        return Next::kContinue;
-      });
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int j = 1; j < jobs; j++) threads.emplace_back(worker);
-  worker();
-  for (std::thread& t : threads) t.join();
+  for_each_prompt(prompts.size(), jobs, [&](std::size_t i) {
+    const Prompt& p = prompts[i];
+    auto session = backend.open_session(p.n - 1);
+    run_teacher_forced(backend, *session, p, g, Mode::kKvCache, [&](const StepView& s) {
+      std::vector<float> logits(s.logits.begin(), s.logits.end());
+      std::lock_guard lock(mutex);
+      out[{p.id, s.step}] = std::move(logits);
+      return Next::kContinue;
+    });
+  });
   return out;
 }
 

@@ -13,6 +13,13 @@
 
 namespace gpt2 {
 
+// Calls each_prompt(i) for i in [0, count) on `jobs` threads at once (the
+// calling thread one of them), each index once, taken in order from a shared
+// counter. The first exception thrown stops the others taking more and is
+// rethrown here, once every thread is done.
+void for_each_prompt(std::size_t count, int jobs,
+                     const std::function<void(std::size_t)>& each_prompt);
+
 // Each prompt's continuation with `rule` in `mode`; `jobs` prompts run at once,
 // each in its own session (results do not depend on jobs). `progress`, if set,
 // is called after each prompt with (done, total, prompt id).

@@ -1,7 +1,6 @@
 #include "harness/verify.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -138,46 +137,39 @@ RowRuns run_row_prompts(const Backend& backend, const std::vector<Prompt>& promp
                         const GoldenFile& g, int jobs, VerifyRow& row) {
   RowRuns runs;
   std::mutex mutex;
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < prompts.size();) {
-      const Prompt& p = prompts[i];
-      auto session = backend.open_session(p.n - 1);
-      auto on_step = [&](const StepView& s) {
-        const GoldenStep* want = g.find(p.id, s.step);
-        std::lock_guard lock(mutex);
-        row.steps++;
-        if (!std::all_of(s.logits.begin(), s.logits.end(),
-                         [](float l) { return std::isfinite(l); })) {
-          row.nonfinite++;
-        }
-        if (want == nullptr) return Next::kContinue;
-        if (logits_hash(s.logits) != want->logits_hash) {
-          if (row.bit_exact) row.logits_mismatches++;
-          runs.off.emplace_back(p.id, s.step, std::vector<float>(s.logits.begin(), s.logits.end()));
-        }
-        if (s.decision.token != want->token) {
-          if (!row.gates_tokens()) {  // reported as a share, not a failure
-            row.token_mismatches++;
-            return Next::kContinue;
-          }
-          runs.mismatches.push_back(
-              {p.id, s.step, want->token, s.decision.token, want->margin, s.decision.margin});
-          return Next::kStop;
-        }
-        return Next::kContinue;
-      };
-      if (row.gates_tokens()) {
-        generate(backend, *session, p.tokens, p.n, row.mode, g.rule, on_step);
-      } else {
-        run_teacher_forced(backend, *session, p, g, row.mode, on_step);
+  for_each_prompt(prompts.size(), jobs, [&](std::size_t i) {
+    const Prompt& p = prompts[i];
+    auto session = backend.open_session(p.n - 1);
+    auto on_step = [&](const StepView& s) {
+      const GoldenStep* want = g.find(p.id, s.step);
+      std::lock_guard lock(mutex);
+      row.steps++;
+      if (!std::all_of(s.logits.begin(), s.logits.end(),
+                       [](float l) { return std::isfinite(l); })) {
+        row.nonfinite++;
       }
+      if (want == nullptr) return Next::kContinue;
+      if (logits_hash(s.logits) != want->logits_hash) {
+        if (row.bit_exact) row.logits_mismatches++;
+        runs.off.emplace_back(p.id, s.step, std::vector<float>(s.logits.begin(), s.logits.end()));
+      }
+      if (s.decision.token != want->token) {
+        if (!row.gates_tokens()) {  // reported as a share, not a failure
+          row.token_mismatches++;
+          return Next::kContinue;
+        }
+        runs.mismatches.push_back(
+            {p.id, s.step, want->token, s.decision.token, want->margin, s.decision.margin});
+        return Next::kStop;
+      }
+      return Next::kContinue;
+    };
+    if (row.gates_tokens()) {
+      generate(backend, *session, p.tokens, p.n, row.mode, g.rule, on_step);
+    } else {
+      run_teacher_forced(backend, *session, p, g, row.mode, on_step);
     }
-  };
-  std::vector<std::thread> pool;
-  for (int j = 1; j < jobs; j++) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+  });
   return runs;
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cctype>
 #include <fstream>
 #include <set>
@@ -161,6 +162,29 @@ TEST(GoldensTest, RuleListsAndCoveredPrompts) {
   EXPECT_EQ(golden_prompts(prompts, Rule::kMedian).size(), prompts.size());
   for (const Prompt& p : golden_prompts(prompts, Rule::sample(1, 0, 1, 1))) {
     EXPECT_LE(p.tokens.size(), 9u);
+  }
+}
+
+}  // namespace
+}  // namespace gpt2
+
+namespace gpt2 {
+namespace {
+
+// The prompt runner behind run_prompts, teacher_forced_logits and verify:
+// every index once, on any number of threads, and a worker's exception comes
+// back to the caller.
+TEST(ForEachPromptTest, EachIndexOnceAndExceptionsReachTheCaller) {
+  for (int jobs : {1, 3}) {
+    std::vector<std::atomic<int>> seen(20);
+    for_each_prompt(seen.size(), jobs, [&](std::size_t i) { seen[i]++; });
+    for (const auto& n : seen) EXPECT_EQ(n.load(), 1) << jobs << " jobs";
+    EXPECT_THROW(for_each_prompt(20, jobs,
+                                 [](std::size_t i) {
+                                   if (i == 7) throw std::runtime_error("prompt 7");
+                                 }),
+                 std::runtime_error)
+        << jobs << " jobs";
   }
 }
 
