@@ -19,6 +19,7 @@
 
 #include "backends/registry.h"
 #include "harness/bench.h"
+#include "harness/cli.h"
 #include "harness/golden_run.h"
 #include "harness/model_source.h"
 #include "harness/progress.h"
@@ -575,13 +576,7 @@ int main(int argc, char** argv) {
   CLI::App* verify_command = add_verify_command(app, verify);
   std::vector<std::filesystem::path> render_files;
   CLI::App* render_command = add_render_command(app, render_files);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::cerr << e.what() << " (see --help).\n";     // one line, exit 1
-    return 1;
-  }
+  if (const std::optional<int> status = parse_arguments(app, argc, argv)) return *status;
 
   try {
     if (render_command->parsed()) return run_render_command(render_files);

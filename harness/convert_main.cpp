@@ -8,6 +8,7 @@
 #include <iostream>
 #include <string>
 
+#include "harness/cli.h"
 #include "harness/model_source.h"
 #include "reference/checkpoint.h"
 
@@ -29,11 +30,7 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype,
                  "float32 (llm.c version 3) or bfloat16 (version 5, half the size)")
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (const std::optional<int> status = parse_arguments(app, argc, argv)) return *status;
 
   try {
     int version = 0;

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "backends/registry.h"
+#include "harness/cli.h"
 #include "harness/golden_run.h"
 #include "harness/goldens.h"
 #include "harness/model_source.h"
@@ -62,11 +63,7 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
     sub->add_option("--prompts", o.prompts_path, "Prompt set")->capture_default_str();
     sub->add_option("--dir", o.dir, "Folder of the golden files")->capture_default_str();
   }
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (const std::optional<int> status = parse_arguments(app, argc, argv)) return *status;
   o.command = app.got_subcommand("write")  ? Options::Command::kWrite
               : app.got_subcommand("dump") ? Options::Command::kDump
                                            : Options::Command::kCheck;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "backends/registry.h"
+#include "harness/cli.h"
 #include "harness/decide.h"
 #include "harness/generate.h"
 #include "harness/model_source.h"
@@ -183,11 +184,7 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
   CLI::App* decode = app.add_subcommand("decode", "Write the exact bytes of token ids");
   decode->add_option("ids", o.decode_ids, "Token ids")->required();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (const std::optional<int> status = parse_arguments(app, argc, argv)) return *status;
   o.command = encode->parsed()   ? Options::Command::kEncode
               : decode->parsed() ? Options::Command::kDecode
                                  : Options::Command::kGenerate;
