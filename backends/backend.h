@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "reference/model.h"
+#include "reference/quantize.h"
 
 namespace gpt2 {
 
@@ -25,8 +26,22 @@ enum class Numerics {
 };
 const char* numerics_name(Numerics n);
 
-enum class Precision { kFloat32, kBFloat16 };
+// What a backend computes in (README: "Precisions").
+enum class Precision {
+  kFloat32,      // "float32": the checkpoint's weights, float32 everywhere
+  kBFloat16,     // "bfloat16": matrix products in bfloat16 (a library's own sums)
+  kBF16Weights,  // "bf16w": weight-only bfloat16, defined by reference/quantize.h
+  kInt8Weights,  // "int8w": weight-only int8 per output row, defined by reference/quantize.h
+};
 const char* precision_name(Precision p);
+// Every precision, in the order above.
+const std::vector<Precision>& all_precisions();
+// The weights a precision's products read: bf16w and int8w their formats,
+// float32 and bfloat16 the checkpoint's float32 (bfloat16 converts them itself).
+WeightFormat weight_format(Precision p);
+// Whether the reference defines the precision (float32, bf16w, int8w): it then
+// has its own goldens, bit-exact backends run it, and verify gates its tokens.
+bool reference_precision(Precision p);
 
 // What a backend computes on. The harness runs every backend the same way;
 // it reads this to pick backends by what they are and to report the GPUs.

@@ -1,5 +1,7 @@
 #include "backends/registry.h"
 
+#include <algorithm>
+
 #include "backends/cpu/kernels.h"
 #include "backends/null/null_backend.h"
 #include "backends/openmp/openmp_backend.h"
@@ -31,28 +33,78 @@ bool cuda_available(std::string* why) {
 
 const std::vector<BackendEntry>& backend_entries() {
   static const std::vector<BackendEntry> kEntries = {
-    {"reference", "the frozen serial reference (llm.c's loops, one thread)", Numerics::kBitExact,
-     Device::kCpu, false, false, &make_reference_backend},
-    {"pthreads", "bit-exact SIMD kernels on a static pool of pthreads", Numerics::kBitExact,
-     Device::kCpu, true, false, &make_pthreads_backend, nullptr, true},
-    {"openmp", "the same bit-exact kernels with OpenMP parallel loops", Numerics::kBitExact,
-     Device::kCpu, true, false, &make_openmp_backend, nullptr, true},
+    {"reference",
+     "the frozen serial reference (llm.c's loops, one thread)",
+     Numerics::kBitExact,
+     Device::kCpu,
+     false,
+     {Precision::kFloat32, Precision::kBF16Weights, Precision::kInt8Weights},
+     &make_reference_backend},
+    {"pthreads",
+     "bit-exact SIMD kernels on a static pool of pthreads",
+     Numerics::kBitExact,
+     Device::kCpu,
+     true,
+     {Precision::kFloat32, Precision::kBF16Weights, Precision::kInt8Weights},
+     &make_pthreads_backend,
+     nullptr,
+     true},
+    {"openmp",
+     "the same bit-exact kernels with OpenMP parallel loops",
+     Numerics::kBitExact,
+     Device::kCpu,
+     true,
+     {Precision::kFloat32, Precision::kBF16Weights, Precision::kInt8Weights},
+     &make_openmp_backend,
+     nullptr,
+     true},
 #if GPT2_WITH_BLIS
-    {"blis", "matrix products through BLIS, the rest on the shared kernels", Numerics::kReordered,
-     Device::kCpu, true, false, &make_blis_backend, nullptr, true},
+    {"blis",
+     "matrix products through BLIS, the rest on the shared kernels",
+     Numerics::kReordered,
+     Device::kCpu,
+     true,
+     {Precision::kFloat32},
+     &make_blis_backend,
+     nullptr,
+     true},
 #endif
 #if GPT2_WITH_ONEDNN
-    {"onednn", "matrix products through oneDNN (float32 or bfloat16), the rest shared",
-     Numerics::kReordered, Device::kCpu, true, true, &make_onednn_backend, nullptr, true},
+    {"onednn",
+     "matrix products through oneDNN (float32 or bfloat16), the rest shared",
+     Numerics::kReordered,
+     Device::kCpu,
+     true,
+     {Precision::kFloat32, Precision::kBFloat16},
+     &make_onednn_backend,
+     nullptr,
+     true},
 #endif
 #if GPT2_WITH_CUDA
-    {"cuda-naive", "one GPU, naive CUDA kernels bit-exact with the reference", Numerics::kBitExact,
-     Device::kCuda, false, false, &make_cuda_naive_backend, &cuda_available},
-    {"cuda", "one GPU, fused kernels, cuBLAS, a CUDA graph per decode step (float32 or bfloat16)",
-     Numerics::kReordered, Device::kCuda, false, true, &make_cuda_backend, &cuda_available},
+    {"cuda-naive",
+     "one GPU, naive CUDA kernels bit-exact with the reference",
+     Numerics::kBitExact,
+     Device::kCuda,
+     false,
+     {Precision::kFloat32},
+     &make_cuda_naive_backend,
+     &cuda_available},
+    {"cuda",
+     "one GPU, fused kernels, cuBLAS, a CUDA graph per decode step (float32 or bfloat16)",
+     Numerics::kReordered,
+     Device::kCuda,
+     false,
+     {Precision::kFloat32, Precision::kBFloat16},
+     &make_cuda_backend,
+     &cuda_available},
 #endif
-    {"null", "fixed logits, no computation (measures the harness's overhead)", Numerics::kNone,
-     Device::kCpu, false, false, &make_null_backend},
+    {"null",
+     "fixed logits, no computation (measures the harness's overhead)",
+     Numerics::kNone,
+     Device::kCpu,
+     false,
+     {Precision::kFloat32},
+     &make_null_backend},
   };
   return kEntries;
 }
@@ -62,13 +114,29 @@ bool backend_available(const BackendEntry& entry, std::string* why) {
 }
 
 bool offers_precision(const BackendEntry& entry, Precision p) {
-  return p == Precision::kFloat32 || entry.bfloat16;
+  return std::find(entry.precisions.begin(), entry.precisions.end(), p) != entry.precisions.end();
+}
+
+std::string offered_precisions(const BackendEntry& entry) {
+  std::string out;
+  for (Precision p : entry.precisions)
+    out += (out.empty() ? "" : ", ") + std::string(precision_name(p));
+  return out;
 }
 
 std::optional<Precision> parse_precision(std::string_view name) {
-  if (name == "float32") return Precision::kFloat32;
-  if (name == "bfloat16" || name == "bf16") return Precision::kBFloat16;
+  for (Precision p : all_precisions()) {
+    if (name == precision_name(p)) return p;
+  }
+  if (name == "bf16") return Precision::kBFloat16;
   return std::nullopt;
+}
+
+std::string precision_names_joined() {
+  std::string out;
+  for (Precision p : all_precisions())
+    out += (out.empty() ? "" : ", ") + std::string(precision_name(p));
+  return out;
 }
 
 std::vector<std::string> backend_names() {
@@ -94,16 +162,6 @@ const BackendEntry& find_backend(std::string_view name) {
                        "' (known: " + backend_names_joined() + ").");
 }
 
-namespace {
-std::string bfloat16_backends() {
-  std::string out;
-  for (const BackendEntry& e : backend_entries()) {
-    if (e.bfloat16) out += (out.empty() ? "" : ", ") + std::string(e.name);
-  }
-  return out.empty() ? "none built" : out;
-}
-}  // namespace
-
 std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<const Model> model,
                                       const BackendConfig& config) {
   const BackendEntry& entry = find_backend(name);
@@ -114,9 +172,9 @@ std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<con
     throw std::invalid_argument("backend " + std::string(name) + ": threads must be at least 1");
   }
   if (!offers_precision(entry, config.precision)) {
-    throw std::invalid_argument("backend " + std::string(name) + ": only float32, not " +
-                                precision_name(config.precision) +
-                                " (bfloat16: " + bfloat16_backends() + ")");
+    throw std::invalid_argument("backend " + std::string(name) + " offers " +
+                                offered_precisions(entry) + ", not " +
+                                precision_name(config.precision));
   }
   return entry.make(std::move(model), config);
 }

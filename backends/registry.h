@@ -23,9 +23,9 @@ struct BackendEntry {
   std::string_view name;
   std::string_view summary;  // one line for --help
   Numerics numerics;
-  Device device;  // what it computes on
-  bool threaded;  // whether --threads changes anything
-  bool bfloat16;  // whether it offers Precision::kBFloat16 (all run float32)
+  Device device;                      // what it computes on
+  bool threaded;                      // whether --threads changes anything
+  std::vector<Precision> precisions;  // what it offers (every one offers float32)
   std::unique_ptr<Backend> (*make)(std::shared_ptr<const Model>, const BackendConfig&);
   // Whether this machine can run it (a GPU backend needs a GPU); if not, why
   // not. Null: always.
@@ -45,8 +45,13 @@ std::string backend_names_joined(std::string_view sep = ", ");
 
 // Whether the backend runs at precision p.
 bool offers_precision(const BackendEntry& entry, Precision p);
-// "float32", "bfloat16" or "bf16" (its short name); nullopt otherwise.
+// "float32, bf16w, int8w": the precisions it offers, for error messages.
+std::string offered_precisions(const BackendEntry& entry);
+// "float32", "bfloat16" (or its short name "bf16"), "bf16w", "int8w"; nullopt
+// otherwise.
 std::optional<Precision> parse_precision(std::string_view name);
+// "float32, bfloat16, bf16w, int8w": every name parse_precision() knows.
+std::string precision_names_joined();
 
 // Throws UnknownBackend for an unknown name, std::invalid_argument for a config
 // the backend cannot run (threads < 1, a precision it lacks), std::runtime_error

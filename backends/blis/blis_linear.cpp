@@ -143,6 +143,10 @@ void BlisLinear::run(Linear which, int layer, const float* inp, int T, const Epi
   if (!direct) cpu::apply_epilogue(dst, T, OC, ep, kernels_, ex);
 }
 
+void BlisLinear::wte_row(int token, float* out) const {
+  cpu::copy_wte_row(*model_, token, out);
+}
+
 std::string BlisLinear::details() const {
   const BlisInfo& b = blis_info();
   return "BLIS " + b.version + " (" + b.threading + "), sub-configuration " + b.arch + " (" +

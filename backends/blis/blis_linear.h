@@ -32,6 +32,7 @@ class BlisLinear final : public cpu::LinearLayers {
   BlisLinear(std::shared_ptr<const Model> model, const cpu::Kernels& kernels);
   void run(cpu::Linear which, int layer, const float* inp, int T, const cpu::Epilogue& ep,
            Executor& ex) override;
+  void wte_row(int token, float* out) const override;
   std::string details() const override;
   int gemv_max_rows() const { return gemv_max_rows_; }
 

@@ -54,7 +54,9 @@ class CpuSession final : public Session {
     const long lC = C, cap = capacity_;
     float* x = x_.data();
 
-    encoder_rows(x, tokens.data(), p.wte, p.wpe, pos, n, C, ex);
+    encoder_rows(
+        x, tokens.data(), [&](int token, float* out) { linear.wte_row(token, out); }, p.wpe, pos, n,
+        C, ex);
     for (int l = 0; l < L; l++) {
       float* keys_t = keys_t_.data() + l * lC * cap;
       float* values = values_.data() + l * cap * lC;
@@ -96,17 +98,20 @@ std::unique_ptr<Backend> make_bit_exact_backend(std::string name,
                                                 const BackendConfig& config,
                                                 std::unique_ptr<Executor> executor,
                                                 const std::string& threading) {
-  if (config.precision != Precision::kFloat32) {
-    throw std::invalid_argument("backend " + name + ": only float32 (it is bit-exact)");
+  if (!reference_precision(config.precision)) {
+    throw std::invalid_argument("backend " + name + " offers float32, bf16w, int8w, not " +
+                                precision_name(config.precision));
   }
   auto engine = std::make_shared<Engine>();
   engine->model = model;
   engine->executor = std::move(executor);
   engine->kernels = &best_kernels();
-  engine->linear = std::make_unique<PackedLinear>(model, *engine->kernels, *engine->executor);
+  engine->linear = std::make_unique<PackedLinear>(model, *engine->kernels, *engine->executor,
+                                                  weight_format(config.precision));
   BackendInfo info;
   info.name = std::move(name);
   info.numerics = Numerics::kBitExact;
+  info.precision = config.precision;
   info.threads = config.threads;
   info.details = threading + ", " + engine->linear->details();
   return std::make_unique<CpuBackend>(std::move(info), std::move(engine));

@@ -41,8 +41,8 @@ class CpuBackend final : public Backend {
 };
 
 // A bit-exact backend: the shared kernels and packed weights on `executor`.
-// `threading` says how its threads work, for BackendInfo::details. Refuses any
-// precision but float32.
+// `threading` says how its threads work, for BackendInfo::details. Runs the
+// precisions the reference defines (float32, bf16w, int8w), bit for bit.
 std::unique_ptr<Backend> make_bit_exact_backend(std::string name,
                                                 std::shared_ptr<const Model> model,
                                                 const BackendConfig& config,

@@ -10,8 +10,12 @@
 //
 // The matmul weights are repacked once: output rows in groups of 64, the group's
 // 64 weights of input i stored together, so the kernel streams each group's
-// weights once, contiguously.
+// weights once, contiguously. For the weight-only precisions (bf16w, int8w)
+// they stay narrow in memory and each is dequantized to float32 in registers
+// (reference/quantize.h's operations) before its product.
 #pragma once
+
+#include "reference/quantize.h"
 
 namespace gpt2::cpu {
 
@@ -70,11 +74,20 @@ struct Epilogue {
   }
 };
 
+// A packed matrix as the matmul kernel reads it (packed.h): (ceil(OC/64), C, 64)
+// values of `format` (float, bfloat16 bits as uint16, or int8), and for int8 a
+// scale per output row (ceil(OC/64) * 64).
+struct PackedView {
+  WeightFormat format = WeightFormat::kFloat32;
+  const void* data = nullptr;
+  const float* scales = nullptr;
+};
+
 struct Kernels {
   Isa isa;
   // Rows [t0, t1) of out (see Epilogue) for output groups [g0, g1) of a packed
-  // matrix. packed (ceil(OC/64), C, 64); bias (OC) or null; inp (T, C).
-  void (*matmul)(const float* packed, const float* bias, int OC, int C, const float* inp, int t0,
+  // matrix w; bias (OC) or null; inp (T, C).
+  void (*matmul)(const PackedView& w, const float* bias, int OC, int C, const float* inp, int t0,
                  int t1, int g0, int g1, const Epilogue& ep);
   // One head of attention for R <= kAttentionRows consecutive query rows: row
   // r attends to the first n0 + r keys, with the bits of

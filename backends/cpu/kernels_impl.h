@@ -3,6 +3,8 @@
 // before including this file.
 // Everything here lives in that namespace, so the per-ISA copies never mix.
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <numbers>
 
 #include "backends/cpu/kernels.h"
@@ -18,7 +20,6 @@ using simd::store;
 using simd::vf;
 
 constexpr int kVecs = kGroupRows / kLanes;                  // vectors per packed group (4)
-constexpr int kPrefetchRows = 16;                           // inputs ahead: 16 x 256 B = 4 KB
 constexpr int kTileRows = matmul_tile_rows(GPT2_ISA_ENUM);  // rows per register tile
 
 // Scalar tails go through lane 0 of the vector functions (the same bits as
@@ -72,9 +73,56 @@ inline void finish_row(const Epilogue& ep, int row, int o0, int OC, const vf* ac
   for (int j = 0; j < valid; j++) out[j] = ep.kind == Epilogue::kAdd ? out[j] + v[j] : v[j];
 }
 
+// One group's weights of input i as kVecs float vectors, one reader per
+// weight format. Each stream is asked for 4 KB ahead (hardware prefetchers stop
+// at 4 KB page boundaries).
+constexpr int kPrefetchBytes = 4096;
+
+struct F32Group {
+  const float* wg;  // (C, 64)
+  inline void operator()(int i, vf* wv) const {
+    const float* w = wg + long(i) * kGroupRows;
+    __builtin_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes);
+    __builtin_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes + 128);
+    for (int k = 0; k < kVecs; k++) wv[k] = load(w + k * kLanes);
+  }
+};
+
+// bfloat16 bits b: the float with bits b << 16, exactly bf16_to_float.
+struct BF16Group {
+  typedef std::uint16_t vh __attribute__((vector_size(kLanes * 2)));
+  const std::uint16_t* wg;  // (C, 64)
+  inline void operator()(int i, vf* wv) const {
+    const std::uint16_t* w = wg + long(i) * kGroupRows;
+    __builtin_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes);
+    for (int k = 0; k < kVecs; k++) {
+      vh h;
+      std::memcpy(&h, w + k * kLanes, sizeof h);
+      const simd::vu bits = __builtin_convertvector(h, simd::vu) << 16;
+      std::memcpy(&wv[k], &bits, sizeof bits);
+    }
+  }
+};
+
+// int8 q with its row's scale: float(q) * scale, exactly dequantize_int8.
+struct Int8Group {
+  typedef std::int8_t vb __attribute__((vector_size(kLanes)));
+  const std::int8_t* wg;  // (C, 64)
+  vf scale[kVecs];        // the group's 64 row scales
+  inline void operator()(int i, vf* wv) const {
+    const std::int8_t* w = wg + long(i) * kGroupRows;
+    __builtin_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes);
+    for (int k = 0; k < kVecs; k++) {
+      vb q;
+      std::memcpy(&q, w + k * kLanes, sizeof q);
+      wv[k] = __builtin_convertvector(q, vf) * scale[k];
+    }
+  }
+};
+
 // R rows x one group: acc[r][k] = bias + sum_i x[r][i] * w[i][k], in order of i.
-template <int R>
-inline void matmul_tile(const float* wg, const vf* bias, int C, const float* inp, int t, int o0,
+template <int R, typename Group>
+inline void matmul_tile(const Group& wg, const vf* bias, int C, const float* inp, int t, int o0,
                         int OC, const Epilogue& ep, float scaling) {
   vf acc[R][kVecs];
   for (int r = 0; r < R; r++) {
@@ -83,13 +131,8 @@ inline void matmul_tile(const float* wg, const vf* bias, int C, const float* inp
   const float* x[R];
   for (int r = 0; r < R; r++) x[r] = inp + long(t + r) * C;
   for (int i = 0; i < C; i++) {
-    const float* w = wg + long(i) * kGroupRows;
-    // The group's weights are one contiguous stream: ask for them 4 KB ahead
-    // (hardware prefetchers stop at 4 KB page boundaries).
-    __builtin_prefetch(w + kPrefetchRows * kGroupRows);
-    __builtin_prefetch(w + kPrefetchRows * kGroupRows + 32);
     vf wv[kVecs];
-    for (int k = 0; k < kVecs; k++) wv[k] = load(w + k * kLanes);
+    wg(i, wv);
     for (int r = 0; r < R; r++) {
       const vf xv = splat(x[r][i]);
       for (int k = 0; k < kVecs; k++) acc[r][k] = acc[r][k] + xv * wv[k];
@@ -98,8 +141,22 @@ inline void matmul_tile(const float* wg, const vf* bias, int C, const float* inp
   for (int r = 0; r < R; r++) finish_row(ep, t + r, o0, OC, acc[r], scaling);
 }
 
-void matmul(const float* packed, const float* bias, int OC, int C, const float* inp, int t0, int t1,
-            int g0, int g1, const Epilogue& ep) {
+// The group reader of group g of w.
+inline F32Group group_reader(const float* data, const float*, int g, int C) {
+  return {data + long(g) * C * kGroupRows};
+}
+inline BF16Group group_reader(const std::uint16_t* data, const float*, int g, int C) {
+  return {data + long(g) * C * kGroupRows};
+}
+inline Int8Group group_reader(const std::int8_t* data, const float* scales, int g, int C) {
+  Int8Group r{data + long(g) * C * kGroupRows, {}};
+  for (int k = 0; k < kVecs; k++) r.scale[k] = load(scales + g * kGroupRows + k * kLanes);
+  return r;
+}
+
+template <typename T>
+void matmul_groups(const T* data, const float* scales, const float* bias, int OC, int C,
+                   const float* inp, int t0, int t1, int g0, int g1, const Epilogue& ep) {
   const float scaling = gelu_scaling();
   for (int g = g0; g < g1; g++) {
     const int o0 = g * kGroupRows;
@@ -109,12 +166,27 @@ void matmul(const float* packed, const float* bias, int OC, int C, const float* 
     }
     vf bv[kVecs];
     for (int k = 0; k < kVecs; k++) bv[k] = load(b + k * kLanes);
-    const float* wg = packed + long(g) * C * kGroupRows;
+    const auto wg = group_reader(data, scales, g, C);
     int t = t0;
     for (; t + kTileRows <= t1; t += kTileRows) {
       matmul_tile<kTileRows>(wg, bv, C, inp, t, o0, OC, ep, scaling);
     }
     for (; t < t1; t++) matmul_tile<1>(wg, bv, C, inp, t, o0, OC, ep, scaling);
+  }
+}
+
+void matmul(const PackedView& w, const float* bias, int OC, int C, const float* inp, int t0, int t1,
+            int g0, int g1, const Epilogue& ep) {
+  switch (w.format) {
+    case WeightFormat::kFloat32:
+      return matmul_groups(static_cast<const float*>(w.data), w.scales, bias, OC, C, inp, t0, t1,
+                           g0, g1, ep);
+    case WeightFormat::kBF16:
+      return matmul_groups(static_cast<const std::uint16_t*>(w.data), w.scales, bias, OC, C, inp,
+                           t0, t1, g0, g1, ep);
+    case WeightFormat::kInt8:
+      return matmul_groups(static_cast<const std::int8_t*>(w.data), w.scales, bias, OC, C, inp, t0,
+                           t1, g0, g1, ep);
   }
 }
 

@@ -8,11 +8,15 @@
 
 namespace gpt2::cpu {
 
-void encoder_rows(float* x, const int* tokens, const float* wte, const float* wpe, int pos, int T,
-                  int C, Executor& ex) {
+void encoder_rows(float* x, const int* tokens, const WteRow& wte_row, const float* wpe, int pos,
+                  int T, int C, Executor& ex) {
   ex.parallel_for(T, [&](int begin, int end, int) {
-    ref::encoder_forward(x + long(begin) * C, tokens + begin, wte, wpe, pos + begin, end - begin,
-                         C);
+    for (int t = begin; t < end; t++) {
+      float* out = x + long(t) * C;
+      const float* position = wpe + long(pos + t) * C;
+      wte_row(tokens[t], out);
+      for (int i = 0; i < C; i++) out[i] = out[i] + position[i];
+    }
   });
 }
 

@@ -5,16 +5,20 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 
 #include "backends/cpu/executor.h"
 #include "backends/cpu/kernels.h"
 
 namespace gpt2::cpu {
 
-// x (T, C) = wte[tokens[t]] + wpe[pos + t], rows in parallel
-// (ref::encoder_forward on each share). tokens (T), wte (V, C), wpe (maxT, C).
-void encoder_rows(float* x, const int* tokens, const float* wte, const float* wpe, int pos, int T,
-                  int C, Executor& ex);
+// x (T, C) = wte_row(tokens[t]) + wpe[pos + t], rows in parallel: each value
+// the reference encoder's one add (ref::encoder_forward). wte_row(token, out
+// (C)) writes wte's row as the products read it (LinearLayers::wte_row).
+// tokens (T), wpe (maxT, C).
+using WteRow = std::function<void(int token, float* out)>;
+void encoder_rows(float* x, const int* tokens, const WteRow& wte_row, const float* wpe, int pos,
+                  int T, int C, Executor& ex);
 
 // ln (T, C) = layernorm(x (T, C)) with weight w (C) and bias b (C), rows in
 // parallel (ref::layernorm_forward on each share).

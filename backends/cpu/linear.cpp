@@ -28,6 +28,11 @@ LinearMatrix linear_matrix(const Model& model, Linear which, int layer) {
   return {};
 }
 
+void copy_wte_row(const Model& model, int token, float* out) {
+  const int C = model.config().channels;
+  std::memcpy(out, model.params().wte + long(token) * C, sizeof(float) * C);
+}
+
 const char* linear_name(Linear which) {
   switch (which) {
     case Linear::kQkv:

@@ -28,8 +28,15 @@ class LinearLayers {
   // library with its own threads must use exactly ex.threads() of them).
   virtual void run(Linear which, int layer, const float* inp, int T, const Epilogue& ep,
                    Executor& ex) = 0;
+  // out (C) = wte's row `token` as the products read it: the checkpoint's
+  // float32, or its dequantized value for the weight-only precisions (the
+  // encoder's embedding lookup, which must agree with the logits head).
+  virtual void wte_row(int token, float* out) const = 0;
   virtual std::string details() const = 0;
 };
+
+// out (C) = the float32 wte row `token` of `model` (the library backends' wte_row).
+void copy_wte_row(const Model& model, int token, float* out);
 
 // One matrix product of the model, as llm.c stores it: v = bias + inp . w^T.
 struct LinearMatrix {

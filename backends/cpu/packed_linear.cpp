@@ -2,18 +2,19 @@
 
 namespace gpt2::cpu {
 
-PackedLinear::PackedLinear(std::shared_ptr<const Model> model, const Kernels& kernels, Executor& ex)
-    : model_(std::move(model)), kernels_(kernels) {
+PackedLinear::PackedLinear(std::shared_ptr<const Model> model, const Kernels& kernels, Executor& ex,
+                           WeightFormat format)
+    : model_(std::move(model)), kernels_(kernels), format_(format) {
   const ModelConfig& c = model_->config();
   const ParameterTensors& p = model_->params();
   const long C = c.channels;
   for (int l = 0; l < c.num_layers; l++) {
-    qkv_.push_back(pack_matrix(p.qkvw + l * 3 * C * C, 3 * C, C, ex));
-    attproj_.push_back(pack_matrix(p.attprojw + l * C * C, C, C, ex));
-    fc_.push_back(pack_matrix(p.fcw + l * 4 * C * C, 4 * C, C, ex));
-    fcproj_.push_back(pack_matrix(p.fcprojw + l * 4 * C * C, C, 4 * C, ex));
+    qkv_.push_back(pack_matrix(p.qkvw + l * 3 * C * C, 3 * C, C, format, ex));
+    attproj_.push_back(pack_matrix(p.attprojw + l * C * C, C, C, format, ex));
+    fc_.push_back(pack_matrix(p.fcw + l * 4 * C * C, 4 * C, C, format, ex));
+    fcproj_.push_back(pack_matrix(p.fcprojw + l * 4 * C * C, C, 4 * C, format, ex));
   }
-  logits_ = pack_matrix(p.wte, c.vocab_size, C, ex);
+  logits_ = pack_matrix(p.wte, c.vocab_size, C, format, ex);
 }
 
 void PackedLinear::run(Linear which, int layer, const float* inp, int T, const Epilogue& ep,
@@ -41,7 +42,7 @@ void PackedLinear::run(Linear which, int layer, const float* inp, int T, const E
       break;
   }
   const int groups = m->groups();
-  const float* w = m->data.data();
+  const PackedView w = m->view();
   ex.parallel_for(matmul_tasks(groups, T), [&](int begin, int end, int) {
     for_task_runs(T, begin, end, [&](int g0, int g1, int t0, int t1) {
       kernels_.matmul(w, bias, m->rows, m->cols, inp, t0, t1, g0, g1, ep);
@@ -49,9 +50,19 @@ void PackedLinear::run(Linear which, int layer, const float* inp, int T, const E
   });
 }
 
+void PackedLinear::wte_row(int token, float* out) const {
+  if (format_ == WeightFormat::kFloat32) return copy_wte_row(*model_, token, out);
+  unpack_row(logits_, token, out);
+}
+
 std::string PackedLinear::details() const {
-  return std::string(isa_name(kernels_.isa)) +
-         " kernels, weights repacked in 64-row groups, sums in the reference's order";
+  std::string weights = "weights repacked in 64-row groups";
+  if (format_ == WeightFormat::kBF16) weights = "bfloat16 weights (bf16w) in 64-row groups";
+  if (format_ == WeightFormat::kInt8) {
+    weights = "int8 weights with a scale per row (int8w) in 64-row groups";
+  }
+  return std::string(isa_name(kernels_.isa)) + " kernels, " + weights +
+         ", sums in the reference's order";
 }
 
 }  // namespace gpt2::cpu

@@ -48,15 +48,18 @@ void for_task_runs(int T, int begin, int end, F call) {
 
 class PackedLinear final : public LinearLayers {
  public:
-  // Packs every matrix of `model` once, in parallel on `ex`.
-  PackedLinear(std::shared_ptr<const Model> model, const Kernels& kernels, Executor& ex);
+  // Packs every matrix of `model` once in `format`, in parallel on `ex`.
+  PackedLinear(std::shared_ptr<const Model> model, const Kernels& kernels, Executor& ex,
+               WeightFormat format = WeightFormat::kFloat32);
   void run(Linear which, int layer, const float* inp, int T, const Epilogue& ep,
            Executor& ex) override;
+  void wte_row(int token, float* out) const override;
   std::string details() const override;
 
  private:
   std::shared_ptr<const Model> model_;
   const Kernels& kernels_;
+  WeightFormat format_;
   std::vector<PackedMatrix> qkv_, attproj_, fc_, fcproj_;  // per layer
   PackedMatrix logits_;                                    // wte's V rows
 };

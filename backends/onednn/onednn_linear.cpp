@@ -287,6 +287,10 @@ int OnednnLinear::primitives_made() const {
   return impl_->made;
 }
 
+void OnednnLinear::wte_row(int token, float* out) const {
+  cpu::copy_wte_row(*impl_->model, token, out);
+}
+
 std::string OnednnLinear::details() const {
   const OnednnInfo& o = onednn_info();
   const bool bf16 = impl_->precision == Precision::kBFloat16;

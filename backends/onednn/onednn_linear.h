@@ -35,6 +35,7 @@ class OnednnLinear final : public cpu::LinearLayers {
   ~OnednnLinear() override;
   void run(cpu::Linear which, int layer, const float* inp, int T, const cpu::Epilogue& ep,
            Executor& ex) override;
+  void wte_row(int token, float* out) const override;
   std::string details() const override;
 
   // The implementation oneDNN runs for T rows of `which`, e.g. "brg:avx512_core".

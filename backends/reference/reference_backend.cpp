@@ -10,6 +10,7 @@ namespace {
 
 class ReferenceSession final : public Session {
  public:
+  // model: the one whose weights the products read (dequantized for bf16w and int8w).
   ReferenceSession(std::shared_ptr<const Model> model, int capacity)
       : model_(std::move(model)), state_(model_->config(), capacity) {}
 
@@ -27,20 +28,28 @@ class ReferenceSession final : public Session {
 
 class ReferenceBackend final : public Backend {
  public:
-  explicit ReferenceBackend(std::shared_ptr<const Model> model) : model_(std::move(model)) {
+  ReferenceBackend(std::shared_ptr<const Model> model, Precision precision)
+      : model_(std::move(model)), weights_(dequantized_model(model_, weight_format(precision))) {
     info_.name = "reference";
     info_.numerics = Numerics::kBitExact;
+    info_.precision = precision;
     info_.threads = 1;
     info_.details = "frozen serial reference, scalar loops";
+    if (precision != Precision::kFloat32) {
+      info_.details += std::string(", weights dequantized from ") + precision_name(precision);
+    }
   }
   const BackendInfo& info() const override { return info_; }
   const Model& model() const override { return *model_; }
   std::unique_ptr<Session> open_session(int capacity) const override {
-    return std::make_unique<ReferenceSession>(model_, capacity);
+    return std::make_unique<ReferenceSession>(weights_, capacity);
   }
 
  private:
   std::shared_ptr<const Model> model_;
+  // model_ with its five weight matrices dequantized (reference/quantize.h);
+  // model_ itself for float32.
+  std::shared_ptr<const Model> weights_;
   BackendInfo info_;
 };
 
@@ -48,10 +57,12 @@ class ReferenceBackend final : public Backend {
 
 std::unique_ptr<Backend> make_reference_backend(std::shared_ptr<const Model> model,
                                                 const BackendConfig& config) {
-  if (config.precision != Precision::kFloat32) {
-    throw std::invalid_argument("backend reference: only float32 (it is the float32 reference)");
+  if (!reference_precision(config.precision)) {
+    throw std::invalid_argument(
+        std::string("backend reference offers float32, bf16w, int8w, not ") +
+        precision_name(config.precision));
   }
-  return std::make_unique<ReferenceBackend>(std::move(model));
+  return std::make_unique<ReferenceBackend>(std::move(model), config.precision);
 }
 
 }  // namespace gpt2

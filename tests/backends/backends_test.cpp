@@ -44,22 +44,52 @@ std::vector<std::string> computing_backends() {
   return out;
 }
 
-using Param = std::tuple<std::string, int, Mode>;
+using Param = std::tuple<std::string, int, Mode, Precision>;
+
+// Every CPU backend that computes, at 1 to 4 threads (1 for those that are not
+// threaded), in both modes, at each precision the reference defines that it
+// offers (float32, bf16w, int8w; bfloat16: BFloat16Test).
+std::vector<Param> backend_params() {
+  std::vector<Param> out;
+  for (const std::string& name : computing_backends()) {
+    const BackendEntry& e = find_backend(name);
+    for (Precision p : all_precisions()) {
+      if (!reference_precision(p) || !offers_precision(e, p)) continue;
+      for (int threads = 1; threads <= (e.threaded ? 4 : 1); threads++) {
+        for (Mode mode : {Mode::kRecompute, Mode::kKvCache})
+          out.emplace_back(name, threads, mode, p);
+      }
+    }
+  }
+  return out;
+}
 
 // The largest |logit - reference logit| a reordering float32 backend may show
 // (VerifyOptions::max_logit_diff's default; README: "Numerics").
 constexpr double kReorderedLogitBound = 1e-3;
 
+std::string param_label(const Param& param) {
+  const auto& [name, threads, mode, precision] = param;
+  return name + "_" + std::to_string(threads) + "threads_" +
+         (mode == Mode::kRecompute ? "recompute" : "kvcache") +
+         (precision == Precision::kFloat32 ? std::string()
+                                           : std::string("_") + precision_name(precision));
+}
+
 class BackendTest : public ::testing::TestWithParam<Param> {};
 
 void expect_matches_reference(const std::shared_ptr<const Model>& model, const Param& param,
                               const std::vector<std::vector<int>>& prompts, int extra) {
-  const auto& [name, threads, mode] = param;
+  const auto& [name, threads, mode, precision] = param;
   BackendConfig config;
   config.threads = threads;
+  config.precision = precision;
   auto backend = make_backend(name, model, config);
-  auto reference = make_backend("reference", model, {});
+  BackendConfig reference_config;
+  reference_config.precision = precision;  // bf16w and int8w: the reference defines them
+  auto reference = make_backend("reference", model, reference_config);
   EXPECT_EQ(backend->info().name, name);
+  EXPECT_EQ(backend->info().precision, precision);
   double max_diff = 0;
   for (const auto& prompt : prompts) {
     for (Rule rule : {Rule::kMedian, Rule::kGreedy}) {
@@ -114,16 +144,8 @@ TEST_P(BackendTest, ShapesOffTheVectorWidthMatchTheReference) {
   expect_matches_reference(model, GetParam(), {{5}, long_prompt}, 6);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBackends, BackendTest,
-                         ::testing::Combine(::testing::ValuesIn(computing_backends()),
-                                            ::testing::Range(1, 5),
-                                            ::testing::Values(Mode::kRecompute, Mode::kKvCache)),
-                         [](const auto& info) {
-                           return std::get<0>(info.param) + "_" +
-                                  std::to_string(std::get<1>(info.param)) + "threads_" +
-                                  (std::get<2>(info.param) == Mode::kRecompute ? "recompute"
-                                                                               : "kvcache");
-                         });
+INSTANTIATE_TEST_SUITE_P(AllBackends, BackendTest, ::testing::ValuesIn(backend_params()),
+                         [](const auto& info) { return param_label(info.param); });
 
 // Backends that offer bfloat16 follow the reference closely there too, though
 // not token for token: every logit within 2% of the step's largest |logit|,
@@ -199,7 +221,11 @@ TEST(RegistryTest, PrecisionsByNameAndBackendsThatLackOne) {
   EXPECT_EQ(parse_precision("float32"), Precision::kFloat32);
   EXPECT_EQ(parse_precision("bfloat16"), Precision::kBFloat16);
   EXPECT_EQ(parse_precision("bf16"), Precision::kBFloat16);
+  EXPECT_EQ(parse_precision("bf16w"), Precision::kBF16Weights);
+  EXPECT_EQ(parse_precision("int8w"), Precision::kInt8Weights);
   EXPECT_EQ(parse_precision("fp16"), std::nullopt);
+  EXPECT_EQ(parse_precision("int8"), std::nullopt);
+  for (Precision p : all_precisions()) EXPECT_EQ(parse_precision(precision_name(p)), p);
   BackendConfig bf16;
   bf16.precision = Precision::kBFloat16;
   for (const char* name : {"reference", "pthreads", "openmp"}) {
@@ -209,10 +235,22 @@ TEST(RegistryTest, PrecisionsByNameAndBackendsThatLackOne) {
       make_backend(name, test::tiny_model(), bf16);
       FAIL() << name;
     } catch (const std::invalid_argument& e) {
-      EXPECT_EQ(std::string(e.what()).rfind(
-                    "backend " + std::string(name) + ": only float32, not bfloat16 (bfloat16: ", 0),
-                0u)
+      EXPECT_EQ(std::string(e.what()),
+                "backend " + std::string(name) + " offers float32, bf16w, int8w, not bfloat16")
           << e.what();
+    }
+  }
+  // Those without the weight-only precisions name the ones they offer.
+  BackendConfig int8w;
+  int8w.precision = Precision::kInt8Weights;
+  for (const BackendEntry& e : backend_entries()) {
+    if (offers_precision(e, Precision::kInt8Weights) || !backend_available(e)) continue;
+    try {
+      make_backend(e.name, test::tiny_model(), int8w);
+      FAIL() << e.name;
+    } catch (const std::invalid_argument& error) {
+      EXPECT_EQ(std::string(error.what()), "backend " + std::string(e.name) + " offers " +
+                                               offered_precisions(e) + ", not int8w");
     }
   }
 }

@@ -153,14 +153,14 @@ TEST_P(KernelsTest, MatmulEpiloguesMatchTheReference) {
         std::to_string(T) + "x" + std::to_string(C) + "x" + std::to_string(OC);
 
     std::vector<float> got(std::size_t(T) * OC, NAN);
-    k().matmul(packed.data.data(), bias.data(), OC, C, inp.data(), 0, T, 0, packed.groups(),
+    k().matmul(packed.view(), bias.data(), OC, C, inp.data(), 0, T, 0, packed.groups(),
                {Epilogue::kStore, got.data(), OC});
     expect_same_bits(got, want, "store " + shape);
 
     // No bias: starts from 0.
     std::vector<float> nobias_want(std::size_t(T) * OC);
     ref::matmul_forward(nobias_want.data(), inp.data(), w.data(), nullptr, T, C, OC);
-    k().matmul(packed.data.data(), nullptr, OC, C, inp.data(), 0, T, 0, packed.groups(),
+    k().matmul(packed.view(), nullptr, OC, C, inp.data(), 0, T, 0, packed.groups(),
                {Epilogue::kStore, got.data(), OC});
     expect_same_bits(got, nobias_want, "no bias " + shape);
 
@@ -168,14 +168,14 @@ TEST_P(KernelsTest, MatmulEpiloguesMatchTheReference) {
     const auto resid = test::random_values(std::size_t(T) * OC, 4);
     std::vector<float> add_got = resid, add_want(resid.size());
     ref::residual_forward(add_want.data(), resid.data(), want.data(), T * OC);
-    k().matmul(packed.data.data(), bias.data(), OC, C, inp.data(), 0, T, 0, packed.groups(),
+    k().matmul(packed.view(), bias.data(), OC, C, inp.data(), 0, T, 0, packed.groups(),
                {Epilogue::kAdd, add_got.data(), OC});
     expect_same_bits(add_got, add_want, "add " + shape);
 
     // GELU of the outputs.
     std::vector<float> gelu_want(want.size());
     ref::gelu_forward(gelu_want.data(), want.data(), T * OC);
-    k().matmul(packed.data.data(), bias.data(), OC, C, inp.data(), 0, T, 0, packed.groups(),
+    k().matmul(packed.view(), bias.data(), OC, C, inp.data(), 0, T, 0, packed.groups(),
                {Epilogue::kGelu, got.data(), OC});
     expect_same_bits(got, gelu_want, "gelu " + shape);
 
@@ -183,11 +183,47 @@ TEST_P(KernelsTest, MatmulEpiloguesMatchTheReference) {
     std::vector<float> pieces(std::size_t(T) * OC, NAN);
     for (int g = 0; g < packed.groups(); g++) {
       for (int t = 0; t < T; t += 5) {
-        k().matmul(packed.data.data(), bias.data(), OC, C, inp.data(), t, std::min(T, t + 5), g,
-                   g + 1, {Epilogue::kStore, pieces.data(), OC});
+        k().matmul(packed.view(), bias.data(), OC, C, inp.data(), t, std::min(T, t + 5), g, g + 1,
+                   {Epilogue::kStore, pieces.data(), OC});
       }
     }
     expect_same_bits(pieces, want, "pieces " + shape);
+  }
+}
+
+// bf16w and int8w: the packed narrow weights, dequantized in registers, give
+// the reference's product over the dequantized matrix bit for bit, a row of
+// zeros included (int8: scale 0, q 0, the output its bias); and unpack_row
+// gives each row's dequantized values.
+TEST_P(KernelsTest, NarrowWeightsMatchTheReferenceOverTheirDequantizedValues) {
+  for (WeightFormat f : {WeightFormat::kBF16, WeightFormat::kInt8}) {
+    for (auto [T, C, OC] : {std::tuple{1, 64, 64}, {7, 33, 100}, {13, 128, 200}, {2, 5, 3}}) {
+      const auto inp = test::random_values(std::size_t(T) * C, 1);
+      auto w = test::random_values(std::size_t(OC) * C, 2, 0.2f);
+      std::fill_n(w.begin() + std::size_t(OC / 2) * C, C, 0.0f);  // row OC/2: zeros
+      const auto bias = test::random_values(OC, 3);
+      SerialExecutor serial;
+      const PackedMatrix packed = pack_matrix(w.data(), OC, C, f, serial);
+      std::vector<float> dequantized = w;
+      dequantize_matrix_in_place(dequantized, OC, C, f);
+      std::vector<float> want(std::size_t(T) * OC), got(want.size(), NAN);
+      ref::matmul_forward(want.data(), inp.data(), dequantized.data(), bias.data(), T, C, OC);
+      k().matmul(packed.view(), bias.data(), OC, C, inp.data(), 0, T, 0, packed.groups(),
+                 {Epilogue::kStore, got.data(), OC});
+      const std::string what = std::string(weight_format_name(f)) + " " + std::to_string(T) + "x" +
+                               std::to_string(C) + "x" + std::to_string(OC);
+      expect_same_bits(got, want, what);
+      for (int t = 0; t < T; t++) EXPECT_EQ(got[std::size_t(t) * OC + OC / 2], bias[OC / 2]);
+      if (f == WeightFormat::kInt8) EXPECT_EQ(packed.scales.data()[OC / 2], 0.0f);
+      for (int r = 0; r < OC; r++) {
+        std::vector<float> row(C, NAN);
+        unpack_row(packed, r, row.data());
+        expect_same_bits(row,
+                         {dequantized.begin() + std::size_t(r) * C,
+                          dequantized.begin() + std::size_t(r + 1) * C},
+                         what + " row " + std::to_string(r));
+      }
+    }
   }
 }
 
@@ -202,7 +238,7 @@ TEST_P(KernelsTest, QkvEpilogueFillsTheCache) {
   ref::matmul_forward(want.data(), inp.data(), w.data(), bias.data(), T, C, 3 * C);
   std::vector<float> q(T * C, NAN), keys_t(C * stride, NAN), values(stride * C, NAN);
   const Epilogue ep = Epilogue::qkv(q.data(), keys_t.data(), values.data(), pos, stride, C, hs);
-  k().matmul(packed.data.data(), bias.data(), 3 * C, C, inp.data(), 0, T, 0, packed.groups(), ep);
+  k().matmul(packed.view(), bias.data(), 3 * C, C, inp.data(), 0, T, 0, packed.groups(), ep);
   for (int t = 0; t < T; t++) {
     for (int c = 0; c < C; c++) {
       EXPECT_EQ(q[t * C + c], want[t * 3 * C + c]);
@@ -287,7 +323,10 @@ TEST_P(LayersTest, EncoderAndLayernormMatchTheReference) {
     const std::string what = " pos=" + std::to_string(pos) + " T=" + std::to_string(T);
     std::vector<float> want(std::size_t(T) * C), got(want.size(), NAN);
     ref::encoder_forward(want.data(), tokens.data(), wte.data(), wpe.data(), pos, T, C);
-    encoder_rows(got.data(), tokens.data(), wte.data(), wpe.data(), pos, T, C, *ex);
+    const WteRow wte_row = [&](int token, float* out) {
+      std::copy_n(wte.data() + std::size_t(token) * C, C, out);
+    };
+    encoder_rows(got.data(), tokens.data(), wte_row, wpe.data(), pos, T, C, *ex);
     expect_same_bits(got, want, "encoder" + what);
 
     const auto x = test::random_values(std::size_t(T) * C, 5 + T, 3.0f);
