@@ -122,11 +122,31 @@ double weight_bytes_per_forward(const ModelConfig& c, Precision precision) {
   const double C = c.channels, L = c.num_layers;
   const double matrices = L * 12 * C * C + double(c.vocab_size) * C;
   const double small = L * (3 * C + C + 4 * C + C + 4 * C) + 2 * C;  // biases, layernorms
-  return matrices * (precision == Precision::kBFloat16 ? 2 : 4) + small * 4;
+  const double rows = L * (3 * C + C + 4 * C + C) + c.vocab_size;    // output rows of the matrices
+  switch (precision) {
+    case Precision::kBFloat16:
+    case Precision::kBF16Weights:
+      return matrices * 2 + small * 4;
+    case Precision::kInt8Weights:
+      return matrices * 1 + rows * 4 + small * 4;  // and a scale per row
+    case Precision::kFloat32:
+      break;
+  }
+  return matrices * 4 + small * 4;
 }
 
 std::string backend_label(const std::string& backend, Precision precision) {
-  return precision == Precision::kFloat32 ? backend : backend + " bfloat16 (not float32)";
+  if (precision == Precision::kFloat32) return backend;
+  if (precision == Precision::kBFloat16) return backend + " bfloat16 (not float32)";
+  return backend + " " + precision_name(precision);
+}
+
+const GoldenFile* SweepOptions::goldens_for(Precision precision) const {
+  const Precision want = reference_precision(precision) ? precision : Precision::kFloat32;
+  for (const GoldenFile& g : goldens) {
+    if (g.precision == want) return &g;
+  }
+  return nullptr;
 }
 
 std::string Workload::describe() const {
@@ -324,8 +344,8 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
     std::optional<Measurement> reference;
     if (listed || o.measure_reference) {
       auto backend = make_backend("reference", model, {});
-      reference = measure(*backend, mode, w, w.reference_reps, o.goldens, nullptr, progress,
-                          std::string("reference ") + mode_name(mode));
+      reference = measure(*backend, mode, w, w.reference_reps, o.goldens_for(Precision::kFloat32),
+                          nullptr, progress, std::string("reference ") + mode_name(mode));
       result.measurements.push_back(*reference);
     }
     for (const std::string& name : o.backends) {
@@ -351,8 +371,12 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
           Config c;
           c.backend = make_backend(name, model, config);
           c.pack = std::chrono::duration<double>(Clock::now() - t0).count();
-          c.run = std::make_unique<ConfigRun>(*c.backend, mode, w, w.reps, o.goldens,
-                                              reference ? &reference->generated : nullptr, label);
+          // Without goldens, a float32 row must give the float32 reference's
+          // tokens; other precisions' tokens are then unknown.
+          const bool float32 = precision == Precision::kFloat32;
+          c.run = std::make_unique<ConfigRun>(
+              *c.backend, mode, w, w.reps, o.goldens_for(precision),
+              reference && float32 ? &reference->generated : nullptr, label);
           return c;
         };
         auto done = [&](Config& c) {
@@ -407,8 +431,9 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
       }
       if (base.backend == "reference") m.speedup_vs_reference = base.stats.median / m.stats.median;
     }
-    // bfloat16 is not float32: its tokens are shown, not required to match.
-    const bool gated = m.precision == Precision::kFloat32;
+    // bfloat16 is not float32: its tokens are shown, not required to match;
+    // bf16w and int8w must give their own goldens' tokens.
+    const bool gated = reference_precision(m.precision);
     if ((gated && m.tokens == Check::kNo) || m.logits == Check::kNo) result.failures++;
     if (fastest == 0 || m.stats.median < fastest) fastest = m.stats.median;
   }

@@ -45,7 +45,8 @@ enum class Check { kYes, kNo, kNotApplicable };
 const char* check_name(Check c);
 
 // The bytes of weights one forward pass reads: every matrix (wte's V rows for
-// the logits) at the precision's width, biases and layernorm parameters in
+// the logits) at the precision's width (4 bytes; bfloat16 and bf16w 2; int8w 1
+// and a float32 scale per output row), biases and layernorm parameters in
 // float32. Every forward reads each of them once, in both modes.
 double weight_bytes_per_forward(const ModelConfig& config, Precision precision);
 
@@ -72,7 +73,8 @@ struct RowCeiling {
   std::string short_name() const;
 };
 
-// "onednn", or "onednn bfloat16 (not float32)": how reports name a backend.
+// "onednn", "onednn bfloat16 (not float32)", "pthreads int8w": how reports
+// name a backend at a precision.
 std::string backend_label(const std::string& backend, Precision precision);
 
 struct Measurement {
@@ -105,10 +107,15 @@ struct SweepOptions {
   std::vector<Mode> modes;
   // Each backend at each of these it offers (a backend offering none is an error).
   std::vector<Precision> precisions = {Precision::kFloat32};
-  bool measure_reference = true;        // the baseline, even if not listed
-  bool measure_overhead = true;         // the null backend
-  const GoldenFile* goldens = nullptr;  // for the tokens and logits checks
-  bool with_ceilings = true;            // the machine's ceilings at each thread count and the GPUs'
+  bool measure_reference = true;  // the baseline, even if not listed
+  bool measure_overhead = true;   // the null backend
+  // The workload rule's goldens, one per precision that has them (float32,
+  // bf16w, int8w), for the tokens and logits checks: a row is checked against
+  // its precision's (bfloat16: float32's, its tokens shown, not required).
+  std::vector<GoldenFile> goldens;
+  bool with_ceilings = true;  // the machine's ceilings at each thread count and the GPUs'
+  // The goldens a row of `precision` is checked against, or nullptr.
+  const GoldenFile* goldens_for(Precision precision) const;
 };
 
 struct SweepResult {

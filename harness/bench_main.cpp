@@ -76,8 +76,9 @@ void add_common_options(CLI::App& app, CommonOptions& o, const std::string& back
       ->capture_default_str();
   app.add_option("--mode", o.modes, "recompute, kv-cache, or all")->capture_default_str();
   app.add_option("--precision", o.precisions,
-                 "float32, bfloat16 (or bf16), both comma-separated, or all: each backend runs at "
-                 "each of these it offers (bfloat16: not float32, see README)")
+                 "float32, bfloat16 (or bf16), bf16w, int8w, several comma-separated, or all: "
+                 "each backend runs at each of these it offers (bfloat16: not float32; bf16w, "
+                 "int8w: weight-only, with their own goldens; see README)")
       ->capture_default_str();
   app.add_option("--model", o.model, "Checkpoint, synthetic:<preset>[:seed=N], or default")
       ->capture_default_str();
@@ -150,14 +151,14 @@ CLI::App* add_render_command(CLI::App& app, std::vector<std::filesystem::path>& 
 // Checks of the options, before any work.
 
 std::vector<Precision> parse_precisions(const std::string& text) {
-  if (text == "all") return {Precision::kFloat32, Precision::kBFloat16};
+  if (text == "all") return all_precisions();
   std::vector<Precision> out;
   std::stringstream in(text);
   for (std::string name; std::getline(in, name, ',');) {
     const auto p = parse_precision(name);
     if (!p) {
       throw std::invalid_argument("Unknown precision '" + name +
-                                  "' (known: float32, bfloat16, bf16, all).");
+                                  "' (known: " + precision_names_joined() + ", bf16, all).");
     }
     if (std::find(out.begin(), out.end(), *p) == out.end()) out.push_back(*p);
   }
@@ -202,8 +203,8 @@ std::vector<std::string> parse_backends(const std::string& text,
   for (std::string name; std::getline(in, name, ',');) {
     const BackendEntry& e = find_backend(name);  // throws for an unknown name
     if (!offers_any(e, precisions)) {
-      throw std::invalid_argument("Backend " + name + " runs float32 only, not " +
-                                  precision_name(precisions.front()) + ".");
+      throw std::invalid_argument("Backend " + name + " offers " + offered_precisions(e) +
+                                  ", not " + precision_name(precisions.front()) + ".");
     }
     if (std::string why; !backend_available(e, &why)) {
       throw std::invalid_argument("Backend " + name + " cannot run here: " + why + ".");
@@ -330,9 +331,22 @@ ReportContext report_context(const std::string& command, const Model& model) {
   return ctx;
 }
 
-// The goldens of the model for a rule, or nullopt when it has none.
-std::optional<GoldenFile> load_goldens(const Model& model, Rule rule) {
-  const auto path = golden_path(datasets_dir() / "goldens", model.name(), rule);
+// The precisions whose goldens rows at `precisions` are checked against: each
+// one the reference defines, and float32 for bfloat16 and for the reference's
+// float32 baseline.
+std::vector<Precision> golden_precisions_for(const std::vector<Precision>& precisions) {
+  std::vector<Precision> out = {Precision::kFloat32};
+  for (Precision p : precisions) {
+    if (reference_precision(p) && std::find(out.begin(), out.end(), p) == out.end()) {
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
+// The goldens of the model for a rule and precision, or nullopt when it has none.
+std::optional<GoldenFile> load_goldens(const Model& model, Rule rule, Precision precision) {
+  const auto path = golden_path(datasets_dir() / "goldens", model.name(), rule, precision);
   if (!std::filesystem::exists(path)) return std::nullopt;
   GoldenFile g = read_goldens(path);
   if (g.checksum != model.checksum()) {
@@ -443,7 +457,10 @@ int run_sweep_command(const SweepCli& s, const std::string& command) {
   auto on_progress = [&](const std::string& line) { progress.update(line); };
   std::shared_ptr<const Model> model = open_model(s.common.model, &std::cerr);
   check_model_fits(*model, w.prompts);
-  const std::optional<GoldenFile> goldens = load_goldens(*model, w.rule);
+  std::vector<GoldenFile> goldens;
+  for (Precision p : golden_precisions_for(plan.precisions)) {
+    if (auto g = load_goldens(*model, w.rule, p)) goldens.push_back(std::move(*g));
+  }
   ReportContext ctx = report_context(command, *model);
 
   SweepOptions so;
@@ -454,7 +471,7 @@ int run_sweep_command(const SweepCli& s, const std::string& command) {
   so.measure_reference = !s.no_reference;
   so.measure_overhead = !s.no_overhead;
   so.with_ceilings = !s.no_ceilings;
-  so.goldens = goldens ? &*goldens : nullptr;
+  so.goldens = std::move(goldens);
   const SweepResult result = run_sweep(model, w, so, on_progress);
   progress.done();
   std::vector<BackendInfo> infos;
@@ -476,26 +493,31 @@ int run_sweep_command(const SweepCli& s, const std::string& command) {
 // ---------------------------------------------------------------------------
 // gpt2-bench verify.
 
-// The committed goldens for each rule, or the reference's, computed now (with
-// a note saying so) for a model that has none.
+// The committed goldens for each rule and precision the rows need, or the
+// reference's, computed now (with a note saying so) where the model has none.
 std::vector<GoldenFile> goldens_for_rules(const std::shared_ptr<const Model>& model,
                                           const std::vector<Prompt>& prompts,
-                                          const std::vector<Rule>& rules, int jobs,
+                                          const std::vector<Rule>& rules,
+                                          const std::vector<Precision>& precisions, int jobs,
                                           const ProgressFn& progress,
                                           std::vector<std::string>& notes) {
   std::vector<GoldenFile> goldens;
-  for (Rule rule : rules) {
-    if (auto g = load_goldens(*model, rule)) {
-      goldens.push_back(std::move(*g));
-      continue;
+  for (Precision precision : golden_precisions_for(precisions)) {
+    for (Rule rule : rules) {
+      if (auto g = load_goldens(*model, rule, precision)) {
+        goldens.push_back(std::move(*g));
+        continue;
+      }
+      const std::string what = std::string(precision_name(precision)) + " " + rule_name(rule);
+      progress("no committed goldens: computing the reference's (" + what + ")");
+      BackendConfig config;
+      config.precision = precision;
+      auto reference = make_backend("reference", model, config);
+      goldens.push_back(
+          run_prompts(*reference, golden_prompts(prompts, rule), rule, Mode::kKvCache, jobs));
+      notes.push_back("No committed goldens for this model and " + what +
+                      ": compared with the reference, computed now.");
     }
-    progress(std::string("no committed goldens: computing the reference's (") + rule_name(rule) +
-             ")");
-    auto reference = make_backend("reference", model, {});
-    goldens.push_back(
-        run_prompts(*reference, golden_prompts(prompts, rule), rule, Mode::kKvCache, jobs));
-    notes.push_back(std::string("No committed goldens for this model and rule ") + rule_name(rule) +
-                    ": compared with the reference, computed now.");
   }
   return goldens;
 }
@@ -515,7 +537,7 @@ int run_verify_command(const VerifyCli& v, const std::string& command) {
 
   std::vector<std::string> notes;
   const std::vector<GoldenFile> goldens =
-      goldens_for_rules(model, prompts, rules, v.jobs, on_progress, notes);
+      goldens_for_rules(model, prompts, rules, plan.precisions, v.jobs, on_progress, notes);
   VerifyOptions vo;
   vo.backends = plan.backends;
   vo.threads = plan.threads;

@@ -56,6 +56,7 @@ GoldenFile run_prompts(const Backend& backend, const std::vector<Prompt>& prompt
   out.model = backend.model().name();
   out.checksum = backend.model().checksum();
   out.rule = rule;
+  out.precision = backend.info().precision;
   for (auto& steps : per_prompt) {
     for (GoldenStep& s : steps) out.steps.push_back(std::move(s));
   }

@@ -1,5 +1,7 @@
 #include "harness/goldens.h"
 
+#include "backends/registry.h"
+
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -125,6 +127,12 @@ GoldenFile read_goldens(const std::filesystem::path& path) {
         if (!r) fail(path, lineno, "unknown rule '" + value + "'");
         g.rule = *r;
         have_rule = true;
+      } else if (key == "precision") {
+        const std::optional<Precision> precision = parse_precision(value);
+        if (!precision || !reference_precision(*precision)) {
+          fail(path, lineno, "unknown precision '" + value + "' (goldens: float32, bf16w, int8w)");
+        }
+        g.precision = *precision;
       } else {
         fail(path, lineno, "unknown key '" + key + "'");
       }
@@ -174,6 +182,8 @@ void write_goldens(const std::filesystem::path& path, const GoldenFile& g,
   out << "model: " << g.model << "\n";
   out << "checksum: " << g.checksum << "\n";
   out << "rule: " << rule_name(g.rule) << "\n";
+  if (g.precision != Precision::kFloat32)
+    out << "precision: " << precision_name(g.precision) << "\n";
   out << "#prompt\tstep\ttoken\tmargin\ttop1-top2\tlogits-xxh3\n";
   char buf[64];
   for (const GoldenStep& s : g.steps) {
@@ -185,7 +195,7 @@ void write_goldens(const std::filesystem::path& path, const GoldenFile& g,
 }
 
 std::filesystem::path golden_path(const std::filesystem::path& goldens_dir,
-                                  const std::string& model_name, Rule rule) {
+                                  const std::string& model_name, Rule rule, Precision precision) {
   // A file path names its goldens by its stem; synthetic:124M:seed=1 becomes
   // synthetic-124M-seed1.
   const std::string name = model_name.find('/') != std::string::npos
@@ -199,7 +209,16 @@ std::filesystem::path golden_path(const std::filesystem::path& goldens_dir,
       tag += c;
     }
   }
+  if (precision != Precision::kFloat32) tag += std::string(".") + precision_name(precision);
   return goldens_dir / (tag + "." + rule_name(rule) + ".txt");
+}
+
+std::vector<Precision> golden_precisions() {
+  std::vector<Precision> out;
+  for (Precision p : all_precisions()) {
+    if (reference_precision(p)) out.push_back(p);
+  }
+  return out;
 }
 
 const std::vector<Rule>& golden_rules() {

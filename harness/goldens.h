@@ -4,8 +4,9 @@
 // prompts.txt: one prompt a line, "<id> <n> <token> <token> ...": complete the
 // prompt until the sequence holds n tokens. '#' starts a comment line.
 //
-// goldens/<model>.<rule>.txt: "key: value" lines (model, checksum, rule), then a
-// tab-separated row per generated token:
+// goldens/<model>[.<precision>].<rule>.txt: "key: value" lines (model, checksum,
+// rule, and precision when it is not float32), then a tab-separated row per
+// generated token:
 //   <prompt id> <step> <token> <margin> <top1-top2 logit gap> <XXH3-64 of the logits>
 #pragma once
 
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "harness/decide.h"
 
 namespace gpt2 {
@@ -45,6 +47,9 @@ struct GoldenFile {
   std::string model;     // e.g. synthetic:124M:seed=1
   std::string checksum;  // Model::checksum() of that model
   Rule rule = Rule::kMedian;
+  // The precision whose reference wrote them: float32, bf16w or int8w
+  // (reference_precision()); the file's "precision" key, float32 without one.
+  Precision precision = Precision::kFloat32;
   std::vector<GoldenStep> steps;  // grouped by prompt, in step order
 
   // The golden continuation of one prompt (empty when the file lacks it).
@@ -57,10 +62,14 @@ GoldenFile read_goldens(const std::filesystem::path& path);
 void write_goldens(const std::filesystem::path& path, const GoldenFile& goldens,
                    const std::vector<std::string>& header);
 
-// The golden file of a model and rule: <dir>/<tag>.<rule>.txt, where the tag is
+// The golden file of a model, rule and precision: <dir>/<tag>.<rule>.txt for
+// float32, <dir>/<tag>.<precision>.<rule>.txt for the others, where the tag is
 // the model name with ':' and '=' made file-friendly (synthetic-124M-seed1).
 std::filesystem::path golden_path(const std::filesystem::path& goldens_dir,
-                                  const std::string& model_name, Rule rule);
+                                  const std::string& model_name, Rule rule,
+                                  Precision precision = Precision::kFloat32);
+// The precisions with goldens: those the reference defines (float32, bf16w, int8w).
+std::vector<Precision> golden_precisions();
 
 // The rules the committed goldens cover: median and greedy on every prompt, and
 // three sampling settings on the short prompts (1 to 9 tokens; sampling on the

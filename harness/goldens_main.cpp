@@ -2,6 +2,7 @@
 // reference (datasets/goldens/). `write` is the only way the goldens change.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -23,6 +24,7 @@ struct Options {
   enum class Command { kCheck, kWrite, kDump } command = Command::kCheck;
   std::string model_spec = "synthetic:124M";
   std::string rule_text = "all";
+  std::string precision_text = "all";
   std::string mode_text = "recompute";
   int jobs = 1;
   std::filesystem::path prompts_path = datasets_dir() / "prompts.txt";
@@ -43,8 +45,9 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
   CLI::App* dump = app.add_subcommand(
       "dump",
       "Write the reference's logits at every golden step, along the golden tokens: "
-      "<out>/<model>.<rule>.logits.f32 (float32, one row of V per step, in the golden file's "
-      "order) and <out>/<model>.<rule>.index.tsv (prompt, step, token, row)");
+      "<out>/<model>[.<precision>].<rule>.logits.f32 (float32, one row of V per step, in the "
+      "golden file's order) and <out>/<model>[.<precision>].<rule>.index.tsv (prompt, step, "
+      "token, row)");
   dump->add_option("--out", o.dump_dir, "Output folder")->required();
   for (CLI::App* sub : {app.add_subcommand("check", "Compare the reference with the goldens"),
                         app.add_subcommand("write", "Regenerate the golden files"), dump}) {
@@ -53,6 +56,10 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
     sub->add_option("--rule", o.rule_text,
                     "all (median, greedy and three sampling settings), or rule names separated "
                     "by commas")
+        ->capture_default_str();
+    sub->add_option("--precision", o.precision_text,
+                    "all (float32, bf16w, int8w: the precisions the reference defines), or "
+                    "some of them separated by commas")
         ->capture_default_str();
     sub->add_option("--mode", o.mode_text,
                     "recompute (the reference's definition) or kv-cache (the same bits, "
@@ -70,15 +77,35 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
   return std::nullopt;
 }
 
-// The rules and the mode, checked before anything is loaded.
+// The rules, precisions and the mode, checked before anything is loaded.
 struct Settings {
   std::vector<Rule> rules;
+  std::vector<Precision> precisions;
   Mode mode = Mode::kRecompute;
 };
+
+std::vector<Precision> parse_golden_precisions(const std::string& text) {
+  if (text == "all") return golden_precisions();
+  std::vector<Precision> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string name = text.substr(start, comma - start);
+    const std::optional<Precision> p = parse_precision(name);
+    if (!p || !reference_precision(*p)) {
+      throw std::invalid_argument("Unknown precision '" + name +
+                                  "' for goldens (known: all, float32, bf16w, int8w).");
+    }
+    out.push_back(*p);
+    start = comma + 1;
+  }
+  return out;
+}
 
 Settings check_options(const Options& o) {
   Settings s;
   s.rules = parse_rule_list(o.rule_text);
+  s.precisions = parse_golden_precisions(o.precision_text);
   const std::optional<Mode> mode = parse_mode(o.mode_text);
   if (!mode) throw std::invalid_argument("Unknown mode '" + o.mode_text + "'.");
   s.mode = *mode;
@@ -108,7 +135,8 @@ void check_prompts_fit(const std::vector<Prompt>& prompts, const ModelConfig& co
 void dump_logits(const Backend& backend, const Options& o, const std::vector<Prompt>& prompts,
                  Rule rule) {
   const Model& model = backend.model();
-  const GoldenFile golden = read_goldens(golden_path(o.dir, model.name(), rule));
+  const Precision precision = backend.info().precision;
+  const GoldenFile golden = read_goldens(golden_path(o.dir, model.name(), rule, precision));
   if (golden.checksum != model.checksum()) {
     throw std::runtime_error("the goldens were made for another model (checksum " +
                              golden.checksum + ")");
@@ -116,7 +144,7 @@ void dump_logits(const Backend& backend, const Options& o, const std::vector<Pro
   const StepLogits logits =
       teacher_forced_logits(backend, golden_prompts(prompts, rule), golden, o.jobs);
   const std::string stem =
-      golden_path(o.dump_dir, model.name(), rule).replace_extension("").string();
+      golden_path(o.dump_dir, model.name(), rule, precision).replace_extension("").string();
   std::string index = "#prompt\tstep\ttoken\trow\n", data;
   int row = 0;
   for (const GoldenStep& s : golden.steps) {
@@ -141,7 +169,8 @@ GoldenFile compute_goldens(const Backend& backend, const std::vector<Prompt>& pr
   const std::vector<Prompt> covered = golden_prompts(prompts, rule);
   GoldenFile computed = run_prompts(
       backend, covered, rule, mode, jobs, [&](int done, int total, const std::string& id) {
-        progress.update(std::string(write ? "writing " : "checking ") + rule_name(rule) + ": " +
+        progress.update(std::string(write ? "writing " : "checking ") +
+                        precision_name(backend.info().precision) + " " + rule_name(rule) + ": " +
                         std::to_string(done) + "/" + std::to_string(total) + " prompts (" + id +
                         " done)");
       });
@@ -156,10 +185,17 @@ void write_golden_file(const std::filesystem::path& path, const GoldenFile& comp
                        double seconds) {
   std::vector<std::string> header = {
       "Golden continuations of the frozen serial reference. Do not edit; regenerate with",
-      "  build/bin/gpt2-goldens write --model " + o.model_spec,
+      "  build/bin/gpt2-goldens write --model " + o.model_spec +
+          (computed.precision == Precision::kFloat32
+               ? std::string()
+               : std::string(" --precision ") + precision_name(computed.precision)),
       "Prompts: " + o.prompts_path.filename().string() +
           (rule.kind == Rule::kSample ? " (the short ones)" : "") + ", rule " + rule_name(rule) +
-          ", computed in " + mode_name(mode) + " mode.",
+          ", computed in " + mode_name(mode) + " mode" +
+          (computed.precision == Precision::kFloat32
+               ? std::string(".")
+               : std::string(", weights ") + precision_name(computed.precision) +
+                     " (reference/quantize.h)."),
       "Columns: prompt id, step (0 = first new token), token, margin of the rule",
       "(median: distance of 0.5 from the cumulative sums around the token; greedy: top-1",
       "minus top-2 logit), top-1 minus top-2 logit, XXH3-64 of the step's V logits."};
@@ -174,6 +210,11 @@ void write_golden_file(const std::filesystem::path& path, const GoldenFile& comp
 int count_differences(const std::filesystem::path& path, const GoldenFile& computed) {
   int differences = 0;
   const GoldenFile golden = read_goldens(path);
+  if (golden.precision != computed.precision) {
+    std::printf("%s: the goldens are of precision %s, not %s\n", path.c_str(),
+                precision_name(golden.precision), precision_name(computed.precision));
+    differences++;
+  }
   if (golden.checksum != computed.checksum) {
     std::printf("%s: the model's checksum is %s, the goldens were made on %s\n", path.c_str(),
                 computed.checksum.c_str(), golden.checksum.c_str());
@@ -213,7 +254,8 @@ int check_or_write(const Backend& backend, const Options& o, const Settings& s,
   const bool write = o.command == Options::Command::kWrite;
   int differences = 0;  // over the rules so far
   for (Rule rule : s.rules) {
-    const std::filesystem::path path = golden_path(o.dir, backend.model().name(), rule);
+    const std::filesystem::path path =
+        golden_path(o.dir, backend.model().name(), rule, backend.info().precision);
     double seconds = 0;
     const GoldenFile computed =
         compute_goldens(backend, prompts, rule, s.mode, o.jobs, write, seconds);
@@ -232,20 +274,26 @@ int check_or_write(const Backend& backend, const Options& o, const Settings& s,
   return differences == 0 ? 0 : 1;
 }
 
-// Check the options -> read the prompts -> load the model and the reference ->
-// check that the prompts fit -> dump, or check or write.
+// Check the options -> read the prompts -> load the model -> check that the
+// prompts fit -> for each precision, the reference at it: dump, or check or write.
 int run(const Options& o) {
   const Settings s = check_options(o);
   const std::vector<Prompt> prompts = read_prompts(o.prompts_path);
   std::shared_ptr<const Model> model = open_model(o.model_spec, &std::cerr);
-  std::unique_ptr<Backend> backend = make_backend("reference", model, {});
   check_prompts_fit(prompts, model->config());
-  if (o.command == Options::Command::kDump) {
-    std::filesystem::create_directories(o.dump_dir);
-    for (Rule rule : s.rules) dump_logits(*backend, o, prompts, rule);
-    return 0;
+  int status = 0;
+  for (Precision precision : s.precisions) {
+    BackendConfig config;
+    config.precision = precision;
+    std::unique_ptr<Backend> backend = make_backend("reference", model, config);
+    if (o.command == Options::Command::kDump) {
+      std::filesystem::create_directories(o.dump_dir);
+      for (Rule rule : s.rules) dump_logits(*backend, o, prompts, rule);
+    } else {
+      status = std::max(status, check_or_write(*backend, o, s, prompts));
+    }
   }
-  return check_or_write(*backend, o, s, prompts);
+  return status;
 }
 
 }  // namespace

@@ -113,13 +113,11 @@ struct Options {
   bool ignore_eos = false, echo = false, allow_special = false, verbose = false;
 };
 
-// The backends that offer bfloat16, for --help.
-std::string bfloat16_backends() {
+// The backends that offer precision p, for --help.
+std::string backends_offering(Precision p) {
   std::string out;
   for (const BackendEntry& e : backend_entries()) {
-    if (offers_precision(e, Precision::kBFloat16)) {
-      out += (out.empty() ? "" : ", ") + std::string(e.name);
-    }
+    if (offers_precision(e, p)) out += (out.empty() ? "" : ", ") + std::string(e.name);
   }
   return out.empty() ? std::string("none built") : out;
 }
@@ -172,9 +170,11 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
   app.add_flag("--allow-special", o.allow_special,
                "Read the text <|endoftext|> as the special token 50256 (--prompt, encode)");
   app.add_option("--precision", o.precision_text,
-                 "float32, or bfloat16 (bf16: matrix products in bfloat16, not float32; "
-                 "backends that offer it: " +
-                     bfloat16_backends() + ")")
+                 "float32; bf16w or int8w (weight-only bfloat16 or int8, defined by the "
+                 "reference, bit-exact; backends: " +
+                     backends_offering(Precision::kInt8Weights) +
+                     "); or bfloat16 (bf16: matrix products in bfloat16, not float32; backends: " +
+                     backends_offering(Precision::kBFloat16) + ")")
       ->capture_default_str();
   app.add_flag("-v,--verbose", o.verbose, "Print the model, backend and timing to stderr");
 
@@ -264,11 +264,11 @@ Settings check_settings(const Options& o) {
   const std::optional<Precision> precision = parse_precision(o.precision_text);
   if (!precision) {
     throw UsageError("Unknown precision '" + o.precision_text +
-                     "' (known: float32, bfloat16, bf16).");
+                     "' (known: " + precision_names_joined() + ", bf16).");
   }
   if (!offers_precision(entry, *precision)) {
-    throw UsageError("Backend " + o.backend_name + " runs float32 only, not " +
-                     precision_name(*precision) + ".");
+    throw UsageError("Backend " + o.backend_name + " offers " + offered_precisions(entry) +
+                     ", not " + precision_name(*precision) + ".");
   }
   s.precision = *precision;
   if (o.text_mode && !o.token_texts.empty()) {
@@ -357,9 +357,10 @@ void print_setup(const Loaded& l, const Settings& s, std::size_t prompt_tokens) 
   std::cerr << "model " << l.model->name() << " (" << num_real_parameters(l.model->config())
             << " parameters, checksum " << l.model->checksum() << ")\n"
             << "backend " << info.name << " (" << numerics_name(info.numerics) << ", "
-            << (info.precision == Precision::kFloat32 ? "float32" : "bfloat16, not float32") << ", "
-            << threads_text(info.threads) << ", " << info.details << "), mode " << mode_name(s.mode)
-            << ", rule " << rule_name(s.rule) << ", " << prompt_tokens
+            << (info.precision == Precision::kBFloat16 ? "bfloat16, not float32"
+                                                       : precision_name(info.precision))
+            << ", " << threads_text(info.threads) << ", " << info.details << "), mode "
+            << mode_name(s.mode) << ", rule " << rule_name(s.rule) << ", " << prompt_tokens
             << " prompt tokens, n = " << l.n << "\n";
 }
 

@@ -29,6 +29,7 @@ StepLogits reference_logits(const std::shared_ptr<const Model>& model,
                             std::vector<std::string>& notes) {
   BackendConfig config;
   config.threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  config.precision = g.precision;
   auto fast = make_backend("pthreads", model, config);
   StepLogits out = teacher_forced_logits(*fast, prompts, g, 1);
   std::vector<Prompt> redo;
@@ -42,7 +43,9 @@ StepLogits reference_logits(const std::shared_ptr<const Model>& model,
     }
   }
   if (!redo.empty()) {
-    auto reference = make_backend("reference", model, {});
+    BackendConfig reference_config;
+    reference_config.precision = g.precision;
+    auto reference = make_backend("reference", model, reference_config);
     for (auto& [key, logits] : teacher_forced_logits(*reference, redo, g, jobs)) {
       out[key] = std::move(logits);
     }
@@ -53,8 +56,10 @@ StepLogits reference_logits(const std::shared_ptr<const Model>& model,
 }
 
 std::string row_label(const VerifyRow& row) {
-  return row.backend + (row.gates_tokens() ? "" : " bfloat16") + " " + threads_text(row.threads) +
-         " " + mode_name(row.mode) + " " + rule_name(row.rule);
+  return row.backend +
+         (row.precision == Precision::kFloat32 ? ""
+                                               : std::string(" ") + precision_name(row.precision)) +
+         " " + threads_text(row.threads) + " " + mode_name(row.mode) + " " + rule_name(row.rule);
 }
 
 // The prompts a golden file covers (golden_prompts() chose them when it was
@@ -80,7 +85,7 @@ class ReferenceLogits {
         progress_(progress) {}
 
   const StepLogits& along(const GoldenFile& g) {
-    const std::string rule = rule_name(g.rule);
+    const std::string rule = std::string(precision_name(g.precision)) + " " + rule_name(g.rule);
     auto it = by_rule_.find(rule);
     if (it == by_rule_.end()) {
       if (progress_) progress_("reference logits along the " + rule + " goldens");
@@ -98,7 +103,7 @@ class ReferenceLogits {
   int jobs_;
   std::vector<std::string>& notes_;
   const VerifyProgress& progress_;
-  std::map<std::string, StepLogits> by_rule_;
+  std::map<std::string, StepLogits> by_rule_;  // by "<precision> <rule>"
 };
 
 // The precisions asked for that the backend offers; none is an error.
@@ -108,7 +113,8 @@ std::vector<Precision> precisions_to_verify(const BackendEntry& entry, const Ver
     if (offers_precision(entry, p)) out.push_back(p);
   }
   if (out.empty()) {
-    throw std::invalid_argument("backend " + std::string(entry.name) + ": only float32, not " +
+    throw std::invalid_argument("backend " + std::string(entry.name) + " offers " +
+                                offered_precisions(entry) + ", not " +
                                 precision_name(o.precisions.front()));
   }
   return out;
@@ -287,8 +293,12 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
         // sessions share one device and gain nothing from more host threads.
         const BackendInfo& info = backend->info();
         const int jobs = info.threads == 1 && info.device == Device::kCpu ? o.jobs : 1;
+        // Each precision's own goldens; bfloat16's are float32's.
+        const Precision golden_precision =
+            reference_precision(precision) ? precision : Precision::kFloat32;
         for (Mode mode : o.modes) {
           for (const GoldenFile& g : goldens) {
+            if (g.precision != golden_precision) continue;
             VerifyRow row =
                 verify_row(*backend, name, precision, mode, g, covered_prompts(all_prompts, g),
                            jobs, o.max_logit_diff, reference, progress);

@@ -1,9 +1,11 @@
 // `gpt2-bench verify`: every golden prompt on every backend, thread count,
-// mode and rule; tokens compared with the goldens step by step, logits with
-// the goldens' hashes (bit-exact backends) and with the reference's values.
-// bfloat16 rows are not float32: they follow the golden tokens (teacher
-// forcing), report how many of their own choices agree and how far their
-// logits are, and fail only on a logit that is not finite.
+// mode, rule and precision; tokens compared with the goldens step by step,
+// logits with the goldens' hashes (bit-exact backends) and with the
+// reference's values. Each precision the reference defines (float32, bf16w,
+// int8w) is compared with its own goldens and its own reference. bfloat16 rows
+// are not float32: they follow the float32 golden tokens (teacher forcing),
+// report how many of their own choices agree and how far their logits are,
+// and fail only on a logit that is not finite.
 #pragma once
 
 #include <functional>
@@ -47,7 +49,7 @@ struct VerifyRow {
   int logits_mismatches = 0;  // steps whose logits hash differs (bit-exact backends)
   double max_diff = 0;        // max |logit - reference logit| over compared steps
   double mean_diff = 0;       // mean over all logits of those steps
-  bool gates_tokens() const { return precision == Precision::kFloat32; }
+  bool gates_tokens() const { return reference_precision(precision); }
   // The share of compared steps whose token equals the golden one.
   double token_agreement() const { return steps ? 1.0 - double(token_mismatches) / steps : 1.0; }
   bool passed = true;
@@ -64,6 +66,8 @@ struct VerifyResult {
 // Called with a line saying what verify is doing (preparing a backend, a row).
 using VerifyProgress = std::function<void(const std::string&)>;
 
+// goldens: one file per rule and precision (a precision's rows use those of
+// their precision; bfloat16 rows float32's).
 VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Prompt>& prompts,
                         const std::vector<GoldenFile>& goldens, const VerifyOptions& options,
                         const VerifyProgress& progress);

@@ -27,7 +27,8 @@ int usable_cpus() {
 std::unique_ptr<Backend> make_blis_backend(std::shared_ptr<const Model> model,
                                            const BackendConfig& config) {
   if (config.precision != Precision::kFloat32) {
-    throw std::invalid_argument("backend blis: only float32 (bfloat16 is the onednn backend's)");
+    throw std::invalid_argument("backend blis offers float32, not " +
+                                std::string(precision_name(config.precision)));
   }
   // BLIS's threads busy-wait at the barriers inside every product: with more
   // threads than CPUs, each barrier waits for a descheduled thread's turn, and

@@ -314,6 +314,10 @@ class CudaBackend final : public Backend {
 
 std::unique_ptr<Backend> make_cuda_backend(std::shared_ptr<const Model> model,
                                            const BackendConfig& config) {
+  if (config.precision != Precision::kFloat32 && config.precision != Precision::kBFloat16) {
+    throw std::invalid_argument(std::string("backend cuda offers float32, bfloat16, not ") +
+                                precision_name(config.precision));
+  }
   return std::make_unique<CudaBackend>(std::move(model), config);
 }
 

@@ -146,7 +146,8 @@ class CudaNaiveBackend final : public Backend {
 std::unique_ptr<Backend> make_cuda_naive_backend(std::shared_ptr<const Model> model,
                                                  const BackendConfig& config) {
   if (config.precision != Precision::kFloat32) {
-    throw std::invalid_argument("backend cuda-naive: only float32 (it is bit-exact)");
+    throw std::invalid_argument(std::string("backend cuda-naive offers float32, not ") +
+                                precision_name(config.precision));
   }
   return std::make_unique<CudaNaiveBackend>(std::move(model), config);
 }

@@ -11,6 +11,10 @@ namespace gpt2 {
 
 std::unique_ptr<Backend> make_onednn_backend(std::shared_ptr<const Model> model,
                                              const BackendConfig& config) {
+  if (config.precision != Precision::kFloat32 && config.precision != Precision::kBFloat16) {
+    throw std::invalid_argument(std::string("backend onednn offers float32, bfloat16, not ") +
+                                precision_name(config.precision));
+  }
   auto engine = std::make_shared<cpu::Engine>();
   engine->model = model;
   engine->executor = std::make_unique<OpenMpExecutor>(config.threads);

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <fstream>
 #include <set>
+#include <tuple>
 
 #include "backends/registry.h"
 #include "harness/golden_run.h"
@@ -118,17 +119,22 @@ TEST(GoldensTest, LogitsHashSeesEveryBit) {
 
 // The reference reproduces the committed goldens of the tiny model, token for
 // token and bit for bit (recompute mode, the lab's).
-class TinyGoldens : public ::testing::TestWithParam<Rule> {};
+// Every precision the reference defines has its own (float32, bf16w, int8w).
+class TinyGoldens : public ::testing::TestWithParam<std::tuple<Rule, Precision>> {};
 
 TEST_P(TinyGoldens, ReferenceReproducesThem) {
+  const auto [rule, precision] = GetParam();
   const auto model = open_model("synthetic:tiny");
   const auto prompts = read_prompts(datasets_dir() / "prompts.txt");
   const GoldenFile golden =
-      read_goldens(golden_path(datasets_dir() / "goldens", model->name(), GetParam()));
+      read_goldens(golden_path(datasets_dir() / "goldens", model->name(), rule, precision));
   EXPECT_EQ(golden.checksum, model->checksum()) << "the synthetic generator changed";
-  auto backend = make_backend("reference", model, {});
+  EXPECT_EQ(golden.precision, precision);
+  BackendConfig config;
+  config.precision = precision;
+  auto backend = make_backend("reference", model, config);
   const GoldenFile got =
-      run_prompts(*backend, golden_prompts(prompts, GetParam()), GetParam(), Mode::kRecompute, 2);
+      run_prompts(*backend, golden_prompts(prompts, rule), rule, Mode::kRecompute, 2);
   ASSERT_EQ(got.steps.size(), golden.steps.size());
   for (std::size_t i = 0; i < got.steps.size(); i++) {
     const GoldenStep &g = golden.steps[i], &s = got.steps[i];
@@ -137,21 +143,48 @@ TEST_P(TinyGoldens, ReferenceReproducesThem) {
     EXPECT_EQ(s.token, g.token) << g.prompt_id << " step " << g.step;
     EXPECT_EQ(s.logits_hash, g.logits_hash) << g.prompt_id << " step " << g.step;
   }
-  if (GetParam().kind != Rule::kSample) {  // what the synthetic model was chosen for
+  // What the synthetic model was chosen for, in float32 (the weight-only
+  // precisions are bit-exact: their near ties are as reproducible).
+  if (rule.kind != Rule::kSample && precision == Precision::kFloat32) {
     const GoldenSummary summary = summarize(got);
     EXPECT_GE(summary.min_gap, 1e-2f) << "the tiny goldens are not decisive";
     EXPECT_LE(summary.max_repeat_share, 0.5f) << "a continuation is dominated by one token";
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Rules, TinyGoldens, ::testing::ValuesIn(golden_rules()),
-                         [](const auto& info) {
-                           std::string name = rule_name(info.param);
-                           for (char& c : name) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
-                         });
+std::string tiny_goldens_label(const std::tuple<Rule, Precision>& param) {
+  std::string name = rule_name(std::get<0>(param)) + "_" + precision_name(std::get<1>(param));
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Rules, TinyGoldens,
+                         ::testing::Combine(::testing::ValuesIn(golden_rules()),
+                                            ::testing::ValuesIn(golden_precisions())),
+                         [](const auto& info) { return tiny_goldens_label(info.param); });
+
+TEST(GoldensTest, PathsAndPrecisionKey) {
+  EXPECT_EQ(golden_path("d", "synthetic:tiny:seed=2", Rule::kGreedy).string(),
+            "d/synthetic-tiny-seed2.greedy.txt");
+  EXPECT_EQ(
+      golden_path("d", "synthetic:tiny:seed=2", Rule::kGreedy, Precision::kInt8Weights).string(),
+      "d/synthetic-tiny-seed2.int8w.greedy.txt");
+  const auto dir = test::temp_dir();
+  GoldenFile g;
+  g.model = "m";
+  g.checksum = "0123456789abcdef";
+  g.precision = Precision::kBF16Weights;
+  write_goldens(dir / "g.txt", g, {});
+  EXPECT_EQ(read_goldens(dir / "g.txt").precision, Precision::kBF16Weights);
+  g.precision = Precision::kFloat32;
+  write_goldens(dir / "f.txt", g, {});
+  EXPECT_EQ(read_goldens(dir / "f.txt").precision, Precision::kFloat32);
+  std::ofstream(dir / "bad.txt") << "model: m\nchecksum: 0123456789abcdef\nrule: greedy\n"
+                                    "precision: bfloat16\n";
+  EXPECT_THROW(read_goldens(dir / "bad.txt"), DataFileError);
+}
 
 TEST(GoldensTest, RuleListsAndCoveredPrompts) {
   EXPECT_EQ(parse_rule_list("all").size(), golden_rules().size());

@@ -102,9 +102,10 @@ TEST_F(BenchCliTest, BadInputGetsAClearError) {
   expect_error("--tokens '1 2 3' -n 3", "Too many tokens");
   expect_error("--reps 0", "--reps must be at least 1");
   expect_error("--tokens 99999", "outside the model's vocabulary");
-  expect_error("--precision fp8", "Unknown precision 'fp8' (known: float32, bfloat16, bf16, all).");
+  expect_error("--precision fp8",
+               "Unknown precision 'fp8' (known: float32, bfloat16, bf16w, int8w, bf16, all).");
   expect_error("--backend openmp --precision bf16",
-               "Backend openmp runs float32 only, not bfloat16.");
+               "Backend openmp offers float32, bf16w, int8w, not bfloat16.");
   expect_error("--new 0", "--new must be at least 1");
   expect_error("-n 12", "-n goes with --tokens");
   expect_error("--tokens '1 2' --prompt lab-hello", "either --tokens or --prompt");

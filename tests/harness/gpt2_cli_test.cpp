@@ -133,9 +133,9 @@ TEST_F(Gpt2CliTest, BadOptions) {
   expect_error(gpt2("--mode lazy 5"), "Unknown mode 'lazy'");
   expect_error(gpt2("--threads 0 5"), "--threads must be at least 1.");
   expect_error(gpt2("--precision fp8 5"),
-               "Unknown precision 'fp8' (known: float32, bfloat16, bf16).");
+               "Unknown precision 'fp8' (known: float32, bfloat16, bf16w, int8w, bf16).");
   expect_error(gpt2("--backend pthreads --precision bf16 5"),
-               "Backend pthreads runs float32 only, not bfloat16.");
+               "Backend pthreads offers float32, bf16w, int8w, not bfloat16.");
   const auto r = gpt2("--frobnicate 5");
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(r.out, "");

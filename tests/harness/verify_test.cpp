@@ -17,8 +17,10 @@ std::vector<Prompt> prompts() {
   return {{"a", 8, {31373, 612, 338}}, {"b", 6, {50256}}, {"c", 12, {464, 2068, 7586, 21831}}};
 }
 
-GoldenFile goldens(Rule rule) {
-  auto ref = make_backend("reference", test::tiny_model(), {});
+GoldenFile goldens(Rule rule, Precision precision = Precision::kFloat32) {
+  BackendConfig config;
+  config.precision = precision;
+  auto ref = make_backend("reference", test::tiny_model(), config);
   return run_prompts(*ref, prompts(), rule, Mode::kRecompute, 1);
 }
 
@@ -186,7 +188,38 @@ TEST(VerifyTest, BackendsWithoutTheAskedPrecisionAreRefused) {
     run_verify(test::tiny_model(), prompts(), {goldens(Rule::kMedian)}, o, {});
     FAIL();
   } catch (const std::invalid_argument& e) {
-    EXPECT_EQ(std::string(e.what()), "backend pthreads: only float32, not bfloat16");
+    EXPECT_EQ(std::string(e.what()), "backend pthreads offers float32, bf16w, int8w, not bfloat16");
+  }
+}
+
+// bf16w and int8w rows are held to their own goldens, bit for bit, like
+// float32's: they pass against them, and a changed logits hash or token in
+// them fails the bit-exact backends' rows of that precision only.
+TEST(VerifyTest, WeightOnlyPrecisionsAreGatedByTheirOwnGoldens) {
+  VerifyOptions o = options();
+  o.backends = {"pthreads", "openmp"};
+  o.threads = {2};
+  o.modes = {Mode::kKvCache};
+  o.precisions = {Precision::kFloat32, Precision::kBF16Weights, Precision::kInt8Weights};
+  std::vector<GoldenFile> all;
+  for (Precision p : o.precisions) all.push_back(goldens(Rule::kGreedy, p));
+  EXPECT_EQ(all[2].precision, Precision::kInt8Weights);
+  EXPECT_NE(all[0].steps[0].logits_hash, all[2].steps[0].logits_hash);
+  const auto clean = run_verify(test::tiny_model(), prompts(), all, o, {});
+  EXPECT_TRUE(clean.passed);
+  ASSERT_EQ(clean.rows.size(), 2u * 3u);
+  for (const VerifyRow& row : clean.rows) {
+    EXPECT_TRUE(row.gates_tokens());
+    EXPECT_EQ(row.logits_mismatches, 0) << precision_name(row.precision);
+    EXPECT_EQ(row.steps, 5 + 5 + 8);
+  }
+  std::vector<GoldenFile> changed = all;
+  const_cast<GoldenStep*>(changed[2].find("c", 3))->logits_hash = "0123456789abcdef";
+  const auto r = run_verify(test::tiny_model(), prompts(), changed, o, {});
+  EXPECT_FALSE(r.passed);
+  for (const VerifyRow& row : r.rows) {
+    EXPECT_EQ(row.passed, row.precision != Precision::kInt8Weights) << row.backend;
+    if (row.precision == Precision::kInt8Weights) EXPECT_EQ(row.logits_mismatches, 1);
   }
 }
 
@@ -202,6 +235,11 @@ TEST(SweepTest, WorkloadPositionsAndWeightBytes) {
   const double small = 12.0 * (13 * 768) + 2 * 768;
   EXPECT_DOUBLE_EQ(weight_bytes_per_forward(c, Precision::kFloat32), matrices * 4 + small * 4);
   EXPECT_DOUBLE_EQ(weight_bytes_per_forward(c, Precision::kBFloat16), matrices * 2 + small * 4);
+  EXPECT_DOUBLE_EQ(weight_bytes_per_forward(c, Precision::kBF16Weights), matrices * 2 + small * 4);
+  const double rows = 12.0 * 9 * 768 + 50257;  // a float32 scale per output row
+  EXPECT_DOUBLE_EQ(weight_bytes_per_forward(c, Precision::kInt8Weights),
+                   matrices + rows * 4 + small * 4);
+  EXPECT_EQ(backend_label("pthreads", Precision::kInt8Weights), "pthreads int8w");
   EXPECT_EQ(backend_label("onednn", Precision::kBFloat16), "onednn bfloat16 (not float32)");
   EXPECT_EQ(backend_label("onednn", Precision::kFloat32), "onednn");
 }
@@ -248,7 +286,7 @@ TEST(SweepTest, MeasuresChecksAndComparesWithTheReference) {
   o.backends = {"pthreads", "openmp"};
   o.threads = {1, 2};
   o.modes = {Mode::kRecompute, Mode::kKvCache};
-  o.goldens = &g;
+  o.goldens = {g};
   const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
   // Per mode: reference, pthreads x2, openmp x2.
   ASSERT_EQ(r.measurements.size(), 10u);
@@ -288,7 +326,7 @@ TEST(SweepTest, WrongExpectedTokensAreAFailure) {
     o.backends = {"openmp"};
     o.threads = {1, 2};
     o.modes = {Mode::kRecompute};
-    o.goldens = &g;
+    o.goldens = {g};
     o.measure_reference = false;
     o.measure_overhead = false;
     const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
@@ -311,7 +349,7 @@ TEST(SweepTest, InterleavedThreadCountsTakeTurns) {
   o.backends = {"pthreads", "openmp"};
   o.threads = {1, 2, 3};
   o.modes = {Mode::kRecompute};
-  o.goldens = &g;
+  o.goldens = {g};
   o.measure_reference = false;
   o.measure_overhead = false;
   std::vector<std::string> timed;
@@ -354,7 +392,7 @@ TEST(SweepTest, BFloat16RunsAreMeasuredAndNotHeldToTheGoldenTokens) {
   o.threads = {1, 2};
   o.modes = {Mode::kKvCache};
   o.precisions = {Precision::kFloat32, Precision::kBFloat16};
-  o.goldens = &g;
+  o.goldens = {g};
   o.measure_reference = false;
   o.measure_overhead = false;
   const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
