@@ -2,6 +2,8 @@
 // kernels_<isa>.cpp, which define GPT2_ISA (a namespace name) and GPT2_ISA_ENUM
 // before including this file.
 // Everything here lives in that namespace, so the per-ISA copies never mix.
+#include <immintrin.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -104,19 +106,37 @@ struct BF16Group {
   }
 };
 
+// 16 int8 lanes as floats (exact). GCC's __builtin_convertvector widens int8
+// lanes one at a time, so the vector ISAs say what they mean.
+inline vf int8_to_float(const std::int8_t* p) {
+#if defined(__AVX512F__)
+  const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p)));
+  vf v;
+  std::memcpy(&v, &f, sizeof v);
+  return v;
+#elif defined(__AVX2__)
+  const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)p)));
+  const __m256 hi =
+      _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(p + 8))));
+  vf v;
+  std::memcpy(&v, &lo, sizeof lo);
+  std::memcpy(reinterpret_cast<char*>(&v) + sizeof lo, &hi, sizeof hi);
+  return v;
+#else
+  vf v;
+  for (int l = 0; l < kLanes; l++) v[l] = float(p[l]);
+  return v;
+#endif
+}
+
 // int8 q with its row's scale: float(q) * scale, exactly dequantize_int8.
 struct Int8Group {
-  typedef std::int8_t vb __attribute__((vector_size(kLanes)));
   const std::int8_t* wg;  // (C, 64)
   vf scale[kVecs];        // the group's 64 row scales
   inline void operator()(int i, vf* wv) const {
     const std::int8_t* w = wg + long(i) * kGroupRows;
     __builtin_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes);
-    for (int k = 0; k < kVecs; k++) {
-      vb q;
-      std::memcpy(&q, w + k * kLanes, sizeof q);
-      wv[k] = __builtin_convertvector(q, vf) * scale[k];
-    }
+    for (int k = 0; k < kVecs; k++) wv[k] = int8_to_float(w + k * kLanes) * scale[k];
   }
 };
 
