@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "backends/registry.h"
+#include "harness/agreement.h"
 #include "harness/bench.h"
 #include "harness/cli.h"
 #include "harness/golden_run.h"
@@ -62,6 +63,19 @@ struct VerifyCli {
   std::string rules = "all";
   int jobs = int(std::max(1u, std::thread::hardware_concurrency()));
   double max_logit_diff = 1e-3;
+};
+
+struct AgreementCli {
+  std::string model = "default";
+  std::string backends = "all";
+  std::string precisions = "bf16w,int8w,bfloat16";
+  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  std::string rule = "greedy";
+  std::string prompt_ids = "all";
+  int jobs = int(std::max(1u, std::thread::hardware_concurrency()));
+  std::filesystem::path prompts = datasets_dir() / "prompts.txt";
+  std::filesystem::path out = std::filesystem::path(GPT2_REPORTS_DIR) / "runs";
+  bool quiet = false;
 };
 
 void add_common_options(CLI::App& app, CommonOptions& o, const std::string& backend_default) {
@@ -138,6 +152,39 @@ CLI::App* add_verify_command(CLI::App& app, VerifyCli& v) {
                    "Bound on |logit - reference logit| for reordering backends")
       ->capture_default_str();
   return verify;
+}
+
+CLI::App* add_agreement_command(CLI::App& app, AgreementCli& a) {
+  CLI::App* agreement = app.add_subcommand(
+      "agreement",
+      "Measure how far precisions other than float32 move the outputs: along the float32 "
+      "goldens, top-1 agreement, KL divergence and logit differences against the float32 "
+      "reference, and each row's own continuations against the goldens' tokens");
+  agreement
+      ->add_option("--backend", a.backends,
+                   "Backends, comma-separated, or all (every one that runs here and offers one "
+                   "of the precisions)")
+      ->capture_default_str();
+  agreement
+      ->add_option("--precision", a.precisions,
+                   "Precisions other than float32, comma-separated: bf16w, int8w, bfloat16; "
+                   "each backend at each it offers")
+      ->capture_default_str();
+  agreement->add_option("--threads", a.threads, "Threads of each backend")->capture_default_str();
+  agreement->add_option("--rule", a.rule, "The goldens' rule to follow")->capture_default_str();
+  agreement
+      ->add_option("--prompt", a.prompt_ids,
+                   "Prompt ids from the prompt set (comma-separated), or short, long, all")
+      ->capture_default_str();
+  agreement->add_option("--jobs", a.jobs, "Prompts at once for single-threaded configurations")
+      ->capture_default_str();
+  agreement->add_option("--model", a.model, "Checkpoint, synthetic:<preset>[:seed=N], or default")
+      ->capture_default_str();
+  agreement->add_option("--prompts", a.prompts, "Prompt set file")->capture_default_str();
+  agreement->add_option("--out", a.out, "Folder for the report files (JSON, Markdown)")
+      ->capture_default_str();
+  agreement->add_flag("-q,--quiet", a.quiet, "No progress on stderr");
+  return agreement;
 }
 
 CLI::App* add_render_command(CLI::App& app, std::vector<std::filesystem::path>& files) {
@@ -564,6 +611,55 @@ int run_verify_command(const VerifyCli& v, const std::string& command) {
 }
 
 // ---------------------------------------------------------------------------
+// gpt2-bench agreement.
+
+int run_agreement_command(const AgreementCli& a, const std::string& command) {
+  std::vector<Precision> precisions = parse_precisions(a.precisions);
+  if (std::find(precisions.begin(), precisions.end(), Precision::kFloat32) != precisions.end()) {
+    throw std::invalid_argument(
+        "agreement compares other precisions with float32: leave float32 "
+        "out of --precision.");
+  }
+  const std::vector<std::string> backends = parse_backends(a.backends, precisions);
+  if (a.threads < 1) throw std::invalid_argument("--threads must be at least 1.");
+  if (a.jobs < 1) throw std::invalid_argument("--jobs must be at least 1.");
+  const std::vector<Rule> rules = parse_rule_list(a.rule);
+  if (rules.size() != 1) throw std::invalid_argument("agreement follows one rule's goldens.");
+  check_output_folder(a.out);
+  std::vector<AgreementConfig> configs;
+  for (const std::string& name : backends) {
+    const BackendEntry& e = find_backend(name);
+    for (Precision p : precisions) {
+      if (offers_precision(e, p)) configs.push_back({name, p, e.threaded ? a.threads : 1});
+    }
+  }
+  Progress progress(!a.quiet);
+  std::shared_ptr<const Model> model = open_model(a.model, &std::cerr);
+  const std::vector<Prompt> all = read_prompts(a.prompts);
+  const std::vector<Prompt> chosen = select_prompts(all, a.prompt_ids);
+  check_model_fits(*model, chosen);
+  const std::optional<GoldenFile> goldens = load_goldens(*model, rules[0], Precision::kFloat32);
+  if (!goldens) {
+    throw std::invalid_argument("No float32 goldens of this model for rule " + rule_name(rules[0]) +
+                                " (write them with gpt2-goldens write).");
+  }
+  const AgreementResult result =
+      run_agreement(model, chosen, *goldens, configs, a.jobs,
+                    [&](const std::string& line) { progress.update(line); });
+  progress.done();
+  const std::string table = agreement_table(result);
+  std::cout << table;
+  for (const std::string& note : result.notes) std::cout << note << "\n";
+  const std::string stem = report_stem(a.out, "agreement", backends);
+  write_file_atomically(a.out / (stem + ".json"), agreement_json(result, model->name(), command));
+  write_file_atomically(a.out / (stem + ".md"), "# gpt2-bench agreement\n\nModel " + model->name() +
+                                                    ", `" + command + "`, " + utc_timestamp() +
+                                                    ".\n\n" + table);
+  std::cerr << "report: " << (a.out / (stem + ".md")).string() << " (also .json)\n";
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
 // gpt2-bench render.
 
 int run_render_command(const std::vector<std::filesystem::path>& files) {
@@ -585,6 +681,8 @@ int main(int argc, char** argv) {
       "reference, and measure how they scale.\n\n"
       "  gpt2-bench --backend openmp --threads 1..4   speedup sweep of the default workload\n"
       "  gpt2-bench verify --backend all --threads 1..4 --mode all   the equality gate\n"
+      "  gpt2-bench agreement --precision bf16w,int8w  how far other precisions move the "
+      "outputs\n"
       "  gpt2-bench render REPORT.json                 the table, CSV and plot again\n\n"
       "The default workload is the lab's: prompt lab-hello (5 tokens) completed to 10 tokens,\n"
       "recompute mode, median rule. Each sweep first measures the machine's ceilings (read\n"
@@ -596,6 +694,8 @@ int main(int argc, char** argv) {
   add_sweep_options(app, sweep);
   VerifyCli verify;
   CLI::App* verify_command = add_verify_command(app, verify);
+  AgreementCli agreement;
+  CLI::App* agreement_command = add_agreement_command(app, agreement);
   std::vector<std::filesystem::path> render_files;
   CLI::App* render_command = add_render_command(app, render_files);
   if (const std::optional<int> status = parse_arguments(app, argc, argv)) return *status;
@@ -604,6 +704,7 @@ int main(int argc, char** argv) {
     if (render_command->parsed()) return run_render_command(render_files);
     const std::string command = command_line(argc, argv);
     if (verify_command->parsed()) return run_verify_command(verify, command);
+    if (agreement_command->parsed()) return run_agreement_command(agreement, command);
     return run_sweep_command(sweep, command);
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";

@@ -41,6 +41,16 @@ using StepLogits = std::map<std::pair<std::string, int>, std::vector<float>>;
 StepLogits teacher_forced_logits(const Backend& backend, const std::vector<Prompt>& prompts,
                                  const GoldenFile& goldens, int jobs);
 
+// The reference's logits along the goldens g (at g's precision) for the
+// prompts it covers. The bit-exact pthreads backend computes them on every
+// core and each step's logits are checked against the goldens' XXH3 hash of
+// the reference's, so they are the reference's bits; the reference itself
+// redoes any prompt where a hash differs (tens of times slower: on the 124M
+// model it would take minutes), and a line saying so goes to notes.
+StepLogits reference_logits_along(const std::shared_ptr<const Model>& model,
+                                  const std::vector<Prompt>& prompts, const GoldenFile& g, int jobs,
+                                  std::vector<std::string>& notes);
+
 struct GoldenSummary {
   int steps = 0;
   float min_gap = 0.0f;     // smallest top-1 minus top-2 logit

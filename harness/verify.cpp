@@ -19,42 +19,6 @@ namespace {
 // below this many times the step's largest logit difference from the reference.
 constexpr double kNearTieFactor = 10.0;
 
-// The reference's logits along the goldens. The bit-exact pthreads backend
-// computes them on every core and each step's logits are checked against the
-// goldens' XXH3 hash of the reference's, so they are the reference's bits; the
-// reference itself redoes any prompt where a hash differs (tens of times
-// slower: on the 124M model it would take minutes).
-StepLogits reference_logits(const std::shared_ptr<const Model>& model,
-                            const std::vector<Prompt>& prompts, const GoldenFile& g, int jobs,
-                            std::vector<std::string>& notes) {
-  BackendConfig config;
-  config.threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  config.precision = g.precision;
-  auto fast = make_backend("pthreads", model, config);
-  StepLogits out = teacher_forced_logits(*fast, prompts, g, 1);
-  std::vector<Prompt> redo;
-  for (const Prompt& p : prompts) {
-    for (int step = 0; const GoldenStep* s = g.find(p.id, step); step++) {
-      auto it = out.find({p.id, step});
-      if (it == out.end() || logits_hash(it->second) != s->logits_hash) {
-        redo.push_back(p);
-        break;
-      }
-    }
-  }
-  if (!redo.empty()) {
-    BackendConfig reference_config;
-    reference_config.precision = g.precision;
-    auto reference = make_backend("reference", model, reference_config);
-    for (auto& [key, logits] : teacher_forced_logits(*reference, redo, g, jobs)) {
-      out[key] = std::move(logits);
-    }
-    notes.push_back("The pthreads backend's logits differed from the goldens' hashes on " +
-                    std::to_string(redo.size()) + " prompt(s): the reference computed those.");
-  }
-  return out;
-}
-
 std::string row_label(const VerifyRow& row) {
   return row.backend +
          (row.precision == Precision::kFloat32 ? ""
@@ -90,8 +54,8 @@ class ReferenceLogits {
     if (it == by_rule_.end()) {
       if (progress_) progress_("reference logits along the " + rule + " goldens");
       it = by_rule_
-               .emplace(rule, reference_logits(model_, covered_prompts(all_prompts_, g), g, jobs_,
-                                               notes_))
+               .emplace(rule, reference_logits_along(model_, covered_prompts(all_prompts_, g), g,
+                                                     jobs_, notes_))
                .first;
     }
     return it->second;
