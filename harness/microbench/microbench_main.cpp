@@ -63,7 +63,9 @@ struct Variant {
   std::string backend;
   Precision precision = Precision::kFloat32;
   std::string label() const {
-    return precision == Precision::kFloat32 ? backend : backend + "-bf16";
+    if (precision == Precision::kFloat32) return backend;
+    if (precision == Precision::kBFloat16) return backend + "-bf16";
+    return backend + "-" + precision_name(precision);  // pthreads-bf16w, pthreads-int8w
   }
   bool cpu_engine = false;  // runs the shared CPU engine (else: the reference's ops)
   bool threaded = false;
@@ -188,9 +190,14 @@ void bm_product(benchmark::State& state, Variant v, Product p) {
       layer = (layer + 1) % layers;
     }
   }
-  const double wbytes = v.precision == Precision::kBFloat16 ? 2 : 4;
+  // The matrix at its precision's width (int8w: and a float32 scale per row),
+  // the inputs, outputs and biases in float32.
+  const double wbytes = v.precision == Precision::kFloat32       ? 4
+                        : v.precision == Precision::kInt8Weights ? 1
+                                                                 : 2;
+  const double scales = v.precision == Precision::kInt8Weights ? 4.0 * OC : 0;
   set_rates(state, 2.0 * T * C * OC,
-            double(OC) * C * wbytes + 4.0 * (double(T) * C + double(T) * OC + OC));
+            double(OC) * C * wbytes + scales + 4.0 * (double(T) * C + double(T) * OC + OC));
 }
 
 // ---------------------------------------------------------------------------
@@ -427,7 +434,10 @@ std::vector<Variant> variants() {
   // or (the reference) the reference's ops.
   for (const BackendEntry& e : backend_entries()) {
     if (e.numerics == Numerics::kNone || e.device != Device::kCpu) continue;
-    for (Precision p : {Precision::kFloat32, Precision::kBFloat16}) {
+    for (Precision p : all_precisions()) {
+      // The reference's ops at bf16w and int8w are its float32 ops on
+      // dequantized weights: nothing new to time.
+      if (!e.cpu_engine && p != Precision::kFloat32) continue;
       if (offers_precision(e, p)) out.push_back({std::string(e.name), p, e.cpu_engine, e.threaded});
     }
   }
