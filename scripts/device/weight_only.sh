@@ -34,7 +34,7 @@ build_llama() {  # tools...
   cmake -S $src -B $b -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF > "$out/llama-configure.log" 2>&1
   local targets=""
-  for t in "$@"; do targets="$targets llama-$t"; done
+  for t in "$@"; do targets="$targets llama-${t#llama-}"; done
   cmake --build $b -j"$(nproc)" --target $targets > "$out/llama-build.log" 2>&1
   (cd $src && git log -1 --format=%H 2>/dev/null || true) > "$out/llama-commit.txt"
   local g=/tmp/llama-models
