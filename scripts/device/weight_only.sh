@@ -4,13 +4,14 @@
 # Q8_0) on the default 124M model, each part in one call of the device tool.
 #   bash scripts/device/weight_only.sh OUT LLAMA_SRC_TAR decode     (~8 min)
 #   bash scripts/device/weight_only.sh OUT LLAMA_SRC_TAR agreement  (~7 min)
+#   bash scripts/device/weight_only.sh OUT LLAMA_SRC_TAR kl         (llama.cpp's KL only)
 # decode: gpt2-bench decode (kv-cache, batch 1, lab-hello + 64 new tokens) at
 #   1, 2, 4, 8, 16 threads, interleaved, with the read bandwidth measured in
 #   the same run; then llama-bench -p 128 -n 64 at the same thread counts; then
 #   prefill of a 128-token prompt at 16 threads.
 # agreement: gpt2-bench agreement at 16 threads (pthreads bf16w, int8w; onednn
 #   bfloat16), llama-perplexity --kl-divergence of BF16 and Q8_0 against F32 on
-#   the tokenizer corpus, and gpt2-microbench's per-op decode table (T = 1) at 1
+#   the tokenizer corpus's English prose, and gpt2-microbench's per-op decode table (T = 1) at 1
 #   and 16 threads for float32, bf16w and int8w.
 # LLAMA_SRC_TAR: a llama.cpp source tarball (ggml, src, include, common, cmake,
 # gguf-py, examples/{llama-bench,quantize,perplexity}); llmc_to_gguf.py beside it.
@@ -71,15 +72,17 @@ PY
   echo "exit $?"; grep -E '^\| (pthreads|onednn)' "$out/prefill.txt" | cut -c1-150
 fi
 
-if [ "$part" = agreement ]; then
+if [ "$part" = agreement ] || [ "$part" = kl ]; then
+  [ "$part" = kl ] || {
   log "gpt2-bench agreement"
   timeout 200 gpt2-bench agreement --backend pthreads,onednn --precision bf16w,int8w,bfloat16 \
     --threads 16 --rule greedy -q --out "$out/runs" > "$out/agreement.txt" 2>&1
   echo "exit $?"; cat "$out/agreement.txt"
+  }
   log "llama.cpp build"
   build_llama perplexity quantize
   log "llama-perplexity KL"
-  cat datasets/tokenizer/corpus/*.txt > /tmp/kl.txt
+  cp datasets/tokenizer/corpus/prose-en.txt /tmp/kl.txt  # valid UTF-8 (llama.cpp refuses invalid)
   p=/tmp/llama-build/bin/llama-perplexity
   timeout 60 $p -m /tmp/llama-models/F32.gguf -f /tmp/kl.txt -c 128 --chunks 64 -t 16 \
     --kl-divergence-base /tmp/kl-base.bin > "$out/kl-F32.txt" 2>&1
@@ -88,12 +91,14 @@ if [ "$part" = agreement ]; then
       --kl-divergence > "$out/kl-$q.txt" 2>&1
     echo "exit $? $q"; grep -E "Mean +KLD|Maximum KLD|Same top p|RMS Δp|Mean +Δp" "$out/kl-$q.txt"
   done
+  [ "$part" = kl ] || {
   log "gpt2-microbench decode ops"
   timeout 150 gpt2-microbench --threads=1,16 --rows=1 \
     --benchmark_filter='^(read_bandwidth|(matmul_[a-z_]+|attention|layernorm|softmax|decode)/pthreads)' \
     --benchmark_min_time=0.2 --benchmark_out="$out/microbench-decode.json" \
     --benchmark_out_format=json > "$out/microbench-decode.txt" 2>&1
   echo "exit $?"; grep -E "^(matmul|decode|read)" "$out/microbench-decode.txt" | head -60
+  }
 fi
 log "done"
 tar -C "$out" -czf /tmp/weight-only.tar.gz . && find "$out" -mindepth 1 -delete && mv /tmp/weight-only.tar.gz "$out/"
