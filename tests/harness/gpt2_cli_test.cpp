@@ -99,6 +99,31 @@ TEST_F(Gpt2CliTest, EveryBackendAndPrecisionRuns) {
   }
 }
 
+// --precision bf16w and int8w: every backend that offers one prints the
+// continuation of that precision's goldens (they are bit-exact with its
+// reference); one that does not says which it offers, in one line.
+TEST_F(Gpt2CliTest, WeightOnlyPrecisions) {
+  const auto model = open_model("synthetic:tiny");
+  for (Precision p : {Precision::kBF16Weights, Precision::kInt8Weights}) {
+    const GoldenFile golden =
+        read_goldens(golden_path(datasets_dir() / "goldens", model->name(), Rule::kMedian, p));
+    for (const BackendEntry& e : backend_entries()) {
+      const std::string name(e.name), precision = precision_name(p);
+      if (e.numerics == Numerics::kNone || !backend_available(e)) continue;
+      const auto r = gpt2("--backend " + name + " --threads 2 --precision " + precision +
+                          " -v 31373 612 338 635 281");
+      if (!offers_precision(e, p)) {
+        expect_error(
+            r, "Backend " + name + " offers " + offered_precisions(e) + ", not " + precision + ".");
+        continue;
+      }
+      ASSERT_EQ(r.status, 0) << name << ": " << r.err;
+      EXPECT_EQ(lines_as_ints(r.out), golden.continuation("lab-hello")) << name << " " << precision;
+      EXPECT_NE(r.err.find(", " + precision + ", "), std::string::npos) << r.err;
+    }
+  }
+}
+
 TEST_F(Gpt2CliTest, NoTokens) {
   expect_error(gpt2(""), "Provide at least one token.");
 }
