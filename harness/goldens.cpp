@@ -241,13 +241,24 @@ std::vector<Prompt> golden_prompts(const std::vector<Prompt>& all, const Rule& r
   return out;
 }
 
-std::vector<Rule> parse_rule_list(std::string_view text) {
-  if (text == "all") return golden_rules();
-  std::vector<Rule> out;
+namespace {
+// The items of a comma-separated list ("a,b,,c": a, b, an empty one, c).
+std::vector<std::string_view> comma_items(std::string_view text) {
+  std::vector<std::string_view> out;
   std::size_t start = 0;
   while (start <= text.size()) {
     const std::size_t comma = std::min(text.find(',', start), text.size());
-    const std::string_view name = text.substr(start, comma - start);
+    out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<Rule> parse_rule_list(std::string_view text) {
+  if (text == "all") return golden_rules();
+  std::vector<Rule> out;
+  for (std::string_view name : comma_items(text)) {
     const std::optional<Rule> rule = parse_rule(name);
     if (!rule) {
       std::string known = "all";
@@ -259,7 +270,20 @@ std::vector<Rule> parse_rule_list(std::string_view text) {
       throw std::invalid_argument("Rule '" + std::string(name) + "': " + problem + ".");
     }
     out.push_back(*rule);
-    start = comma + 1;
+  }
+  return out;
+}
+
+std::vector<Precision> parse_golden_precision_list(std::string_view text) {
+  if (text == "all") return golden_precisions();
+  std::vector<Precision> out;
+  for (std::string_view name : comma_items(text)) {
+    const std::optional<Precision> p = parse_precision(name);
+    if (!p || !reference_precision(*p)) {
+      throw std::invalid_argument("Unknown precision '" + std::string(name) +
+                                  "' for goldens (known: all, float32, bf16w, int8w).");
+    }
+    out.push_back(*p);
   }
   return out;
 }

@@ -70,6 +70,9 @@ std::filesystem::path golden_path(const std::filesystem::path& goldens_dir,
                                   Precision precision = Precision::kFloat32);
 // The precisions with goldens: those the reference defines (float32, bf16w, int8w).
 std::vector<Precision> golden_precisions();
+// "all" for golden_precisions(), or their names separated by commas. Throws
+// std::invalid_argument naming one that has no goldens.
+std::vector<Precision> parse_golden_precision_list(std::string_view text);
 
 // The rules the committed goldens cover: median and greedy on every prompt, and
 // three sampling settings on the short prompts (1 to 9 tokens; sampling on the

@@ -84,28 +84,10 @@ struct Settings {
   Mode mode = Mode::kRecompute;
 };
 
-std::vector<Precision> parse_golden_precisions(const std::string& text) {
-  if (text == "all") return golden_precisions();
-  std::vector<Precision> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    const std::string name = text.substr(start, comma - start);
-    const std::optional<Precision> p = parse_precision(name);
-    if (!p || !reference_precision(*p)) {
-      throw std::invalid_argument("Unknown precision '" + name +
-                                  "' for goldens (known: all, float32, bf16w, int8w).");
-    }
-    out.push_back(*p);
-    start = comma + 1;
-  }
-  return out;
-}
-
 Settings check_options(const Options& o) {
   Settings s;
   s.rules = parse_rule_list(o.rule_text);
-  s.precisions = parse_golden_precisions(o.precision_text);
+  s.precisions = parse_golden_precision_list(o.precision_text);
   const std::optional<Mode> mode = parse_mode(o.mode_text);
   if (!mode) throw std::invalid_argument("Unknown mode '" + o.mode_text + "'.");
   s.mode = *mode;
