@@ -202,10 +202,20 @@ SpecialTokens special_tokens(const Options& o) {
   return o.allow_special ? SpecialTokens::kAllowed : SpecialTokens::kAsText;
 }
 
+// gpt2 encode reads at most this much: 10 MB of text encodes in a second or
+// two, and an endless stdin (or one long run of a letter, whose merges take
+// about 40 bytes of memory a byte) must not take the machine.
+constexpr std::size_t kMaxEncodeBytes = std::size_t(1) << 24;  // 16 MiB
+
 // gpt2 encode: stdin's text -> its token ids on one line.
 int run_encode(const Options& o) {
   const Tokenizer tok = Tokenizer::load_default();
-  const std::vector<int> ids = tok.encode(read_all(stdin), special_tokens(o));
+  const std::string text = read_all(stdin, kMaxEncodeBytes);
+  if (text.size() > kMaxEncodeBytes) {
+    throw UsageError("gpt2 encode reads at most " + std::to_string(kMaxEncodeBytes) +
+                     " bytes (16 MiB); stdin holds more: split the text.");
+  }
+  const std::vector<int> ids = tok.encode(text, special_tokens(o));
   std::string line;
   for (std::size_t i = 0; i < ids.size(); i++) line += (i ? " " : "") + std::to_string(ids[i]);
   write_out(line + "\n");

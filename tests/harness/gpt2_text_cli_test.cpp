@@ -1,6 +1,7 @@
 // gpt2 with text: encode, decode, --prompt, stop strings, <|endoftext|>, sampling.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -205,6 +206,21 @@ TEST_F(Gpt2TextTest, TenMegabytesAreRejectedAtOnce) {
   // An endless stdin is not read to its end.
   expect_one_line_error(
       test::run_command("(" + kGpt2 + " --model synthetic:tiny --prompt - < /dev/zero)"), message);
+}
+
+// gpt2 encode has no context to fill: it encodes up to 16 MiB (10 MB here) and refuses more.
+TEST_F(Gpt2TextTest, EncodeTakesTenMegabytesAndRefusesAnEndlessStdin) {
+  std::string text;
+  while (text.size() < 10'000'000) text += "The quick brown fox jumps over the lazy dog. ";
+  const auto r = run("encode", text);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 20), "464 2068 7586 21831 ");
+  // 10 tokens a sentence ("The", " quick", ..., "."), and the last space
+  EXPECT_EQ(std::size_t(std::count(r.out.begin(), r.out.end(), ' ') + 1),
+            10 * (text.size() / 45) + 1);
+  expect_one_line_error(test::run_command("(" + kGpt2 + " encode < /dev/zero)"),
+                        "gpt2 encode reads at most 16777216 bytes (16 MiB); stdin holds more: "
+                        "split the text.");
 }
 
 // A prompt longer than the context: one line naming both counts, nothing on stdout.
