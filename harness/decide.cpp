@@ -21,10 +21,12 @@ Rule Rule::sample(float temperature, int top_k, float top_p, std::uint64_t seed)
 
 namespace {
 
+// The shortest decimal that reads back as x, without an exponent (whose '-'
+// would split a rule's name): 0.8, 1.2, 0.00001, 0.88888889.
 std::string number(float x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", double(x));
-  return buf;
+  char buf[128];  // the longest: about 50 digits for the smallest subnormal
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::fixed);
+  return ec == std::errc() ? std::string(buf, end) : std::string("?");
 }
 
 }  // namespace

@@ -15,12 +15,14 @@
 #include <random>
 #include <sstream>
 
+#include "reference/printable.h"
+
 namespace gpt2 {
 
 namespace {
 
 [[noreturn]] void fail(const std::filesystem::path& path, int line, const std::string& what) {
-  throw DataFileError(path.string() + ":" + std::to_string(line) + ": " + what);
+  throw DataFileError(printable(path.string() + ":" + std::to_string(line) + ": " + what));
 }
 
 std::vector<std::string> split(const std::string& line, char sep) {
@@ -52,16 +54,23 @@ bool parse_float(const std::string& s, float& out) {
   return !s.empty() && errno == 0 && end == s.c_str() + s.size();
 }
 
-std::ifstream open_or_throw(const std::filesystem::path& path) {
-  std::ifstream in(path);
+std::string read_or_throw(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw DataFileError(path.string() + ": cannot open: " + std::strerror(errno));
-  return in;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw DataFileError(path.string() + ": cannot read: " + std::strerror(errno));
+  return text.str();
 }
 
 }  // namespace
 
 std::vector<Prompt> read_prompts(const std::filesystem::path& path) {
-  std::ifstream in = open_or_throw(path);
+  return parse_prompts(read_or_throw(path), path);
+}
+
+std::vector<Prompt> parse_prompts(std::string_view text, const std::filesystem::path& path) {
+  std::istringstream in{std::string(text)};
   std::vector<Prompt> prompts;
   std::map<std::string, int> seen;
   std::string line;
@@ -108,7 +117,11 @@ const GoldenStep* GoldenFile::find(const std::string& prompt_id, int step) const
 }
 
 GoldenFile read_goldens(const std::filesystem::path& path) {
-  std::ifstream in = open_or_throw(path);
+  return parse_goldens(read_or_throw(path), path);
+}
+
+GoldenFile parse_goldens(std::string_view text, const std::filesystem::path& path) {
+  std::istringstream in{std::string(text)};
   GoldenFile g;
   bool have_rule = false;
   std::string line;
@@ -125,6 +138,9 @@ GoldenFile read_goldens(const std::filesystem::path& path) {
       } else if (key == "rule") {
         std::optional<Rule> r = parse_rule(value);
         if (!r) fail(path, lineno, "unknown rule '" + value + "'");
+        if (std::string problem = rule_problem(*r); !problem.empty()) {
+          fail(path, lineno, "rule '" + value + "': " + problem);
+        }
         g.rule = *r;
         have_rule = true;
       } else if (key == "precision") {
@@ -263,11 +279,11 @@ std::vector<Rule> parse_rule_list(std::string_view text) {
     if (!rule) {
       std::string known = "all";
       for (const Rule& r : golden_rules()) known += ", " + rule_name(r);
-      throw std::invalid_argument("Unknown rule '" + std::string(name) + "' (known: " + known +
+      throw std::invalid_argument("Unknown rule '" + printable(name) + "' (known: " + known +
                                   ", or sample[-t<T>][-k<K>][-p<P>][-seed<S>]).");
     }
     if (std::string problem = rule_problem(*rule); !problem.empty()) {
-      throw std::invalid_argument("Rule '" + std::string(name) + "': " + problem + ".");
+      throw std::invalid_argument("Rule '" + printable(name) + "': " + problem + ".");
     }
     out.push_back(*rule);
   }

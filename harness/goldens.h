@@ -14,6 +14,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backends/backend.h"
@@ -33,6 +34,8 @@ struct Prompt {
   std::vector<int> tokens;
 };
 std::vector<Prompt> read_prompts(const std::filesystem::path& path);
+// The same from the file's bytes in memory; `path` is only named in errors.
+std::vector<Prompt> parse_prompts(std::string_view text, const std::filesystem::path& path);
 
 struct GoldenStep {
   std::string prompt_id;
@@ -57,6 +60,8 @@ struct GoldenFile {
   const GoldenStep* find(const std::string& prompt_id, int step) const;
 };
 GoldenFile read_goldens(const std::filesystem::path& path);
+// The same from the file's bytes in memory; `path` is only named in errors.
+GoldenFile parse_goldens(std::string_view text, const std::filesystem::path& path);
 // Writes atomically (a temporary file, then a rename). `header` lines become
 // '#' comments at the top.
 void write_goldens(const std::filesystem::path& path, const GoldenFile& goldens,

@@ -36,10 +36,14 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::string read_all(std::FILE* f) {
+// All of f, or its first `limit` bytes and one more when it holds more.
+std::string read_all(std::FILE* f, std::size_t limit = std::string::npos - 1) {
   std::string out;
   char buf[1 << 16];
-  for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, got);
+  for (std::size_t got; out.size() <= limit && (got = std::fread(buf, 1, sizeof buf, f)) > 0;) {
+    out.append(buf, got);
+  }
+  if (out.size() > limit) out.resize(limit + 1);
   return out;
 }
 
@@ -198,10 +202,20 @@ SpecialTokens special_tokens(const Options& o) {
   return o.allow_special ? SpecialTokens::kAllowed : SpecialTokens::kAsText;
 }
 
+// gpt2 encode reads at most this much: 10 MB of text encodes in a second or
+// two, and an endless stdin (or one long run of a letter, whose merges take
+// about 40 bytes of memory a byte) must not take the machine.
+constexpr std::size_t kMaxEncodeBytes = std::size_t(1) << 24;  // 16 MiB
+
 // gpt2 encode: stdin's text -> its token ids on one line.
 int run_encode(const Options& o) {
   const Tokenizer tok = Tokenizer::load_default();
-  const std::vector<int> ids = tok.encode(read_all(stdin), special_tokens(o));
+  const std::string text = read_all(stdin, kMaxEncodeBytes);
+  if (text.size() > kMaxEncodeBytes) {
+    throw UsageError("gpt2 encode reads at most " + std::to_string(kMaxEncodeBytes) +
+                     " bytes (16 MiB); stdin holds more: split the text.");
+  }
+  const std::vector<int> ids = tok.encode(text, special_tokens(o));
   std::string line;
   for (std::size_t i = 0; i < ids.size(); i++) line += (i ? " " : "") + std::to_string(ids[i]);
   write_out(line + "\n");
@@ -289,11 +303,25 @@ struct PromptInput {
   std::optional<Tokenizer> tokenizer;
 };
 
-PromptInput read_prompt(const Options& o) {
+// Text mode: `context` is the model's max_seq_len. A text of more bytes than
+// that many of the longest tokens cannot fit: it is rejected after reading
+// only that much (so that 10 GB, or an endless stdin, ends in a moment too).
+PromptInput read_prompt(const Options& o, int context) {
   PromptInput p;
   if (o.text_mode) {
     p.tokenizer = Tokenizer::load_default();
-    p.bytes = o.prompt_text == "-" ? read_all(stdin) : o.prompt_text;
+    std::size_t longest = 0;
+    for (int id = 0; id < kTokenizerVocabSize; ++id) {
+      longest = std::max(longest, p.tokenizer->token_bytes(id).size());
+    }
+    const std::size_t limit = longest * std::size_t(context);
+    p.bytes = o.prompt_text == "-" ? read_all(stdin, limit) : o.prompt_text;
+    if (p.bytes.size() > limit) {
+      throw UsageError("The prompt is more than " + std::to_string(limit) +
+                       " bytes long: more than the model's context of " + std::to_string(context) +
+                       " tokens can hold (a token is at most " + std::to_string(longest) +
+                       " bytes).");
+    }
     p.tokens = p.tokenizer->encode(p.bytes, special_tokens(o));
     // GPT-2 starts unconditional text after <|endoftext|>.
     if (p.tokens.empty()) p.tokens = {kEndOfTextToken};
@@ -310,6 +338,11 @@ int sequence_length(const Options& o, const ModelConfig& cfg, const std::vector<
   int n = o.n;
   if (!o.n_given) {
     n = o.text_mode ? std::min<long>(long(prompt.size()) + o.max_new, cfg.max_seq_len) : 10;
+  }
+  if (o.text_mode && !o.n_given && long(prompt.size()) >= cfg.max_seq_len) {
+    throw UsageError("The prompt is " + std::to_string(prompt.size()) +
+                     " tokens long, and the model's context holds " +
+                     std::to_string(cfg.max_seq_len) + ": no room for a new token.");
   }
   if (n < 2 || n > cfg.max_seq_len) {
     throw UsageError("n = " + std::to_string(n) + " is outside [2, " +
@@ -339,9 +372,10 @@ struct Loaded {
   std::unique_ptr<Session> session;
 };
 
-Loaded load(const Options& o, const Settings& s, const std::vector<int>& prompt) {
+Loaded load(const Options& o, const Settings& s, const std::vector<int>& prompt,
+            std::shared_ptr<const Model> model) {
   Loaded l;
-  l.model = open_model(o.model_spec, &std::cerr);
+  l.model = model ? std::move(model) : open_model(o.model_spec, &std::cerr);
   l.n = sequence_length(o, l.model->config(), prompt);
   BackendConfig bc;
   bc.threads = o.threads;
@@ -406,11 +440,22 @@ int complete_text(Loaded& l, const Settings& s, const Options& o, const PromptIn
 int run_generate(const Options& o) {
   using Clock = std::chrono::steady_clock;
   const Settings settings = check_settings(o);
-  const PromptInput prompt = read_prompt(o);
   const auto t0 = Clock::now();
-  Loaded loaded = load(o, settings, prompt.tokens);
+  // Text: the model first, so that the prompt is read only as far as its context can hold.
+  std::shared_ptr<const Model> model;
+  if (o.text_mode) model = open_model(o.model_spec, &std::cerr);
+  const PromptInput prompt = read_prompt(o, model ? model->config().max_seq_len : 0);
+  Loaded loaded = load(o, settings, prompt.tokens, model);
   const auto t1 = Clock::now();
   if (o.verbose) print_setup(loaded, settings, prompt.tokens.size());
+  if (o.text_mode && !o.n_given && long(prompt.tokens.size()) + o.max_new > loaded.n) {
+    // Said before the run, so that a continuation cut by the context never looks complete.
+    std::fprintf(stderr,
+                 "gpt2: the model's context (%d tokens) leaves room for %ld new tokens after the "
+                 "%zu of the prompt, not --max-new %ld.\n",
+                 loaded.n, long(loaded.n) - long(prompt.tokens.size()), prompt.tokens.size(),
+                 long(o.max_new));
+  }
   const int generated = o.text_mode ? complete_text(loaded, settings, o, prompt)
                                     : complete_token_ids(loaded, settings, prompt.tokens);
   if (o.verbose) {

@@ -5,12 +5,15 @@
 #include <stdexcept>
 #include <string>
 
+#include "reference/printable.h"
+
 namespace gpt2 {
 
 namespace {
 
 [[noreturn]] void fail(std::string_view text, const std::string& why) {
-  throw std::invalid_argument("Bad thread list '" + std::string(text) + "': " + why + ".");
+  throw std::invalid_argument(
+      printable("Bad thread list '" + std::string(text) + "': " + why + "."));
 }
 
 int number(std::string_view whole, std::string_view s, const char* what) {
@@ -58,7 +61,8 @@ std::vector<int> parse_thread_list(std::string_view text) {
       if (last < first) {
         fail(text, "the range " + std::string(item) + " runs backwards");
       }
-      for (int t = first; t <= last; t += step) out.push_back(t);
+      // (long: t + step must not overflow an int when step is large)
+      for (long t = first; t <= last; t += step) out.push_back(int(t));
     }
     start = comma + 1;
   }

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "reference/printable.h"
+
 namespace gpt2 {
 
 int parse_token_id(std::string_view text) {
@@ -12,10 +14,10 @@ int parse_token_id(std::string_view text) {
   const char* end = text.data() + text.size();
   const auto [p, ec] = std::from_chars(text.data(), end, value);
   if (ec == std::errc::result_out_of_range) {
-    throw std::invalid_argument("Token " + std::string(text) + " is out of range.");
+    throw std::invalid_argument("Token " + printable(text) + " is out of range.");
   }
   if (ec != std::errc() || p != end) {
-    throw std::invalid_argument("Token '" + std::string(text) + "' is not an integer.");
+    throw std::invalid_argument("Token '" + printable(text) + "' is not an integer.");
   }
   return value;
 }

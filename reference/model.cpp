@@ -43,21 +43,18 @@ std::ptrdiff_t first_non_finite(std::span<const float> values) {
 
 }  // namespace
 
-std::shared_ptr<const Model> Model::load(const std::filesystem::path& path, std::string name) {
-  Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (file.fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(file.fd, &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) fail(path, "is a directory, not a checkpoint file");
-  const std::size_t size = std::size_t(st.st_size);
+namespace {
+
+// The header of an llm.c file of `size` bytes (its first bytes at `head`, at
+// least min(size, kCheckpointHeaderBytes) of them), checked against that size.
+CheckpointLayout checked_layout(const unsigned char* head, std::size_t size,
+                                const std::filesystem::path& path) {
   if (size < kCheckpointHeaderBytes) {
     fail(path, "too short for the 256-int32 header: the file holds " + std::to_string(size) +
                    " bytes, the header alone needs " + std::to_string(kCheckpointHeaderBytes));
   }
   std::int32_t header[kCheckpointHeaderInts];
-  if (!read_fully(file.fd, header, sizeof header, 0)) {
-    fail(path, std::string("cannot read the header: ") + std::strerror(errno));
-  }
+  std::memcpy(header, head, sizeof header);
   const CheckpointLayout layout = parse_checkpoint_header(header, path);
   if (size < layout.file_bytes) {
     fail(path, "truncated: the file holds " + std::to_string(size) + " bytes, its header (" +
@@ -69,44 +66,86 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& path, std:
                    " trailing byte(s) after the last tensor: its header needs exactly " +
                    std::to_string(layout.file_bytes) + " bytes");
   }
+  return layout;
+}
 
-  std::shared_ptr<Model> model(new Model());
-  model->config_ = layout.config;
-  model->name_ = name.empty() ? path.string() : std::move(name);
-  model->file_version_ = layout.version;
-  model->count_ = num_parameters(layout.config);
+}  // namespace
+
+std::shared_ptr<const Model> Model::load(const std::filesystem::path& path, std::string name) {
+  Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (file.fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) fail(path, "is a directory, not a checkpoint file");
+  const std::size_t size = std::size_t(st.st_size);
+  unsigned char header[kCheckpointHeaderBytes] = {};
+  if (size >= kCheckpointHeaderBytes && !read_fully(file.fd, header, sizeof header, 0)) {
+    fail(path, std::string("cannot read the header: ") + std::strerror(errno));
+  }
+  const CheckpointLayout layout = checked_layout(header, size, path);
 
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, file.fd, 0);
   if (map == MAP_FAILED) fail(path, std::string("cannot memory-map: ") + std::strerror(errno));
+  std::shared_ptr<Model> model(new Model());
   if (layout.version == 5) {
-    // bfloat16 -> float32 once, into memory the model owns.
-    const auto* src = reinterpret_cast<const std::uint16_t*>(static_cast<const char*>(map) +
-                                                             kCheckpointHeaderBytes);
-    model->owned_.resize(model->count_);
-    for (std::size_t i = 0; i < model->count_; ++i) model->owned_[i] = bf16_to_float(src[i]);
-    ::munmap(map, size);
-    model->data_ = model->owned_.data();
+    struct Unmap {
+      void* map;
+      std::size_t size;
+      ~Unmap() { ::munmap(map, size); }
+    } unmap{map, size};
+    model->adopt(layout, static_cast<const unsigned char*>(map), path, std::move(name));
   } else {
-    model->map_ = map;
+    model->map_ = map;  // unmapped by ~Model, also when adopt() throws
     model->map_size_ = size;
-    model->data_ =
-        reinterpret_cast<const float*>(static_cast<const char*>(map) + kCheckpointHeaderBytes);
+    model->adopt(layout, nullptr, path, std::move(name));
   }
-  model->point_tensors();
+  return model;
+}
+
+std::shared_ptr<const Model> Model::load_from_memory(std::span<const unsigned char> bytes,
+                                                     const std::filesystem::path& path,
+                                                     std::string name) {
+  const CheckpointLayout layout = checked_layout(bytes.data(), bytes.size(), path);
+  std::shared_ptr<Model> model(new Model());
+  model->adopt(layout, bytes.data(), path, std::move(name));
+  return model;
+}
+
+void Model::adopt(const CheckpointLayout& layout, const unsigned char* file,
+                  const std::filesystem::path& path, std::string name) {
+  config_ = layout.config;
+  name_ = name.empty() ? path.string() : std::move(name);
+  file_version_ = layout.version;
+  count_ = num_parameters(layout.config);
+  if (file == nullptr) {  // float32, memory-mapped: read in place
+    data_ = reinterpret_cast<const float*>(static_cast<const char*>(map_) + kCheckpointHeaderBytes);
+  } else {  // copied into memory the model owns (bfloat16 converted to float32 once)
+    const unsigned char* values = file + kCheckpointHeaderBytes;
+    owned_.resize(count_);
+    if (layout.version == 5) {
+      for (std::size_t i = 0; i < count_; ++i) {
+        std::uint16_t v;
+        std::memcpy(&v, values + 2 * i, 2);
+        owned_[i] = bf16_to_float(v);
+      }
+    } else {
+      std::memcpy(owned_.data(), values, count_ * sizeof(float));
+    }
+    data_ = owned_.data();
+  }
+  point_tensors();
 
   // A NaN or infinity in a weight is a corrupt file (wte's padding rows are
   // never read, so they are not checked).
   for (int t = 0; t < kNumTensors; ++t) {
-    std::span<const float> values = model->tensor(t);
-    if (t == kWte)
-      values = values.first(std::size_t(layout.config.vocab_size) * layout.config.channels);
+    std::span<const float> values = tensor(t);
+    if (t == kWte) values = values.first(std::size_t(config_.vocab_size) * config_.channels);
     if (std::ptrdiff_t bad = first_non_finite(values); bad >= 0) {
       fail(path, std::string("corrupt: tensor ") + tensor_name(t) +
                      " holds a non-finite value (NaN or infinity) at element " +
                      std::to_string(bad));
     }
   }
-  return model;
 }
 
 std::shared_ptr<const Model> Model::from_parameters(const ModelConfig& config,

@@ -43,12 +43,19 @@ struct ParameterTensors {
   const float* lnfb;      // (C)
 };
 
+struct CheckpointLayout;  // checkpoint.h
+
 class Model {
  public:
   // Loads an llm.c checkpoint (version 1, 3 or 5). Throws CheckpointError.
   // `name` is what name() reports (default: the path).
   static std::shared_ptr<const Model> load(const std::filesystem::path& path,
                                            std::string name = "");
+  // The same checks on a whole file's bytes in memory (copied; `path` is only
+  // named in errors).
+  static std::shared_ptr<const Model> load_from_memory(std::span<const unsigned char> bytes,
+                                                       const std::filesystem::path& path,
+                                                       std::string name = "");
   // A model over parameters already in memory, laid out as in a version-3 file
   // (num_parameters(config) floats). Throws std::invalid_argument when they do not fit.
   static std::shared_ptr<const Model> from_parameters(const ModelConfig& config,
@@ -75,6 +82,10 @@ class Model {
  private:
   Model() = default;
   void point_tensors();
+  // Takes the parameters of a checked llm.c file: `file` its bytes, or null for
+  // the float32 file mapped at map_. Throws CheckpointError for a non-finite weight.
+  void adopt(const CheckpointLayout& layout, const unsigned char* file,
+             const std::filesystem::path& path, std::string name);
 
   ModelConfig config_;
   ParameterTensors params_{};

@@ -21,6 +21,7 @@
 
 #include "reference/checkpoint.h"
 #include "reference/file_io.h"
+#include "reference/printable.h"
 
 namespace gpt2 {
 
@@ -32,7 +33,7 @@ namespace {
 using Json = nlohmann::json;
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
-  throw CheckpointError(path.string() + ": " + what);
+  throw CheckpointError(printable(path.string() + ": " + what));
 }
 
 struct Dtype {
@@ -96,13 +97,8 @@ std::uint64_t open_file(const std::filesystem::path& path, Fd& file) {
   return std::uint64_t(st.st_size);
 }
 
-SafetensorsHeader read_header(int fd, std::uint64_t size, const std::filesystem::path& path) {
-  if (size < 8) {
-    fail(path, "too short for a safetensors file: it holds " + std::to_string(size) +
-                   " bytes, the header's length alone takes 8");
-  }
-  std::uint64_t n = 0;
-  if (!read_fully(fd, &n, 8, 0)) fail(path, std::string("cannot read: ") + std::strerror(errno));
+// Checks the 8-byte header length `n` against the file's `size`.
+void check_header_length(std::uint64_t n, std::uint64_t size, const std::filesystem::path& path) {
   if (n > kSafetensorsMaxHeaderBytes) {
     fail(path, "header length " + std::to_string(n) + " is beyond the format's limit of " +
                    std::to_string(kSafetensorsMaxHeaderBytes) +
@@ -113,11 +109,35 @@ SafetensorsHeader read_header(int fd, std::uint64_t size, const std::filesystem:
                    " bytes) runs past the end of the file (" + std::to_string(size) +
                    " bytes): truncated, or not a safetensors file");
   }
+}
+
+void check_size(std::uint64_t size, const std::filesystem::path& path) {
+  if (size < 8) {
+    fail(path, "too short for a safetensors file: it holds " + std::to_string(size) +
+                   " bytes, the header's length alone takes 8");
+  }
+}
+
+SafetensorsHeader read_header(int fd, std::uint64_t size, const std::filesystem::path& path) {
+  check_size(size, path);
+  std::uint64_t n = 0;
+  if (!read_fully(fd, &n, 8, 0)) fail(path, std::string("cannot read: ") + std::strerror(errno));
+  check_header_length(n, size, path);
   std::string text(n, '\0');
   if (!read_fully(fd, text.data(), n, 8)) {
     fail(path, std::string("cannot read the header: ") + std::strerror(errno));
   }
   return parse_safetensors_header(text, size, path);
+}
+
+SafetensorsHeader header_from_memory(std::span<const unsigned char> file,
+                                     const std::filesystem::path& path) {
+  check_size(file.size(), path);
+  std::uint64_t n = 0;
+  std::memcpy(&n, file.data(), 8);
+  check_header_length(n, file.size(), path);
+  const std::string_view text(reinterpret_cast<const char*>(file.data()) + 8, std::size_t(n));
+  return parse_safetensors_header(text, file.size(), path);
 }
 
 }  // namespace
@@ -332,17 +352,24 @@ std::optional<int> family_heads(int channels) {
   return std::nullopt;
 }
 
-// Reads `config_path` (HF's GPT2Config as JSON) and checks it against `w`, the dimensions read
-// from the weights (num_heads not yet known). Throws CheckpointError naming config.json.
-HfConfig read_hf_config(const std::filesystem::path& config_path, const ModelConfig& w,
-                        const std::filesystem::path& weights_path) {
-  std::ifstream in(config_path, std::ios::binary);
-  if (!in) fail(config_path, std::string("cannot open: ") + std::strerror(errno));
+// Reads `config_path`'s text.
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
   std::stringstream text;
   text << in.rdbuf();
+  if (in.bad()) fail(path, std::string("cannot read: ") + std::strerror(errno));
+  return text.str();
+}
+
+// `text`, the contents of `config_path` (HF's GPT2Config as JSON), checked against `w`, the
+// dimensions read from the weights (num_heads not yet known). Throws CheckpointError naming
+// config.json.
+HfConfig parse_hf_config(std::string_view text, const std::filesystem::path& config_path,
+                         const ModelConfig& w, const std::filesystem::path& weights_path) {
   Json j;
   try {
-    j = Json::parse(text.str());
+    j = Json::parse(text);
   } catch (const Json::exception& e) {
     fail(config_path, "not valid JSON: " + json_message(e));
   }
@@ -526,8 +553,10 @@ class Gpt2Reader {
 
   // Checks tensor `name` (dtype, shape `expected`, finite values) and writes it to `out` as
   // float32: as stored, or transposed (a (rows, cols) tensor written as (cols, rows)).
-  void read(const std::string& name, const std::vector<std::uint64_t>& expected, const char* doc,
-            bool transpose, float* out) {
+  // Checks tensor `name`'s presence, dtype and shape `expected`.
+  const SafetensorsTensor& check(const std::string& name,
+                                 const std::vector<std::uint64_t>& expected,
+                                 const char* doc) const {
     const SafetensorsTensor& t = need(name);
     if (!is_float_weight_dtype(t.dtype)) {
       fail(path_, "tensor '" + t.name + "' has dtype " + t.dtype +
@@ -537,6 +566,12 @@ class Gpt2Reader {
       fail(path_, "tensor '" + t.name + "' has shape " + shape_text(t.shape) + ", expected " +
                       shape_text(expected) + " " + doc);
     }
+    return t;
+  }
+
+  void read(const std::string& name, const std::vector<std::uint64_t>& expected, const char* doc,
+            bool transpose, float* out) {
+    const SafetensorsTensor& t = check(name, expected, doc);
     const std::size_t n = t.elements();
     float* dst = out;
     if (transpose) {
@@ -574,6 +609,11 @@ class Gpt2Reader {
   std::vector<float> scratch_;
 };
 
+std::shared_ptr<const Model> load_gpt2(const std::filesystem::path& path,
+                                       const SafetensorsHeader& header, const unsigned char* data,
+                                       std::optional<std::string_view> config_json,
+                                       std::string name);
+
 }  // namespace
 
 std::shared_ptr<const Model> load_safetensors(const std::filesystem::path& given,
@@ -602,7 +642,29 @@ std::shared_ptr<const Model> load_safetensors(const std::filesystem::path& given
   map.data = ::mmap(nullptr, map.size, PROT_READ, MAP_PRIVATE, file.fd, 0);
   if (map.data == MAP_FAILED) fail(path, std::string("cannot memory-map: ") + std::strerror(errno));
   ::madvise(map.data, map.size, MADV_SEQUENTIAL);
-  Gpt2Reader reader(path, header, static_cast<const unsigned char*>(map.data) + header.data_start);
+  const std::filesystem::path config_path = path.parent_path() / "config.json";
+  std::optional<std::string> config_text;
+  if (std::filesystem::exists(config_path)) config_text = read_text(config_path);
+  return load_gpt2(path, header, static_cast<const unsigned char*>(map.data) + header.data_start,
+                   config_text, std::move(name));
+}
+
+std::shared_ptr<const Model> load_safetensors_from_memory(
+    std::span<const unsigned char> file, std::optional<std::string_view> config_json,
+    const std::filesystem::path& path, std::string name) {
+  const SafetensorsHeader header = header_from_memory(file, path);
+  return load_gpt2(path, header, file.data() + header.data_start, config_json, std::move(name));
+}
+
+namespace {
+
+// GPT-2 from a checked header and its data section; `config_json` is config.json's text, when
+// the file has one beside it.
+std::shared_ptr<const Model> load_gpt2(const std::filesystem::path& path,
+                                       const SafetensorsHeader& header, const unsigned char* data,
+                                       std::optional<std::string_view> config_json,
+                                       std::string name) {
+  Gpt2Reader reader(path, header, data);
 
   // Dimensions from the weights; heads from config.json or the GPT-2 family's presets.
   ModelConfig config;
@@ -613,9 +675,10 @@ std::shared_ptr<const Model> load_safetensors(const std::filesystem::path& given
   if (config.num_layers == 0) fail(path, "has no transformer layers (no tensor named h.0.*)");
   config.padded_vocab_size = pad_vocab(config.vocab_size);
   const std::filesystem::path config_path = path.parent_path() / "config.json";
-  const bool has_config = std::filesystem::exists(config_path);
+  const bool has_config = config_json.has_value();
   if (has_config) {
-    config.num_heads = read_hf_config(config_path, config, path).num_heads.value_or(0);
+    config.num_heads =
+        parse_hf_config(*config_json, config_path, config, path).num_heads.value_or(0);
   }
   if (config.num_heads == 0) {
     const std::optional<int> heads = family_heads(config.channels);
@@ -634,8 +697,44 @@ std::shared_ptr<const Model> load_safetensors(const std::filesystem::path& given
   }
 
   const std::uint64_t V = config.vocab_size, C = config.channels, maxT = config.max_seq_len;
+  std::array<float*, kNumTensors> dst{};
+  // Every tensor's presence, dtype and shape is checked (dst null) before the parameters are
+  // allocated, so that a header naming h.9999 cannot ask for memory its file does not hold.
+  const auto read_all = [&](bool check_only) {
+    const auto read = [&](const std::string& name, const std::vector<std::uint64_t>& expected,
+                          const char* doc, bool transpose, int tensor, std::uint64_t offset) {
+      if (check_only) {
+        reader.check(name, expected, doc);
+      } else {
+        reader.read(name, expected, doc, transpose, dst[tensor] + offset);
+      }
+    };
+    read("wte.weight", {V, C}, "(vocab_size, channels)", false, kWte, 0);
+    read("wpe.weight", {maxT, C}, "(max_seq_len, channels)", false, kWpe, 0);
+    constexpr const char* kConv1d = "(HF's Conv1D stores its weights input by output)";
+    for (int l = 0; l < config.num_layers; ++l) {
+      const std::string h = "h." + std::to_string(l) + ".";
+      read(h + "ln_1.weight", {C}, "(channels)", false, kLn1w, l * C);
+      read(h + "ln_1.bias", {C}, "(channels)", false, kLn1b, l * C);
+      read(h + "attn.c_attn.weight", {C, 3 * C}, kConv1d, true, kQkvw, l * 3 * C * C);
+      read(h + "attn.c_attn.bias", {3 * C}, "(3 * channels)", false, kQkvb, l * 3 * C);
+      read(h + "attn.c_proj.weight", {C, C}, kConv1d, true, kAttprojw, l * C * C);
+      read(h + "attn.c_proj.bias", {C}, "(channels)", false, kAttprojb, l * C);
+      read(h + "ln_2.weight", {C}, "(channels)", false, kLn2w, l * C);
+      read(h + "ln_2.bias", {C}, "(channels)", false, kLn2b, l * C);
+      read(h + "mlp.c_fc.weight", {C, 4 * C}, kConv1d, true, kFcw, l * 4 * C * C);
+      read(h + "mlp.c_fc.bias", {4 * C}, "(4 * channels)", false, kFcb, l * 4 * C);
+      read(h + "mlp.c_proj.weight", {4 * C, C}, kConv1d, true, kFcprojw, l * 4 * C * C);
+      read(h + "mlp.c_proj.bias", {C}, "(channels)", false, kFcprojb, l * C);
+    }
+    read("ln_f.weight", {C}, "(channels)", false, kLnfw, 0);
+    read("ln_f.bias", {C}, "(channels)", false, kLnfb, 0);
+    if (reader.find("lm_head.weight") != nullptr) {
+      reader.check("lm_head.weight", {V, C}, "(vocab_size, channels), tied to wte");
+    }
+  };
+  read_all(true);
   std::vector<float> params(num_parameters(config), 0.0f);  // wte's padding rows stay 0
-  std::array<float*, kNumTensors> dst;
   {
     float* p = params.data();
     const auto sizes = tensor_sizes(config);
@@ -644,26 +743,7 @@ std::shared_ptr<const Model> load_safetensors(const std::filesystem::path& given
       p += sizes[t];
     }
   }
-  reader.read("wte.weight", {V, C}, "(vocab_size, channels)", false, dst[kWte]);
-  reader.read("wpe.weight", {maxT, C}, "(max_seq_len, channels)", false, dst[kWpe]);
-  constexpr const char* kConv1d = "(HF's Conv1D stores its weights input by output)";
-  for (int l = 0; l < config.num_layers; ++l) {
-    const std::string h = "h." + std::to_string(l) + ".";
-    reader.read(h + "ln_1.weight", {C}, "(channels)", false, dst[kLn1w] + l * C);
-    reader.read(h + "ln_1.bias", {C}, "(channels)", false, dst[kLn1b] + l * C);
-    reader.read(h + "attn.c_attn.weight", {C, 3 * C}, kConv1d, true, dst[kQkvw] + l * 3 * C * C);
-    reader.read(h + "attn.c_attn.bias", {3 * C}, "(3 * channels)", false, dst[kQkvb] + l * 3 * C);
-    reader.read(h + "attn.c_proj.weight", {C, C}, kConv1d, true, dst[kAttprojw] + l * C * C);
-    reader.read(h + "attn.c_proj.bias", {C}, "(channels)", false, dst[kAttprojb] + l * C);
-    reader.read(h + "ln_2.weight", {C}, "(channels)", false, dst[kLn2w] + l * C);
-    reader.read(h + "ln_2.bias", {C}, "(channels)", false, dst[kLn2b] + l * C);
-    reader.read(h + "mlp.c_fc.weight", {C, 4 * C}, kConv1d, true, dst[kFcw] + l * 4 * C * C);
-    reader.read(h + "mlp.c_fc.bias", {4 * C}, "(4 * channels)", false, dst[kFcb] + l * 4 * C);
-    reader.read(h + "mlp.c_proj.weight", {4 * C, C}, kConv1d, true, dst[kFcprojw] + l * 4 * C * C);
-    reader.read(h + "mlp.c_proj.bias", {C}, "(channels)", false, dst[kFcprojb] + l * C);
-  }
-  reader.read("ln_f.weight", {C}, "(channels)", false, dst[kLnfw]);
-  reader.read("ln_f.bias", {C}, "(channels)", false, dst[kLnfb]);
+  read_all(false);
 
   // llm.c's format has no output head of its own: it reuses wte. An lm_head that is a copy of
   // wte (a tied head saved twice) is fine; any other cannot be represented.
@@ -681,5 +761,7 @@ std::shared_ptr<const Model> load_safetensors(const std::filesystem::path& given
   }
   return Model::from_parameters(config, std::move(params), name.empty() ? path.string() : name);
 }
+
+}  // namespace
 
 }  // namespace gpt2

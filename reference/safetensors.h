@@ -25,6 +25,8 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +80,13 @@ bool looks_like_safetensors(const std::filesystem::path& path);
 // the model's name() reports (default: the path of the .safetensors file).
 std::shared_ptr<const Model> load_safetensors(const std::filesystem::path& path,
                                               std::string name = "");
+
+// The same from a whole safetensors file's bytes in memory (copied into the model), with
+// `config_json` the text of config.json beside it (nullopt: none). `path` is only named in
+// errors, and config.json's errors name the config.json beside it.
+std::shared_ptr<const Model> load_safetensors_from_memory(
+    std::span<const unsigned char> file, std::optional<std::string_view> config_json,
+    const std::filesystem::path& path, std::string name = "");
 
 // IEEE half precision -> float32, exactly (subnormals, infinities and NaN included).
 float f16_to_float(std::uint16_t x);

@@ -40,4 +40,7 @@ TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1" \
   build-tsan/bin/gpt2_tests \
   --gtest_filter='Executors/*:ThreadPoolTest.*:ExecutorsAndThreads/*:AllBackends/*:SessionTest.*:AllLinearLayers/*'
 
+section "AddressSanitizer + UndefinedBehaviorSanitizer: the unit tests, every fuzz target (scripts/run-sanitizers.sh)"
+bash scripts/run-sanitizers.sh
+
 section "All checks passed"

@@ -5,6 +5,8 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   clang-14 libomp-14-dev
+  # clang's sanitizer and libFuzzer runtimes (scripts/run-sanitizers.sh, scripts/fuzz.sh).
+  libclang-rt-14-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
   libutf8proc-dev nlohmann-json3-dev
   # scripts/reports.py (the reports check in ctest) and the other scripts/*.py.

@@ -149,5 +149,20 @@ TEST(DecideTest, SamplingMarginIsTheCoinsDistanceFromABoundary) {
   }
 }
 
+// Found by fuzz_rule: a rule's name kept 6 digits (%g), so sample-t0.88888889 read back as
+// another temperature, and 1e-05 held a '-' that splits a name. Names now hold the shortest
+// decimal that reads back, without an exponent.
+TEST(DecideTest, EveryValidRulesNameReadsBack) {
+  for (const Rule& r : {Rule::sample(0.8888889f, 0, 1.0f, 0), Rule::sample(0.00001f, 3, 0.95f, 1),
+                        Rule::sample(1e30f, 0, 1e-30f, 2), Rule::sample(0.8f, 40, 0.95f, 7)}) {
+    const std::string name = rule_name(r);
+    const std::string settings = name.substr(6, name.find("-seed") - 6);
+    EXPECT_EQ(settings.find('e'), std::string::npos) << name;  // no exponent
+    EXPECT_EQ(parse_rule(name), r) << name;
+  }
+  EXPECT_EQ(rule_name(Rule::sample(0.00001f, 0, 1.0f, 0)), "sample-t0.00001");
+  EXPECT_EQ(rule_name(Rule::sample(1.2f, 0, 0.9f, 3)), "sample-t1.2-p0.9-seed3");
+}
+
 }  // namespace
 }  // namespace gpt2

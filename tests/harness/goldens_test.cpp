@@ -221,5 +221,43 @@ TEST(ForEachPromptTest, EachIndexOnceAndExceptionsReachTheCaller) {
   }
 }
 
+TEST(GoldensTest, ParsedFromMemoryAsFromTheFile) {
+  const std::string prompts = "# comment\na 10 1 2 3\nb 5 7\n";
+  const auto from_memory = parse_prompts(prompts, "mem.txt");
+  const auto from_file = read_prompts(write_text(prompts));
+  ASSERT_EQ(from_memory.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(from_memory[i].id, from_file[i].id);
+    EXPECT_EQ(from_memory[i].n, from_file[i].n);
+    EXPECT_EQ(from_memory[i].tokens, from_file[i].tokens);
+  }
+  const std::string goldens =
+      "model: m\nchecksum: c\nrule: greedy\np\t0\t7\t0.5\t0.5\t0123456789abcdef\n";
+  const GoldenFile g = parse_goldens(goldens, "mem.txt");
+  EXPECT_EQ(g.rule, Rule(Rule::kGreedy));
+  EXPECT_EQ(g.continuation("p"), std::vector<int>{7});
+  EXPECT_EQ(read_goldens(write_text(goldens)).continuation("p"), std::vector<int>{7});
+  try {
+    parse_prompts("a 10 1\nb 10 x\n", "mem.txt");
+    FAIL() << "accepted";
+  } catch (const DataFileError& e) {
+    EXPECT_STREQ(e.what(), "mem.txt:2: token 'x' is not a non-negative integer");
+  }
+}
+
+// Found by reading the code while writing fuzz_goldens: a golden file's rule was parsed but not
+// checked, so "rule: sample-t0" (temperature 0) was accepted.
+TEST(GoldensTest, InvalidRuleSettingsAreRejected) {
+  expect_error("model: m\nchecksum: c\nrule: sample-t0\n",
+               ":3: rule 'sample-t0': the temperature must be above 0", true);
+}
+
+// Control characters (a carriage return from a file with CRLF line ends) are written as \xNN,
+// so the message stays on one line.
+TEST(GoldensTest, ErrorsStayOnOneLine) {
+  expect_error("model: m\r\nchecksum: c\r\nrule: fancy\r\n", R"(unknown rule 'fancy\x0d')", true);
+  expect_error("a\x01 10 x\n", "token 'x'");
+}
+
 }  // namespace
 }  // namespace gpt2

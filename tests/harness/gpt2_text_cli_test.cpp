@@ -1,6 +1,7 @@
 // gpt2 with text: encode, decode, --prompt, stop strings, <|endoftext|>, sampling.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -23,8 +24,8 @@ class Gpt2TextTest : public ::testing::Test {
     // A subshell, so that run_command's own </dev/null does not replace ours.
     return test::run_command("(" + kGpt2 + " " + args + " < " + in.string() + ")");
   }
-  test::CommandResult complete(const std::string& args) {
-    return run("--model synthetic:tiny " + args);
+  test::CommandResult complete(const std::string& args, const std::string& stdin_text = "") {
+    return run("--model synthetic:tiny " + args, stdin_text);
   }
 };
 
@@ -156,6 +157,94 @@ TEST_F(Gpt2TextTest, BadTextOptions) {
   expect_error("--stop x 5", "go with --prompt");
   expect_error("--prompt x --rule warm", "Unknown rule 'warm'");
   expect_error("--prompt x --max-new 0", "--max-new must be at least 1.");
+}
+
+// --- Text at the edges (README: "The gpt2 command", "Text at the edges"). ---------------------
+
+// One line on stderr, nothing on stdout, exit status 1.
+void expect_one_line_error(const test::CommandResult& r, const std::string& message) {
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, message + "\n");
+}
+
+// Invalid UTF-8 is kept: its bytes are encoded as byte tokens, as GPT-2's byte-level BPE does,
+// and --echo and decode give them back exactly.
+TEST_F(Gpt2TextTest, InvalidUtf8IsEncodedByteForByte) {
+  const std::string bad = "caf\xc3 \xff\xfe\xed\xa0\x80 \xf4\x90\x80\x80 ok";
+  const auto ids = run("encode", bad);
+  EXPECT_EQ(ids.status, 0) << ids.err;
+  EXPECT_EQ(run("decode " + ids.out.substr(0, ids.out.size() - 1)).out, bad);
+  const auto r = complete("--prompt - --echo --ignore-eos -n 30", bad);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, bad.size()), bad);
+  EXPECT_GT(r.out.size(), bad.size());
+}
+
+// NUL is an ordinary byte (token 188), in --prompt - and encode alike.
+TEST_F(Gpt2TextTest, NulBytesAreOrdinaryBytes) {
+  const std::string text("a\0b\0\0c", 6);
+  const auto ids = run("encode", text);
+  EXPECT_EQ(ids.status, 0) << ids.err;
+  EXPECT_NE(ids.out.find("188"), std::string::npos) << ids.out;
+  EXPECT_EQ(run("decode " + ids.out.substr(0, ids.out.size() - 1)).out, text);
+  const auto r = complete("--prompt - --echo --ignore-eos -n 20", text);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, text.size()), text);
+}
+
+// A prompt that cannot fit the context is rejected before it is tokenized or read to its end:
+// the tiny model's 1024 tokens of at most 128 bytes each hold at most 131072 bytes.
+TEST_F(Gpt2TextTest, TenMegabytesAreRejectedAtOnce) {
+  std::string text;
+  while (text.size() < 10'000'000) text += "The quick brown fox jumps over the lazy dog. ";
+  const std::string message =
+      "The prompt is more than 131072 bytes long: more than the model's context of 1024 tokens "
+      "can hold (a token is at most 128 bytes).";
+  expect_one_line_error(complete("--prompt -", text), message);
+  expect_one_line_error(complete("--prompt - --echo", std::string(10'000'000, '\0')), message);
+  // An endless stdin is not read to its end.
+  expect_one_line_error(
+      test::run_command("(" + kGpt2 + " --model synthetic:tiny --prompt - < /dev/zero)"), message);
+}
+
+// gpt2 encode has no context to fill: it encodes up to 16 MiB (10 MB here) and refuses more.
+TEST_F(Gpt2TextTest, EncodeTakesTenMegabytesAndRefusesAnEndlessStdin) {
+  std::string text;
+  while (text.size() < 10'000'000) text += "The quick brown fox jumps over the lazy dog. ";
+  const auto r = run("encode", text);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 20), "464 2068 7586 21831 ");
+  // 10 tokens a sentence ("The", " quick", ..., "."), and the last space
+  EXPECT_EQ(std::size_t(std::count(r.out.begin(), r.out.end(), ' ') + 1),
+            10 * (text.size() / 45) + 1);
+  expect_one_line_error(test::run_command("(" + kGpt2 + " encode < /dev/zero)"),
+                        "gpt2 encode reads at most 16777216 bytes (16 MiB); stdin holds more: "
+                        "split the text.");
+}
+
+// A prompt longer than the context: one line naming both counts, nothing on stdout.
+TEST_F(Gpt2TextTest, APromptLongerThanTheContextIsOneLineOnStderr) {
+  std::string text;
+  for (int i = 0; i < 1500; ++i) text += " hello";  // 1500 tokens
+  expect_one_line_error(complete("--prompt -", text),
+                        "The prompt is 1500 tokens long, and the model's context holds 1024: no "
+                        "room for a new token.");
+  expect_one_line_error(complete("--prompt - -n 1024", text),
+                        "Too many tokens: the prompt has 1500 tokens, n is 1024.");
+}
+
+// A prompt that fits, with too little room left for --max-new: the run says so on stderr before
+// it starts, then stops at the context's end.
+TEST_F(Gpt2TextTest, TheContextCutsTheContinuationAndSaysSo) {
+  std::string text;
+  for (int i = 0; i < 1020; ++i) text += " hello";  // 1020 tokens
+  const auto r = complete("--prompt - --mode kv-cache --ignore-eos --rule greedy", text);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err,
+            "gpt2: the model's context (1024 tokens) leaves room for 4 new tokens after the 1020 "
+            "of the prompt, not --max-new 50.\n");
+  EXPECT_FALSE(r.out.empty());
 }
 
 }  // namespace

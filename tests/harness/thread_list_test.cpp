@@ -44,5 +44,22 @@ TEST(ThreadListTest, Errors) {
   expect_error("", "it is empty");
 }
 
+// Found by reading the code for fuzz_thread_list: t += step overflowed an int (undefined
+// behaviour, which UBSan reports) when the step was large.
+TEST(ThreadListTest, AHugeStepDoesNotOverflow) {
+  EXPECT_EQ(parse_thread_list("1..2:2147483647"), (std::vector<int>{1}));
+  EXPECT_EQ(parse_thread_list("1000..1024:2147483647"), (std::vector<int>{1000}));
+}
+
+TEST(ThreadListTest, ErrorsStayOnOneLine) {
+  try {
+    parse_thread_list("1\n2");
+    FAIL() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(),
+                 R"(Bad thread list '1\x0a2': thread count '1\x0a2' is not a whole number.)");
+  }
+}
+
 }  // namespace
 }  // namespace gpt2

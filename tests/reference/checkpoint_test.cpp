@@ -6,8 +6,11 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <vector>
 
 #include "reference/model.h"
+#include "tests/safetensors_writer.h"
 #include "tests/test_util.h"
 
 namespace gpt2 {
@@ -218,6 +221,65 @@ TEST(CheckpointTest, ChecksumDependsOnEveryValue) {
   EXPECT_EQ(a->checksum(), b->checksum());
   EXPECT_NE(a->checksum(), c->checksum());
   EXPECT_EQ(a->checksum().size(), 16u);
+}
+
+}  // namespace
+}  // namespace gpt2
+
+namespace gpt2 {
+namespace {
+
+std::vector<unsigned char> file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Expects load_from_memory of `path`'s bytes to fail with the message Model::load gives.
+void expect_same_error_from_memory(const std::filesystem::path& path) {
+  std::string from_file, from_memory;
+  try {
+    Model::load(path);
+  } catch (const CheckpointError& e) {
+    from_file = e.what();
+  }
+  try {
+    Model::load_from_memory(file_bytes(path), path);
+  } catch (const CheckpointError& e) {
+    from_memory = e.what();
+  }
+  EXPECT_FALSE(from_file.empty());
+  EXPECT_EQ(from_memory, from_file);
+}
+
+TEST(CheckpointTest, LoadFromMemoryGivesTheFilesModel) {
+  const std::vector<float> params = test::random_parameters(kSmall, 9);
+  for (int version : {1, 3, 5}) {
+    const auto path = test::temp_dir() / "mem.bin";
+    write_checkpoint(path, kSmall, params, version);
+    const auto from_file = Model::load(path);
+    const auto from_memory = Model::load_from_memory(file_bytes(path), path);
+    EXPECT_EQ(from_memory->config(), from_file->config());
+    EXPECT_EQ(from_memory->file_version(), version);
+    EXPECT_EQ(from_memory->name(), path.string());
+    EXPECT_EQ(from_memory->checksum(), from_file->checksum()) << "version " << version;
+  }
+}
+
+TEST(CheckpointTest, LoadFromMemoryGivesTheFilesErrors) {
+  const std::size_t bytes = num_parameters(kSmall) * 4;
+  expect_same_error_from_memory(write_raw(header_of(kSmall, 3), 0, 100));
+  expect_same_error_from_memory(write_raw(header_of(kSmall, 3), 0, 0));
+  expect_same_error_from_memory(write_raw(header_of(kSmall, 4), bytes));
+  expect_same_error_from_memory(write_raw(header_of(kSmall, 3), bytes - 4));
+  expect_same_error_from_memory(write_raw(header_of(kSmall, 3), bytes + 1));
+  std::vector<float> params = test::random_parameters(kSmall, 9);
+  params[num_parameters(kSmall) - 1] = NAN;  // in lnfb
+  for (int version : {3, 5}) {
+    const auto path = test::temp_dir() / "nan.bin";
+    write_checkpoint(path, kSmall, params, version);
+    expect_load_error(path, "corrupt: tensor lnfb holds a non-finite value");
+    expect_same_error_from_memory(path);
+  }
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <optional>
+#include <span>
 
 #include "reference/checkpoint.h"
 #include "reference/forward.h"
@@ -358,6 +361,11 @@ class DamagedSafetensorsTest : public ::testing::Test {
   void expect(std::string_view bytes, const std::string& what) {
     test::write_bytes(file_, bytes);
     expect_load_error(file_, what);
+    // The same error from the bytes in memory.
+    const std::span<const unsigned char> in_memory(
+        reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    expect_error([&] { load_safetensors_from_memory(in_memory, std::nullopt, file_); }, file_,
+                 what);
   }
   void expect_header(std::string_view header, std::string_view data, const std::string& what) {
     expect(test::raw_safetensors_bytes(header, data), what);
@@ -502,9 +510,17 @@ class NotGpt2Test : public ::testing::Test {
     std::erase_if(tensors_, [&](const test::StTensor& t) { return t.name == name; });
   }
   void expect(const std::string& what, const json& config = test::hf_config_json(kSmall)) {
-    test::write_bytes(dir_ / "model.safetensors", test::safetensors_bytes(tensors_));
+    const std::string bytes = test::safetensors_bytes(tensors_);
+    test::write_bytes(dir_ / "model.safetensors", bytes);
     test::write_config_json(dir_, config);
     expect_load_error(dir_ / "model.safetensors", what);
+    // The same error from the bytes and config.json's text in memory.
+    const std::string config_text = config.dump();
+    const std::span<const unsigned char> in_memory(
+        reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    expect_error(
+        [&] { load_safetensors_from_memory(in_memory, config_text, dir_ / "model.safetensors"); },
+        dir_ / "model.safetensors", what);
   }
 };
 
@@ -577,6 +593,46 @@ TEST_F(NotGpt2Test, MissingLayerInTheMiddle) {
   json config = test::hf_config_json(kSmall);
   config["n_layer"] = 3;
   expect("missing tensor 'h.1.ln_1.weight' (the file has layers h.0 to h.2", config);
+}
+
+TEST(SafetensorsTest, LoadFromMemoryGivesTheFilesModel) {
+  const std::vector<float> params = test::random_parameters(kSmall, 31);
+  const auto dir = test::temp_dir();
+  const auto file = test::write_hf_model(dir, kSmall, params);
+  std::ifstream in(file, std::ios::binary);
+  const std::vector<unsigned char> bytes{std::istreambuf_iterator<char>(in),
+                                         std::istreambuf_iterator<char>()};
+  const std::string config = test::hf_config_json(kSmall).dump();
+  const auto model = load_safetensors_from_memory(bytes, config, file);
+  EXPECT_EQ(model->config(), kSmall);
+  EXPECT_EQ(model->name(), file.string());
+  EXPECT_EQ(model->checksum(), load_safetensors(file)->checksum());
+  // Without config.json, 8 channels is no GPT-2 preset's: the heads are unknown.
+  expect_error([&] { load_safetensors_from_memory(bytes, std::nullopt, file); }, file,
+               "no config.json beside it");
+}
+
+// Found by reading the code while writing fuzz_safetensors: the parameters were
+// allocated from the highest layer index before any layer's tensors were looked at, so a
+// 24 KB file naming h.4095 asked for 4096 layers of 4096 channels (3 TB).
+TEST_F(NotGpt2Test, AHighLayerIndexIsCheckedBeforeAnythingIsAllocated) {
+  const ModelConfig wide{1, 1, 1, 1, 1, 4096};
+  const std::string zeros(4 * 4096, '\0');
+  tensors_ = {{"wte.weight", "F32", {1, 4096}, zeros},
+              {"wpe.weight", "F32", {1, 4096}, zeros},
+              {"h.4095.ln_1.weight", "F32", {4096}, zeros}};
+  json config = test::hf_config_json(wide);
+  config.erase("n_layer");
+  expect("missing tensor 'h.0.ln_1.weight' (the file has layers h.0 to h.4095", config);
+}
+
+// Found by reading the code while writing the fuzz targets: names from the file (JSON keys may
+// hold any character) went into messages as they were, so a name with a newline broke the
+// one-line error; control characters are now written as \xNN.
+TEST_F(DamagedSafetensorsTest, ControlCharactersInNamesStayOnOneLine) {
+  expect_header(R"({"a\nb": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})", kData16,
+                R"(unexpected tensor 'a\x0ab')");
+  expect_header(R"({"x\r\ny": 7})", "", R"(tensor 'x\x0d\x0ay' is not described by an object)");
 }
 
 }  // namespace
