@@ -2,7 +2,13 @@
 // kernels_<isa>.cpp, which define GPT2_ISA (a namespace name) and GPT2_ISA_ENUM
 // before including this file.
 // Everything here lives in that namespace, so the per-ISA copies never mix.
+
+// GCC 12 warns that its own AVX-512 widening intrinsics use an uninitialized
+// value (GCC bug 105593, fixed in 13): not ours to fix.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 
 #include <cmath>
 #include <cstdint>
@@ -110,8 +116,15 @@ inline vf bf16_to_float_vec(const std::uint16_t* p) {
   std::memcpy(reinterpret_cast<char*>(&v) + sizeof lo, &hi, sizeof hi);
   return v;
 #else
+  // Not reference/quantize.h's bf16_to_float: no inline function shared with
+  // the rest of the program here (simd_math.h says why).
   vf v;
-  for (int l = 0; l < kLanes; l++) v[l] = bf16_to_float(p[l]);
+  for (int l = 0; l < kLanes; l++) {
+    const std::uint32_t bits = std::uint32_t(p[l]) << 16;
+    float x;
+    std::memcpy(&x, &bits, sizeof x);
+    v[l] = x;
+  }
   return v;
 #endif
 }
