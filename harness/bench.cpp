@@ -118,21 +118,28 @@ void apply_ceilings(const Ceilings& ceilings, const std::vector<GpuCeilings>& gp
   }
 }
 
-double weight_bytes_per_forward(const ModelConfig& c, Precision precision) {
-  const double C = c.channels, L = c.num_layers;
-  const double matrices = L * 12 * C * C + double(c.vocab_size) * C;
-  const double small = L * (3 * C + C + 4 * C + C + 4 * C) + 2 * C;  // biases, layernorms
-  const double rows = L * (3 * C + C + 4 * C + C) + c.vocab_size;    // output rows of the matrices
+double matrix_weight_bytes(Precision precision, double rows, double cols) {
   switch (precision) {
     case Precision::kBFloat16:
     case Precision::kBF16Weights:
-      return matrices * 2 + small * 4;
+      return rows * cols * 2;
     case Precision::kInt8Weights:
-      return matrices * 1 + rows * 4 + small * 4;  // and a scale per row
+      return rows * cols + rows * 4;  // and a scale per row
     case Precision::kFloat32:
       break;
   }
-  return matrices * 4 + small * 4;
+  return rows * cols * 4;
+}
+
+double weight_bytes_per_forward(const ModelConfig& c, Precision precision) {
+  const double C = c.channels, L = c.num_layers;
+  const double small = L * (3 * C + C + 4 * C + C + 4 * C) + 2 * C;  // biases, layernorms
+  return matrix_weight_bytes(precision, L * 3 * C, C) +              // qkv
+         matrix_weight_bytes(precision, L * C, C) +                  // attproj
+         matrix_weight_bytes(precision, L * 4 * C, C) +              // fc
+         matrix_weight_bytes(precision, L * C, 4 * C) +              // fcproj
+         matrix_weight_bytes(precision, c.vocab_size, C) +           // logits: wte's V rows
+         small * 4;
 }
 
 std::string backend_label(const std::string& backend, Precision precision) {
@@ -142,7 +149,7 @@ std::string backend_label(const std::string& backend, Precision precision) {
 }
 
 const GoldenFile* SweepOptions::goldens_for(Precision precision) const {
-  const Precision want = reference_precision(precision) ? precision : Precision::kFloat32;
+  const Precision want = golden_precision_of(precision);
   for (const GoldenFile& g : goldens) {
     if (g.precision == want) return &g;
   }

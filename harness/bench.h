@@ -49,6 +49,9 @@ const char* check_name(Check c);
 // and a float32 scale per output row), biases and layernorm parameters in
 // float32. Every forward reads each of them once, in both modes.
 double weight_bytes_per_forward(const ModelConfig& config, Precision precision);
+// The bytes of one rows x cols weight matrix at the precision's width (4;
+// bfloat16 and bf16w 2; int8w 1 and a float32 scale per row).
+double matrix_weight_bytes(Precision precision, double rows, double cols);
 
 // The operations of one forward pass of n positions after pos cached ones.
 double forward_flops(const ModelConfig& config, long pos, long n);

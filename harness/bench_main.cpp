@@ -384,9 +384,8 @@ ReportContext report_context(const std::string& command, const Model& model) {
 std::vector<Precision> golden_precisions_for(const std::vector<Precision>& precisions) {
   std::vector<Precision> out = {Precision::kFloat32};
   for (Precision p : precisions) {
-    if (reference_precision(p) && std::find(out.begin(), out.end(), p) == out.end()) {
-      out.push_back(p);
-    }
+    const Precision g = golden_precision_of(p);
+    if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
   }
   return out;
 }

@@ -229,6 +229,10 @@ std::filesystem::path golden_path(const std::filesystem::path& goldens_dir,
   return goldens_dir / (tag + "." + rule_name(rule) + ".txt");
 }
 
+Precision golden_precision_of(Precision p) {
+  return reference_precision(p) ? p : Precision::kFloat32;
+}
+
 std::vector<Precision> golden_precisions() {
   std::vector<Precision> out;
   for (Precision p : all_precisions()) {

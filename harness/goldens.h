@@ -75,6 +75,9 @@ std::filesystem::path golden_path(const std::filesystem::path& goldens_dir,
                                   Precision precision = Precision::kFloat32);
 // The precisions with goldens: those the reference defines (float32, bf16w, int8w).
 std::vector<Precision> golden_precisions();
+// The goldens a row at precision p is held to: p's own when the reference
+// defines p, float32's otherwise (bfloat16).
+Precision golden_precision_of(Precision p);
 // "all" for golden_precisions(), or their names separated by commas. Throws
 // std::invalid_argument naming one that has no goldens.
 std::vector<Precision> parse_golden_precision_list(std::string_view text);

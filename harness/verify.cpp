@@ -258,8 +258,7 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
         const BackendInfo& info = backend->info();
         const int jobs = info.threads == 1 && info.device == Device::kCpu ? o.jobs : 1;
         // Each precision's own goldens; bfloat16's are float32's.
-        const Precision golden_precision =
-            reference_precision(precision) ? precision : Precision::kFloat32;
+        const Precision golden_precision = golden_precision_of(precision);
         for (Mode mode : o.modes) {
           for (const GoldenFile& g : goldens) {
             if (g.precision != golden_precision) continue;

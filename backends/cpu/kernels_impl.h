@@ -96,6 +96,16 @@ struct F32Group {
   }
 };
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// Two 8-lane AVX2 halves as one 16-lane vector.
+inline vf join_halves(__m256 lo, __m256 hi) {
+  vf v;
+  std::memcpy(&v, &lo, sizeof lo);
+  std::memcpy(reinterpret_cast<char*>(&v) + sizeof lo, &hi, sizeof hi);
+  return v;
+}
+#endif
+
 // 16 bfloat16 lanes as floats: bits b become b << 16, exactly bf16_to_float.
 // As for int8 below, the vector ISAs say what they mean: GCC's generic
 // conversion widened each half separately and shuffled them back together.
@@ -111,10 +121,7 @@ inline vf bf16_to_float_vec(const std::uint16_t* p) {
       _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16);
   const __m256i hi =
       _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)(p + 8))), 16);
-  vf v;
-  std::memcpy(&v, &lo, sizeof lo);
-  std::memcpy(reinterpret_cast<char*>(&v) + sizeof lo, &hi, sizeof hi);
-  return v;
+  return join_halves(_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi));
 #else
   // Not reference/quantize.h's bf16_to_float: no inline function shared with
   // the rest of the program here (simd_math.h says why).
@@ -150,10 +157,7 @@ inline vf int8_to_float(const std::int8_t* p) {
   const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)p)));
   const __m256 hi =
       _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(p + 8))));
-  vf v;
-  std::memcpy(&v, &lo, sizeof lo);
-  std::memcpy(reinterpret_cast<char*>(&v) + sizeof lo, &hi, sizeof hi);
-  return v;
+  return join_halves(lo, hi);
 #else
   vf v;
   for (int l = 0; l < kLanes; l++) v[l] = float(p[l]);

@@ -192,12 +192,8 @@ void bm_product(benchmark::State& state, Variant v, Product p) {
   }
   // The matrix at its precision's width (int8w: and a float32 scale per row),
   // the inputs, outputs and biases in float32.
-  const double wbytes = v.precision == Precision::kFloat32       ? 4
-                        : v.precision == Precision::kInt8Weights ? 1
-                                                                 : 2;
-  const double scales = v.precision == Precision::kInt8Weights ? 4.0 * OC : 0;
   set_rates(state, 2.0 * T * C * OC,
-            double(OC) * C * wbytes + scales + 4.0 * (double(T) * C + double(T) * OC + OC));
+            matrix_weight_bytes(v.precision, OC, C) + 4.0 * (double(T) * C + double(T) * OC + OC));
 }
 
 // ---------------------------------------------------------------------------

@@ -219,7 +219,9 @@ TEST(VerifyTest, WeightOnlyPrecisionsAreGatedByTheirOwnGoldens) {
   EXPECT_FALSE(r.passed);
   for (const VerifyRow& row : r.rows) {
     EXPECT_EQ(row.passed, row.precision != Precision::kInt8Weights) << row.backend;
-    if (row.precision == Precision::kInt8Weights) EXPECT_EQ(row.logits_mismatches, 1);
+    if (row.precision == Precision::kInt8Weights) {
+      EXPECT_EQ(row.logits_mismatches, 1);
+    }
   }
 }
 
