@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "backends/cpu/kernels.h"
+
 namespace gpt2 {
 
 namespace {
@@ -21,15 +23,26 @@ bool cpuid_bit(unsigned leaf, unsigned sub, int reg, int bit) {
   return (r[reg] >> bit) & 1u;
 }
 
+// The peaks obey the cap the kernels obey (GPT2_MAX_CPU_ISA, see
+// backends/cpu/kernels.h): under GPT2_MAX_CPU_ISA=avx2 an AVX-512 machine
+// measures what an AVX2-only one would, and has no bfloat16 peak.
+bool avx512_allowed() {
+  return cpu::max_isa().value_or(cpu::Isa::kAvx512) >= cpu::Isa::kAvx512;
+}
 bool has_avx512() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  return avx512_allowed() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512dq");
+}
+bool has_avx2() {
+  return cpu::max_isa().value_or(cpu::Isa::kAvx512) >= cpu::Isa::kAvx2 &&
+         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 bool has_avx512_bf16() {
   return has_avx512() && cpuid_bit(7, 1, 0, 5);
 }  // EAX bit 5
 bool has_amx_bf16() {
-  return cpuid_bit(7, 0, 3, 22) && cpuid_bit(7, 0, 3, 24);
+  return avx512_allowed() && cpuid_bit(7, 0, 3, 22) && cpuid_bit(7, 0, 3, 24);
 }  // EDX
 
 // Linux hands out the AMX tile state only to processes that ask for it.
@@ -188,7 +201,7 @@ const char* peak_name(PeakKind kind) {
 }
 
 const char* peak_isa() {
-  return has_avx512() ? "avx512" : __builtin_cpu_supports("avx2") ? "avx2" : "none";
+  return has_avx512() ? "avx512" : has_avx2() ? "avx2" : "none";
 }
 
 bool peak_available(PeakKind kind, std::string* why) {
@@ -199,14 +212,13 @@ bool peak_available(PeakKind kind, std::string* why) {
   switch (kind) {
     case PeakKind::kFp32Fma:
     case PeakKind::kFp32MulAdd:
-      if (!has_avx512() && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
-        return no("needs AVX2 and FMA");
-      }
+      if (!has_avx512() && !has_avx2()) return no("needs AVX2 and FMA");
       return true;
     case PeakKind::kBf16Dot:
-      return has_avx512_bf16() ? true : no("this CPU has no AVX512_BF16");
+      return has_avx512_bf16() ? true
+                               : no("this CPU has no AVX512_BF16 (or GPT2_MAX_CPU_ISA caps it)");
     case PeakKind::kBf16Amx:
-      if (!has_amx_bf16()) return no("this CPU has no AMX-BF16");
+      if (!has_amx_bf16()) return no("this CPU has no AMX-BF16 (or GPT2_MAX_CPU_ISA caps it)");
       return amx_permitted() ? true : no("the kernel refused the AMX tile state (arch_prctl)");
   }
   return false;
@@ -228,7 +240,7 @@ double run_peak(PeakKind kind, long work) {
 
 float read_sum(const float* data, std::size_t count) {
   if (has_avx512()) return read_sum_avx512(data, count);
-  if (__builtin_cpu_supports("avx2")) return read_sum_avx2(data, count);
+  if (has_avx2()) return read_sum_avx2(data, count);
   float s = 0;
   for (std::size_t i = 0; i < count; i++) s += data[i];
   return s;

@@ -1,5 +1,7 @@
 #include "backends/cpu/kernels.h"
 
+#include <cctype>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -34,9 +36,23 @@ bool isa_supported(Isa isa) {
   return false;
 }
 
+std::optional<Isa> max_isa() {
+  const char* env = std::getenv("GPT2_MAX_CPU_ISA");
+  if (env == nullptr || *env == '\0') return std::nullopt;
+  std::string name(env);
+  for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kGeneric}) {
+    if (name == isa_name(isa)) return isa;
+  }
+  throw std::invalid_argument("GPT2_MAX_CPU_ISA='" + std::string(env) +
+                              "': expected avx512, avx2 or generic.");
+}
+
 Isa best_isa() {
-  if (isa_supported(Isa::kAvx512)) return Isa::kAvx512;
-  if (isa_supported(Isa::kAvx2)) return Isa::kAvx2;
+  const Isa cap = max_isa().value_or(Isa::kAvx512);
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2}) {
+    if (isa <= cap && isa_supported(isa)) return isa;
+  }
   return Isa::kGeneric;
 }
 

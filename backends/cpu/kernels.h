@@ -15,6 +15,8 @@
 // (reference/quantize.h's operations) before its product.
 #pragma once
 
+#include <optional>
+
 #include "reference/quantize.h"
 
 namespace gpt2::cpu {
@@ -22,10 +24,16 @@ namespace gpt2::cpu {
 inline constexpr int kGroupRows = 64;
 inline constexpr int kAttentionRows = 4;  // query rows per attention_rows call
 
-enum class Isa { kGeneric, kAvx2, kAvx512 };
+enum class Isa { kGeneric, kAvx2, kAvx512 };  // in order of width
 const char* isa_name(Isa isa);
 bool isa_supported(Isa isa);
-Isa best_isa();  // the widest this CPU runs
+// The cap the environment puts on the kernels the backends choose:
+// GPT2_MAX_CPU_ISA=avx2 (or generic, avx512; any case), as oneDNN's
+// ONEDNN_MAX_CPU_ISA caps its own, so that one machine tests the paths of a
+// narrower CPU; nullopt when unset. Throws std::invalid_argument for another value.
+std::optional<Isa> max_isa();
+// The widest this CPU runs, within max_isa().
+Isa best_isa();
 
 // Rows of the matmul kernel's register tile: the AVX-512 kernel accumulates
 // this many input rows of one output group at once, the others one row. The

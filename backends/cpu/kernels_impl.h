@@ -27,8 +27,11 @@ using simd::splat;
 using simd::store;
 using simd::vf;
 
-constexpr int kVecs = kGroupRows / kLanes;                  // vectors per packed group (4)
+constexpr int kVecs = kGroupRows / kLanes;                  // vectors per packed group (4, 8, 16)
 constexpr int kTileRows = matmul_tile_rows(GPT2_ISA_ENUM);  // rows per register tile
+// Vector blocks of keys (or value channels) per attention pass: R x kBlocks
+// sums live in registers, 32 of them on AVX-512, 16 on AVX2 and SSE2.
+constexpr int kBlocks = kLanes == 16 ? 4 : 2;
 
 // Scalar tails go through lane 0 of the vector functions (the same bits as
 // exp_ref), so that this per-ISA file uses no inline function shared with the
@@ -96,32 +99,23 @@ struct F32Group {
   }
 };
 
-#if defined(__AVX2__) && !defined(__AVX512F__)
-// Two 8-lane AVX2 halves as one 16-lane vector.
-inline vf join_halves(__m256 lo, __m256 hi) {
+// A register of the ISA as a vf (the same bits).
+template <typename Register>
+inline vf as_vf(Register r) {
+  static_assert(sizeof(Register) == sizeof(vf));
   vf v;
-  std::memcpy(&v, &lo, sizeof lo);
-  std::memcpy(reinterpret_cast<char*>(&v) + sizeof lo, &hi, sizeof hi);
+  std::memcpy(&v, &r, sizeof v);
   return v;
 }
-#endif
 
-// 16 bfloat16 lanes as floats: bits b become b << 16, exactly bf16_to_float.
+// kLanes bfloat16 lanes as floats: bits b become b << 16, exactly bf16_to_float.
 // As for int8 below, the vector ISAs say what they mean: GCC's generic
 // conversion widened each half separately and shuffled them back together.
 inline vf bf16_to_float_vec(const std::uint16_t* p) {
 #if defined(__AVX512F__)
-  const __m512i b =
-      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16);
-  vf v;
-  std::memcpy(&v, &b, sizeof v);
-  return v;
+  return as_vf(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16));
 #elif defined(__AVX2__)
-  const __m256i lo =
-      _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16);
-  const __m256i hi =
-      _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)(p + 8))), 16);
-  return join_halves(_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi));
+  return as_vf(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
 #else
   // Not reference/quantize.h's bf16_to_float: no inline function shared with
   // the rest of the program here (simd_math.h says why).
@@ -145,19 +139,13 @@ struct BF16Group {
   }
 };
 
-// 16 int8 lanes as floats (exact). GCC's __builtin_convertvector widens int8
+// kLanes int8 lanes as floats (exact). GCC's __builtin_convertvector widens int8
 // lanes one at a time, so the vector ISAs say what they mean.
 inline vf int8_to_float(const std::int8_t* p) {
 #if defined(__AVX512F__)
-  const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p)));
-  vf v;
-  std::memcpy(&v, &f, sizeof v);
-  return v;
+  return as_vf(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p))));
 #elif defined(__AVX2__)
-  const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)p)));
-  const __m256 hi =
-      _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(p + 8))));
-  return join_halves(lo, hi);
+  return as_vf(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)p))));
 #else
   vf v;
   for (int l = 0; l < kLanes; l++) v[l] = float(p[l]);
@@ -246,7 +234,7 @@ void matmul(const PackedView& w, const float* bias, int OC, int C, const float* 
   }
 }
 
-// Scores of keys [j, j + B*16) for R queries: each lane sums its key's hs
+// Scores of keys [j, j + B*kLanes) for R queries: each lane sums its key's hs
 // products in order of i, starting from 0; every key load serves all R rows.
 template <int R, int B>
 inline void score_blocks(float* const* att, const float* const* q, const float* keys_t, int kstride,
@@ -273,11 +261,11 @@ inline void score_blocks(float* const* att, const float* const* q, const float* 
   }
 }
 
-// out[r][i0 .. i0 + B*16) = sum_j att[r][j] v_j[..] over j < n (the keys all R
+// out[r][i0 .. i0 + B*kLanes) = sum_j att[r][j] v_j[..] over j < n (the keys all R
 // rows share), in order of j, starting from 0; every value load serves all rows.
 template <int R, int B>
 inline void value_blocks(const float* const* att, const float* values, int vstride, int n, int i0,
-                         vf (*acc)[4]) {
+                         vf (*acc)[kBlocks]) {
   for (int r = 0; r < R; r++) {
     for (int b = 0; b < B; b++) acc[r][b] = splat(0.0f);
   }
@@ -308,13 +296,13 @@ void attention_rows_r(float* out, int ostride, const float* q, int qstride, int 
     n[r] = n0 + r;
   }
   // pass 1: scores and maxima. Keys [0, n0) are every row's: vector blocks
-  // shared by the rows; the rest (a tail of fewer than 16, and each row's own
+  // shared by the rows; the rest (a tail of fewer than kLanes, and each row's own
   // last r keys) in scalar code, in the reference's order.
   vf vmax[R];
   for (int r = 0; r < R; r++) vmax[r] = splat(-__builtin_inff());
   int j = 0;
-  for (; j + 4 * kLanes <= n0; j += 4 * kLanes) {
-    score_blocks<R, 4>(att, qr, keys_t, kstride, j, hs, scale, vmax);
+  for (; j + kBlocks * kLanes <= n0; j += kBlocks * kLanes) {
+    score_blocks<R, kBlocks>(att, qr, keys_t, kstride, j, hs, scale, vmax);
   }
   for (; j + kLanes <= n0; j += kLanes)
     score_blocks<R, 1>(att, qr, keys_t, kstride, j, hs, scale, vmax);
@@ -360,7 +348,7 @@ void attention_rows_r(float* out, int ostride, const float* q, int qstride, int 
   // pass 4: weighted sums of the values, in key order: keys [0, n0) shared by
   // the rows, then each row's own last keys.
   int i = 0;
-  vf acc[R][4];
+  vf acc[R][kBlocks];
   auto finish = [&](int b_count) {
     for (int r = 0; r < R; r++) {
       for (int jj = n0; jj < n[r]; jj++) {
@@ -371,9 +359,9 @@ void attention_rows_r(float* out, int ostride, const float* q, int qstride, int 
       for (int b = 0; b < b_count; b++) store(outr[r] + i + b * kLanes, acc[r][b]);
     }
   };
-  for (; i + 4 * kLanes <= hs; i += 4 * kLanes) {
-    value_blocks<R, 4>(att, values, vstride, n0, i, acc);
-    finish(4);
+  for (; i + kBlocks * kLanes <= hs; i += kBlocks * kLanes) {
+    value_blocks<R, kBlocks>(att, values, vstride, n0, i, acc);
+    finish(kBlocks);
   }
   for (; i + kLanes <= hs; i += kLanes) {
     value_blocks<R, 1>(att, values, vstride, n0, i, acc);

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "reference/mathfn.h"
 
@@ -19,14 +20,32 @@ namespace gpt2::cpu::GPT2_ISA {
 namespace {
 namespace simd {
 
+// One vector is one register of the ISA the file is compiled for: 16 lanes
+// (AVX-512), 8 (AVX2) or 4 (SSE2, the x86-64 baseline). A wider GCC vector
+// than the registers is lowered lane-group by lane-group through the stack:
+// with 16 lanes on AVX2 the matrix product's accumulators went to memory at
+// every input (reports/studies/avx2-kernels/). Lanes are independent outputs,
+// so the width never changes a result's bits.
+#if defined(__AVX512F__)
 inline constexpr int kLanes = 16;
-typedef float vf __attribute__((vector_size(64)));
-typedef std::int32_t vi __attribute__((vector_size(64)));
-typedef std::uint32_t vu __attribute__((vector_size(64)));
+#elif defined(__AVX2__)
+inline constexpr int kLanes = 8;
+#else
+inline constexpr int kLanes = 4;
+#endif
+typedef float vf __attribute__((vector_size(4 * kLanes)));
+typedef std::int32_t vi __attribute__((vector_size(4 * kLanes)));
+typedef std::uint32_t vu __attribute__((vector_size(4 * kLanes)));
 
-// Every lane x, exactly (0 + x would turn -0 into +0).
+// Every lane x, exactly (0 + x would turn -0 into +0): the initializer
+// {x, x, ...} is one broadcast (a loop over the lanes made GCC insert them one
+// at a time, under a mask each).
+template <std::size_t... L>
+inline vf splat_lanes(float x, std::index_sequence<L...>) {
+  return vf{((void)L, x)...};
+}
 inline vf splat(float x) {
-  return vf{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
+  return splat_lanes(x, std::make_index_sequence<kLanes>{});
 }
 inline vf load(const float* p) {
   vf v;
