@@ -61,4 +61,11 @@ std::string threads_text(int threads) {
   return std::to_string(threads) + (threads == 1 ? " thread" : " threads");
 }
 
+std::string spec_label(const BackendSpec& spec) {
+  std::string label = spec.backend;
+  if (spec.precision != Precision::kFloat32)
+    label += std::string(" ") + precision_name(spec.precision);
+  return label + " " + threads_text(spec.threads);
+}
+
 }  // namespace gpt2

@@ -1,10 +1,11 @@
 // The forward-pass interface every backend implements, the reference included.
 //
-// A Backend is made for one model and one configuration (thread count,
-// precision). It prepares the shared const weights once (it may repack them)
+// A Backend is made for one model and one BackendSpec (precision, threads,
+// devices). It prepares the shared const weights once (it may repack them)
 // and opens Sessions. A Session owns its scratch buffers and key/value cache and
 // turns new tokens at given positions into the logits and probabilities of the
-// last one. Generation, decision rules and verification live in the harness.
+// last one. Generation and decision rules live in the runtime (runtime/),
+// verification and measurement in the harness (harness/).
 #pragma once
 
 #include <cstddef>
@@ -81,12 +82,25 @@ struct GpuCeilings {
 // write it.
 std::string threads_text(int threads);
 
-struct BackendConfig {
-  int threads = 1;  // CPU threads (GPU backends: the host thread that drives them)
+// What a backend is made with: which one, at what precision, on how many CPU
+// threads and which GPUs. A value: runtime/backend_specs.h makes them (from a
+// command line's lists, or one at a time) with what the registry says of each
+// backend, and make_backend() (registry.h) turns one into a backend. The next
+// sweep axes (GPUs, batch size) are fields here and lists there.
+struct BackendSpec {
+  std::string backend;
   Precision precision = Precision::kFloat32;
+  int threads = 1;                 // CPU threads (GPU backends: the host thread that drives them)
   std::vector<int> devices = {0};  // GPU backends: the CUDA devices to run on
+  bool operator==(const BackendSpec&) const = default;
 };
+// "pthreads int8w 4 threads", "onednn bfloat16 2 threads", "cuda": as progress
+// lines and messages name a configuration.
+std::string spec_label(const BackendSpec& spec);
 
+// What a backend is, once made: its registry entry's name, numerics and device
+// and its spec's precision (make_backend() fills them in), and what only the
+// backend knows: the threads it really runs, its GPUs, its details.
 struct BackendInfo {
   std::string name;
   Numerics numerics = Numerics::kBitExact;

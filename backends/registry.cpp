@@ -25,7 +25,7 @@ namespace gpt2 {
 
 #if GPT2_WITH_CUDA
 namespace {
-bool cuda_available(std::string* why) {
+bool cuda_available(Precision, std::string* why) {
   return cuda::device_count(why) > 0;
 }
 }  // namespace
@@ -33,84 +33,82 @@ bool cuda_available(std::string* why) {
 
 const std::vector<BackendEntry>& backend_entries() {
   static const std::vector<BackendEntry> kEntries = {
-    {"reference",
-     "the frozen serial reference (llm.c's loops, one thread)",
-     Numerics::kBitExact,
-     Device::kCpu,
-     false,
-     {Precision::kFloat32, Precision::kBF16Weights, Precision::kInt8Weights},
-     &make_reference_backend},
-    {"pthreads",
-     "bit-exact SIMD kernels on a static pool of pthreads",
-     Numerics::kBitExact,
-     Device::kCpu,
-     true,
-     {Precision::kFloat32, Precision::kBF16Weights, Precision::kInt8Weights},
-     &make_pthreads_backend,
-     nullptr,
-     true},
-    {"openmp",
-     "the same bit-exact kernels with OpenMP parallel loops",
-     Numerics::kBitExact,
-     Device::kCpu,
-     true,
-     {Precision::kFloat32, Precision::kBF16Weights, Precision::kInt8Weights},
-     &make_openmp_backend,
-     nullptr,
-     true},
+    {.name = "reference",
+     .summary = "the frozen serial reference (llm.c's loops, one thread)",
+     .numerics = Numerics::kBitExact,
+     .device = Device::kCpu,
+     .threaded = false,
+     .precisions = {Precision::kFloat32, Precision::kBF16Weights, Precision::kInt8Weights},
+     .make = &make_reference_backend},
+    {.name = "pthreads",
+     .summary = "bit-exact SIMD kernels on a static pool of pthreads",
+     .numerics = Numerics::kBitExact,
+     .device = Device::kCpu,
+     .threaded = true,
+     .precisions = {Precision::kFloat32, Precision::kBF16Weights, Precision::kInt8Weights},
+     .make = &make_pthreads_backend,
+     .cpu_engine = true},
+    {.name = "openmp",
+     .summary = "the same bit-exact kernels with OpenMP parallel loops",
+     .numerics = Numerics::kBitExact,
+     .device = Device::kCpu,
+     .threaded = true,
+     .precisions = {Precision::kFloat32, Precision::kBF16Weights, Precision::kInt8Weights},
+     .make = &make_openmp_backend,
+     .cpu_engine = true},
 #if GPT2_WITH_BLIS
-    {"blis",
-     "matrix products through BLIS, the rest on the shared kernels",
-     Numerics::kReordered,
-     Device::kCpu,
-     true,
-     {Precision::kFloat32},
-     &make_blis_backend,
-     nullptr,
-     true},
+    {.name = "blis",
+     .summary = "matrix products through BLIS, the rest on the shared kernels",
+     .numerics = Numerics::kReordered,
+     .device = Device::kCpu,
+     .threaded = true,
+     .precisions = {Precision::kFloat32},
+     .make = &make_blis_backend,
+     .cpu_engine = true},
 #endif
 #if GPT2_WITH_ONEDNN
-    {"onednn",
-     "matrix products through oneDNN (float32 or bfloat16), the rest shared",
-     Numerics::kReordered,
-     Device::kCpu,
-     true,
-     {Precision::kFloat32, Precision::kBFloat16},
-     &make_onednn_backend,
-     nullptr,
-     true},
+    {.name = "onednn",
+     .summary = "matrix products through oneDNN (float32 or bfloat16), the rest shared",
+     .numerics = Numerics::kReordered,
+     .device = Device::kCpu,
+     .threaded = true,
+     .precisions = {Precision::kFloat32, Precision::kBFloat16},
+     .make = &make_onednn_backend,
+     .available = &onednn_available,
+     .cpu_engine = true},
 #endif
 #if GPT2_WITH_CUDA
-    {"cuda-naive",
-     "one GPU, naive CUDA kernels bit-exact with the reference",
-     Numerics::kBitExact,
-     Device::kCuda,
-     false,
-     {Precision::kFloat32},
-     &make_cuda_naive_backend,
-     &cuda_available},
-    {"cuda",
-     "one GPU, fused kernels, cuBLAS, a CUDA graph per decode step (float32 or bfloat16)",
-     Numerics::kReordered,
-     Device::kCuda,
-     false,
-     {Precision::kFloat32, Precision::kBFloat16},
-     &make_cuda_backend,
-     &cuda_available},
+    {.name = "cuda-naive",
+     .summary = "one GPU, naive CUDA kernels bit-exact with the reference",
+     .numerics = Numerics::kBitExact,
+     .device = Device::kCuda,
+     .threaded = false,
+     .precisions = {Precision::kFloat32},
+     .make = &make_cuda_naive_backend,
+     .available = &cuda_available},
+    {.name = "cuda",
+     .summary = "one GPU, fused kernels, cuBLAS, a CUDA graph per decode step (float32 or "
+                "bfloat16)",
+     .numerics = Numerics::kReordered,
+     .device = Device::kCuda,
+     .threaded = false,
+     .precisions = {Precision::kFloat32, Precision::kBFloat16},
+     .make = &make_cuda_backend,
+     .available = &cuda_available},
 #endif
-    {"null",
-     "fixed logits, no computation (measures the harness's overhead)",
-     Numerics::kNone,
-     Device::kCpu,
-     false,
-     {Precision::kFloat32},
-     &make_null_backend},
+    {.name = "null",
+     .summary = "fixed logits, no computation (measures the harness's overhead)",
+     .numerics = Numerics::kNone,
+     .device = Device::kCpu,
+     .threaded = false,
+     .precisions = {Precision::kFloat32},
+     .make = &make_null_backend},
   };
   return kEntries;
 }
 
-bool backend_available(const BackendEntry& entry, std::string* why) {
-  return entry.available == nullptr || entry.available(why);
+bool backend_available(const BackendEntry& entry, Precision precision, std::string* why) {
+  return entry.available == nullptr || entry.available(precision, why);
 }
 
 bool offers_precision(const BackendEntry& entry, Precision p) {
@@ -162,21 +160,26 @@ const BackendEntry& find_backend(std::string_view name) {
                        "' (known: " + backend_names_joined() + ").");
 }
 
-std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<const Model> model,
-                                      const BackendConfig& config) {
-  const BackendEntry& entry = find_backend(name);
-  if (std::string why; !backend_available(entry, &why)) {
-    throw std::runtime_error("backend " + std::string(name) + ": " + why + ".");
+std::unique_ptr<Backend> make_backend(std::shared_ptr<const Model> model, const BackendSpec& spec) {
+  const BackendEntry& entry = find_backend(spec.backend);
+  const std::string& name = spec.backend;
+  if (spec.threads < 1) {
+    throw std::invalid_argument("backend " + name + ": threads must be at least 1");
   }
-  if (config.threads < 1) {
-    throw std::invalid_argument("backend " + std::string(name) + ": threads must be at least 1");
+  if (!offers_precision(entry, spec.precision)) {
+    throw std::invalid_argument("backend " + name + " offers " + offered_precisions(entry) +
+                                ", not " + precision_name(spec.precision));
   }
-  if (!offers_precision(entry, config.precision)) {
-    throw std::invalid_argument("backend " + std::string(name) + " offers " +
-                                offered_precisions(entry) + ", not " +
-                                precision_name(config.precision));
+  if (std::string why; !backend_available(entry, spec.precision, &why)) {
+    throw std::runtime_error("backend " + name + ": " + why + ".");
   }
-  return entry.make(std::move(model), config);
+  BackendInfo info;
+  info.name = std::string(entry.name);
+  info.numerics = entry.numerics;
+  info.device = entry.device;
+  info.precision = spec.precision;
+  info.threads = entry.threaded ? spec.threads : 1;
+  return entry.make(std::move(model), spec, std::move(info));
 }
 
 std::optional<GpuCeilings> measure_gpu_ceilings([[maybe_unused]] int device) {

@@ -1,5 +1,6 @@
 // Backends by name. registry.cpp is the one place that knows them all (and the
-// only place with #if GPT2_WITH_<X>).
+// only place with #if GPT2_WITH_<X>): each entry states what its backend is,
+// what it offers and whether this machine can run it, once.
 #pragma once
 
 #include <memory>
@@ -24,19 +25,27 @@ struct BackendEntry {
   std::string_view summary;  // one line for --help
   Numerics numerics;
   Device device;                      // what it computes on
-  bool threaded;                      // whether --threads changes anything
+  bool threaded;                      // whether the spec's threads change anything
   std::vector<Precision> precisions;  // what it offers (every one offers float32)
-  std::unique_ptr<Backend> (*make)(std::shared_ptr<const Model>, const BackendConfig&);
-  // Whether this machine can run it (a GPU backend needs a GPU); if not, why
-  // not. Null: always.
-  bool (*available)(std::string* why) = nullptr;
+  // Makes the backend for a spec that make_backend() has checked against this
+  // entry (a precision it offers, threads >= 1, available here). `info` comes
+  // filled in from the entry and the spec (name, numerics, device, precision,
+  // threads); the factory adds what it alone knows (details, GPUs, the threads
+  // it really runs) and keeps it.
+  std::unique_ptr<Backend> (*make)(std::shared_ptr<const Model> model, const BackendSpec& spec,
+                                   BackendInfo info);
+  // Whether this machine can run it at a precision it offers (a GPU backend
+  // needs a GPU, oneDNN's bfloat16 a CPU it has a bfloat16 product for); if
+  // not, why not, as a clause ("no CUDA device on this machine"). Null: always.
+  bool (*available)(Precision precision, std::string* why) = nullptr;
   // Whether it runs the shared CPU forward pass (backends/cpu: a CpuBackend
   // whose engine's layers tests and gpt2-microbench can run one by one).
   bool cpu_engine = false;
 };
 
-// Whether `entry` can run here; `why` says why not.
-bool backend_available(const BackendEntry& entry, std::string* why = nullptr);
+// Whether `entry` can run here at `precision` (which it offers); `why` says
+// why not.
+bool backend_available(const BackendEntry& entry, Precision precision, std::string* why = nullptr);
 
 // Every backend built into this binary, in a stable order (reference first).
 const std::vector<BackendEntry>& backend_entries();
@@ -53,13 +62,15 @@ std::optional<Precision> parse_precision(std::string_view name);
 // "float32, bfloat16, bf16w, int8w": every name parse_precision() knows.
 std::string precision_names_joined();
 
-// Throws UnknownBackend for an unknown name, std::invalid_argument for a config
-// the backend cannot run (threads < 1, a precision it lacks), std::runtime_error
-// for a backend this machine cannot run ("backend cuda: no CUDA device on this
-// machine.") or that does not fit (GPU memory).
+// Throws UnknownBackend for an unknown name.
 const BackendEntry& find_backend(std::string_view name);
-std::unique_ptr<Backend> make_backend(std::string_view name, std::shared_ptr<const Model> model,
-                                      const BackendConfig& config);
+
+// The one way a backend is made. Throws UnknownBackend for an unknown name,
+// std::invalid_argument for a spec the backend cannot take (threads < 1, a
+// precision it lacks), std::runtime_error for one this machine cannot run
+// ("backend cuda: no CUDA device on this machine.") or that does not fit (GPU
+// memory).
+std::unique_ptr<Backend> make_backend(std::shared_ptr<const Model> model, const BackendSpec& spec);
 
 // GPU `device`'s own ceilings (backends/cuda/gpu_ceilings.h: a device-to-device
 // copy, cuBLAS float32 and bfloat16 products), measured now in a second or two;

@@ -1,7 +1,5 @@
 #include "harness/agreement.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -40,7 +38,7 @@ double kl_divergence(std::span<const float> a, std::span<const float> b) {
 
 AgreementResult run_agreement(std::shared_ptr<const Model> model,
                               const std::vector<Prompt>& all_prompts, const GoldenFile& goldens,
-                              const std::vector<AgreementConfig>& configs, int jobs,
+                              const std::vector<BackendSpec>& specs, int jobs,
                               const std::function<void(const std::string&)>& progress) {
   if (goldens.precision != Precision::kFloat32) {
     throw std::invalid_argument("agreement is measured along float32 goldens");
@@ -54,18 +52,14 @@ AgreementResult run_agreement(std::shared_ptr<const Model> model,
   if (progress)
     progress("float32 reference logits along the " + rule_name(goldens.rule) + " goldens");
   const StepLogits reference = reference_logits_along(model, prompts, goldens, jobs, result.notes);
-  for (const AgreementConfig& c : configs) {
-    const std::string label =
-        c.backend + " " + precision_name(c.precision) + " " + threads_text(c.threads);
-    BackendConfig config;
-    config.threads = c.threads;
-    config.precision = c.precision;
+  for (const BackendSpec& spec : specs) {
+    const std::string label = spec_label(spec);
     if (progress) progress(label + ": preparing");
-    auto backend = make_backend(c.backend, model, config);
+    auto backend = make_backend(model, spec);
     const int row_jobs =
         backend->info().threads == 1 && backend->info().device == Device::kCpu ? jobs : 1;
     AgreementRow row;
-    row.config = c;
+    row.spec = spec;
     row.details = backend->info().details;
     if (progress) progress(label + ": teacher-forced along the goldens");
     const StepLogits got = teacher_forced_logits(*backend, prompts, goldens, row_jobs);
@@ -113,56 +107,6 @@ AgreementResult run_agreement(std::shared_ptr<const Model> model,
     result.rows.push_back(std::move(row));
   }
   return result;
-}
-
-std::string agreement_table(const AgreementResult& r) {
-  std::ostringstream out;
-  out << "Agreement with float32 along the float32 goldens (rule " << rule_name(r.rule)
-      << "): teacher-forced logits against the float32 reference's, and each row's own "
-         "continuations against the goldens' tokens.\n\n"
-      << "| backend | precision | threads | steps | top-1 agreement | mean KL (nats) | max KL | "
-         "max abs logit diff | mean abs logit diff | generated steps equal | prompts identical "
-         "|\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-  char line[512];
-  for (const AgreementRow& row : r.rows) {
-    std::snprintf(line, sizeof line,
-                  "| %s | %s | %d | %d | %.2f%% | %.3g | %.3g | %.3g | %.3g | %.2f%% (%d) | %d / "
-                  "%d |\n",
-                  row.config.backend.c_str(), precision_name(row.config.precision),
-                  row.config.threads, row.steps, 100 * row.top1_agreement, row.mean_kl, row.max_kl,
-                  row.max_abs_diff, row.mean_abs_diff, 100 * row.generated_agreement,
-                  row.generated_steps, row.prompts_identical, row.prompts);
-    out << line;
-  }
-  return out.str();
-}
-
-std::string agreement_json(const AgreementResult& r, const std::string& model,
-                           const std::string& command) {
-  nlohmann::ordered_json j;
-  j["schema"] = "gpt2-bench agreement 1";
-  j["command"] = command;
-  j["model"] = model;
-  j["rule"] = rule_name(r.rule);
-  j["rows"] = nlohmann::ordered_json::array();
-  for (const AgreementRow& row : r.rows) {
-    j["rows"].push_back({{"backend", row.config.backend},
-                         {"precision", precision_name(row.config.precision)},
-                         {"threads", row.config.threads},
-                         {"details", row.details},
-                         {"steps", row.steps},
-                         {"top1_agreement", row.top1_agreement},
-                         {"mean_kl", row.mean_kl},
-                         {"max_kl", row.max_kl},
-                         {"max_abs_logit_diff", row.max_abs_diff},
-                         {"mean_abs_logit_diff", row.mean_abs_diff},
-                         {"generated_steps", row.generated_steps},
-                         {"generated_agreement", row.generated_agreement},
-                         {"prompts", row.prompts},
-                         {"prompts_identical", row.prompts_identical}});
-  }
-  j["notes"] = r.notes;
-  return j.dump(2) + "\n";
 }
 
 }  // namespace gpt2

@@ -21,14 +21,8 @@
 
 namespace gpt2 {
 
-struct AgreementConfig {
-  std::string backend;
-  Precision precision = Precision::kFloat32;
-  int threads = 1;
-};
-
 struct AgreementRow {
-  AgreementConfig config;
+  BackendSpec spec;
   std::string details;             // BackendInfo::details
   int steps = 0;                   // teacher-forced steps compared
   double top1_agreement = 0;       // share of steps whose argmax equals float32's
@@ -48,21 +42,15 @@ struct AgreementResult {
   std::vector<std::string> notes;
 };
 
-// One row per config, along `goldens` (float32) for the prompts they cover.
-// `jobs` prompts at once for configs of one thread. progress: a line per step
-// of the work.
+// One row per spec (runtime/backend_specs.h), along `goldens` (float32) for
+// the prompts they cover. `jobs` prompts at once for specs of one thread.
+// progress: a line per step of the work.
 AgreementResult run_agreement(std::shared_ptr<const Model> model,
                               const std::vector<Prompt>& prompts, const GoldenFile& goldens,
-                              const std::vector<AgreementConfig>& configs, int jobs,
+                              const std::vector<BackendSpec>& specs, int jobs,
                               const std::function<void(const std::string&)>& progress);
 
 // KL(p || q) in nats, p and q the softmax (in double) of logits a and b (V each).
 double kl_divergence(std::span<const float> a, std::span<const float> b);
-
-// The Markdown table of a result.
-std::string agreement_table(const AgreementResult& result);
-// The same as JSON (schema "gpt2-bench agreement 1").
-std::string agreement_json(const AgreementResult& result, const std::string& model,
-                           const std::string& command);
 
 }  // namespace gpt2

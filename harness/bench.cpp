@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "backends/registry.h"
+#include "harness/report.h"
+#include "runtime/backend_specs.h"
 
 namespace gpt2 {
 
@@ -140,12 +142,6 @@ double weight_bytes_per_forward(const ModelConfig& c, Precision precision) {
          matrix_weight_bytes(precision, L * C, 4 * C) +              // fcproj
          matrix_weight_bytes(precision, c.vocab_size, C) +           // logits: wte's V rows
          small * 4;
-}
-
-std::string backend_label(const std::string& backend, Precision precision) {
-  if (precision == Precision::kFloat32) return backend;
-  if (precision == Precision::kBFloat16) return backend + " bfloat16 (not float32)";
-  return backend + " " + precision_name(precision);
 }
 
 const GoldenFile* SweepOptions::goldens_for(Precision precision) const {
@@ -319,115 +315,124 @@ Measurement measure(const Backend& backend, Mode mode, const Workload& w, int re
   return run.finish();
 }
 
-}  // namespace
-
-SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, const SweepOptions& o,
-                      const ProgressFn& progress) {
-  SweepResult result;
-  if (o.with_ceilings) {
-    // First, while no backend's threads are about.
-    CeilingOptions co;
-    co.threads = o.threads;
-    co.bf16 = std::find(o.precisions.begin(), o.precisions.end(), Precision::kBFloat16) !=
-              o.precisions.end();
-    result.ceilings = measure_ceilings(co, progress);
-    // Then each GPU a GPU backend of the sweep runs on (the sweep runs them on
-    // BackendConfig's default devices).
-    std::set<int> devices;
-    for (const std::string& name : o.backends) {
-      if (find_backend(name).device != Device::kCuda) continue;
-      for (int d : BackendConfig{}.devices) devices.insert(d);
-    }
-    for (int d : devices) {
-      if (progress) progress("measuring GPU " + std::to_string(d) + "'s ceilings");
-      if (auto g = measure_gpu_ceilings(d)) result.gpu_ceilings.push_back(*g);
+// The machine's ceilings at the sweep's thread counts, then each GPU's that a
+// GPU spec runs on: measured first, while no backend's threads are about.
+void measure_all_ceilings(const SweepOptions& o, const ProgressFn& progress, SweepResult& result) {
+  CeilingOptions co;
+  co.threads = o.threads;
+  std::set<int> devices;
+  for (const BackendSpec& spec : o.specs) {
+    co.bf16 = co.bf16 || spec.precision == Precision::kBFloat16;
+    if (find_backend(spec.backend).device == Device::kCuda) {
+      devices.insert(spec.devices.begin(), spec.devices.end());
     }
   }
-  for (Mode mode : o.modes) {
-    // The serial reference first: the baseline, and the expected tokens when
-    // the model has no goldens.
-    const bool listed =
-        std::find(o.backends.begin(), o.backends.end(), "reference") != o.backends.end();
-    std::optional<Measurement> reference;
-    if (listed || o.measure_reference) {
-      auto backend = make_backend("reference", model, {});
-      reference = measure(*backend, mode, w, w.reference_reps, o.goldens_for(Precision::kFloat32),
-                          nullptr, progress, std::string("reference ") + mode_name(mode));
-      result.measurements.push_back(*reference);
-    }
-    for (const std::string& name : o.backends) {
-      if (name == "reference") continue;
-      const BackendEntry& entry = find_backend(name);
-      const std::vector<int> counts = entry.threaded ? o.threads : std::vector<int>{1};
-      for (Precision precision : o.precisions) {
-        if (!offers_precision(entry, precision)) continue;
-        // One instance per thread count; interleaved, all of them at once.
-        struct Config {
-          std::unique_ptr<Backend> backend;
-          double pack = 0;
-          std::unique_ptr<ConfigRun> run;
-        };
-        auto prepare = [&](int threads) {
-          const std::string label = backend_label(name, precision) + " " + std::to_string(threads) +
-                                    " thread" + (threads == 1 ? "" : "s") + " " + mode_name(mode);
-          if (progress) progress(label + ": preparing the weights");
-          BackendConfig config;
-          config.threads = threads;
-          config.precision = precision;
-          const auto t0 = Clock::now();
-          Config c;
-          c.backend = make_backend(name, model, config);
-          c.pack = std::chrono::duration<double>(Clock::now() - t0).count();
-          // Without goldens, a float32 row must give the float32 reference's
-          // tokens; other precisions' tokens are then unknown.
-          const bool float32 = precision == Precision::kFloat32;
-          c.run = std::make_unique<ConfigRun>(
-              *c.backend, mode, w, w.reps, o.goldens_for(precision),
-              reference && float32 ? &reference->generated : nullptr, label);
-          return c;
-        };
-        auto done = [&](Config& c) {
-          Measurement m = c.run->finish();
-          m.pack_seconds = c.pack;
-          result.measurements.push_back(std::move(m));
-        };
-        if (!w.interleave) {
-          for (int threads : counts) {
-            Config c = prepare(threads);
-            run_back_to_back(*c.run, progress);
-            done(c);
-          }
-          continue;
-        }
-        std::vector<Config> configs;
-        for (int threads : counts) configs.push_back(prepare(threads));
-        for (Config& c : configs) c.run->warm_up(progress);
-        // Rep r runs every thread count once, in ascending order, then
-        // descending in the next rep, so that drift in the machine's speed
-        // reaches every thread count alike. Before each run, a pause: the
-        // threads of the instance that ran last spin for a few milliseconds
-        // before they sleep (the pthreads pool up to 5 ms; libgomp, GOMP_SPINCOUNT),
-        // and they would take CPUs from the next instance's first steps
-        // (reports/studies/interleaved-runs/).
-        for (int r = 0; r < w.reps; r++) {
-          for (std::size_t i = 0; i < configs.size(); i++) {
-            if (configs.size() > 1) std::this_thread::sleep_for(kSettle);
-            configs[r % 2 == 0 ? i : configs.size() - 1 - i].run->run_timed(progress);
-          }
-        }
-        for (Config& c : configs) done(c);
+  result.ceilings = measure_ceilings(co, progress);
+  for (int d : devices) {
+    if (progress) progress("measuring GPU " + std::to_string(d) + "'s ceilings");
+    if (auto g = measure_gpu_ceilings(d)) result.gpu_ceilings.push_back(*g);
+  }
+}
+
+// One spec prepared for a sweep: its backend (weight packing timed apart) and
+// its runs.
+struct PreparedRun {
+  std::unique_ptr<Backend> backend;
+  double pack_seconds = 0;
+  std::unique_ptr<ConfigRun> run;
+};
+
+// Each group of specs (one backend and precision, at several thread counts)
+// in one mode: back to back, or with the workload's interleave all prepared
+// at once and their timed runs taken in turns.
+class SweepGroups {
+ public:
+  SweepGroups(std::shared_ptr<const Model> model, const Workload& w, const SweepOptions& o,
+              const ProgressFn& progress, SweepResult& result)
+      : model_(std::move(model)), w_(w), o_(o), progress_(progress), result_(result) {}
+
+  // `reference`: the float32 reference's measurement in this mode, whose
+  // tokens a float32 row must give when the model has no goldens.
+  void run(Mode mode, const std::vector<BackendSpec>& group, const Measurement* reference) {
+    std::vector<PreparedRun> runs;
+    for (const BackendSpec& spec : group) {
+      runs.push_back(prepare(spec, mode, reference));
+      if (!w_.interleave) {
+        run_back_to_back(*runs.back().run, progress_);
+        finish(runs.back());
+        runs.clear();
       }
     }
-  }
-  if (o.measure_overhead) {
-    auto null = make_backend("null", model, {});
-    result.overhead = measure(*null, o.modes.front(), w, std::max(w.reps, 5), nullptr, nullptr,
-                              progress, "null (harness overhead)");
-    result.overhead_per_step_us = result.overhead->stats.median / w.new_tokens() * 1e6;
+    if (runs.empty()) return;
+    for (PreparedRun& r : runs) r.run->warm_up(progress_);
+    // Rep r runs every thread count once, in ascending order, then descending
+    // in the next rep, so that drift in the machine's speed reaches every
+    // thread count alike. Before each run, a pause: the threads of the
+    // instance that ran last spin for a few milliseconds before they sleep
+    // (the pthreads pool up to 5 ms; libgomp, GOMP_SPINCOUNT), and they would
+    // take CPUs from the next instance's first steps
+    // (reports/studies/interleaved-runs/).
+    for (int rep = 0; rep < w_.reps; rep++) {
+      for (std::size_t i = 0; i < runs.size(); i++) {
+        if (runs.size() > 1) std::this_thread::sleep_for(kSettle);
+        runs[rep % 2 == 0 ? i : runs.size() - 1 - i].run->run_timed(progress_);
+      }
+    }
+    for (PreparedRun& r : runs) finish(r);
   }
 
-  // Speedups: over 1 thread of the same backend and mode, and over the serial
-  // reference in the same mode.
+ private:
+  PreparedRun prepare(const BackendSpec& spec, Mode mode, const Measurement* reference) {
+    const std::string label = backend_label(spec.backend, spec.precision) + " " +
+                              threads_text(spec.threads) + " " + mode_name(mode);
+    if (progress_) progress_(label + ": preparing the weights");
+    PreparedRun p;
+    const auto t0 = Clock::now();
+    p.backend = make_backend(model_, spec);
+    p.pack_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    // Without goldens, a float32 row must give the float32 reference's
+    // tokens; other precisions' tokens are then unknown.
+    const bool float32 = spec.precision == Precision::kFloat32;
+    p.run =
+        std::make_unique<ConfigRun>(*p.backend, mode, w_, w_.reps, o_.goldens_for(spec.precision),
+                                    reference && float32 ? &reference->generated : nullptr, label);
+    return p;
+  }
+
+  void finish(PreparedRun& p) {
+    Measurement m = p.run->finish();
+    m.pack_seconds = p.pack_seconds;
+    m.threaded = find_backend(m.backend).threaded;
+    result_.measurements.push_back(std::move(m));
+  }
+
+  std::shared_ptr<const Model> model_;
+  const Workload& w_;
+  const SweepOptions& o_;
+  const ProgressFn& progress_;
+  SweepResult& result_;
+};
+
+// The specs other than the reference, cut into groups of one backend and
+// precision, in order.
+std::vector<std::vector<BackendSpec>> spec_groups(const std::vector<BackendSpec>& specs) {
+  std::vector<std::vector<BackendSpec>> groups;
+  for (const BackendSpec& spec : specs) {
+    if (spec.backend == "reference") continue;
+    if (groups.empty() || groups.back().front().backend != spec.backend ||
+        groups.back().front().precision != spec.precision) {
+      groups.emplace_back();
+    }
+    groups.back().push_back(spec);
+  }
+  return groups;
+}
+
+// Speedups over 1 thread of the same backend, precision and mode, and over
+// the serial reference in the same mode; the failures (bfloat16 is not
+// float32: its tokens are shown, not required to match; bf16w and int8w must
+// give their own goldens' tokens); the fastest step.
+void compare_rows(const Workload& w, SweepResult& result) {
   double fastest = 0;
   for (Measurement& m : result.measurements) {
     for (const Measurement& base : result.measurements) {
@@ -438,13 +443,43 @@ SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, con
       }
       if (base.backend == "reference") m.speedup_vs_reference = base.stats.median / m.stats.median;
     }
-    // bfloat16 is not float32: its tokens are shown, not required to match;
-    // bf16w and int8w must give their own goldens' tokens.
     const bool gated = reference_precision(m.precision);
     if ((gated && m.tokens == Check::kNo) || m.logits == Check::kNo) result.failures++;
     if (fastest == 0 || m.stats.median < fastest) fastest = m.stats.median;
   }
   result.fastest_step_us = fastest / w.new_tokens() * 1e6;
+}
+
+}  // namespace
+
+SweepResult run_sweep(std::shared_ptr<const Model> model, const Workload& w, const SweepOptions& o,
+                      const ProgressFn& progress) {
+  SweepResult result;
+  if (o.with_ceilings) measure_all_ceilings(o, progress, result);
+  const bool listed = std::any_of(o.specs.begin(), o.specs.end(),
+                                  [](const BackendSpec& s) { return s.backend == "reference"; });
+  SweepGroups groups(model, w, o, progress, result);
+  for (Mode mode : o.modes) {
+    // The serial reference first: the baseline, and the expected tokens when
+    // the model has no goldens.
+    std::optional<Measurement> reference;
+    if (listed || o.measure_reference) {
+      auto backend = make_backend(model, backend_spec("reference"));
+      reference = measure(*backend, mode, w, w.reference_reps, o.goldens_for(Precision::kFloat32),
+                          nullptr, progress, std::string("reference ") + mode_name(mode));
+      result.measurements.push_back(*reference);
+    }
+    for (const std::vector<BackendSpec>& group : spec_groups(o.specs)) {
+      groups.run(mode, group, reference ? &*reference : nullptr);
+    }
+  }
+  if (o.measure_overhead) {
+    auto null = make_backend(model, backend_spec("null"));
+    result.overhead = measure(*null, o.modes.front(), w, std::max(w.reps, 5), nullptr, nullptr,
+                              progress, "null (harness overhead)");
+    result.overhead_per_step_us = result.overhead->stats.median / w.new_tokens() * 1e6;
+  }
+  compare_rows(w, result);
   if (result.ceilings) {
     apply_ceilings(*result.ceilings, result.gpu_ceilings, model->config(), w, result.measurements);
   }

@@ -11,9 +11,9 @@
 
 #include "backends/backend.h"
 #include "harness/ceilings.h"
-#include "harness/generate.h"
 #include "harness/goldens.h"
 #include "harness/stats.h"
+#include "runtime/generate.h"
 
 namespace gpt2 {
 
@@ -76,15 +76,12 @@ struct RowCeiling {
   std::string short_name() const;
 };
 
-// "onednn", "onednn bfloat16 (not float32)", "pthreads int8w": how reports
-// name a backend at a precision.
-std::string backend_label(const std::string& backend, Precision precision);
-
 struct Measurement {
   std::string backend;
   Precision precision = Precision::kFloat32;
   Mode mode = Mode::kRecompute;
-  int threads = 1;  // the threads the backend really used
+  int threads = 1;        // the threads the backend really used
+  bool threaded = false;  // whether its backend scales with threads (registry.h): a plotted line
   BackendInfo info;
   std::vector<double> samples;  // seconds per run
   Stats stats;
@@ -105,12 +102,13 @@ struct Measurement {
 };
 
 struct SweepOptions {
-  std::vector<std::string> backends;  // in order; "reference" may be among them
-  std::vector<int> threads;
+  // The configurations (runtime/backend_specs.h), in order; the serial
+  // reference among them is measured first, as the baseline. Consecutive specs
+  // of one backend and precision are one group (interleaved runs).
+  std::vector<BackendSpec> specs;
+  std::vector<int> threads;  // the thread counts the ceilings are measured at
   std::vector<Mode> modes;
-  // Each backend at each of these it offers (a backend offering none is an error).
-  std::vector<Precision> precisions = {Precision::kFloat32};
-  bool measure_reference = true;  // the baseline, even if not listed
+  bool measure_reference = true;  // the baseline, even if not among the specs
   bool measure_overhead = true;   // the null backend
   // The workload rule's goldens, one per precision that has them (float32,
   // bf16w, int8w), for the tokens and logits checks: a row is checked against

@@ -1,6 +1,7 @@
 #include "harness/golden_run.h"
 
 #include "backends/registry.h"
+#include "runtime/backend_specs.h"
 
 #include <algorithm>
 #include <atomic>
@@ -96,10 +97,8 @@ StepLogits teacher_forced_logits(const Backend& backend, const std::vector<Promp
 StepLogits reference_logits_along(const std::shared_ptr<const Model>& model,
                                   const std::vector<Prompt>& prompts, const GoldenFile& g, int jobs,
                                   std::vector<std::string>& notes) {
-  BackendConfig config;
-  config.threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  config.precision = g.precision;
-  auto fast = make_backend("pthreads", model, config);
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  auto fast = make_backend(model, backend_spec("pthreads", g.precision, cores));
   StepLogits out = teacher_forced_logits(*fast, prompts, g, 1);
   std::vector<Prompt> redo;
   for (const Prompt& p : prompts) {
@@ -112,9 +111,7 @@ StepLogits reference_logits_along(const std::shared_ptr<const Model>& model,
     }
   }
   if (!redo.empty()) {
-    BackendConfig reference_config;
-    reference_config.precision = g.precision;
-    auto reference = make_backend("reference", model, reference_config);
+    auto reference = make_backend(model, backend_spec("reference", g.precision));
     for (auto& [key, logits] : teacher_forced_logits(*reference, redo, g, jobs)) {
       out[key] = std::move(logits);
     }

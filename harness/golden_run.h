@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "backends/backend.h"
-#include "harness/generate.h"
 #include "harness/goldens.h"
+#include "runtime/generate.h"
 
 namespace gpt2 {
 

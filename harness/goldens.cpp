@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "reference/printable.h"
+#include "runtime/lists.h"
 
 namespace gpt2 {
 
@@ -256,56 +257,38 @@ std::vector<Prompt> golden_prompts(const std::vector<Prompt>& all, const Rule& r
   if (rule.kind != Rule::kSample) return all;
   std::vector<Prompt> out;
   for (const Prompt& p : all) {
-    if (p.tokens.size() <= 9) out.push_back(p);
+    if (is_short_prompt(p)) out.push_back(p);
   }
   return out;
 }
-
-namespace {
-// The items of a comma-separated list ("a,b,,c": a, b, an empty one, c).
-std::vector<std::string_view> comma_items(std::string_view text) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    out.push_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-}  // namespace
 
 std::vector<Rule> parse_rule_list(std::string_view text) {
-  if (text == "all") return golden_rules();
-  std::vector<Rule> out;
-  for (std::string_view name : comma_items(text)) {
-    const std::optional<Rule> rule = parse_rule(name);
-    if (!rule) {
-      std::string known = "all";
-      for (const Rule& r : golden_rules()) known += ", " + rule_name(r);
-      throw std::invalid_argument("Unknown rule '" + printable(name) + "' (known: " + known +
-                                  ", or sample[-t<T>][-k<K>][-p<P>][-seed<S>]).");
-    }
-    if (std::string problem = rule_problem(*rule); !problem.empty()) {
-      throw std::invalid_argument("Rule '" + printable(name) + "': " + problem + ".");
-    }
-    out.push_back(*rule);
-  }
-  return out;
+  std::string known = "all";
+  for (const Rule& r : golden_rules()) known += ", " + rule_name(r);
+  known += ", or sample[-t<T>][-k<K>][-p<P>][-seed<S>]";
+  return parse_value_list<Rule>(
+      text, "rule",
+      [](std::string_view name) {
+        const std::optional<Rule> rule = parse_rule(name);
+        if (rule) {
+          if (std::string problem = rule_problem(*rule); !problem.empty()) {
+            throw std::invalid_argument("Rule '" + printable(name) + "': " + problem + ".");
+          }
+        }
+        return rule;
+      },
+      known, golden_rules());
 }
 
 std::vector<Precision> parse_golden_precision_list(std::string_view text) {
-  if (text == "all") return golden_precisions();
-  std::vector<Precision> out;
-  for (std::string_view name : comma_items(text)) {
-    const std::optional<Precision> p = parse_precision(name);
-    if (!p || !reference_precision(*p)) {
-      throw std::invalid_argument("Unknown precision '" + std::string(name) +
-                                  "' for goldens (known: all, float32, bf16w, int8w).");
-    }
-    out.push_back(*p);
-  }
-  return out;
+  return parse_value_list<Precision>(
+      text, "golden precision",
+      [](std::string_view name) -> std::optional<Precision> {
+        const std::optional<Precision> p = parse_precision(name);
+        if (p && reference_precision(*p)) return p;
+        return std::nullopt;
+      },
+      "all, float32, bf16w, int8w", golden_precisions());
 }
 
 std::string logits_hash(std::span<const float> logits) {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "backends/backend.h"
-#include "harness/decide.h"
+#include "runtime/decide.h"
 
 namespace gpt2 {
 
@@ -33,6 +33,13 @@ struct Prompt {
   int n = 0;  // total tokens after completion
   std::vector<int> tokens;
 };
+// Short prompts (1 to 9 tokens: the lab's) complete to n = 10 and carry the
+// sampling rules' goldens; long ones (100 to 900 tokens) get a few new tokens.
+inline constexpr std::size_t kShortPromptTokens = 9;
+inline bool is_short_prompt(const Prompt& p) {
+  return p.tokens.size() <= kShortPromptTokens;
+}
+
 std::vector<Prompt> read_prompts(const std::filesystem::path& path);
 // The same from the file's bytes in memory; `path` is only named in errors.
 std::vector<Prompt> parse_prompts(std::string_view text, const std::filesystem::path& path);
@@ -83,8 +90,8 @@ Precision golden_precision_of(Precision p);
 std::vector<Precision> parse_golden_precision_list(std::string_view text);
 
 // The rules the committed goldens cover: median and greedy on every prompt, and
-// three sampling settings on the short prompts (1 to 9 tokens; sampling on the
-// long ones would add minutes of serial reference time to every check).
+// three sampling settings on the short prompts (is_short_prompt(); sampling on
+// the long ones would add minutes of serial reference time to every check).
 const std::vector<Rule>& golden_rules();
 // The prompts whose goldens a rule has.
 std::vector<Prompt> golden_prompts(const std::vector<Prompt>& all, const Rule& rule);

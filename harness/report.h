@@ -1,6 +1,8 @@
-// Reports: data first (JSON: the machine, the build, the model, the workload,
-// every sample), then the Markdown table and the SVG speedup plot rendered
-// from it. Every file is written atomically.
+// Reports: data first (JSON: the machine, the build, the model, the run, every
+// sample), then the Markdown table, CSV and (sweeps) the SVG plot rendered from
+// it. Every file is written atomically. What every kind shares is here; each
+// kind's writer and reader are side by side in their own file
+// (sweep_report.h, verify_report.h, agreement_report.h), the plot in plot.h.
 #pragma once
 
 #include <filesystem>
@@ -8,9 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "harness/bench.h"
+#include "backends/backend.h"
 #include "harness/machine.h"
-#include "harness/verify.h"
 #include "reference/model.h"
 
 namespace gpt2 {
@@ -32,6 +33,9 @@ struct ReportContext {
   std::vector<GpuInfo> gpus;  // the GPUs the run's backends used (none: CPU only)
   std::optional<ModelFacts> model;
 };
+// The context of a run of `command` on `model`, now, on this machine (the
+// GPUs are added once the backends are known: gpus_used()).
+ReportContext report_context(const std::string& command, const Model& model);
 
 // The GPUs these backends ran on, each once, by device number.
 std::vector<GpuInfo> gpus_used(const std::vector<BackendInfo>& infos);
@@ -45,37 +49,15 @@ struct ReportFiles {
   std::vector<std::filesystem::path> all() const;  // those written
 };
 
-// Writes <dir>/<stem>.json, .md, .csv and (sweeps) .svg.
-ReportFiles write_sweep_report(const std::filesystem::path& dir, const std::string& stem,
-                               const ReportContext& ctx, const Workload& workload,
-                               const SweepResult& result);
-ReportFiles write_verify_report(const std::filesystem::path& dir, const std::string& stem,
-                                const ReportContext& ctx, const VerifyResult& result);
-
-// The Markdown table of a sweep (also printed by gpt2-bench).
-std::string sweep_table(const Workload& workload, const SweepResult& result);
-std::string verify_table(const VerifyResult& result);
-// One row per configuration, with a header (like llama-bench's -o csv).
-std::string sweep_csv(const ReportContext& ctx, const Workload& workload,
-                      const SweepResult& result);
-std::string verify_csv(const ReportContext& ctx, const VerifyResult& result);
-// The SVG plot: threads on x, speedup over 1 thread on y, a line per backend
-// and mode, the ideal line, and the scaling of each ceiling that bounds a line
-// (e.g. the read bandwidth at N threads over that at 1), when measured.
-std::string speedup_svg(const SweepResult& result, const std::string& title);
+// "onednn", "onednn bfloat16 (not float32)", "pthreads int8w": how reports
+// name a backend at a precision.
+std::string backend_label(const std::string& backend, Precision precision);
 
 std::string utc_timestamp();
 
-// A sweep report read back from its JSON, to render again.
-struct SweepReport {
-  ReportContext context;
-  Workload workload;
-  SweepResult result;
-};
-// Throws std::runtime_error naming the file for a file that is not a sweep report.
-SweepReport read_sweep_report(const std::filesystem::path& json_path);
-// Writes <stem>.md, .svg and .csv from the data (the JSON is left as it is).
-ReportFiles render_sweep_report(const std::filesystem::path& dir, const std::string& stem,
-                                const SweepReport& report);
+// <time>-<kind>-<backends>, not yet taken in `dir` (e.g.
+// 20261201T120000Z-sweep-openmp-pthreads).
+std::string report_stem(const std::filesystem::path& dir, const std::string& kind,
+                        const std::vector<std::string>& backends);
 
 }  // namespace gpt2

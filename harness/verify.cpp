@@ -70,20 +70,6 @@ class ReferenceLogits {
   std::map<std::string, StepLogits> by_rule_;  // by "<precision> <rule>"
 };
 
-// The precisions asked for that the backend offers; none is an error.
-std::vector<Precision> precisions_to_verify(const BackendEntry& entry, const VerifyOptions& o) {
-  std::vector<Precision> out;
-  for (Precision p : o.precisions) {
-    if (offers_precision(entry, p)) out.push_back(p);
-  }
-  if (out.empty()) {
-    throw std::invalid_argument("backend " + std::string(entry.name) + " offers " +
-                                offered_precisions(entry) + ", not " +
-                                precision_name(o.precisions.front()));
-  }
-  return out;
-}
-
 // A step whose token differs from the golden one, in a row that gates tokens.
 struct Mismatch {
   std::string prompt;
@@ -242,33 +228,24 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
                         const VerifyProgress& progress) {
   VerifyResult result;
   ReferenceLogits reference(model, all_prompts, o.jobs, result.notes, progress);
-  for (const std::string& name : o.backends) {
-    const BackendEntry& entry = find_backend(name);
-    const std::vector<int> counts = entry.threaded ? o.threads : std::vector<int>{1};
-    for (Precision precision : precisions_to_verify(entry, o)) {
-      for (int threads : counts) {
-        BackendConfig config;
-        config.threads = threads;
-        config.precision = precision;
-        if (progress) progress(name + " " + threads_text(threads) + ": preparing");
-        auto backend = make_backend(name, model, config);
-        result.backends.push_back(backend->info());
-        // Prompts at once only for serial CPU backends: a GPU backend's
-        // sessions share one device and gain nothing from more host threads.
-        const BackendInfo& info = backend->info();
-        const int jobs = info.threads == 1 && info.device == Device::kCpu ? o.jobs : 1;
-        // Each precision's own goldens; bfloat16's are float32's.
-        const Precision golden_precision = golden_precision_of(precision);
-        for (Mode mode : o.modes) {
-          for (const GoldenFile& g : goldens) {
-            if (g.precision != golden_precision) continue;
-            VerifyRow row =
-                verify_row(*backend, name, precision, mode, g, covered_prompts(all_prompts, g),
-                           jobs, o.max_logit_diff, reference, progress);
-            result.passed = result.passed && row.passed;
-            result.rows.push_back(std::move(row));
-          }
-        }
+  for (const BackendSpec& spec : o.specs) {
+    if (progress) progress(spec_label(spec) + ": preparing");
+    auto backend = make_backend(model, spec);
+    result.backends.push_back(backend->info());
+    // Prompts at once only for serial CPU backends: a GPU backend's sessions
+    // share one device and gain nothing from more host threads.
+    const BackendInfo& info = backend->info();
+    const int jobs = info.threads == 1 && info.device == Device::kCpu ? o.jobs : 1;
+    // Each precision's own goldens; bfloat16's are float32's.
+    const Precision golden_precision = golden_precision_of(spec.precision);
+    for (Mode mode : o.modes) {
+      for (const GoldenFile& g : goldens) {
+        if (g.precision != golden_precision) continue;
+        VerifyRow row = verify_row(*backend, spec.backend, spec.precision, mode, g,
+                                   covered_prompts(all_prompts, g), jobs, o.max_logit_diff,
+                                   reference, progress);
+        result.passed = result.passed && row.passed;
+        result.rows.push_back(std::move(row));
       }
     }
   }

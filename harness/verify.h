@@ -13,17 +13,16 @@
 #include <vector>
 
 #include "backends/backend.h"
-#include "harness/generate.h"
 #include "harness/goldens.h"
 #include "reference/model.h"
+#include "runtime/generate.h"
 
 namespace gpt2 {
 
 struct VerifyOptions {
-  std::vector<std::string> backends;
-  // Each backend at each of these it offers (a backend offering none is an error).
-  std::vector<Precision> precisions = {Precision::kFloat32};
-  std::vector<int> threads;
+  // The configurations (runtime/backend_specs.h), in order; each is verified
+  // in every mode and against each golden file of its precision's.
+  std::vector<BackendSpec> specs;
   std::vector<Mode> modes;
   std::vector<Rule> rules;
   int jobs = 1;  // prompts at once, for single-threaded configurations

@@ -8,11 +8,16 @@
 
 namespace gpt2 {
 
-ReferenceState::ReferenceState(const ModelConfig& config, int capacity) : capacity_(capacity) {
+void check_session_capacity(const ModelConfig& config, int capacity, std::string_view who) {
   if (capacity < 1 || capacity > config.max_seq_len) {
-    throw std::invalid_argument("reference state capacity " + std::to_string(capacity) +
-                                " is outside [1, " + std::to_string(config.max_seq_len) + "]");
+    throw std::invalid_argument(std::string(who) + ": session capacity " +
+                                std::to_string(capacity) + " is outside [1, " +
+                                std::to_string(config.max_seq_len) + "]");
   }
+}
+
+ReferenceState::ReferenceState(const ModelConfig& config, int capacity) : capacity_(capacity) {
+  check_session_capacity(config, capacity, "reference");
   const std::size_t T = capacity, C = config.channels, L = config.num_layers;
   x_.resize(T * C);
   ln_.resize(T * C);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "reference/config.h"
@@ -41,6 +42,11 @@ class ReferenceState {
   std::vector<float> keys_;    // (L, capacity, C)
   std::vector<float> values_;  // (L, capacity, C)
 };
+
+// The one check of a session's capacity, for the reference's state and every
+// backend's session: 1 <= capacity <= max_seq_len. Throws
+// std::invalid_argument "<who>: session capacity 2000 is outside [1, 1024]".
+void check_session_capacity(const ModelConfig& config, int capacity, std::string_view who);
 
 // The one check of a forward pass's arguments, for the reference and every
 // backend's Session::forward: tokens (n) at positions pos .. pos+n-1 of a cache

@@ -8,13 +8,26 @@
 #include <random>
 #include <sstream>
 
+#include "backends/registry.h"
+#include "harness/golden_run.h"
+#include "reference/random.h"
 #include "reference/synthetic.h"
+#include "runtime/backend_specs.h"
 
 namespace gpt2::test {
 
 std::shared_ptr<const Model> tiny_model() {
   static std::shared_ptr<const Model> model = make_synthetic_model("tiny", kDefaultSyntheticSeed);
   return model;
+}
+
+std::vector<Prompt> prompts() {
+  return {{"a", 8, {31373, 612, 338}}, {"b", 6, {50256}}, {"c", 12, {464, 2068, 7586, 21831}}};
+}
+
+GoldenFile reference_goldens(Rule rule, Precision precision) {
+  auto reference = make_backend(tiny_model(), backend_spec("reference", precision));
+  return run_prompts(*reference, prompts(), rule, Mode::kRecompute, 1);
 }
 
 namespace {

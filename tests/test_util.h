@@ -7,12 +7,18 @@
 #include <string>
 #include <vector>
 
+#include "harness/goldens.h"
 #include "reference/model.h"
 
 namespace gpt2::test {
 
 // The tiny synthetic model (default seed), made once per test binary.
 std::shared_ptr<const Model> tiny_model();
+
+// Three prompts for the tiny model (3, 1 and 4 tokens, completed to 8, 6 and
+// 12: 5 + 5 + 8 steps), and the reference's goldens of them (recompute mode).
+std::vector<Prompt> prompts();
+GoldenFile reference_goldens(Rule rule, Precision precision = Precision::kFloat32);
 
 // A fresh empty folder under the system temp dir, removed at exit.
 std::filesystem::path temp_dir();

@@ -25,17 +25,13 @@ int usable_cpus() {
 }  // namespace
 
 std::unique_ptr<Backend> make_blis_backend(std::shared_ptr<const Model> model,
-                                           const BackendConfig& config) {
-  if (config.precision != Precision::kFloat32) {
-    throw std::invalid_argument("backend blis offers float32, not " +
-                                std::string(precision_name(config.precision)));
-  }
+                                           const BackendSpec& spec, BackendInfo info) {
   // BLIS's threads busy-wait at the barriers inside every product: with more
   // threads than CPUs, each barrier waits for a descheduled thread's turn, and
   // a forward pass slows by orders of magnitude. So the backend runs on at most
   // as many threads as there are CPUs, and says so.
   const int cpus = usable_cpus();
-  const int threads = std::min(config.threads, cpus);
+  const int threads = std::min(spec.threads, cpus);
   auto engine = std::make_shared<cpu::Engine>();
   engine->model = model;
   engine->executor = std::make_unique<OpenMpExecutor>(threads);
@@ -43,18 +39,14 @@ std::unique_ptr<Backend> make_blis_backend(std::shared_ptr<const Model> model,
   auto linear = std::make_unique<BlisLinear>(model, *engine->kernels);
   const ModelConfig& c = model->config();
   const int used = BlisLinear::gemm_threads(128, 3 * c.channels, c.channels, threads);
-  BackendInfo info;
-  info.name = "blis";
-  info.numerics = Numerics::kReordered;
-  info.precision = Precision::kFloat32;
   info.threads = threads;
   info.details = linear->details() + "; BLIS runs a 128-token qkv gemm on " + std::to_string(used) +
                  " thread" + (used == 1 ? "" : "s") + "; the other layers: OpenMP loops on " +
                  std::to_string(threads) + " thread" + (threads == 1 ? "" : "s") +
                  " (the team BLIS's threads come from), " +
                  std::string(cpu::isa_name(engine->kernels->isa)) + " kernels";
-  if (threads < config.threads) {
-    info.details += "; " + threads_text(config.threads) + " asked for, " + std::to_string(threads) +
+  if (threads < spec.threads) {
+    info.details += "; " + threads_text(spec.threads) + " asked for, " + std::to_string(threads) +
                     " run: this process may use " + std::to_string(cpus) + " CPU" +
                     (cpus == 1 ? "" : "s") + " and BLIS's threads busy-wait at barriers";
   }

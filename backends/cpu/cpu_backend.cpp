@@ -20,10 +20,7 @@ class CpuSession final : public Session {
   CpuSession(std::shared_ptr<Engine> engine, int capacity)
       : engine_(std::move(engine)), capacity_(capacity) {
     const ModelConfig& c = engine_->model->config();
-    if (capacity < 1 || capacity > c.max_seq_len) {
-      throw std::invalid_argument("session capacity " + std::to_string(capacity) +
-                                  " is outside [1, " + std::to_string(c.max_seq_len) + "]");
-    }
+    check_session_capacity(c, capacity, "cpu");
     const std::size_t T = capacity, C = c.channels, L = c.num_layers;
     const int workers = engine_->executor->threads();
     x_ = AlignedFloats(T * C);
@@ -93,26 +90,16 @@ class CpuSession final : public Session {
 CpuBackend::CpuBackend(BackendInfo info, std::shared_ptr<Engine> engine)
     : info_(std::move(info)), engine_(std::move(engine)) {}
 
-std::unique_ptr<Backend> make_bit_exact_backend(std::string name,
-                                                std::shared_ptr<const Model> model,
-                                                const BackendConfig& config,
+std::unique_ptr<Backend> make_bit_exact_backend(std::shared_ptr<const Model> model,
+                                                BackendInfo info,
                                                 std::unique_ptr<Executor> executor,
                                                 const std::string& threading) {
-  if (!reference_precision(config.precision)) {
-    throw std::invalid_argument("backend " + name + " offers float32, bf16w, int8w, not " +
-                                precision_name(config.precision));
-  }
   auto engine = std::make_shared<Engine>();
   engine->model = model;
   engine->executor = std::move(executor);
   engine->kernels = &best_kernels();
   engine->linear = std::make_unique<PackedLinear>(model, *engine->kernels, *engine->executor,
-                                                  weight_format(config.precision));
-  BackendInfo info;
-  info.name = std::move(name);
-  info.numerics = Numerics::kBitExact;
-  info.precision = config.precision;
-  info.threads = config.threads;
+                                                  weight_format(info.precision));
   info.details = threading + ", " + engine->linear->details();
   return std::make_unique<CpuBackend>(std::move(info), std::move(engine));
 }

@@ -40,12 +40,11 @@ class CpuBackend final : public Backend {
   std::shared_ptr<Engine> engine_;
 };
 
-// A bit-exact backend: the shared kernels and packed weights on `executor`.
-// `threading` says how its threads work, for BackendInfo::details. Runs the
-// precisions the reference defines (float32, bf16w, int8w), bit for bit.
-std::unique_ptr<Backend> make_bit_exact_backend(std::string name,
-                                                std::shared_ptr<const Model> model,
-                                                const BackendConfig& config,
+// A bit-exact backend: the shared kernels and packed weights on `executor`,
+// at info.precision (one the reference defines: float32, bf16w, int8w), bit
+// for bit. `threading` says how its threads work, for BackendInfo::details.
+std::unique_ptr<Backend> make_bit_exact_backend(std::shared_ptr<const Model> model,
+                                                BackendInfo info,
                                                 std::unique_ptr<Executor> executor,
                                                 const std::string& threading);
 

@@ -37,10 +37,7 @@ class CudaSession final : public Session {
   CudaSession(const Model& model, const DeviceWeights& w, Gemm& gemm, int device, int capacity)
       : model_(model), w_(w), gemm_(gemm), bf16_(w.bf16), device_(device), capacity_(capacity) {
     const ModelConfig& c = model.config();
-    if (capacity < 1 || capacity > c.max_seq_len) {
-      throw std::invalid_argument("cuda: session capacity " + std::to_string(capacity) +
-                                  " is outside [1, " + std::to_string(c.max_seq_len) + "]");
-    }
+    check_session_capacity(c, capacity, "cuda");
     cuda::use_device(device_);
     const std::size_t T = capacity, C = c.channels, L = c.num_layers, V = c.vocab_size;
     GPT2_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
@@ -265,21 +262,14 @@ class CudaSession final : public Session {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(std::shared_ptr<const Model> model, const BackendConfig& config)
-      : model_(std::move(model)), bf16_(config.precision == Precision::kBFloat16) {
-    if (config.devices.size() > 1) {
-      throw std::invalid_argument("backend cuda runs on one GPU, not " +
-                                  std::to_string(config.devices.size()));
-    }
-    device_ = config.devices.empty() ? 0 : config.devices.front();
+  CudaBackend(std::shared_ptr<const Model> model, const BackendSpec& spec, BackendInfo info)
+      : model_(std::move(model)),
+        bf16_(spec.precision == Precision::kBFloat16),
+        device_(cuda::single_device(spec)),
+        info_(std::move(info)) {
     cuda::use_device(device_);
     weights_ = cuda::upload_weights(*model_, bf16_);
     gemm_ = std::make_unique<Gemm>(bf16_);
-    info_.name = "cuda";
-    info_.numerics = Numerics::kReordered;
-    info_.precision = config.precision;
-    info_.threads = 1;
-    info_.device = Device::kCuda;
     info_.gpus = {cuda::gpu_info(device_)};
     const std::size_t mib = weights_.bytes() >> 20;
     info_.details =
@@ -304,21 +294,17 @@ class CudaBackend final : public Backend {
  private:
   std::shared_ptr<const Model> model_;
   bool bf16_;
-  int device_ = 0;
+  int device_;
+  BackendInfo info_;
   DeviceWeights weights_;
   std::unique_ptr<Gemm> gemm_;
-  BackendInfo info_;
 };
 
 }  // namespace
 
 std::unique_ptr<Backend> make_cuda_backend(std::shared_ptr<const Model> model,
-                                           const BackendConfig& config) {
-  if (config.precision != Precision::kFloat32 && config.precision != Precision::kBFloat16) {
-    throw std::invalid_argument(std::string("backend cuda offers float32, bfloat16, not ") +
-                                precision_name(config.precision));
-  }
-  return std::make_unique<CudaBackend>(std::move(model), config);
+                                           const BackendSpec& spec, BackendInfo info) {
+  return std::make_unique<CudaBackend>(std::move(model), spec, std::move(info));
 }
 
 }  // namespace gpt2

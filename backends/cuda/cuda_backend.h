@@ -17,6 +17,6 @@
 namespace gpt2 {
 
 std::unique_ptr<Backend> make_cuda_backend(std::shared_ptr<const Model> model,
-                                           const BackendConfig& config);
+                                           const BackendSpec& spec, BackendInfo info);
 
 }  // namespace gpt2

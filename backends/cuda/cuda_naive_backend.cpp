@@ -24,10 +24,7 @@ class CudaNaiveSession final : public Session {
   CudaNaiveSession(const Model& model, const DeviceWeights& w, int device, int capacity)
       : model_(model), w_(w), device_(device), capacity_(capacity) {
     const ModelConfig& c = model.config();
-    if (capacity < 1 || capacity > c.max_seq_len) {
-      throw std::invalid_argument("cuda-naive: session capacity " + std::to_string(capacity) +
-                                  " is outside [1, " + std::to_string(c.max_seq_len) + "]");
-    }
+    check_session_capacity(c, capacity, "cuda-naive");
     cuda::use_device(device_);
     const std::size_t T = capacity, C = c.channels, L = c.num_layers, NH = c.num_heads;
     tokens_ = DeviceBuffer<int>(T, "the tokens");
@@ -108,20 +105,10 @@ class CudaNaiveSession final : public Session {
 
 class CudaNaiveBackend final : public Backend {
  public:
-  CudaNaiveBackend(std::shared_ptr<const Model> model, const BackendConfig& config)
-      : model_(std::move(model)) {
-    device_ = config.devices.empty() ? 0 : config.devices.front();
-    if (config.devices.size() > 1) {
-      throw std::invalid_argument("backend cuda-naive runs on one GPU, not " +
-                                  std::to_string(config.devices.size()));
-    }
+  CudaNaiveBackend(std::shared_ptr<const Model> model, const BackendSpec& spec, BackendInfo info)
+      : model_(std::move(model)), device_(cuda::single_device(spec)), info_(std::move(info)) {
     cuda::use_device(device_);
     weights_ = cuda::upload_weights(*model_, false);
-    info_.name = "cuda-naive";
-    info_.numerics = Numerics::kBitExact;
-    info_.precision = Precision::kFloat32;
-    info_.threads = 1;
-    info_.device = Device::kCuda;
     info_.gpus = {cuda::gpu_info(device_)};
     info_.details = "naive CUDA kernels on " + info_.gpus[0].name +
                     ": one thread per output, every sum in the reference's order, the "
@@ -136,20 +123,16 @@ class CudaNaiveBackend final : public Backend {
 
  private:
   std::shared_ptr<const Model> model_;
-  int device_ = 0;
-  DeviceWeights weights_;
+  int device_;
   BackendInfo info_;
+  DeviceWeights weights_;
 };
 
 }  // namespace
 
 std::unique_ptr<Backend> make_cuda_naive_backend(std::shared_ptr<const Model> model,
-                                                 const BackendConfig& config) {
-  if (config.precision != Precision::kFloat32) {
-    throw std::invalid_argument(std::string("backend cuda-naive offers float32, not ") +
-                                precision_name(config.precision));
-  }
-  return std::make_unique<CudaNaiveBackend>(std::move(model), config);
+                                                 const BackendSpec& spec, BackendInfo info) {
+  return std::make_unique<CudaNaiveBackend>(std::move(model), spec, std::move(info));
 }
 
 }  // namespace gpt2

@@ -2,6 +2,9 @@
 
 #include <cuda_runtime_api.h>
 
+#include <stdexcept>
+#include <string>
+
 #include "backends/cuda/cuda_check.h"
 
 namespace gpt2::cuda {
@@ -91,6 +94,14 @@ void require_free_memory(std::size_t bytes, const std::string& what) {
                              std::to_string(mib(bytes)) + " MiB, " + std::to_string(mib(free)) +
                              " MiB free of " + std::to_string(mib(total)) + " on " + p.name + ".");
   }
+}
+
+int single_device(const BackendSpec& spec) {
+  if (spec.devices.size() > 1) {
+    throw std::invalid_argument("backend " + spec.backend + " runs on one GPU, not " +
+                                std::to_string(spec.devices.size()));
+  }
+  return spec.devices.empty() ? 0 : spec.devices.front();
 }
 
 }  // namespace gpt2::cuda

@@ -20,6 +20,11 @@ GpuInfo gpu_info(int index);
 // one line ("no CUDA device: ...", "CUDA device 3 does not exist (2 found)").
 void use_device(int index);
 
+// The one GPU of a single-GPU backend's spec: its first device (0 when it
+// lists none). Throws std::invalid_argument "backend cuda runs on one GPU,
+// not 2" when it lists more.
+int single_device(const BackendSpec& spec);
+
 // Throws std::runtime_error "not enough GPU memory: <what> needs X MiB, Y MiB
 // free of Z on <name>" when `bytes` more would not fit on the current device.
 void require_free_memory(std::size_t bytes, const std::string& what);

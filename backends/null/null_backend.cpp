@@ -4,7 +4,7 @@
 
 #include "reference/forward.h"
 #include "reference/kernels.h"
-#include "reference/synthetic.h"
+#include "reference/random.h"
 
 namespace gpt2 {
 
@@ -40,10 +40,8 @@ class NullSession final : public Session {
 
 class NullBackend final : public Backend {
  public:
-  explicit NullBackend(std::shared_ptr<const Model> model) : model_(std::move(model)) {
-    info_.name = "null";
-    info_.numerics = Numerics::kNone;
-    info_.threads = 1;
+  NullBackend(std::shared_ptr<const Model> model, BackendInfo info)
+      : model_(std::move(model)), info_(std::move(info)) {
     info_.details = "fixed logits, no computation: the harness's own overhead";
   }
   const BackendInfo& info() const override { return info_; }
@@ -59,9 +57,9 @@ class NullBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_null_backend(std::shared_ptr<const Model> model,
-                                           const BackendConfig&) {
-  return std::make_unique<NullBackend>(std::move(model));
+std::unique_ptr<Backend> make_null_backend(std::shared_ptr<const Model> model, const BackendSpec&,
+                                           BackendInfo info) {
+  return std::make_unique<NullBackend>(std::move(model), std::move(info));
 }
 
 }  // namespace gpt2

@@ -104,6 +104,25 @@ const OnednnInfo& onednn_info() {
   return info;
 }
 
+bool OnednnLinear::bf16_available(std::string* why) {
+  static const std::string problem = []() -> std::string {
+    try {
+      const dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+      for (memory::dim T : {memory::dim(1), memory::dim(kLayoutRows)}) {
+        const memory::desc src({T, 64}, Dt::bf16, Tag::ab), dst({T, 64}, Dt::f32, Tag::ab);
+        const memory::desc weights({64, 64}, Dt::bf16, Tag::any);
+        dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dst), engine);
+      }
+      return "";
+    } catch (const dnnl::error&) {
+      return "oneDNN " + onednn_info().version + " has no bfloat16 matrix product on this CPU " +
+             "(the instruction set it uses here: " + onednn_info().isa + ")";
+    }
+  }();
+  if (!problem.empty() && why != nullptr) *why = problem;
+  return problem.empty();
+}
+
 struct OnednnLinear::Impl {
   struct Primitive {
     dnnl::matmul::primitive_desc pd;

@@ -38,6 +38,11 @@ class OnednnLinear final : public cpu::LinearLayers {
   void wte_row(int token, float* out) const override;
   std::string details() const override;
 
+  // Whether oneDNN can make a bfloat16 matrix product (bfloat16 inputs and
+  // weights, float32 out, as run() asks for at both of its weight layouts)
+  // on this CPU, asked of oneDNN itself once; if not, why not.
+  static bool bf16_available(std::string* why);
+
   // The implementation oneDNN runs for T rows of `which`, e.g. "brg:avx512_core".
   std::string implementation(cpu::Linear which, int T) const;
   // omp_get_max_threads() as oneDNN sees it during a call.

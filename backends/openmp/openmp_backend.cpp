@@ -32,10 +32,10 @@ void OpenMpExecutor::parallel_for(int n, RangeFn fn) {
 }
 
 std::unique_ptr<Backend> make_openmp_backend(std::shared_ptr<const Model> model,
-                                             const BackendConfig& config) {
-  return cpu::make_bit_exact_backend("openmp", std::move(model), config,
-                                     std::make_unique<OpenMpExecutor>(config.threads),
-                                     "OpenMP parallel loops on " + threads_text(config.threads));
+                                             const BackendSpec& spec, BackendInfo info) {
+  return cpu::make_bit_exact_backend(std::move(model), std::move(info),
+                                     std::make_unique<OpenMpExecutor>(spec.threads),
+                                     "OpenMP parallel loops on " + threads_text(spec.threads));
 }
 
 }  // namespace gpt2

@@ -23,6 +23,6 @@ class OpenMpExecutor final : public Executor {
 };
 
 std::unique_ptr<Backend> make_openmp_backend(std::shared_ptr<const Model> model,
-                                             const BackendConfig& config);
+                                             const BackendSpec& spec, BackendInfo info);
 
 }  // namespace gpt2

@@ -6,10 +6,10 @@
 namespace gpt2 {
 
 std::unique_ptr<Backend> make_pthreads_backend(std::shared_ptr<const Model> model,
-                                               const BackendConfig& config) {
+                                               const BackendSpec& spec, BackendInfo info) {
   return cpu::make_bit_exact_backend(
-      "pthreads", std::move(model), config, std::make_unique<ThreadPool>(config.threads),
-      "static pool of " + threads_text(config.threads) + " (mutex + condition variables)");
+      std::move(model), std::move(info), std::make_unique<ThreadPool>(spec.threads),
+      "static pool of " + threads_text(spec.threads) + " (mutex + condition variables)");
 }
 
 }  // namespace gpt2

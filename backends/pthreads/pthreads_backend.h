@@ -9,6 +9,6 @@
 namespace gpt2 {
 
 std::unique_ptr<Backend> make_pthreads_backend(std::shared_ptr<const Model> model,
-                                               const BackendConfig& config);
+                                               const BackendSpec& spec, BackendInfo info);
 
 }  // namespace gpt2

@@ -1,7 +1,5 @@
 #include "backends/reference/reference_backend.h"
 
-#include <stdexcept>
-
 #include "reference/forward.h"
 
 namespace gpt2 {
@@ -28,15 +26,13 @@ class ReferenceSession final : public Session {
 
 class ReferenceBackend final : public Backend {
  public:
-  ReferenceBackend(std::shared_ptr<const Model> model, Precision precision)
-      : model_(std::move(model)), weights_(dequantized_model(model_, weight_format(precision))) {
-    info_.name = "reference";
-    info_.numerics = Numerics::kBitExact;
-    info_.precision = precision;
-    info_.threads = 1;
+  ReferenceBackend(std::shared_ptr<const Model> model, BackendInfo info)
+      : model_(std::move(model)),
+        weights_(dequantized_model(model_, weight_format(info.precision))),
+        info_(std::move(info)) {
     info_.details = "frozen serial reference, scalar loops";
-    if (precision != Precision::kFloat32) {
-      info_.details += std::string(", weights dequantized from ") + precision_name(precision);
+    if (info_.precision != Precision::kFloat32) {
+      info_.details += std::string(", weights dequantized from ") + precision_name(info_.precision);
     }
   }
   const BackendInfo& info() const override { return info_; }
@@ -56,13 +52,8 @@ class ReferenceBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_reference_backend(std::shared_ptr<const Model> model,
-                                                const BackendConfig& config) {
-  if (!reference_precision(config.precision)) {
-    throw std::invalid_argument(
-        std::string("backend reference offers float32, bf16w, int8w, not ") +
-        precision_name(config.precision));
-  }
-  return std::make_unique<ReferenceBackend>(std::move(model), config.precision);
+                                                const BackendSpec&, BackendInfo info) {
+  return std::make_unique<ReferenceBackend>(std::move(model), std::move(info));
 }
 
 }  // namespace gpt2

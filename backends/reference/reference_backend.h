@@ -7,8 +7,8 @@
 
 namespace gpt2 {
 
-// Ignores config.threads (it is serial; info().threads says 1). Refuses bf16.
+// Serial (info().threads is 1), at the precisions the reference defines.
 std::unique_ptr<Backend> make_reference_backend(std::shared_ptr<const Model> model,
-                                                const BackendConfig& config);
+                                                const BackendSpec& spec, BackendInfo info);
 
 }  // namespace gpt2

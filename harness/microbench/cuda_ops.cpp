@@ -17,6 +17,7 @@
 #include "backends/cuda/weights.h"
 #include "backends/registry.h"
 #include "harness/bench.h"
+#include "runtime/backend_specs.h"
 
 namespace gpt2::microbench {
 
@@ -245,9 +246,9 @@ void bm_softmax(benchmark::State& state, Variant v) {
 void bm_pass(benchmark::State& state, Variant v, bool decode) {
   const int T = int(state.range(0));
   const ModelConfig& c = model()->config();
-  BackendConfig config;
-  config.precision = v == Variant::kFastBf16 ? Precision::kBFloat16 : Precision::kFloat32;
-  auto backend = make_backend(v == Variant::kNaive ? "cuda-naive" : "cuda", model(), config);
+  auto backend = make_backend(
+      model(), backend_spec(v == Variant::kNaive ? "cuda-naive" : "cuda",
+                            v == Variant::kFastBf16 ? Precision::kBFloat16 : Precision::kFloat32));
   auto session = backend->open_session(T);
   std::vector<int> tokens(T);
   for (int t = 0; t < T; t++) tokens[t] = (t * 7919) % c.vocab_size;
@@ -263,7 +264,7 @@ void bm_pass(benchmark::State& state, Variant v, bool decode) {
   step();  // warm-up (the decode step's graph is captured here)
   for (auto _ : state) step();
   const double flops = decode ? forward_flops(c, T - 1, 1) : forward_flops(c, 0, T);
-  set_rates(state, flops, weight_bytes_per_forward(c, config.precision));
+  set_rates(state, flops, weight_bytes_per_forward(c, backend->info().precision));
   state.counters["tokens/s"] =
       benchmark::Counter(decode ? 1.0 : double(T), benchmark::Counter::kIsIterationInvariantRate);
 }

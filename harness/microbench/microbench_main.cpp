@@ -11,6 +11,7 @@
 // unless --benchmark_out says otherwise. The README has the commands.
 #include <benchmark/benchmark.h>
 #include <omp.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -34,14 +35,17 @@
 #include "backends/pthreads/thread_pool.h"
 #include "backends/registry.h"
 #include "harness/bench.h"
-#if GPT2_WITH_CUDA
-#include "harness/microbench/cuda_ops.h"
-#endif
 #include "harness/machine.h"
-#include "harness/model_source.h"
 #include "harness/peaks.h"
 #include "harness/report.h"
 #include "reference/kernels.h"
+#include "runtime/backend_specs.h"
+#include "runtime/cli.h"
+#include "runtime/lists.h"
+#include "runtime/model_source.h"
+#if GPT2_WITH_CUDA
+#include "harness/microbench/cuda_ops.h"
+#endif
 
 namespace gpt2::microbench {
 namespace {
@@ -51,6 +55,9 @@ using cpu::Linear;
 
 // Seconds per benchmark unless --benchmark_min_time says otherwise.
 constexpr const char* kMinTimeFlag = "--benchmark_min_time=0.25";
+
+// --rows: the T values of the per-op benchmarks.
+constexpr NumberListKind kRowList{"row", "row count", "rows", 1, 1 << 16};
 
 struct Options {
   std::string model = "synthetic:124M";
@@ -84,10 +91,7 @@ Backend& backend_for(const Variant& v, int threads) {
   const std::string want = v.label() + "/" + std::to_string(threads);
   if (key != want || backend == nullptr) {
     backend.reset();
-    BackendConfig config;
-    config.threads = threads;
-    config.precision = v.precision;
-    backend = make_backend(v.backend, model(), config);
+    backend = make_backend(model(), backend_spec(v.backend, v.precision, threads));
     key = want;
   }
   return *backend;
@@ -424,20 +428,25 @@ void bm_read_bandwidth(benchmark::State& state) {
 
 // ---------------------------------------------------------------------------
 
+// The CPU backends at each precision they offer and this machine runs (the
+// others are named on stderr once), by what they are: the shared engine's
+// layers one by one, or (the reference) the reference's ops.
 std::vector<Variant> variants() {
-  std::vector<Variant> out;
-  // The CPU backends, by what they are: the shared engine's layers one by one,
-  // or (the reference) the reference's ops.
-  for (const BackendEntry& e : backend_entries()) {
-    if (e.numerics == Numerics::kNone || e.device != Device::kCpu) continue;
-    for (Precision p : all_precisions()) {
+  static const std::vector<Variant> kVariants = [] {
+    std::vector<Variant> out;
+    const BackendPlan plan = expand_backend_specs({"all", "all", "1"});
+    for (const std::string& line : plan.skipped) std::cerr << "note: " << line << "\n";
+    for (const BackendSpec& spec : plan.specs) {
+      const BackendEntry& e = find_backend(spec.backend);
+      if (e.device != Device::kCpu) continue;
       // The reference's ops at bf16w and int8w are its float32 ops on
       // dequantized weights: nothing new to time.
-      if (!e.cpu_engine && p != Precision::kFloat32) continue;
-      if (offers_precision(e, p)) out.push_back({std::string(e.name), p, e.cpu_engine, e.threaded});
+      if (!e.cpu_engine && spec.precision != Precision::kFloat32) continue;
+      out.push_back({spec.backend, spec.precision, e.cpu_engine, e.threaded});
     }
-  }
-  return out;
+    return out;
+  }();
+  return kVariants;
 }
 
 void register_all(const Options& o) {
@@ -512,26 +521,6 @@ void register_all(const Options& o) {
   }
 }
 
-std::vector<int> parse_list(const std::string& text) {
-  std::vector<int> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    std::size_t used = 0;
-    int n = 0;
-    try {
-      n = std::stoi(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || n < 1) {
-      throw std::invalid_argument("'" + item + "' is not a positive whole number");
-    }
-    out.push_back(n);
-  }
-  if (out.empty()) throw std::invalid_argument("an empty list");
-  return out;
-}
-
 std::vector<int> default_threads() {
   const int hw = int(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<int> out;
@@ -547,55 +536,50 @@ int main(int argc, char** argv) {
   using namespace gpt2;
   using namespace gpt2::microbench;
   Options o;
-  o.threads = default_threads();
-  // Our own flags first; the rest go to Google Benchmark.
-  std::vector<char*> args = {argv[0]};
+  std::string threads_text, rows_text;
+  CLI::App app{
+      "gpt2-microbench: each op of the forward pass per backend at GPT-2 124M's shapes\n"
+      "(T = 1, 16, 128, 1024), whole forward passes, and the machine's ceilings\n"
+      "(float32 peak with and without FMA, bfloat16 peak, read bandwidth).\n\n"
+      "Google Benchmark's own flags (--benchmark_filter=REGEX, --benchmark_min_time=S, ...;\n"
+      "--benchmark_help lists them) pass through. Results: reports/runs/microbench-<time>.json\n"
+      "unless --benchmark_out is given.",
+      "gpt2-microbench"};
+  app.allow_extras();
+  app.add_option("--threads", threads_text,
+                 "Thread counts to register: 1,16, 1..4 (default: 1, 2, 4, ... cores)");
+  app.add_option("--rows", rows_text, "T values to register (default 1,16,128,1024)");
+  app.add_option("--model", o.model, "The model whose shapes and weights are used")
+      ->capture_default_str();
+  if (const std::optional<int> status = parse_arguments(app, argc, argv)) return *status;
+  std::vector<std::string> args_text = {argv[0]};
   bool has_out = false, has_min_time = false;
+  for (const std::string& a : app.remaining()) {
+    has_out = has_out || a.rfind("--benchmark_out=", 0) == 0;
+    has_min_time = has_min_time || a.rfind("--benchmark_min_time=", 0) == 0;
+    args_text.push_back(a);
+  }
   try {
-    for (int i = 1; i < argc; i++) {
-      const std::string a = argv[i];
-      if (a == "--help" || a == "-h") {
-        std::cout
-            << "gpt2-microbench: each op of the forward pass per backend at GPT-2 124M's shapes\n"
-               "(T = 1, 16, 128, 1024), whole forward passes, and the machine's ceilings\n"
-               "(float32 peak with and without FMA, bfloat16 peak, read bandwidth).\n\n"
-               "  --threads=1,16       thread counts to register (default: 1, 2, 4, ... cores)\n"
-               "  --rows=1,16,128,1024 T values to register\n"
-               "  --model=SPEC         the model whose shapes and weights are used "
-               "(default synthetic:124M)\n"
-               "  --benchmark_filter=REGEX, --benchmark_min_time=S, ...: Google Benchmark's\n"
-               "    flags (gpt2-microbench --benchmark_help lists them).\n\n"
-               "Results: reports/runs/microbench-<time>.json unless --benchmark_out is given.\n";
-        return 0;
-      } else if (a.rfind("--threads=", 0) == 0) {
-        o.threads = parse_list(a.substr(10));
-      } else if (a.rfind("--rows=", 0) == 0) {
-        o.rows = parse_list(a.substr(7));
-      } else if (a.rfind("--model=", 0) == 0) {
-        o.model = a.substr(8);
-      } else {
-        has_out = has_out || a.rfind("--benchmark_out=", 0) == 0;
-        has_min_time = has_min_time || a.rfind("--benchmark_min_time=", 0) == 0;
-        args.push_back(argv[i]);
-      }
-    }
+    o.threads = threads_text.empty() ? default_threads() : parse_thread_list(threads_text);
+    if (!rows_text.empty()) o.rows = parse_number_list(rows_text, kRowList);
     model() = open_model(o.model, &std::cerr);
   } catch (const std::exception& e) {
-    std::cerr << "gpt2-microbench: " << e.what() << "\n";
+    std::cerr << e.what() << "\n";
     return 1;
   }
-  std::string out_flag, format_flag = "--benchmark_out_format=json", min_time = kMinTimeFlag;
-  if (!has_min_time) args.push_back(min_time.data());
+  if (!has_min_time) args_text.push_back(kMinTimeFlag);
   if (!has_out) {
-    const std::filesystem::path dir = std::filesystem::path(GPT2_REPORTS_DIR) / "runs";
+    const std::filesystem::path dir = reports_dir() / "runs";
     std::filesystem::create_directories(dir);
     std::string stamp = utc_timestamp();
     stamp.erase(std::remove(stamp.begin(), stamp.end(), ':'), stamp.end());
-    out_flag = "--benchmark_out=" + (dir / ("microbench-" + stamp + ".json")).string();
-    args.push_back(out_flag.data());
-    args.push_back(format_flag.data());
-    std::cerr << "results: " << out_flag.substr(16) << "\n";
+    const std::string out = (dir / ("microbench-" + stamp + ".json")).string();
+    args_text.push_back("--benchmark_out=" + out);
+    args_text.push_back("--benchmark_out_format=json");
+    std::cerr << "results: " << out << "\n";
   }
+  std::vector<char*> args;
+  for (std::string& a : args_text) args.push_back(a.data());
   int n = int(args.size());
   benchmark::Initialize(&n, args.data());
   if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
@@ -605,16 +589,14 @@ int main(int argc, char** argv) {
   std::string flags;
   for (const std::string& f : m.isa_flags) flags += (flags.empty() ? "" : " ") + f;
   benchmark::AddCustomContext("isa_flags", flags);
+  benchmark::AddCustomContext("kernel_isa", m.kernel_isa);
   benchmark::AddCustomContext("git_commit", m.git_commit);
   benchmark::AddCustomContext("compiler", m.compiler);
   benchmark::AddCustomContext("model", model()->name() + " (xxh3 " + model()->checksum() + ")");
   // What each backend runs (libraries, instruction sets), made on the tiny model.
   const auto tiny = open_model("synthetic:tiny");
   for (const Variant& v : variants()) {
-    BackendConfig config;
-    config.threads = 2;
-    config.precision = v.precision;
-    const auto b = make_backend(v.backend, tiny, config);
+    const auto b = make_backend(tiny, backend_spec(v.backend, v.precision, 2));
     benchmark::AddCustomContext("backend " + v.label() + " (at 2 threads)", b->info().details);
   }
   register_all(o);

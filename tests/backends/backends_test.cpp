@@ -11,8 +11,9 @@
 #include <tuple>
 
 #include "backends/registry.h"
-#include "harness/generate.h"
 #include "reference/synthetic.h"
+#include "runtime/backend_specs.h"
+#include "runtime/generate.h"
 #include "tests/test_util.h"
 
 namespace gpt2 {
@@ -81,13 +82,9 @@ class BackendTest : public ::testing::TestWithParam<Param> {};
 void expect_matches_reference(const std::shared_ptr<const Model>& model, const Param& param,
                               const std::vector<std::vector<int>>& prompts, int extra) {
   const auto& [name, threads, mode, precision] = param;
-  BackendConfig config;
-  config.threads = threads;
-  config.precision = precision;
-  auto backend = make_backend(name, model, config);
-  BackendConfig reference_config;
-  reference_config.precision = precision;  // bf16w and int8w: the reference defines them
-  auto reference = make_backend("reference", model, reference_config);
+  auto backend = make_backend(model, backend_spec(name, precision, threads));
+  // bf16w and int8w: the reference defines them.
+  auto reference = make_backend(model, backend_spec("reference", precision));
   EXPECT_EQ(backend->info().name, name);
   EXPECT_EQ(backend->info().precision, precision);
   double max_diff = 0;
@@ -152,15 +149,17 @@ INSTANTIATE_TEST_SUITE_P(AllBackends, BackendTest, ::testing::ValuesIn(backend_p
 // at 1 and 3 threads, in both modes, and most tokens equal.
 TEST(BFloat16Test, StaysCloseToTheReference) {
   const auto model = test::tiny_model();
-  auto reference = make_backend("reference", model, {});
+  auto reference = make_backend(model, backend_spec("reference"));
   int tested = 0;
+  std::string not_here;  // the bfloat16 backends this machine cannot run, and why
   for (const BackendEntry& e : backend_entries()) {
     if (!offers_precision(e, Precision::kBFloat16) || e.device != Device::kCpu) continue;
+    if (std::string why; !backend_available(e, Precision::kBFloat16, &why)) {
+      not_here += std::string(not_here.empty() ? "" : "; ") + std::string(e.name) + ": " + why;
+      continue;
+    }
     for (int threads : {1, 3}) {
-      BackendConfig config;
-      config.threads = threads;
-      config.precision = Precision::kBFloat16;
-      auto backend = make_backend(e.name, model, config);
+      auto backend = make_backend(model, backend_spec(e.name, Precision::kBFloat16, threads));
       EXPECT_EQ(backend->info().precision, Precision::kBFloat16);
       EXPECT_NE(backend->info().details.find("not float32"), std::string::npos);
       for (Mode mode : {Mode::kRecompute, Mode::kKvCache}) {
@@ -196,114 +195,14 @@ TEST(BFloat16Test, StaysCloseToTheReference) {
       }
     }
   }
-  if (tested == 0) GTEST_SKIP() << "no backend built here offers bfloat16";
-}
-
-TEST(RegistryTest, UnknownNamesListTheKnownOnes) {
-  try {
-    find_backend("tpu");
-    FAIL();
-  } catch (const UnknownBackend& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "Unknown backend 'tpu' (known: " + backend_names_joined() + ").");
+  if (tested == 0) {
+    GTEST_SKIP() << (not_here.empty() ? "no backend built here offers bfloat16"
+                                      : "no bfloat16 backend runs here (" + not_here + ")");
   }
-  const auto names = backend_names();
-  EXPECT_EQ(names.front(), "reference");
-  for (const char* n : {"pthreads", "openmp", "null"}) {
-    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
-  }
-  BackendConfig bad;
-  bad.threads = 0;
-  EXPECT_THROW(make_backend("pthreads", test::tiny_model(), bad), std::invalid_argument);
-}
-
-TEST(RegistryTest, PrecisionsByNameAndBackendsThatLackOne) {
-  EXPECT_EQ(parse_precision("float32"), Precision::kFloat32);
-  EXPECT_EQ(parse_precision("bfloat16"), Precision::kBFloat16);
-  EXPECT_EQ(parse_precision("bf16"), Precision::kBFloat16);
-  EXPECT_EQ(parse_precision("bf16w"), Precision::kBF16Weights);
-  EXPECT_EQ(parse_precision("int8w"), Precision::kInt8Weights);
-  EXPECT_EQ(parse_precision("fp16"), std::nullopt);
-  EXPECT_EQ(parse_precision("int8"), std::nullopt);
-  for (Precision p : all_precisions()) EXPECT_EQ(parse_precision(precision_name(p)), p);
-  BackendConfig bf16;
-  bf16.precision = Precision::kBFloat16;
-  for (const char* name : {"reference", "pthreads", "openmp"}) {
-    EXPECT_FALSE(offers_precision(find_backend(name), Precision::kBFloat16)) << name;
-    EXPECT_TRUE(offers_precision(find_backend(name), Precision::kFloat32)) << name;
-    try {
-      make_backend(name, test::tiny_model(), bf16);
-      FAIL() << name;
-    } catch (const std::invalid_argument& e) {
-      EXPECT_EQ(std::string(e.what()),
-                "backend " + std::string(name) + " offers float32, bf16w, int8w, not bfloat16")
-          << e.what();
-    }
-  }
-  // Those without the weight-only precisions name the ones they offer.
-  BackendConfig int8w;
-  int8w.precision = Precision::kInt8Weights;
-  for (const BackendEntry& e : backend_entries()) {
-    if (offers_precision(e, Precision::kInt8Weights) || !backend_available(e)) continue;
-    try {
-      make_backend(e.name, test::tiny_model(), int8w);
-      FAIL() << e.name;
-    } catch (const std::invalid_argument& error) {
-      EXPECT_EQ(std::string(error.what()), "backend " + std::string(e.name) + " offers " +
-                                               offered_precisions(e) + ", not int8w");
-    }
-  }
-}
-
-TEST(RegistryTest, DetailsCountThreadsInTheSingularAndThePlural) {
-  EXPECT_EQ(threads_text(1), "1 thread");
-  EXPECT_EQ(threads_text(4), "4 threads");
-  for (const BackendEntry& e : backend_entries()) {
-    if (!e.threaded) continue;
-    for (int threads : {1, 2}) {
-      BackendConfig config;
-      config.threads = threads;
-      const std::string details = make_backend(e.name, test::tiny_model(), config)->info().details;
-      EXPECT_EQ(details.find("1 threads"), std::string::npos) << details;
-      EXPECT_NE(details.find(" " + threads_text(threads)), std::string::npos) << details;
-    }
-  }
-}
-
-// A backend this machine cannot run (a GPU backend without a GPU) says why in
-// one line, naming itself; every entry says what it runs on.
-TEST(RegistryTest, ABackendThatCannotRunHereSaysWhy) {
-  for (const BackendEntry& e : backend_entries()) {
-    EXPECT_EQ(e.available == nullptr, e.device == Device::kCpu) << e.name;
-    std::string why;
-    if (backend_available(e, &why)) continue;
-    EXPECT_FALSE(why.empty()) << e.name;
-    try {
-      make_backend(e.name, test::tiny_model(), {});
-      FAIL() << e.name << " made without its device";
-    } catch (const std::runtime_error& error) {
-      EXPECT_EQ(std::string(error.what()), "backend " + std::string(e.name) + ": " + why + ".");
-    }
-  }
-}
-
-// Without a GPU backend that can run here (no CUDA build, or no GPU), there
-// are no GPU ceilings to measure: nullopt, not an error (a sweep skips them).
-// With one, gpt2_cuda_tests measures them.
-TEST(RegistryTest, NoGpuNoGpuCeilings) {
-  for (const BackendEntry& e : backend_entries()) {
-    if (e.device == Device::kCuda && backend_available(e)) GTEST_SKIP() << "a GPU is here";
-  }
-  EXPECT_FALSE(measure_gpu_ceilings(0).has_value());
-}
-
-TEST(RegistryTest, NamesTheCpuKernelsInstructionSet) {
-  const std::string isa = cpu_kernels_isa();
-  EXPECT_TRUE(isa == "avx512" || isa == "avx2" || isa == "generic") << isa;
 }
 
 TEST(NullBackendTest, ReturnsTheSameFixedLogitsWithoutComputing) {
-  auto backend = make_backend("null", test::tiny_model(), {});
+  auto backend = make_backend(test::tiny_model(), backend_spec("null"));
   EXPECT_EQ(backend->info().numerics, Numerics::kNone);
   const int V = test::tiny_model()->config().vocab_size;
   auto session = backend->open_session(8);
@@ -320,7 +219,7 @@ TEST(NullBackendTest, ReturnsTheSameFixedLogitsWithoutComputing) {
 
 TEST(SessionTest, BackendsRejectBadArguments) {
   for (const std::string& name : computing_backends()) {
-    auto backend = make_backend(name, test::tiny_model(), {});
+    auto backend = make_backend(test::tiny_model(), backend_spec(name));
     const int V = test::tiny_model()->config().vocab_size;
     auto session = backend->open_session(4);
     std::vector<float> logits(V), probs(V);

@@ -17,6 +17,7 @@
 #include "backends/registry.h"
 #include "reference/kernels.h"
 #include "reference/synthetic.h"
+#include "runtime/backend_specs.h"
 #include "tests/test_util.h"
 
 namespace gpt2::cpu {
@@ -61,10 +62,12 @@ std::shared_ptr<const Model> odd_model() {
 class LinearLayersTest : public ::testing::TestWithParam<Variant> {
  protected:
   void SetUp() override {
-    BackendConfig config;
-    config.threads = GetParam().threads;
-    config.precision = GetParam().precision;
-    backend_ = make_backend(GetParam().backend, odd_model(), config);
+    const Variant& v = GetParam();
+    if (std::string why; !backend_available(find_backend(v.backend), v.precision, &why)) {
+      GTEST_SKIP() << v.backend << " at " << precision_name(v.precision)
+                   << " cannot run here: " << why;
+    }
+    backend_ = make_backend(odd_model(), backend_spec(v.backend, v.precision, v.threads));
     auto* cpu = dynamic_cast<const CpuBackend*>(backend_.get());
     ASSERT_NE(cpu, nullptr);
     engine_ = cpu->engine();

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "backends/openmp/openmp_backend.h"
-#include "reference/synthetic.h"
+#include "reference/random.h"
 
 namespace gpt2 {
 namespace {

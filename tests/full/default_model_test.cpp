@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "harness/goldens.h"
-#include "harness/model_source.h"
+#include "runtime/model_source.h"
 #include "tests/test_util.h"
 
 namespace gpt2 {

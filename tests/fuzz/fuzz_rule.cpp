@@ -4,8 +4,8 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "harness/decide.h"
 #include "harness/goldens.h"
+#include "runtime/decide.h"
 #include "tests/fuzz/fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

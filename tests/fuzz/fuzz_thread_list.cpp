@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "harness/thread_list.h"
+#include "runtime/lists.h"
 #include "tests/fuzz/fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "harness/token_list.h"
+#include "runtime/token_list.h"
 #include "tests/fuzz/fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

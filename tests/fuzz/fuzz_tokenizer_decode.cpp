@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/tokenizer/tokenizer.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "tests/fuzz/fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

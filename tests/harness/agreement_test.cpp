@@ -7,15 +7,15 @@
 #include <cmath>
 
 #include "backends/registry.h"
+#include "harness/agreement_report.h"
 #include "harness/golden_run.h"
+#include "runtime/backend_specs.h"
 #include "tests/test_util.h"
 
 namespace gpt2 {
 namespace {
 
-std::vector<Prompt> prompts() {
-  return {{"a", 8, {31373, 612, 338}}, {"b", 6, {50256}}, {"c", 12, {464, 2068, 7586, 21831}}};
-}
+using test::prompts;
 
 TEST(AgreementTest, KlDivergenceOfSoftmaxes) {
   const std::vector<float> a = {1.0f, 2.0f, 3.0f}, shifted = {11.0f, 12.0f, 13.0f};
@@ -30,12 +30,12 @@ TEST(AgreementTest, KlDivergenceOfSoftmaxes) {
 
 TEST(AgreementTest, Float32AgreesExactlyAndWeightOnlyPrecisionsClosely) {
   const auto model = test::tiny_model();
-  auto reference = make_backend("reference", model, {});
+  auto reference = make_backend(model, backend_spec("reference"));
   const GoldenFile goldens = run_prompts(*reference, prompts(), Rule::kGreedy, Mode::kKvCache, 1);
   const AgreementResult r = run_agreement(model, prompts(), goldens,
-                                          {{"pthreads", Precision::kFloat32, 2},
-                                           {"pthreads", Precision::kBF16Weights, 1},
-                                           {"openmp", Precision::kInt8Weights, 2}},
+                                          {backend_spec("pthreads", Precision::kFloat32, 2),
+                                           backend_spec("pthreads", Precision::kBF16Weights, 1),
+                                           backend_spec("openmp", Precision::kInt8Weights, 2)},
                                           2, {});
   ASSERT_EQ(r.rows.size(), 3u);
   const AgreementRow& same = r.rows[0];
@@ -48,7 +48,7 @@ TEST(AgreementTest, Float32AgreesExactlyAndWeightOnlyPrecisionsClosely) {
   for (const AgreementRow* row : {&r.rows[1], &r.rows[2]}) {
     EXPECT_EQ(row->steps, 18);
     EXPECT_EQ(row->generated_steps, 18);
-    EXPECT_GT(row->max_abs_diff, 0.0) << precision_name(row->config.precision);
+    EXPECT_GT(row->max_abs_diff, 0.0) << precision_name(row->spec.precision);
     EXPECT_GT(row->mean_kl, 0.0);
     EXPECT_LT(row->mean_kl, 0.1);
     EXPECT_GE(row->max_kl, row->mean_kl);

@@ -1,13 +1,28 @@
-// The sweep's arithmetic: FLOPs per forward pass and per run, and which
-// ceiling bounds a measurement on the roofline.
+// The sweep: its arithmetic (FLOPs per forward pass and per run, which
+// ceiling bounds a measurement on the roofline), and what its runs check.
 #include "harness/bench.h"
 
 #include <gtest/gtest.h>
 
+#include "backends/registry.h"
+#include "harness/report.h"
 #include "harness/stats.h"
+#include "runtime/backend_specs.h"
+#include "tests/test_util.h"
 
 namespace gpt2 {
 namespace {
+
+using test::prompts;
+
+GoldenFile goldens(Rule rule) {
+  return test::reference_goldens(rule);
+}
+
+std::vector<BackendSpec> specs(const std::string& backends, const std::string& precisions,
+                               const std::string& threads) {
+  return expand_backend_specs({backends, precisions, threads}).specs;
+}
 
 ModelConfig small_config() {
   ModelConfig c;
@@ -158,6 +173,175 @@ TEST(BenchTest, GpuRowsGetTheirGpusCeilings) {
   // Without GPU ceilings (none measured) a GPU row has none.
   apply_ceilings(cpu, {}, c, w, ms);
   EXPECT_FALSE(ms[0].ceiling.known());
+}
+
+TEST(SweepTest, WorkloadPositionsAndWeightBytes) {
+  Workload w;
+  w.prompts = {{"a", 8, {1, 2, 3}}, {"b", 2, {7}}};  // 5 and 1 new tokens
+  EXPECT_EQ(w.new_tokens(), 6);
+  // recompute: 3+4+5+6+7 and 1; kv-cache: the prompt, then one per later step.
+  EXPECT_EQ(w.positions(Mode::kRecompute), 25 + 1);
+  EXPECT_EQ(w.positions(Mode::kKvCache), (3 + 4) + (1 + 0));
+  const ModelConfig c{1024, 50257, 50304, 12, 12, 768};
+  const double matrices = 12.0 * 12 * 768 * 768 + 50257.0 * 768;  // 123.5M weights
+  const double small = 12.0 * (13 * 768) + 2 * 768;
+  EXPECT_DOUBLE_EQ(weight_bytes_per_forward(c, Precision::kFloat32), matrices * 4 + small * 4);
+  EXPECT_DOUBLE_EQ(weight_bytes_per_forward(c, Precision::kBFloat16), matrices * 2 + small * 4);
+  EXPECT_DOUBLE_EQ(weight_bytes_per_forward(c, Precision::kBF16Weights), matrices * 2 + small * 4);
+  const double rows = 12.0 * 9 * 768 + 50257;  // a float32 scale per output row
+  EXPECT_DOUBLE_EQ(weight_bytes_per_forward(c, Precision::kInt8Weights),
+                   matrices + rows * 4 + small * 4);
+  EXPECT_EQ(backend_label("pthreads", Precision::kInt8Weights), "pthreads int8w");
+  EXPECT_EQ(backend_label("onednn", Precision::kBFloat16), "onednn bfloat16 (not float32)");
+  EXPECT_EQ(backend_label("onednn", Precision::kFloat32), "onednn");
+}
+
+TEST(SweepTest, MeasuresChecksAndComparesWithTheReference) {
+  Workload w;
+  w.prompts = prompts();
+  w.reps = 2;
+  w.warmup = 1;
+  w.reference_reps = 1;
+  const GoldenFile g = goldens(Rule::kMedian);
+  SweepOptions o;
+  o.specs = specs("pthreads,openmp", "float32", "1..2");
+  o.threads = {1, 2};
+  o.modes = {Mode::kRecompute, Mode::kKvCache};
+  o.goldens = {g};
+  const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
+  // Per mode: reference, pthreads x2, openmp x2.
+  ASSERT_EQ(r.measurements.size(), 10u);
+  EXPECT_EQ(r.failures, 0);
+  for (const Measurement& m : r.measurements) {
+    EXPECT_EQ(m.tokens, Check::kYes) << m.backend;
+    EXPECT_EQ(m.logits, Check::kYes) << m.backend;
+    EXPECT_EQ(m.samples.size(), m.backend == "reference" ? 1u : 2u);
+    EXPECT_GT(m.stats.median, 0);
+    EXPECT_GT(m.speedup_vs_reference, 0);
+    EXPECT_DOUBLE_EQ(m.tokens_per_second, w.new_tokens() / m.stats.median);
+    EXPECT_DOUBLE_EQ(m.positions_per_second, w.positions(m.mode) / m.stats.median);
+    EXPECT_DOUBLE_EQ(m.weights_gb_per_second,
+                     w.new_tokens() *
+                         weight_bytes_per_forward(test::tiny_model()->config(), m.precision) /
+                         m.stats.median / 1e9);
+    if (m.backend != "reference") {
+      EXPECT_GT(m.speedup_vs_1thread, 0);
+    }
+  }
+  ASSERT_TRUE(r.overhead.has_value());
+  EXPECT_GT(r.overhead_per_step_us, 0);
+}
+
+// Wrong expected tokens fail every configuration, its runs back to back or
+// interleaved with another thread count's.
+TEST(SweepTest, WrongExpectedTokensAreAFailure) {
+  GoldenFile g = goldens(Rule::kMedian);
+  const_cast<GoldenStep*>(g.find("b", 0))->token ^= 1;
+  for (bool interleave : {false, true}) {
+    Workload w;
+    w.prompts = prompts();
+    w.reps = interleave ? 2 : 1;
+    w.warmup = 0;
+    w.interleave = interleave;
+    SweepOptions o;
+    o.specs = specs("openmp", "float32", "1..2");
+    o.threads = {1, 2};
+    o.modes = {Mode::kRecompute};
+    o.goldens = {g};
+    o.measure_reference = false;
+    o.measure_overhead = false;
+    const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
+    ASSERT_EQ(r.measurements.size(), 2u) << "interleave " << interleave;
+    for (const Measurement& m : r.measurements) EXPECT_EQ(m.tokens, Check::kNo);
+    EXPECT_EQ(r.failures, 2) << "interleave " << interleave;
+  }
+}
+
+// Interleaved: each backend's thread counts take turns, one timed run each,
+// ascending then descending; every check and sample count is as without.
+TEST(SweepTest, InterleavedThreadCountsTakeTurns) {
+  Workload w;
+  w.prompts = prompts();
+  w.reps = 3;
+  w.warmup = 1;
+  w.interleave = true;
+  const GoldenFile g = goldens(Rule::kMedian);
+  SweepOptions o;
+  o.specs = specs("pthreads,openmp", "float32", "1..3");
+  o.threads = {1, 2, 3};
+  o.modes = {Mode::kRecompute};
+  o.goldens = {g};
+  o.measure_reference = false;
+  o.measure_overhead = false;
+  std::vector<std::string> timed;
+  const SweepResult r = run_sweep(test::tiny_model(), w, o, [&](const std::string& line) {
+    if (line.find(": run ") != std::string::npos) timed.push_back(line);
+  });
+  ASSERT_EQ(r.measurements.size(), 6u);
+  EXPECT_EQ(r.failures, 0);
+  for (std::size_t i = 0; i < r.measurements.size(); i++) {
+    const Measurement& m = r.measurements[i];
+    EXPECT_EQ(m.backend, i < 3 ? "pthreads" : "openmp");
+    EXPECT_EQ(m.threads, int(i % 3) + 1);
+    EXPECT_EQ(m.samples.size(), 3u);
+    EXPECT_EQ(m.tokens, Check::kYes);
+    EXPECT_EQ(m.logits, Check::kYes);
+    EXPECT_GT(m.speedup_vs_1thread, 0);
+  }
+  const std::vector<std::string> want = {
+      "pthreads 1 thread recompute: run 1/3",  "pthreads 2 threads recompute: run 1/3",
+      "pthreads 3 threads recompute: run 1/3", "pthreads 3 threads recompute: run 2/3",
+      "pthreads 2 threads recompute: run 2/3", "pthreads 1 thread recompute: run 2/3",
+      "pthreads 1 thread recompute: run 3/3",  "pthreads 2 threads recompute: run 3/3",
+      "pthreads 3 threads recompute: run 3/3", "openmp 1 thread recompute: run 1/3"};
+  ASSERT_GE(timed.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); i++) EXPECT_EQ(timed[i], want[i]) << i;
+  EXPECT_EQ(timed.size(), 18u);
+}
+
+TEST(SweepTest, BFloat16RunsAreMeasuredAndNotHeldToTheGoldenTokens) {
+  std::vector<std::string> names;
+  std::string not_here;  // bfloat16 backends this machine cannot run, and why
+  for (const BackendEntry& e : backend_entries()) {
+    if (e.device != Device::kCpu || !offers_precision(e, Precision::kBFloat16)) continue;
+    if (std::string why; !backend_available(e, Precision::kBFloat16, &why)) {
+      not_here += std::string(e.name) + ": " + why + "; ";
+    } else {
+      names.emplace_back(e.name);
+    }
+  }
+  if (names.empty()) {
+    GTEST_SKIP() << (not_here.empty() ? "no bfloat16 backend built here"
+                                      : "no bfloat16 backend runs here: " + not_here);
+  }
+  std::string list;
+  for (const std::string& n : names) list += (list.empty() ? "" : ",") + n;
+  Workload w;
+  w.prompts = prompts();
+  w.reps = 1;
+  w.warmup = 0;
+  GoldenFile g = goldens(Rule::kMedian);
+  const_cast<GoldenStep*>(g.find("b", 0))->token ^= 1;  // no backend gives this one
+  SweepOptions o;
+  o.specs = specs(list, "float32,bfloat16", "1..2");
+  o.threads = {1, 2};
+  o.modes = {Mode::kKvCache};
+  o.goldens = {g};
+  o.measure_reference = false;
+  o.measure_overhead = false;
+  const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
+  ASSERT_EQ(r.measurements.size(), names.size() * 2 * 2);
+  int bf16 = 0;
+  for (const Measurement& m : r.measurements) {
+    EXPECT_EQ(m.tokens, Check::kNo) << m.backend;
+    EXPECT_EQ(m.info.precision, m.precision);
+    if (m.precision == Precision::kBFloat16) {
+      bf16++;
+      EXPECT_GT(m.speedup_vs_1thread, 0) << "compared with its own 1-thread bfloat16 run";
+    }
+  }
+  EXPECT_EQ(bf16, int(names.size()) * 2);
+  EXPECT_EQ(r.failures, int(names.size()) * 2) << "only the float32 runs count as failures";
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "harness/goldens.h"
+#include "runtime/backend_specs.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +11,7 @@
 
 #include "backends/registry.h"
 #include "harness/golden_run.h"
-#include "harness/model_source.h"
+#include "runtime/model_source.h"
 #include "tests/test_util.h"
 
 namespace gpt2 {
@@ -130,9 +131,7 @@ TEST_P(TinyGoldens, ReferenceReproducesThem) {
       read_goldens(golden_path(datasets_dir() / "goldens", model->name(), rule, precision));
   EXPECT_EQ(golden.checksum, model->checksum()) << "the synthetic generator changed";
   EXPECT_EQ(golden.precision, precision);
-  BackendConfig config;
-  config.precision = precision;
-  auto backend = make_backend("reference", model, config);
+  auto backend = make_backend(model, backend_spec("reference", precision));
   const GoldenFile got =
       run_prompts(*backend, golden_prompts(prompts, rule), rule, Mode::kRecompute, 2);
   ASSERT_EQ(got.steps.size(), golden.steps.size());

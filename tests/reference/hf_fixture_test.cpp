@@ -12,9 +12,9 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "harness/model_source.h"
 #include "reference/forward.h"
 #include "reference/safetensors.h"
+#include "runtime/model_source.h"
 
 namespace gpt2 {
 namespace {

@@ -12,6 +12,7 @@
 #include "backends/cuda/device.h"
 #include "backends/registry.h"
 #include "reference/synthetic.h"
+#include "runtime/backend_specs.h"
 #include "tests/test_util.h"
 
 namespace gpt2 {
@@ -75,10 +76,8 @@ class CudaBackendTest : public ::testing::TestWithParam<Case> {
   void expect_matches_reference(const std::shared_ptr<const Model>& model,
                                 const std::vector<std::vector<int>>& prompts, int extra) {
     const Case& c = GetParam();
-    BackendConfig config;
-    config.precision = c.precision;
-    auto backend = make_backend(c.backend, model, config);
-    auto reference = make_backend("reference", model, {});
+    auto backend = make_backend(model, backend_spec(c.backend, c.precision));
+    auto reference = make_backend(model, backend_spec("reference"));
     const BackendInfo& info = backend->info();
     EXPECT_EQ(info.device, Device::kCuda);
     ASSERT_EQ(info.gpus.size(), 1u);
@@ -163,10 +162,10 @@ INSTANTIATE_TEST_SUITE_P(CudaBackends, CudaBackendTest, ::testing::ValuesIn(cuda
                          });
 
 TEST(CudaErrorsTest, ADeviceThatDoesNotExistOrMemoryThatDoesNotFitIsOneLine) {
-  BackendConfig config;
-  config.devices = {99};
+  BackendSpec spec = backend_spec("cuda");
+  spec.devices = {99};
   try {
-    make_backend("cuda", test::tiny_model(), config);
+    make_backend(test::tiny_model(), spec);
     FAIL() << "device 99 accepted";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("CUDA device 99 does not exist"), std::string::npos)

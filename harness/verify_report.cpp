@@ -1,0 +1,107 @@
+#include "harness/verify_report.h"
+
+#include <sstream>
+
+#include "harness/goldens.h"
+#include "harness/report_json.h"
+
+namespace gpt2 {
+
+using report::csv_line;
+using report::fmt;
+using report::json;
+using report::num;
+
+std::string verify_table(const VerifyResult& r) {
+  std::ostringstream out;
+  out << "| backend | threads | mode | rule | numerics | steps | token mismatches | near ties | "
+         "tokens agree | logits bits differ | max abs logit diff | mean abs logit diff | result "
+         "|\n";
+  out << "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+  bool bf16 = false;
+  for (const VerifyRow& row : r.rows) {
+    bf16 = bf16 || !row.gates_tokens();
+    out << "| " << backend_label(row.backend, row.precision) << " | " << row.threads << " | "
+        << mode_name(row.mode) << " | " << rule_name(row.rule) << " | "
+        << (row.bit_exact ? "bit-exact" : "reordered") << " | " << row.steps << " | "
+        << row.token_mismatches << " | " << row.near_ties << " | "
+        << fmt("%.1f%%", 100.0 * row.token_agreement()) << " | "
+        << (row.bit_exact ? std::to_string(row.logits_mismatches) : std::string("-")) << " | "
+        << fmt("%.3g", row.max_diff) << " | " << fmt("%.3g", row.mean_diff) << " | "
+        << (row.passed ? "pass" : "FAIL") << " |\n";
+  }
+  if (bf16) {
+    out << "\nRows marked bfloat16 (not float32) follow the golden tokens and report the share of "
+           "steps whose own choice agrees and their logit error; they fail only on a logit that "
+           "is not finite.\n";
+  }
+  return out.str();
+}
+
+ReportFiles write_verify_report(const std::filesystem::path& dir, const std::string& stem,
+                                const ReportContext& ctx, const VerifyResult& r) {
+  std::filesystem::create_directories(dir);
+  json j = report::context_json(ctx);
+  j["kind"] = "verify";
+  json rows = json::array();
+  for (const VerifyRow& row : r.rows) {
+    rows.push_back({{"backend", row.backend},
+                    {"precision", precision_name(row.precision)},
+                    {"label", backend_label(row.backend, row.precision)},
+                    {"float32", row.precision == Precision::kFloat32},
+                    {"token_agreement", row.token_agreement()},
+                    {"nonfinite_steps", row.nonfinite},
+                    {"threads", row.threads},
+                    {"mode", mode_name(row.mode)},
+                    {"rule", rule_name(row.rule)},
+                    {"bit_exact", row.bit_exact},
+                    {"steps", row.steps},
+                    {"token_mismatches", row.token_mismatches},
+                    {"near_ties", row.near_ties},
+                    {"logits_mismatches", row.logits_mismatches},
+                    {"max_abs_logit_diff", row.max_diff},
+                    {"mean_abs_logit_diff", row.mean_diff},
+                    {"passed", row.passed},
+                    {"differences", row.differences}});
+  }
+  j["rows"] = rows;
+  j["notes"] = r.notes;
+  j["passed"] = r.passed;
+  ReportFiles files;
+  const auto base = dir / stem;
+  files.json = base.string() + ".json";
+  write_file_atomically(files.json, j.dump(2) + "\n");
+  std::string md =
+      "# gpt2-bench verify\n\n" + report::context_markdown(ctx) + "\n" + verify_table(r);
+  for (const std::string& n : r.notes) md += "\n" + n + "\n";
+  for (const VerifyRow& row : r.rows) {
+    for (const std::string& d : row.differences) md += "\n- " + d;
+  }
+  md += std::string("\n\nResult: ") + (r.passed ? "every configuration passed." : "FAILED.") + "\n";
+  files.md = base.string() + ".md";
+  write_file_atomically(files.md, md);
+  files.csv = base.string() + ".csv";
+  write_file_atomically(files.csv, verify_csv(ctx, r));
+  return files;
+}
+
+std::string verify_csv(const ReportContext& ctx, const VerifyResult& r) {
+  std::string out =
+      csv_line({"timestamp", "git_commit", "cpu_model", "logical_cpus", "model", "backend",
+                "precision", "numerics", "threads", "mode", "rule", "steps", "token_mismatches",
+                "near_ties", "token_agreement", "logits_mismatches", "max_abs_logit_diff",
+                "mean_abs_logit_diff", "passed"});
+  for (const VerifyRow& row : r.rows) {
+    out += csv_line({ctx.timestamp, ctx.machine.git_commit, ctx.machine.cpu_model,
+                     std::to_string(ctx.machine.logical_cpus), ctx.model ? ctx.model->name : "",
+                     row.backend, precision_name(row.precision),
+                     row.bit_exact ? "bit-exact" : "reordered", std::to_string(row.threads),
+                     mode_name(row.mode), rule_name(row.rule), std::to_string(row.steps),
+                     std::to_string(row.token_mismatches), std::to_string(row.near_ties),
+                     num(row.token_agreement()), std::to_string(row.logits_mismatches),
+                     num(row.max_diff), num(row.mean_diff), row.passed ? "yes" : "no"});
+  }
+  return out;
+}
+
+}  // namespace gpt2

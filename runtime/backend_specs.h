@@ -1,0 +1,60 @@
+// From a command line's backend lists to the specs a run covers: the one place
+// where BackendSpecs are made (the tools, sweeps, verify, agreement, golden
+// runs and gpt2-microbench all go through here). Adding a sweep axis (GPUs,
+// batch size) touches this file, BackendSpec and the report.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace gpt2 {
+
+// What --backend, --precision and --threads say (runtime/lists.h's grammar).
+struct BackendRequest {
+  std::string backends = "all";        // names, or all: every backend that computes
+  std::string precisions = "float32";  // names, or all
+  std::string threads = "1";           // a thread list: 4, 1..4, 1,2,4,8
+};
+
+struct BackendPlan {
+  // By backend (in the order named, or the registry's for all), then
+  // precision (in the order named), then thread count; a backend that is not
+  // threaded (registry.h) at 1 thread only.
+  std::vector<BackendSpec> specs;
+  // The configurations left out because this machine cannot run them, one
+  // line per reason: "skipping cuda-naive, cuda: no CUDA device on this
+  // machine", "skipping onednn bfloat16: oneDNN 2.6.0 has no ...".
+  std::vector<std::string> skipped;
+  std::vector<Precision> precisions;  // the precisions asked for
+  std::vector<int> threads;           // the thread counts asked for (ascending)
+  // The backends of `specs`, each once, in order.
+  std::vector<std::string> backends() const;
+};
+
+// Applies what each registry entry says (the precisions it offers, whether it
+// is threaded, whether this machine can run it at each precision and why not)
+// to the request. A backend and precision both named that cannot run here is
+// an error; one reached through "all" is skipped and said in `skipped`. A
+// backend named that offers none of the precisions is an error; one reached
+// through "all" is left out. Throws std::invalid_argument (UnknownBackend for
+// an unknown name) with one line, e.g. "Backend blis offers float32, not
+// int8w.", "Backend cuda cannot run here: no CUDA device on this machine.",
+// "No backend that runs here offers bfloat16.".
+BackendPlan expand_backend_specs(const BackendRequest& request);
+
+// One spec, checked as the expansion checks a named backend and precision
+// (except whether this machine can run it: make_backend() says so): an
+// unknown backend, a precision it does not offer or threads < 1 throw; a
+// backend that is not threaded gets 1 thread.
+BackendSpec backend_spec(std::string_view backend, Precision precision = Precision::kFloat32,
+                         int threads = 1);
+
+// "float32, bfloat16, bf16w, int8w, bf16, all", the names --precision takes.
+std::string precision_list_names();
+// --precision's list: names or all (every precision).
+std::vector<Precision> parse_precision_list(std::string_view text);
+
+}  // namespace gpt2

@@ -1,0 +1,599 @@
+// gpt2-bench: speedup sweeps and the equality gate.
+//   gpt2-bench --backend openmp --threads 1..4          (the speedup sweep)
+//   gpt2-bench verify --backend all --threads 1..4 --mode all
+//   gpt2-bench render REPORT.json                       (the table and plot again)
+//
+// main() reads the command line, checks every option before any work (a bad
+// one is one line on stderr, nothing on stdout, exit 1), then runs one of the
+// three commands below; each loads the model, runs, prints its table and
+// writes its report files.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "backends/registry.h"
+#include "harness/agreement_report.h"
+#include "harness/bench.h"
+#include "harness/golden_run.h"
+#include "harness/sweep_report.h"
+#include "harness/verify_report.h"
+#include "runtime/backend_specs.h"
+#include "runtime/cli.h"
+#include "runtime/lists.h"
+#include "runtime/model_source.h"
+#include "runtime/token_list.h"
+#include "tools/progress.h"
+
+namespace gpt2 {
+namespace {
+
+// ---------------------------------------------------------------------------
+// The command line.
+
+// Options that sweeps and verify share.
+struct CommonOptions {
+  std::string model = "default";
+  std::string backends;
+  std::string threads;
+  std::string modes = "recompute";
+  std::string precisions = "float32";
+  std::filesystem::path prompts = datasets_dir() / "prompts.txt";
+  std::filesystem::path out = reports_dir() / "runs";
+  bool quiet = false;
+};
+
+struct SweepCli {
+  CommonOptions common;
+  std::string rule = "median";
+  std::string prompt_ids = "lab-hello";
+  std::string tokens_text;
+  int n = 0, new_tokens = 0, reps = 5, warmup = 1, reference_reps = 0;
+  bool no_reference = false, no_overhead = false, interleave = false, no_ceilings = false;
+  CLI::Option *prompt_opt = nullptr, *tokens_opt = nullptr, *n_opt = nullptr, *new_opt = nullptr,
+              *reference_reps_opt = nullptr;
+};
+
+struct VerifyCli {
+  CommonOptions common;
+  std::string rules = "all";
+  int jobs = int(std::max(1u, std::thread::hardware_concurrency()));
+  double max_logit_diff = 1e-3;
+};
+
+struct AgreementCli {
+  std::string model = "default";
+  std::string backends = "all";
+  std::string precisions = "bf16w,int8w,bfloat16";
+  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  std::string rule = "greedy";
+  std::string prompt_ids = "all";
+  int jobs = int(std::max(1u, std::thread::hardware_concurrency()));
+  std::filesystem::path prompts = datasets_dir() / "prompts.txt";
+  std::filesystem::path out = reports_dir() / "runs";
+  bool quiet = false;
+};
+
+void add_common_options(CLI::App& app, CommonOptions& o, const std::string& backend_default) {
+  o.backends = backend_default;
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  o.threads = "1.." + std::to_string(hw);
+  app.add_option("--backend", o.backends,
+                 "Backends, comma-separated, or all (" + backend_names_joined() + ")")
+      ->capture_default_str();
+  app.add_option("--threads", o.threads,
+                 "Thread counts: 4, 1..4, 1,2,4,8, 1..16:2 (default: 1..cores)")
+      ->capture_default_str();
+  app.add_option("--mode", o.modes, "recompute, kv-cache, or all")->capture_default_str();
+  app.add_option("--precision", o.precisions,
+                 "float32, bfloat16 (or bf16), bf16w, int8w, several comma-separated, or all: "
+                 "each backend runs at each of these it offers (bfloat16: not float32; bf16w, "
+                 "int8w: weight-only, with their own goldens; see README)")
+      ->capture_default_str();
+  app.add_option("--model", o.model, "Checkpoint, synthetic:<preset>[:seed=N], or default")
+      ->capture_default_str();
+  app.add_option("--prompts", o.prompts, "Prompt set file")->capture_default_str();
+  app.add_option("--out", o.out, "Folder for the report files (JSON, Markdown, CSV, SVG)")
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", o.quiet, "No progress on stderr");
+}
+
+void add_sweep_options(CLI::App& app, SweepCli& s) {
+  add_common_options(app, s.common, "openmp");
+  app.add_option("--rule", s.rule, "median, greedy, or sample[-t<T>][-k<K>][-p<P>][-seed<S>]")
+      ->capture_default_str();
+  s.prompt_opt =
+      app.add_option("--prompt", s.prompt_ids,
+                     "Prompt ids from the prompt set (comma-separated), or short, long, all")
+          ->capture_default_str();
+  s.tokens_opt = app.add_option("--tokens", s.tokens_text,
+                                "A prompt of your own: token ids, e.g. \"464 2068\" (with -n)");
+  s.n_opt = app.add_option(
+      "-n", s.n, "With --tokens: complete until the sequence holds n tokens (default: 5 new)");
+  s.new_opt =
+      app.add_option("--new", s.new_tokens, "New tokens per prompt (overrides the prompt set's n)");
+  app.add_option("--reps", s.reps, "Timed runs per configuration")->capture_default_str();
+  app.add_option("--warmup", s.warmup, "Untimed runs before them")->capture_default_str();
+  s.reference_reps_opt = app.add_option("--reference-reps", s.reference_reps,
+                                        "Timed runs of the serial reference (default: --reps)");
+  app.add_flag("--no-reference", s.no_reference, "Do not time the serial reference baseline");
+  app.add_flag("--no-overhead", s.no_overhead,
+               "Do not measure the harness overhead (null backend)");
+  app.add_flag("--no-ceilings", s.no_ceilings,
+               "Do not measure the machine's ceilings (read bandwidth, float32 and bfloat16 "
+               "peaks at each thread count; a GPU backend's GPU: copy bandwidth, cuBLAS float32 "
+               "and bfloat16 peaks; a second or two each) nor the % of ceiling column");
+  app.add_flag("--interleave", s.interleave,
+               "Take each backend's thread counts in turns, one timed run each (1..k, k..1, ...), "
+               "so that a machine's drift reaches all alike (keeps one copy of the weights per "
+               "thread count)");
+}
+
+CLI::App* add_verify_command(CLI::App& app, VerifyCli& v) {
+  CLI::App* verify = app.add_subcommand(
+      "verify",
+      "Run every golden prompt on every backend, thread count and mode; fail on any token that "
+      "differs from the goldens, any bit-exact backend whose logits differ, or a reordering "
+      "backend whose logits drift past --max-logit-diff");
+  add_common_options(*verify, v.common, "all");
+  verify
+      ->add_option("--rule", v.rules,
+                   "all (the goldens' rules: median, greedy, three sampling settings), or "
+                   "rule names separated by commas")
+      ->capture_default_str();
+  verify->add_option("--jobs", v.jobs, "Prompts at once for single-threaded configurations")
+      ->capture_default_str();
+  verify
+      ->add_option("--max-logit-diff", v.max_logit_diff,
+                   "Bound on |logit - reference logit| for reordering backends")
+      ->capture_default_str();
+  return verify;
+}
+
+CLI::App* add_agreement_command(CLI::App& app, AgreementCli& a) {
+  CLI::App* agreement = app.add_subcommand(
+      "agreement",
+      "Measure how far precisions other than float32 move the outputs: along the float32 "
+      "goldens, top-1 agreement, KL divergence and logit differences against the float32 "
+      "reference, and each row's own continuations against the goldens' tokens");
+  agreement
+      ->add_option("--backend", a.backends,
+                   "Backends, comma-separated, or all (every one that runs here and offers one "
+                   "of the precisions)")
+      ->capture_default_str();
+  agreement
+      ->add_option("--precision", a.precisions,
+                   "Precisions other than float32, comma-separated: bf16w, int8w, bfloat16; "
+                   "each backend at each it offers")
+      ->capture_default_str();
+  agreement->add_option("--threads", a.threads, "Threads of each backend")->capture_default_str();
+  agreement->add_option("--rule", a.rule, "The goldens' rule to follow")->capture_default_str();
+  agreement
+      ->add_option("--prompt", a.prompt_ids,
+                   "Prompt ids from the prompt set (comma-separated), or short, long, all")
+      ->capture_default_str();
+  agreement->add_option("--jobs", a.jobs, "Prompts at once for single-threaded configurations")
+      ->capture_default_str();
+  agreement->add_option("--model", a.model, "Checkpoint, synthetic:<preset>[:seed=N], or default")
+      ->capture_default_str();
+  agreement->add_option("--prompts", a.prompts, "Prompt set file")->capture_default_str();
+  agreement->add_option("--out", a.out, "Folder for the report files (JSON, Markdown)")
+      ->capture_default_str();
+  agreement->add_flag("-q,--quiet", a.quiet, "No progress on stderr");
+  return agreement;
+}
+
+CLI::App* add_render_command(CLI::App& app, std::vector<std::filesystem::path>& files) {
+  CLI::App* render = app.add_subcommand(
+      "render", "Write a sweep report's Markdown table, CSV and SVG plot again from its JSON");
+  render->add_option("json", files, "Sweep report JSON files")->required();
+  return render;
+}
+
+// ---------------------------------------------------------------------------
+// Checks of the options, before any work.
+
+std::vector<Mode> parse_modes(const std::string& text) {
+  return parse_value_list<Mode>(text, "mode", [](std::string_view m) { return parse_mode(m); },
+                                "recompute, kv-cache, all", {Mode::kRecompute, Mode::kKvCache});
+}
+
+// The backends' specs, with a note on stderr for each configuration this
+// machine cannot run that "all" reached.
+BackendPlan plan_backends(const std::string& backends, const std::string& precisions,
+                          const std::string& threads) {
+  BackendPlan plan = expand_backend_specs({backends, precisions, threads});
+  for (const std::string& line : plan.skipped) std::cerr << "note: " << line << "\n";
+  return plan;
+}
+
+// The report folder exists (or is made) and takes a file: checked before any
+// work, so that a sweep never runs for minutes and then fails to save.
+void check_output_folder(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) {
+    throw std::invalid_argument("Cannot write reports to " + dir.string() + ": " +
+                                (ec ? ec.message() : std::string("not a folder")) +
+                                " (choose another --out).");
+  }
+  const std::filesystem::path probe = dir / ".gpt2-bench-write-test";
+  {
+    std::ofstream out(probe);
+    if (!(out << "ok") || !out.flush()) {
+      throw std::invalid_argument("Cannot write reports to " + dir.string() +
+                                  ": the folder is not writable (choose another --out).");
+    }
+  }
+  std::filesystem::remove(probe, ec);
+}
+
+// Everything a command needs that the command line says, checked.
+struct CommonPlan {
+  BackendPlan backends;
+  std::vector<Mode> modes;
+};
+
+CommonPlan check_common(const CommonOptions& o) {
+  CommonPlan plan;
+  plan.backends = plan_backends(o.backends, o.precisions, o.threads);
+  plan.modes = parse_modes(o.modes);
+  if (!std::filesystem::is_regular_file(o.prompts)) {
+    throw std::invalid_argument("Prompt set " + o.prompts.string() + ": no such file.");
+  }
+  check_output_folder(o.out);
+  return plan;
+}
+
+void check_sweep_options(const SweepCli& s) {
+  if (s.reps < 1) throw std::invalid_argument("--reps must be at least 1.");
+  if (s.warmup < 0) throw std::invalid_argument("--warmup must be at least 0.");
+  if (s.reference_reps_opt->count() > 0 && s.reference_reps < 1) {
+    throw std::invalid_argument("--reference-reps must be at least 1.");
+  }
+  if (s.new_opt->count() > 0 && s.new_tokens < 1) {
+    throw std::invalid_argument("--new must be at least 1 (new tokens per prompt).");
+  }
+  if (s.tokens_opt->count() > 0 && s.prompt_opt->count() > 0) {
+    throw std::invalid_argument("Give either --tokens or --prompt, not both.");
+  }
+  if (s.n_opt->count() > 0 && s.tokens_opt->count() == 0) {
+    throw std::invalid_argument("-n goes with --tokens (for the prompt set, use --new).");
+  }
+  if (s.n_opt->count() > 0 && s.new_opt->count() > 0) {
+    throw std::invalid_argument("Give either -n or --new, not both.");
+  }
+}
+
+void check_verify_options(const VerifyCli& v) {
+  if (v.jobs < 1) throw std::invalid_argument("--jobs must be at least 1.");
+  if (!(v.max_logit_diff >= 0) || !std::isfinite(v.max_logit_diff)) {
+    throw std::invalid_argument("--max-logit-diff must be a finite number, 0 or more.");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Shared steps.
+
+std::string command_line(int argc, char** argv) {
+  std::string s;
+  for (int i = 0; i < argc; i++) s += (i ? " " : "") + std::string(argv[i]);
+  return s;
+}
+
+// The precisions whose goldens rows at `precisions` are checked against: each
+// one the reference defines, and float32 for bfloat16 and for the reference's
+// float32 baseline.
+std::vector<Precision> golden_precisions_for(const std::vector<Precision>& precisions) {
+  std::vector<Precision> out = {Precision::kFloat32};
+  for (Precision p : precisions) {
+    const Precision g = golden_precision_of(p);
+    if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+  }
+  return out;
+}
+
+// The goldens of the model for a rule and precision, or nullopt when it has none.
+std::optional<GoldenFile> load_goldens(const Model& model, Rule rule, Precision precision) {
+  const auto path = golden_path(datasets_dir() / "goldens", model.name(), rule, precision);
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  GoldenFile g = read_goldens(path);
+  if (g.checksum != model.checksum()) {
+    throw std::runtime_error(path.string() + ": made for a model with checksum " + g.checksum +
+                             ", this one has " + model.checksum());
+  }
+  return g;
+}
+
+// Prompts chosen by ids (comma-separated) or short, long, all.
+std::vector<Prompt> select_prompts(const std::vector<Prompt>& all, const std::string& which) {
+  std::vector<Prompt> out;
+  if (which == "all" || which == "short" || which == "long") {
+    for (const Prompt& p : all) {
+      if (which == "all" || (which == "short") == is_short_prompt(p)) out.push_back(p);
+    }
+    return out;
+  }
+  std::string known = "short, long, all";
+  for (const Prompt& p : all) known += ", " + p.id;
+  for (const std::string& id : parse_list(which, "prompt")) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const Prompt& p) { return p.id == id; });
+    if (it == all.end()) throw_unknown_item("prompt", id, known);
+    out.push_back(*it);
+  }
+  return out;
+}
+
+void check_model_fits(const Model& model, const std::vector<Prompt>& prompts) {
+  const ModelConfig& c = model.config();
+  for (const Prompt& p : prompts) {
+    if (p.n > c.max_seq_len) {
+      throw std::invalid_argument("Prompt " + p.id + " needs n = " + std::to_string(p.n) +
+                                  " positions; the model has " + std::to_string(c.max_seq_len) +
+                                  ".");
+    }
+    for (int t : p.tokens) {
+      if (t >= c.vocab_size) {
+        throw std::invalid_argument("Prompt " + p.id + " has token " + std::to_string(t) +
+                                    ", outside the model's vocabulary of " +
+                                    std::to_string(c.vocab_size) + ".");
+      }
+    }
+  }
+}
+
+void warn_oversubscription(const std::vector<int>& threads) {
+  const int hw = int(std::thread::hardware_concurrency());
+  if (hw > 0 && threads.back() > hw) {
+    std::cerr << "note: " << threads.back() << " threads on " << hw
+              << " logical CPUs: the larger counts oversubscribe the machine\n";
+  }
+}
+
+// ---------------------------------------------------------------------------
+// gpt2-bench (the sweep).
+
+// The --tokens prompt: ids separated by spaces or commas, completed to -n
+// (default: 5 new tokens). Ids outside the vocabulary are found once the model
+// is known (check_model_fits).
+Prompt custom_prompt(const std::string& text, int n) {
+  Prompt p;
+  p.id = "custom";
+  p.tokens = parse_token_ids(text);
+  if (p.tokens.empty()) throw std::invalid_argument("--tokens holds no token.");
+  for (int t : p.tokens) {
+    if (t < 0) throw std::invalid_argument("Token " + std::to_string(t) + " is negative.");
+  }
+  p.n = n > 0 ? n : int(p.tokens.size()) + 5;
+  if (int(p.tokens.size()) >= p.n) throw std::invalid_argument("Too many tokens for -n.");
+  return p;
+}
+
+// The workload the options describe (prompts not yet checked against a model).
+Workload sweep_workload(const SweepCli& s) {
+  Workload w;
+  const std::vector<Rule> rule = parse_rule_list(s.rule);
+  if (rule.size() != 1) throw std::invalid_argument("A sweep takes one --rule.");
+  w.rule = rule[0];
+  w.reps = s.reps;
+  w.warmup = s.warmup;
+  w.reference_reps = s.reference_reps_opt->count() > 0 ? s.reference_reps : s.reps;
+  w.interleave = s.interleave;
+  if (s.tokens_opt->count() > 0) {
+    w.prompts = {custom_prompt(s.tokens_text, s.n)};
+  } else {
+    w.prompts = select_prompts(read_prompts(s.common.prompts), s.prompt_ids);
+  }
+  if (s.new_opt->count() > 0) {
+    for (Prompt& p : w.prompts) p.n = int(p.tokens.size()) + s.new_tokens;
+  }
+  return w;
+}
+
+int run_sweep_command(const SweepCli& s, const std::string& command) {
+  check_sweep_options(s);
+  const CommonPlan plan = check_common(s.common);
+  Workload w = sweep_workload(s);
+  warn_oversubscription(plan.backends.threads);
+
+  Progress progress(!s.common.quiet);
+  auto on_progress = [&](const std::string& line) { progress.update(line); };
+  std::shared_ptr<const Model> model = open_model(s.common.model, &std::cerr);
+  check_model_fits(*model, w.prompts);
+  std::vector<GoldenFile> goldens;
+  for (Precision p : golden_precisions_for(plan.backends.precisions)) {
+    if (auto g = load_goldens(*model, w.rule, p)) goldens.push_back(std::move(*g));
+  }
+  ReportContext ctx = report_context(command, *model);
+
+  SweepOptions so;
+  so.specs = plan.backends.specs;
+  so.threads = plan.backends.threads;
+  so.modes = plan.modes;
+  so.measure_reference = !s.no_reference;
+  so.measure_overhead = !s.no_overhead;
+  so.with_ceilings = !s.no_ceilings;
+  so.goldens = std::move(goldens);
+  const SweepResult result = run_sweep(model, w, so, on_progress);
+  progress.done();
+  std::vector<BackendInfo> infos;
+  for (const Measurement& m : result.measurements) infos.push_back(m.info);
+  ctx.gpus = gpus_used(infos);
+
+  std::cout << sweep_table(w, result);
+  const ReportFiles files = write_sweep_report(
+      s.common.out, report_stem(s.common.out, "sweep", plan.backends.backends()), ctx, w, result);
+  std::cerr << "report: " << files.md.string() << " (also .json, .csv, .svg)\n";
+  if (result.failures > 0) {
+    std::cout << result.failures
+              << " configuration(s) did not reproduce the expected tokens or logits\n";
+    return 1;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// gpt2-bench verify.
+
+// The committed goldens for each rule and precision the rows need, or the
+// reference's, computed now (with a note saying so) where the model has none.
+std::vector<GoldenFile> goldens_for_rules(const std::shared_ptr<const Model>& model,
+                                          const std::vector<Prompt>& prompts,
+                                          const std::vector<Rule>& rules,
+                                          const std::vector<Precision>& precisions, int jobs,
+                                          const ProgressFn& progress,
+                                          std::vector<std::string>& notes) {
+  std::vector<GoldenFile> goldens;
+  for (Precision precision : golden_precisions_for(precisions)) {
+    for (Rule rule : rules) {
+      if (auto g = load_goldens(*model, rule, precision)) {
+        goldens.push_back(std::move(*g));
+        continue;
+      }
+      const std::string what = std::string(precision_name(precision)) + " " + rule_name(rule);
+      progress("no committed goldens: computing the reference's (" + what + ")");
+      auto reference = make_backend(model, backend_spec("reference", precision));
+      goldens.push_back(
+          run_prompts(*reference, golden_prompts(prompts, rule), rule, Mode::kKvCache, jobs));
+      notes.push_back("No committed goldens for this model and " + what +
+                      ": compared with the reference, computed now.");
+    }
+  }
+  return goldens;
+}
+
+int run_verify_command(const VerifyCli& v, const std::string& command) {
+  check_verify_options(v);
+  const CommonPlan plan = check_common(v.common);
+  const std::vector<Rule> rules = parse_rule_list(v.rules);
+  warn_oversubscription(plan.backends.threads);
+
+  Progress progress(!v.common.quiet);
+  auto on_progress = [&](const std::string& line) { progress.update(line); };
+  std::shared_ptr<const Model> model = open_model(v.common.model, &std::cerr);
+  const std::vector<Prompt> prompts = read_prompts(v.common.prompts);
+  check_model_fits(*model, prompts);
+  ReportContext ctx = report_context(command, *model);
+
+  std::vector<std::string> notes;
+  const std::vector<GoldenFile> goldens = goldens_for_rules(
+      model, prompts, rules, plan.backends.precisions, v.jobs, on_progress, notes);
+  VerifyOptions vo;
+  vo.specs = plan.backends.specs;
+  vo.modes = plan.modes;
+  vo.jobs = v.jobs;
+  vo.max_logit_diff = v.max_logit_diff;
+  VerifyResult result = run_verify(model, prompts, goldens, vo, on_progress);
+  result.notes.insert(result.notes.begin(), notes.begin(), notes.end());
+  progress.done();
+  ctx.gpus = gpus_used(result.backends);
+
+  for (const VerifyRow& row : result.rows) {
+    for (const std::string& d : row.differences) std::cout << "DIFFERENCE " << d << "\n";
+  }
+  std::cout << verify_table(result);
+  for (const std::string& note : result.notes) std::cout << note << "\n";
+  const ReportFiles files = write_verify_report(
+      v.common.out, report_stem(v.common.out, "verify", plan.backends.backends()), ctx, result);
+  std::cout << (result.passed ? "verify: every configuration matches the reference\n"
+                              : "verify: FAILED\n");
+  std::cerr << "report: " << files.md.string() << " (also .json, .csv)\n";
+  return result.passed ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------
+// gpt2-bench agreement.
+
+int run_agreement_command(const AgreementCli& a, const std::string& command) {
+  if (a.threads < 1) throw std::invalid_argument("--threads must be at least 1.");
+  const std::vector<Precision> precisions = parse_precision_list(a.precisions);
+  if (std::find(precisions.begin(), precisions.end(), Precision::kFloat32) != precisions.end()) {
+    throw std::invalid_argument(
+        "agreement compares other precisions with float32: leave float32 "
+        "out of --precision.");
+  }
+  const BackendPlan plan = plan_backends(a.backends, a.precisions, std::to_string(a.threads));
+  if (a.jobs < 1) throw std::invalid_argument("--jobs must be at least 1.");
+  const std::vector<Rule> rules = parse_rule_list(a.rule);
+  if (rules.size() != 1) throw std::invalid_argument("agreement follows one rule's goldens.");
+  check_output_folder(a.out);
+  Progress progress(!a.quiet);
+  std::shared_ptr<const Model> model = open_model(a.model, &std::cerr);
+  const std::vector<Prompt> all = read_prompts(a.prompts);
+  const std::vector<Prompt> chosen = select_prompts(all, a.prompt_ids);
+  check_model_fits(*model, chosen);
+  const std::optional<GoldenFile> goldens = load_goldens(*model, rules[0], Precision::kFloat32);
+  if (!goldens) {
+    throw std::invalid_argument("No float32 goldens of this model for rule " + rule_name(rules[0]) +
+                                " (write them with gpt2-goldens write).");
+  }
+  ReportContext ctx = report_context(command, *model);
+  const AgreementResult result =
+      run_agreement(model, chosen, *goldens, plan.specs, a.jobs,
+                    [&](const std::string& line) { progress.update(line); });
+  progress.done();
+  std::cout << agreement_table(result);
+  for (const std::string& note : result.notes) std::cout << note << "\n";
+  const ReportFiles files =
+      write_agreement_report(a.out, report_stem(a.out, "agreement", plan.backends()), ctx, result);
+  std::cerr << "report: " << files.md.string() << " (also .json)\n";
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// gpt2-bench render.
+
+int run_render_command(const std::vector<std::filesystem::path>& files) {
+  for (const auto& f : files) {
+    const SweepReport report = read_sweep_report(f);
+    const ReportFiles written = render_sweep_report(f.parent_path(), f.stem().string(), report);
+    for (const auto& path : written.all()) std::cout << "wrote " << path.string() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace gpt2
+
+int main(int argc, char** argv) {
+  using namespace gpt2;
+  CLI::App app{
+      "gpt2-bench: run GPT-2 on interchangeable backends, prove they match the frozen "
+      "reference, and measure how they scale.\n\n"
+      "  gpt2-bench --backend openmp --threads 1..4   speedup sweep of the default workload\n"
+      "  gpt2-bench verify --backend all --threads 1..4 --mode all   the equality gate\n"
+      "  gpt2-bench agreement --precision bf16w,int8w  how far other precisions move the "
+      "outputs\n"
+      "  gpt2-bench render REPORT.json                 the table, CSV and plot again\n\n"
+      "The default workload is the lab's: prompt lab-hello (5 tokens) completed to 10 tokens,\n"
+      "recompute mode, median rule. Each sweep first measures the machine's ceilings (read\n"
+      "bandwidth, float32 peaks) at its thread counts, and its GPU backends' GPU's (copy\n"
+      "bandwidth, cuBLAS peaks), and shows every row's % of its ceiling.\n"
+      "Reports (JSON, Markdown, CSV, SVG plot) go to reports/runs/.",
+      "gpt2-bench"};
+  SweepCli sweep;
+  add_sweep_options(app, sweep);
+  VerifyCli verify;
+  CLI::App* verify_command = add_verify_command(app, verify);
+  AgreementCli agreement;
+  CLI::App* agreement_command = add_agreement_command(app, agreement);
+  std::vector<std::filesystem::path> render_files;
+  CLI::App* render_command = add_render_command(app, render_files);
+  if (const std::optional<int> status = parse_arguments(app, argc, argv)) return *status;
+
+  try {
+    if (render_command->parsed()) return run_render_command(render_files);
+    const std::string command = command_line(argc, argv);
+    if (verify_command->parsed()) return run_verify_command(verify, command);
+    if (agreement_command->parsed()) return run_agreement_command(agreement, command);
+    return run_sweep_command(sweep, command);
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+}

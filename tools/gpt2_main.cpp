@@ -1,0 +1,445 @@
+// gpt2: GPT-2 completion with any backend, a drop-in for the OS lab's `gpt`.
+//
+//   gpt2 [options] TOKEN...          the lab's: prints each new token id on its
+//                                    own line until the sequence holds n tokens
+//   gpt2 [options] --prompt TEXT     text in, the continuation out as it comes
+//   gpt2 encode                      stdin's text -> its token ids
+//   gpt2 decode ID...                ids -> the text's exact bytes
+// Everything but the output goes to stderr.
+#include <unistd.h>
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "backends/registry.h"
+#include "runtime/backend_specs.h"
+#include "runtime/cli.h"
+#include "runtime/decide.h"
+#include "runtime/generate.h"
+#include "runtime/model_source.h"
+#include "runtime/stop_strings.h"
+#include "runtime/token_list.h"
+#include "runtime/tokenizer/tokenizer.h"
+
+namespace gpt2 {
+namespace {
+
+// A command-line mistake: the message is printed as it is, then exit 1.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// All of f, or its first `limit` bytes and one more when it holds more.
+std::string read_all(std::FILE* f, std::size_t limit = std::string::npos - 1) {
+  std::string out;
+  char buf[1 << 16];
+  for (std::size_t got; out.size() <= limit && (got = std::fread(buf, 1, sizeof buf, f)) > 0;) {
+    out.append(buf, got);
+  }
+  if (out.size() > limit) out.resize(limit + 1);
+  return out;
+}
+
+void write_out(std::string_view bytes) {
+  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+  std::fflush(stdout);
+}
+
+// The command line as given, before any check (check_settings() and
+// read_prompt() check it).
+struct Options {
+  enum class Command { kGenerate, kEncode, kDecode } command = Command::kGenerate;
+  std::vector<std::string> token_texts;  // the prompt's token ids
+  std::vector<std::string> decode_ids;   // decode's token ids
+  bool text_mode = false;                // --prompt given
+  std::string prompt_text;
+  std::string model_spec = "default";
+  bool n_given = false;
+  int n = 0;
+  int max_new = 50;
+  std::string rule_text;
+  bool sampling_flags = false;  // any of --temperature, --top-k, --top-p, --seed given
+  float temperature = 1.0f, top_p = 1.0f;
+  int top_k = 0;
+  std::uint64_t seed = 0;
+  std::string backend_name = "reference";
+  int threads = 1;
+  std::string mode_text = "recompute";
+  std::vector<std::string> stops;
+  std::string precision_text = "float32";
+  bool ignore_eos = false, echo = false, allow_special = false, verbose = false;
+};
+
+// The backends that offer precision p, for --help.
+std::string backends_offering(Precision p) {
+  std::string out;
+  for (const BackendEntry& e : backend_entries()) {
+    if (offers_precision(e, p)) out += (out.empty() ? "" : ", ") + std::string(e.name);
+  }
+  return out.empty() ? std::string("none built") : out;
+}
+
+// Reads argv into o. Returns CLI11's exit status when the command line asks
+// for help or cannot be parsed (CLI11 has printed why), nullopt otherwise.
+std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
+  CLI::App app{
+      "GPT-2 completion with any backend.\n\n"
+      "  gpt2 [options] TOKEN...        complete token ids: each new id on its own line until the\n"
+      "                                 sequence holds n tokens (the OS lab's `gpt`)\n"
+      "  gpt2 [options] --prompt TEXT   complete text (TEXT '-' reads stdin); the continuation is\n"
+      "                                 printed as it is generated\n"
+      "  gpt2 encode                    print the token ids of stdin's text\n"
+      "  gpt2 decode ID...              write the exact bytes of token ids\n\n"
+      "Example: gpt2 31373 612 338 635 281     gpt2 --prompt \"Ladies and\" -n 40",
+      "gpt2"};
+  app.add_option("tokens", o.token_texts, "Prompt token ids, each in [0, vocab size)");
+  CLI::Option* prompt_opt =
+      app.add_option("--prompt", o.prompt_text, "Prompt text, or - to read it from stdin");
+  app.add_option("--model", o.model_spec,
+                 "Checkpoint (llm.c .bin, Hugging Face .safetensors or a folder with "
+                 "model.safetensors), synthetic:<preset>[:seed=N], or default: "
+                 "datasets/models/gpt2_124M.bin if present, else synthetic:124M")
+      ->capture_default_str();
+  CLI::Option* n_opt = app.add_option(
+      "-n", o.n,
+      "Complete until the sequence holds n tokens, 2 <= n <= max_seq_len (default 10; "
+      "with --prompt: the prompt's tokens + --max-new)");
+  app.add_option("--max-new", o.max_new, "With --prompt and no -n: new tokens at most")
+      ->capture_default_str();
+  app.add_option("--rule", o.rule_text,
+                 "median (default): the lab's rule, the first token whose cumulative probability "
+                 "exceeds 0.5; greedy: argmax; sample (or sample-t0.8-k40-p0.95-seed7)");
+  CLI::Option* t_opt = app.add_option("--temperature", o.temperature, "Sampling temperature (> 0)");
+  CLI::Option* k_opt = app.add_option("--top-k", o.top_k, "Sample among the k most likely tokens");
+  CLI::Option* p_opt = app.add_option("--top-p", o.top_p, "Sample within probability mass p");
+  CLI::Option* s_opt = app.add_option("--seed", o.seed, "Seed of the sampler's generator");
+  app.add_option("--backend", o.backend_name, "Backend: " + backend_names_joined())
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "Threads for the backend (the reference is serial)")
+      ->capture_default_str();
+  app.add_option("--mode", o.mode_text,
+                 "recompute: the whole sequence at every step (the lab's); kv-cache: the "
+                 "prompt once, then one token per step")
+      ->capture_default_str();
+  app.add_option("--stop", o.stops, "With --prompt: stop when the text contains this (repeatable)");
+  app.add_flag("--ignore-eos", o.ignore_eos, "With --prompt: go on past <|endoftext|>");
+  app.add_flag("--echo", o.echo, "With --prompt: print the prompt before the continuation");
+  app.add_flag("--allow-special", o.allow_special,
+               "Read the text <|endoftext|> as the special token 50256 (--prompt, encode)");
+  app.add_option("--precision", o.precision_text,
+                 "float32; bf16w or int8w (weight-only bfloat16 or int8, defined by the "
+                 "reference, bit-exact; backends: " +
+                     backends_offering(Precision::kInt8Weights) +
+                     "); or bfloat16 (bf16: matrix products in bfloat16, not float32; backends: " +
+                     backends_offering(Precision::kBFloat16) + ")")
+      ->capture_default_str();
+  app.add_flag("-v,--verbose", o.verbose, "Print the model, backend and timing to stderr");
+
+  CLI::App* encode = app.add_subcommand("encode", "Print the token ids of stdin's text");
+  encode->add_flag("--allow-special", o.allow_special,
+                   "Read the text <|endoftext|> as the special token 50256");
+  CLI::App* decode = app.add_subcommand("decode", "Write the exact bytes of token ids");
+  decode->add_option("ids", o.decode_ids, "Token ids")->required();
+
+  if (const std::optional<int> status = parse_arguments(app, argc, argv)) return *status;
+  o.command = encode->parsed()   ? Options::Command::kEncode
+              : decode->parsed() ? Options::Command::kDecode
+                                 : Options::Command::kGenerate;
+  o.text_mode = prompt_opt->count() > 0;
+  o.n_given = n_opt->count() > 0;
+  o.sampling_flags = t_opt->count() || k_opt->count() || p_opt->count() || s_opt->count();
+  return std::nullopt;
+}
+
+SpecialTokens special_tokens(const Options& o) {
+  return o.allow_special ? SpecialTokens::kAllowed : SpecialTokens::kAsText;
+}
+
+// gpt2 encode reads at most this much: 10 MB of text encodes in a second or
+// two, and an endless stdin (or one long run of a letter, whose merges take
+// about 40 bytes of memory a byte) must not take the machine.
+constexpr std::size_t kMaxEncodeBytes = std::size_t(1) << 24;  // 16 MiB
+
+// gpt2 encode: stdin's text -> its token ids on one line.
+int run_encode(const Options& o) {
+  const Tokenizer tok = Tokenizer::load_default();
+  const std::string text = read_all(stdin, kMaxEncodeBytes);
+  if (text.size() > kMaxEncodeBytes) {
+    throw UsageError("gpt2 encode reads at most " + std::to_string(kMaxEncodeBytes) +
+                     " bytes (16 MiB); stdin holds more: split the text.");
+  }
+  const std::vector<int> ids = tok.encode(text, special_tokens(o));
+  std::string line;
+  for (std::size_t i = 0; i < ids.size(); i++) line += (i ? " " : "") + std::to_string(ids[i]);
+  write_out(line + "\n");
+  return 0;
+}
+
+// gpt2 decode: token ids -> the exact bytes of their text.
+int run_decode(const Options& o) {
+  std::vector<int> ids;
+  for (const std::string& t : o.decode_ids) {
+    const int id = parse_token_id(t);
+    if (id < 0 || id >= kTokenizerVocabSize) {
+      throw UsageError("Token " + t + " is out of range [0, " +
+                       std::to_string(kTokenizerVocabSize) + ").");
+    }
+    ids.push_back(id);
+  }
+  write_out(Tokenizer::load_default().decode(ids));
+  return 0;
+}
+
+// The decision rule: --rule, or the sampling flags alone (which imply sample).
+Rule choose_rule(const Options& o) {
+  Rule rule = Rule::kMedian;
+  if (!o.rule_text.empty() && o.rule_text != "sample") {
+    const std::optional<Rule> r = parse_rule(o.rule_text);
+    if (!r) {
+      throw UsageError("Unknown rule '" + o.rule_text +
+                       "' (known: median, greedy, sample[-t<T>][-k<K>][-p<P>][-seed<S>]).");
+    }
+    if (o.sampling_flags && r->kind != Rule::kSample) {
+      throw UsageError("--temperature, --top-k, --top-p and --seed go with --rule sample.");
+    }
+    rule = *r;
+  }
+  if (o.rule_text == "sample" || (o.rule_text.empty() && o.sampling_flags)) {
+    rule = Rule::sample(o.temperature, o.top_k, o.top_p, o.seed);
+  }
+  if (std::string problem = rule_problem(rule); !problem.empty()) {
+    throw UsageError("Bad sampling settings: " + problem + ".");
+  }
+  return rule;
+}
+
+// What a generation runs with, checked before anything is loaded.
+struct Settings {
+  Rule rule = Rule::kMedian;
+  Mode mode = Mode::kRecompute;
+  BackendSpec spec;
+};
+
+Settings check_settings(const Options& o) {
+  Settings s;
+  s.rule = choose_rule(o);
+  const std::optional<Mode> mode = parse_mode(o.mode_text);
+  if (!mode) throw UsageError("Unknown mode '" + o.mode_text + "' (known: recompute, kv-cache).");
+  s.mode = *mode;
+  find_backend(o.backend_name);  // an unknown one fails before the precision is read
+  if (o.threads < 1) throw UsageError("--threads must be at least 1.");
+  const std::optional<Precision> precision = parse_precision(o.precision_text);
+  if (!precision) {
+    throw UsageError("Unknown precision '" + o.precision_text +
+                     "' (known: " + precision_names_joined() + ", bf16).");
+  }
+  // Fails before the model loads for a precision the backend does not offer;
+  // make_backend() says so for one this machine cannot run.
+  s.spec = backend_spec(o.backend_name, *precision, o.threads);
+  if (o.text_mode && !o.token_texts.empty()) {
+    throw UsageError("Give either token ids or --prompt, not both.");
+  }
+  if (!o.text_mode && (!o.stops.empty() || o.ignore_eos || o.echo)) {
+    throw UsageError("--stop, --ignore-eos and --echo go with --prompt.");
+  }
+  if (o.max_new < 1) throw UsageError("--max-new must be at least 1.");
+  return s;
+}
+
+// The prompt's tokens: the ids given, or --prompt's text encoded (its bytes
+// and the tokenizer kept for echo and for decoding the continuation).
+struct PromptInput {
+  std::vector<int> tokens;
+  std::string bytes;
+  std::optional<Tokenizer> tokenizer;
+};
+
+// Text mode: `context` is the model's max_seq_len. A text of more bytes than
+// that many of the longest tokens cannot fit: it is rejected after reading
+// only that much (so that 10 GB, or an endless stdin, ends in a moment too).
+PromptInput read_prompt(const Options& o, int context) {
+  PromptInput p;
+  if (o.text_mode) {
+    p.tokenizer = Tokenizer::load_default();
+    std::size_t longest = 0;
+    for (int id = 0; id < kTokenizerVocabSize; ++id) {
+      longest = std::max(longest, p.tokenizer->token_bytes(id).size());
+    }
+    const std::size_t limit = longest * std::size_t(context);
+    p.bytes = o.prompt_text == "-" ? read_all(stdin, limit) : o.prompt_text;
+    if (p.bytes.size() > limit) {
+      throw UsageError("The prompt is more than " + std::to_string(limit) +
+                       " bytes long: more than the model's context of " + std::to_string(context) +
+                       " tokens can hold (a token is at most " + std::to_string(longest) +
+                       " bytes).");
+    }
+    p.tokens = p.tokenizer->encode(p.bytes, special_tokens(o));
+    // GPT-2 starts unconditional text after <|endoftext|>.
+    if (p.tokens.empty()) p.tokens = {kEndOfTextToken};
+  } else {
+    if (o.token_texts.empty()) throw UsageError("Provide at least one token.");
+    for (const std::string& t : o.token_texts) p.tokens.push_back(parse_token_id(t));
+  }
+  return p;
+}
+
+// n (the sequence's length at the end), checked with the prompt against the
+// model: -n, or 10 (token ids), or the prompt's tokens + --max-new (text).
+int sequence_length(const Options& o, const ModelConfig& cfg, const std::vector<int>& prompt) {
+  int n = o.n;
+  if (!o.n_given) {
+    n = o.text_mode ? std::min<long>(long(prompt.size()) + o.max_new, cfg.max_seq_len) : 10;
+  }
+  if (o.text_mode && !o.n_given && long(prompt.size()) >= cfg.max_seq_len) {
+    throw UsageError("The prompt is " + std::to_string(prompt.size()) +
+                     " tokens long, and the model's context holds " +
+                     std::to_string(cfg.max_seq_len) + ": no room for a new token.");
+  }
+  if (n < 2 || n > cfg.max_seq_len) {
+    throw UsageError("n = " + std::to_string(n) + " is outside [2, " +
+                     std::to_string(cfg.max_seq_len) + "].");
+  }
+  if (int(prompt.size()) >= n) {
+    throw UsageError(o.text_mode
+                         ? "Too many tokens: the prompt has " + std::to_string(prompt.size()) +
+                               " tokens, n is " + std::to_string(n) + "."
+                         : std::string("Too many tokens."));
+  }
+  for (int t : prompt) {
+    if (t < 0 || t >= cfg.vocab_size) {
+      throw UsageError("Token " + std::to_string(t) + " is out of range [0, " +
+                       std::to_string(cfg.vocab_size) + ")" +
+                       (o.text_mode ? " of this model's vocabulary." : "."));
+    }
+  }
+  return n;
+}
+
+// The model, the backend made for it and a session for n - 1 positions.
+struct Loaded {
+  std::shared_ptr<const Model> model;
+  int n = 0;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Session> session;
+};
+
+Loaded load(const Options& o, const Settings& s, const std::vector<int>& prompt,
+            std::shared_ptr<const Model> model) {
+  Loaded l;
+  l.model = model ? std::move(model) : open_model(o.model_spec, &std::cerr);
+  l.n = sequence_length(o, l.model->config(), prompt);
+  l.backend = make_backend(l.model, s.spec);
+  l.session = l.backend->open_session(l.n - 1);
+  return l;
+}
+
+// -v: the model, the backend and the run's settings, on stderr.
+void print_setup(const Loaded& l, const Settings& s, std::size_t prompt_tokens) {
+  const BackendInfo& info = l.backend->info();
+  std::cerr << "model " << l.model->name() << " (" << num_real_parameters(l.model->config())
+            << " parameters, checksum " << l.model->checksum() << ")\n"
+            << "backend " << info.name << " (" << numerics_name(info.numerics) << ", "
+            << (info.precision == Precision::kBFloat16 ? "bfloat16, not float32"
+                                                       : precision_name(info.precision))
+            << ", " << threads_text(info.threads) << ", " << info.details << "), mode "
+            << mode_name(s.mode) << ", rule " << rule_name(s.rule) << ", " << prompt_tokens
+            << " prompt tokens, n = " << l.n << "\n";
+}
+
+// The lab's output: each new token id on its own line as soon as it is chosen.
+// Returns the number of new tokens.
+int complete_token_ids(Loaded& l, const Settings& s, const std::vector<int>& prompt) {
+  int generated = 0;
+  generate(*l.backend, *l.session, prompt, l.n, s.mode, s.rule, [&](const StepView& step) {
+    generated++;
+    std::printf("%d\n", step.decision.token);
+    std::fflush(stdout);
+    return Next::kContinue;
+  });
+  return generated;
+}
+
+// Text out: the continuation as it is generated (never splitting a UTF-8
+// character), ending at <|endoftext|> (unless --ignore-eos) or before a --stop
+// string. Returns the number of new tokens.
+int complete_text(Loaded& l, const Settings& s, const Options& o, const PromptInput& prompt) {
+  if (o.echo) write_out(prompt.bytes);
+  DecodeStream stream(*prompt.tokenizer);
+  StopStrings stops(o.stops);
+  int generated = 0;
+  generate(*l.backend, *l.session, prompt.tokens, l.n, s.mode, s.rule, [&](const StepView& step) {
+    generated++;
+    const int token = step.decision.token;
+    if (token == kEndOfTextToken && !o.ignore_eos) return Next::kStop;
+    write_out(stops.add(stream.push(token)));
+    return stops.stopped() ? Next::kStop : Next::kContinue;
+  });
+  write_out(stops.add(stream.flush()));
+  write_out(stops.finish());
+  if (::isatty(1)) write_out("\n");
+  return generated;
+}
+
+// gpt2 [options] TOKEN... or --prompt TEXT: check, read the prompt, load,
+// generate, and with -v say how long each part took.
+int run_generate(const Options& o) {
+  using Clock = std::chrono::steady_clock;
+  const Settings settings = check_settings(o);
+  const auto t0 = Clock::now();
+  // Text: the model first, so that the prompt is read only as far as its context can hold.
+  std::shared_ptr<const Model> model;
+  if (o.text_mode) model = open_model(o.model_spec, &std::cerr);
+  const PromptInput prompt = read_prompt(o, model ? model->config().max_seq_len : 0);
+  Loaded loaded = load(o, settings, prompt.tokens, model);
+  const auto t1 = Clock::now();
+  if (o.verbose) print_setup(loaded, settings, prompt.tokens.size());
+  if (o.text_mode && !o.n_given && long(prompt.tokens.size()) + o.max_new > loaded.n) {
+    // Said before the run, so that a continuation cut by the context never looks complete.
+    std::fprintf(stderr,
+                 "gpt2: the model's context (%d tokens) leaves room for %ld new tokens after the "
+                 "%zu of the prompt, not --max-new %ld.\n",
+                 loaded.n, long(loaded.n) - long(prompt.tokens.size()), prompt.tokens.size(),
+                 long(o.max_new));
+  }
+  const int generated = o.text_mode ? complete_text(loaded, settings, o, prompt)
+                                    : complete_token_ids(loaded, settings, prompt.tokens);
+  if (o.verbose) {
+    const auto t2 = Clock::now();
+    const double load_s = std::chrono::duration<double>(t1 - t0).count();
+    const double run_s = std::chrono::duration<double>(t2 - t1).count();
+    std::fprintf(stderr, "load %.3f s, generation %.3f s (%d tokens, %.2f tokens/s)\n", load_s,
+                 run_s, generated, generated / run_s);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace gpt2
+
+int main(int argc, char** argv) {
+  using namespace gpt2;
+  Options options;
+  if (const std::optional<int> status = parse_command_line(argc, argv, options)) return *status;
+  try {
+    switch (options.command) {
+      case Options::Command::kEncode:
+        return run_encode(options);
+      case Options::Command::kDecode:
+        return run_decode(options);
+      case Options::Command::kGenerate:
+        return run_generate(options);
+    }
+  } catch (const std::exception& e) {  // UsageError included: its message as it is
+    std::cerr << e.what() << "\n";
+  }
+  return 1;
+}
