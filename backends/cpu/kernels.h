@@ -82,6 +82,15 @@ struct Epilogue {
   }
 };
 
+// Where row r (0..63) of a group sits among its input's 64 bfloat16 weights:
+// each 32-row half interleaves its rows j and j + 16 (slots 2j and 2j + 1), so
+// that the kernels widen bfloat16 without a shuffle on every instruction set
+// (kernels_impl.h's BF16Group). float32 and int8 keep rows in order.
+constexpr int bf16_slot(int r) {
+  const int half = r / 32, j = r % 32;
+  return half * 32 + (j < 16 ? 2 * j : 2 * (j - 16) + 1);
+}
+
 // A packed matrix as the matmul kernel reads it (packed.h): (ceil(OC/64), C, 64)
 // values of `format` (float, bfloat16 bits as uint16, or int8), and for int8 a
 // scale per output row (ceil(OC/64) * 64).

@@ -62,8 +62,9 @@ PackedMatrix pack_matrix(const float* w, int rows, int cols, WeightFormat format
           }
           case WeightFormat::kBF16: {
             auto* out = reinterpret_cast<std::uint16_t*>(dst);
+            const std::size_t slot = at - r + bf16_slot(r);  // kernels.h
             for (int i = 0; i < cols; i++) {
-              out[at + i * kGroupRows] = row < rows ? bf16_from_float(src[i]) : 0;
+              out[slot + i * kGroupRows] = row < rows ? bf16_from_float(src[i]) : 0;
             }
             break;
           }
@@ -95,7 +96,8 @@ void unpack_row(const PackedMatrix& m, int r, float* out) {
         out[i] = reinterpret_cast<const float*>(m.data.data())[k];
         break;
       case WeightFormat::kBF16:
-        out[i] = bf16_to_float(reinterpret_cast<const std::uint16_t*>(m.data.data())[k]);
+        out[i] = bf16_to_float(reinterpret_cast<const std::uint16_t*>(
+            m.data.data())[k - r % kGroupRows + bf16_slot(r % kGroupRows)]);
         break;
       case WeightFormat::kInt8:
         out[i] = dequantize_int8(reinterpret_cast<const std::int8_t*>(m.data.data())[k],

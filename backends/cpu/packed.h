@@ -41,8 +41,8 @@ struct PackedMatrix {
   int cols = 0;  // C
   WeightFormat format = WeightFormat::kFloat32;
   int groups() const { return (rows + kGroupRows - 1) / kGroupRows; }
-  // (groups, cols, 64) weights: float, bfloat16 bits (uint16) or int8; rows
-  // past `rows` are zero.
+  // (groups, cols, 64) weights: float, bfloat16 bits (uint16, each 64 in
+  // bf16_slot() order, kernels.h) or int8; rows past `rows` are zero.
   AlignedArray<std::byte> data;
   AlignedFloats scales;  // int8: (groups * 64) one per output row, 0 past `rows`
   PackedView view() const { return {format, data.data(), scales.data()}; }

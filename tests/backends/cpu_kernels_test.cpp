@@ -214,7 +214,9 @@ TEST_P(KernelsTest, NarrowWeightsMatchTheReferenceOverTheirDequantizedValues) {
                                std::to_string(C) + "x" + std::to_string(OC);
       expect_same_bits(got, want, what);
       for (int t = 0; t < T; t++) EXPECT_EQ(got[std::size_t(t) * OC + OC / 2], bias[OC / 2]);
-      if (f == WeightFormat::kInt8) EXPECT_EQ(packed.scales.data()[OC / 2], 0.0f);
+      if (f == WeightFormat::kInt8) {
+        EXPECT_EQ(packed.scales.data()[OC / 2], 0.0f);
+      }
       for (int r = 0; r < OC; r++) {
         std::vector<float> row(C, NAN);
         unpack_row(packed, r, row.data());
