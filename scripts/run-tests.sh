@@ -17,20 +17,57 @@ if [ -x build/bin/gpt2_cuda_tests ]; then
   build/bin/gpt2_cuda_tests --gtest_brief=1 || [ $? -eq 77 ]
 fi
 
-section "The equality gate: every backend, 1 and 2 threads, both modes"
-# The reference itself is held to the same goldens by the test
-# goldens.synthetic-124M above (recompute mode, every rule, bit for bit), so the
-# gate runs the other backends: the bit-exact ones on every rule, the
-# reordering ones (whose sampled tokens may flip at a near tie, which verify
-# reports without failing) on median and greedy (README: "Tests: what runs where").
-build/bin/gpt2-bench verify --backend pthreads,openmp --threads 1..2 --mode all --rule all \
-  --jobs "$jobs"
-build/bin/gpt2-bench verify --backend blis,onednn --threads 1..2 --mode all \
-  --rule median,greedy --jobs "$jobs"
+# The equality gate covers every backend the registry says runs here (gpt2-bench
+# backends), so a new backend is gated the day it lands: the bit-exact ones on
+# every rule, the reordering ones (whose sampled tokens may flip at a near tie,
+# which verify reports without failing) on median and greedy.
+bench=build/bin/gpt2-bench
+exact=$($bench backends --list --numerics bit-exact)
+reordered=$($bench backends --list --numerics reordered)
+weight_only=$($bench backends --list --numerics bit-exact --precision bf16w,int8w --except reference)
+exact_kernels=$($bench backends --list --numerics bit-exact --except reference)
+echo "bit-exact: $exact; reordering: $reordered; weight-only: $weight_only"
+verify() { $bench verify -q --jobs "$jobs" "$@"; }
 
-section "The equality gate at bf16w and int8w: bit for bit against their own goldens"
-build/bin/gpt2-bench verify --backend pthreads,openmp --precision bf16w,int8w --threads 1..2 \
-  --mode kv-cache --rule median --jobs "$jobs"
+# The tiny model: the whole matrix (every prompt, precision, mode and rule, 1 to
+# 3 threads), in seconds, for the widest kernels this CPU runs and again for
+# each narrower instruction set (the kernels capped by GPT2_MAX_CPU_ISA, oneDNN
+# by ONEDNN_MAX_CPU_ISA), so that the AVX2 and baseline paths of the bit-exact
+# kernels are gated whole, not only op by op, on any CPU (without the serial
+# reference there: it has no SIMD paths).
+tiny_gate() {  # $1: the bit-exact backends
+  verify --model synthetic:tiny --backend "$1" --precision float32,bf16w,int8w \
+    --threads 1..3 --mode all --rule all
+  verify --model synthetic:tiny --backend "$reordered" --precision all --threads 1..3 \
+    --mode all --rule median,greedy
+}
+isa=$($bench backends --kernels-isa)
+section "The equality gate on the tiny model ($isa kernels): every backend, precision, mode, rule"
+tiny_gate "$exact"
+case "$isa" in
+  avx512) caps="avx2 generic" ;;
+  avx2) caps="generic" ;;
+  *) caps="" ;;
+esac
+for cap in $caps; do
+  section "The equality gate on the tiny model, the kernels capped at $cap (oneDNN at AVX2)"
+  GPT2_MAX_CPU_ISA=$cap ONEDNN_MAX_CPU_ISA=AVX2 tiny_gate "$exact_kernels"
+done
+
+# The 124M default model: every backend, mode and rule, at the shapes of GPT-2.
+# The reference itself is held to the same goldens by the test
+# goldens.synthetic-124M above (recompute mode, every rule, bit for bit). One
+# thread in recompute mode is the tiny model's and kv-cache's: the 124M model's
+# recompute rows, long prompts of up to 900 tokens, are most of this stage's cost.
+section "The equality gate on the 124M model: every backend, mode and rule"
+verify --backend "$exact_kernels" --threads 1..2 --mode kv-cache --rule all
+verify --backend "$exact_kernels" --threads 2 --mode recompute --rule all
+verify --backend "$reordered" --threads 1..2 --mode kv-cache --rule median,greedy
+verify --backend "$reordered" --threads 2 --mode recompute --rule median,greedy
+
+section "The equality gate at bf16w and int8w on the 124M model: bit for bit against their own goldens"
+verify --backend "$weight_only" --precision bf16w,int8w --threads 1..2 --mode kv-cache \
+  --rule median
 
 section "ThreadSanitizer: the pools and the backends (clang, LLVM OpenMP with Archer)"
 # Without the blis and onednn backends: their libraries are not instrumented

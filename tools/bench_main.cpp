@@ -188,6 +188,33 @@ CLI::App* add_agreement_command(CLI::App& app, AgreementCli& a) {
   return agreement;
 }
 
+struct BackendsCli {
+  std::string numerics;             // bit-exact, reordered, or any
+  std::string precisions = "all";   // those that run one of these here
+  std::string except;               // names left out
+  bool list = false;                // one comma list of names, for scripts
+  bool kernels_isa = false;         // the bit-exact CPU kernels' instruction set here
+};
+
+CLI::App* add_backends_command(CLI::App& app, BackendsCli& b) {
+  CLI::App* backends = app.add_subcommand(
+      "backends",
+      "The backends built into this binary, what they offer and which of them this machine "
+      "runs (and why not); with --list, the names of those that run here, for scripts "
+      "(the CI's equality gate)");
+  backends->add_option("--numerics", b.numerics, "Only these: bit-exact or reordered");
+  backends->add_option("--precision", b.precisions,
+                       "Only those that run one of these here (a precision list, or all)")
+      ->capture_default_str();
+  backends->add_option("--except", b.except, "Leave these out (a backend list)");
+  backends->add_flag("--list", b.list,
+                     "Print only their names, comma-separated, on one line (nothing when none)");
+  backends->add_flag("--kernels-isa", b.kernels_isa,
+                     "Print only the instruction set the bit-exact CPU kernels use here "
+                     "(avx512, avx2 or generic; GPT2_MAX_CPU_ISA caps it)");
+  return backends;
+}
+
 CLI::App* add_render_command(CLI::App& app, std::vector<std::filesystem::path>& files) {
   CLI::App* render = app.add_subcommand(
       "render", "Write a sweep report's Markdown table, CSV and SVG plot again from its JSON");
@@ -546,6 +573,56 @@ int run_agreement_command(const AgreementCli& a, const std::string& command) {
 }
 
 // ---------------------------------------------------------------------------
+// gpt2-bench backends.
+
+int run_backends_command(const BackendsCli& b) {
+  if (b.kernels_isa) {
+    std::cout << cpu_kernels_isa() << "\n";
+    return 0;
+  }
+  std::optional<Numerics> numerics;
+  if (!b.numerics.empty()) {
+    for (Numerics n : {Numerics::kBitExact, Numerics::kReordered}) {
+      if (b.numerics == numerics_name(n)) numerics = n;
+    }
+    if (!numerics) throw_unknown_item("numerics", b.numerics, "bit-exact, reordered");
+  }
+  std::vector<std::string> except;
+  if (!b.except.empty()) {
+    for (const std::string& name : parse_list(b.except, "backend")) {
+      find_backend(name);  // an unknown name is a mistake
+      except.push_back(name);
+    }
+  }
+  const std::vector<Precision> precisions = parse_precision_list(b.precisions);
+  std::string names;
+  std::ostringstream table;
+  table << "| backend | numerics | device | threaded | offers | runs here | cannot run here |\n"
+        << "|---|---|---|---|---|---|---|\n";
+  for (const BackendEntry& e : backend_entries()) {
+    if (e.numerics == Numerics::kNone || (numerics && e.numerics != *numerics)) continue;
+    if (std::find(except.begin(), except.end(), e.name) != except.end()) continue;
+    std::string here, not_here;
+    for (Precision p : e.precisions) {
+      if (std::find(precisions.begin(), precisions.end(), p) == precisions.end()) continue;
+      if (std::string why; !backend_available(e, p, &why)) {
+        not_here += std::string(not_here.empty() ? "" : "; ") + precision_name(p) + ": " + why;
+      } else {
+        here += std::string(here.empty() ? "" : ", ") + precision_name(p);
+      }
+    }
+    if (here.empty() && not_here.empty()) continue;  // offers none of the precisions
+    if (!here.empty()) names += (names.empty() ? "" : ",") + std::string(e.name);
+    table << "| " << e.name << " | " << numerics_name(e.numerics) << " | "
+          << device_name(e.device) << " | " << (e.threaded ? "yes" : "no") << " | "
+          << offered_precisions(e) << " | " << (here.empty() ? "-" : here) << " | "
+          << (not_here.empty() ? "-" : not_here) << " |\n";
+  }
+  std::cout << (b.list ? names + "\n" : table.str());
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
 // gpt2-bench render.
 
 int run_render_command(const std::vector<std::filesystem::path>& files) {
@@ -569,7 +646,8 @@ int main(int argc, char** argv) {
       "  gpt2-bench verify --backend all --threads 1..4 --mode all   the equality gate\n"
       "  gpt2-bench agreement --precision bf16w,int8w  how far other precisions move the "
       "outputs\n"
-      "  gpt2-bench render REPORT.json                 the table, CSV and plot again\n\n"
+      "  gpt2-bench render REPORT.json                 the table, CSV and plot again\n"
+      "  gpt2-bench backends                           what is built, and what runs here\n\n"
       "The default workload is the lab's: prompt lab-hello (5 tokens) completed to 10 tokens,\n"
       "recompute mode, median rule. Each sweep first measures the machine's ceilings (read\n"
       "bandwidth, float32 peaks) at its thread counts, and its GPU backends' GPU's (copy\n"
@@ -582,12 +660,15 @@ int main(int argc, char** argv) {
   CLI::App* verify_command = add_verify_command(app, verify);
   AgreementCli agreement;
   CLI::App* agreement_command = add_agreement_command(app, agreement);
+  BackendsCli backends;
+  CLI::App* backends_command = add_backends_command(app, backends);
   std::vector<std::filesystem::path> render_files;
   CLI::App* render_command = add_render_command(app, render_files);
   if (const std::optional<int> status = parse_arguments(app, argc, argv)) return *status;
 
   try {
     if (render_command->parsed()) return run_render_command(render_files);
+    if (backends_command->parsed()) return run_backends_command(backends);
     const std::string command = command_line(argc, argv);
     if (verify_command->parsed()) return run_verify_command(verify, command);
     if (agreement_command->parsed()) return run_agreement_command(agreement, command);
