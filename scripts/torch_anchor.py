@@ -72,44 +72,16 @@ import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MAGIC = 20240326
+sys.path.insert(0, os.path.join(HERE, "hf"))
+from llmc import load_llmc  # noqa: E402 (the scripts' one llm.c checkpoint reader)
 LAB_PROMPT = [31373, 612, 338, 635, 281]
 FP32_TOL = 1e-3  # x max(1, max |logit|)
 BF16_TOL = 0.10  # x max |logit|
 MIN_PREFIX = 64
 
 
-def load_llmc(path):
-    """(config dict, 16 float32 arrays in llm.c's order): as scripts/hf/oracle.py reads it."""
-    with open(path, "rb") as f:
-        header = np.frombuffer(f.read(1024), dtype="<i4")
-        if header[0] != MAGIC:
-            sys.exit(f"{path}: bad magic {header[0]} (expected {MAGIC}): not an llm.c checkpoint")
-        version = int(header[1])
-        maxT, V, L, NH, C = (int(x) for x in header[2:7])
-        Vp = V if version == 1 else int(header[7])
-        raw = f.read()
-    if version in (1, 3):
-        data = np.frombuffer(raw, dtype="<f4")
-    elif version == 5:
-        data = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-    else:
-        sys.exit(f"{path}: unknown version {version} (1 and 3: float32, 5: bfloat16)")
-    shapes = [(Vp, C), (maxT, C), (L, C), (L, C), (L, 3 * C, C), (L, 3 * C), (L, C, C), (L, C),
-              (L, C), (L, C), (L, 4 * C, C), (L, 4 * C), (L, C, 4 * C), (L, C), (C,), (C,)]
-    tensors, offset = [], 0
-    for shape in shapes:
-        n = int(np.prod(shape))
-        tensors.append(data[offset:offset + n].reshape(shape))
-        offset += n
-    if offset != data.size:
-        sys.exit(f"{path}: {data.size} values, the header says {offset}")
-    return dict(maxT=maxT, V=V, Vp=Vp, L=L, NH=NH, C=C, version=version), tensors
-
-
 def hf_model(cfg, tensors, dtype, device):
     """HF's GPT2LMHeadModel on the same weights: scripts/hf/oracle.py's conversion."""
-    sys.path.insert(0, os.path.join(HERE, "hf"))
     from oracle import hf_model as convert  # noqa: E402 (imports transformers)
     return convert(cfg, tensors, dtype).to(device)
 

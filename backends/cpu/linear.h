@@ -1,6 +1,6 @@
 // The matrix products of the forward pass, behind one small interface: the
 // bit-exact packed kernels implement it (packed_linear.h), and so do BLIS and
-// oneDNN; everything else in the forward pass (cpu_session.h) is shared.
+// oneDNN; everything else in the forward pass (cpu_backend.cpp) is shared.
 #pragma once
 
 #include <cstddef>

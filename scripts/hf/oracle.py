@@ -29,37 +29,8 @@ import torch
 import transformers
 from transformers import GPT2Config, GPT2LMHeadModel
 
-MAGIC = 20240326
-
-
-def load_llmc(path):
-    """(config dict, list of 16 float32 arrays in llm.c's order)."""
-    with open(path, "rb") as f:
-        header = np.frombuffer(f.read(1024), dtype="<i4")
-        if header[0] != MAGIC:
-            sys.exit(f"{path}: bad magic {header[0]}")
-        version = int(header[1])
-        maxT, V, L, NH, C = (int(x) for x in header[2:7])
-        Vp = V if version == 1 else int(header[7])
-        raw = f.read()
-    if version in (1, 3):
-        data = np.frombuffer(raw, dtype="<f4")
-    elif version == 5:
-        data = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-    else:
-        sys.exit(f"{path}: unknown version {version}")
-    shapes = [(Vp, C), (maxT, C), (L, C), (L, C), (L, 3 * C, C), (L, 3 * C), (L, C, C), (L, C),
-              (L, C), (L, C), (L, 4 * C, C), (L, 4 * C), (L, C, 4 * C), (L, C), (C,), (C,)]
-    tensors, offset = [], 0
-    for shape in shapes:
-        n = int(np.prod(shape))
-        tensors.append(data[offset:offset + n].reshape(shape))
-        offset += n
-    if offset != data.size:
-        sys.exit(f"{path}: size does not match the header")
-    cfg = dict(maxT=maxT, V=V, Vp=Vp, L=L, NH=NH, C=C, version=version)
-    return cfg, tensors
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from llmc import load_llmc  # noqa: E402 (the scripts' one checkpoint reader)
 
 def hf_model(cfg, t, dtype):
     config = GPT2Config(vocab_size=cfg["V"], n_positions=cfg["maxT"], n_embd=cfg["C"],
