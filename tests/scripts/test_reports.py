@@ -161,15 +161,21 @@ class TreeTest(unittest.TestCase):
         readme = self.read("README.md")
         self.assertTrue(readme.startswith("# Reports\n\nhand-written\n"))
         self.assertTrue(readme.endswith(f"{reports.END}\n\ntail\n"))
+        # The summary: each backend's best figure, its thread count and its % of ceiling.
+        self.assertIn(f"| [{system}](systems/{system}.md) | long-512+32 | decode tokens/s | 200 @16 (61%) |",
+                      readme)
+        readme = self.read(f"systems/{system}.md")  # the system's own tables
+        self.assertTrue(readme.startswith(f"# {system}\n"))
         self.assertIn("| long-512+32 | pthreads | 25.6 (82% of read bw) | 80.0 (76% of read bw) | "
                       "200 (61% of read bw) |", readme)
         self.assertIn("| read bandwidth, GB/s | 15.6 | 53.0 | 164 |", readme)
         self.assertIn("| bf16 peak (AMX), GFLOP/s | 900 | 3600 | 14400 |", readme)
         self.assertIn("`build/bin/gpt2-bench --backend pthreads --threads 1,4,16 --prompt long-512 "
                       "--new 32 --mode kv-cache` at 0123456", readme)
-        lab = readme.split("### Lab workload")[1].split("###")[0]
+        self.assertIn(f"[{stem}.md](../{folder}/{stem}.md)", readme)  # links from systems/
+        lab = readme.split("## Lab workload")[1].split("##")[0]
         self.assertIn("no result yet", lab)
-        prefill = readme.split("### Prefill")[1].split("###")[0]
+        prefill = readme.split("## Prefill")[1].split("##")[0]
         self.assertIn("no result yet", prefill)
 
         index = self.read("index.csv").splitlines()
@@ -207,8 +213,8 @@ class TreeTest(unittest.TestCase):
                                   ("2027-01-02T03:04:05Z", "16"): "current",
                                   ("2027-01-03T00:00:00Z", "1"): "current"})
         self.assertEqual({r[7] for r in index}, {"long-512+32", "8-prompts+1"})
-        readme = self.read("README.md")
-        prefill_block = readme.split("### Prefill")[1].split("###")[0]
+        readme = self.read("systems/intel-xeon-platinum-8480-16cpu.md")
+        prefill_block = readme.split("## Prefill")[1].split("##")[0]
         self.assertIn("| 8-prompts+1 | pthreads | 25.6 (82% of read bw) |", prefill_block)
 
     def test_lab_table(self):
@@ -216,9 +222,10 @@ class TreeTest(unittest.TestCase):
         data["workload"]["prompts"] = [{"id": "lab-hello", "n": 10, "prompt_tokens": 5}]
         quietly(reports.main, ["--reports", self.reports, "add", self.write_run(
             "2027-01-02T030405Z-sweep-pthreads.json", data)])
-        lab = self.read("README.md").split("### Lab workload (lab-hello+5)")[1].split("###")[0]
+        page = self.read("systems/intel-xeon-platinum-8480-16cpu.md")
+        lab = page.split("## Lab workload (lab-hello+5)")[1].split("##")[0]
         self.assertIn("| pthreads | kv-cache | 1.25 | 3.12 | 7.81 | 61% of read bw |", lab)
-        self.assertIn("no result yet", self.read("README.md").split("### Decode")[1].split("###")[0])
+        self.assertIn("no result yet", page.split("## Decode")[1].split("##")[0])
 
     def test_gpu_ceilings(self):
         data = load_fixture()
@@ -233,8 +240,10 @@ class TreeTest(unittest.TestCase):
         data["measurements"].append(cuda)
         quietly(reports.main, ["--reports", self.reports, "add", self.write_run(
             "2027-01-02T030405Z-sweep-pthreads,cuda.json", data)])
-        readme = self.read("README.md")
-        self.assertIn("### intel-xeon-platinum-8480-16cpu-1xnvidia-h100-80gb-hbm3", readme)
+        self.assertIn("(systems/intel-xeon-platinum-8480-16cpu-1xnvidia-h100-80gb-hbm3.md)",
+                      self.read("README.md"))
+        readme = self.read("systems/intel-xeon-platinum-8480-16cpu-1xnvidia-h100-80gb-hbm3.md")
+        self.assertIn("# intel-xeon-platinum-8480-16cpu-1xnvidia-h100-80gb-hbm3", readme)
         self.assertIn("| GPU | copy GB/s | fp32 GFLOP/s | bf16 GFLOP/s | from |", readme)
         self.assertIn("| 0: NVIDIA H100 80GB HBM3 | 2901 | 51234 | 612346 | ", readme)
         self.assertIn("| long-512+32 | cuda | 400 (34% of GPU copy bw) |", readme)
@@ -243,14 +252,19 @@ class TreeTest(unittest.TestCase):
     def test_check_fails_on_a_hand_edit(self):
         quietly(reports.main, ["--reports", self.reports, "add",
                                os.path.join(self.runs, "sweep-schema2.json")])
-        path = os.path.join(self.reports, "README.md")
-        with open(path) as f:
-            text = f.read()
-        with open(path, "w") as f:
-            f.write(text.replace("25.6 (82% of read bw)", "26.6 (82% of read bw)"))
-        rc, out = quietly(reports.main, ["--reports", self.reports, "check"])
-        self.assertEqual(rc, 1)
-        self.assertIn("README.md: differs from the data", out)
+        for rel, old, new in (("README.md", "200 @16 (61%)", "210 @16 (61%)"),
+                              ("systems/intel-xeon-platinum-8480-16cpu.md", "25.6 (82% of read bw)",
+                               "26.6 (82% of read bw)")):
+            path = os.path.join(self.reports, rel)
+            with open(path) as f:
+                text = f.read()
+            with open(path, "w") as f:
+                f.write(text.replace(old, new))
+            rc, out = quietly(reports.main, ["--reports", self.reports, "check"])
+            self.assertEqual(rc, 1)
+            self.assertIn(f"{rel}: differs from the data", out)
+            with open(path, "w") as f:
+                f.write(text)
         # a result filed in the wrong folder is named too
         src = os.path.join(self.reports, "results", "intel-xeon-platinum-8480-16cpu", "long-512+32")
         os.rename(src, src.replace("long-512+32", "long-512+2"))
@@ -268,12 +282,14 @@ class TreeTest(unittest.TestCase):
                            for m in ("recompute", "kv-cache")]}
         quietly(reports.main, ["--reports", self.reports, "add", self.write_run(
             "2027-01-05T000000Z-verify-blis.json", verify)])
-        readme = self.read("README.md")
-        self.assertIn("### amd-epyc-2cpu", readme)
+        self.assertIn("(systems/amd-epyc-2cpu.md)", self.read("README.md"))
+        self.assertIn("no result yet", self.read("README.md"))  # nothing to summarize
+        readme = self.read("systems/amd-epyc-2cpu.md")
+        self.assertIn("# amd-epyc-2cpu", readme)
         self.assertIn("| FAILED | 2 | 2 | blis | 2 | kv-cache, recompute | median | 0.00025 | abcdef0-dirty |",
                       readme)
         for section in ("Decode", "Prefill", "Lab workload", "Ceilings"):
-            self.assertIn("no result yet", readme.split(f"### {section}")[1].split("###")[0], section)
+            self.assertIn("no result yet", readme.split(f"## {section}")[1].split("##")[0], section)
         index = self.read("index.csv")
         self.assertIn(",blis,kv-cache,float32,2,verify,,,FAILED,,", index)
         self.assertIn(",blis,recompute,float32,2,verify,,,tokens,,", index)
