@@ -1,6 +1,11 @@
 #include "backends/backend.h"
 
+#include <set>
+#include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "reference/forward.h"
 
 namespace gpt2 {
 
@@ -66,6 +71,44 @@ std::string spec_label(const BackendSpec& spec) {
   if (spec.precision != Precision::kFloat32)
     label += std::string(" ") + precision_name(spec.precision);
   return label + " " + threads_text(spec.threads);
+}
+
+void check_batch_steps(const ModelConfig& config, std::span<const SequenceStep> steps) {
+  std::set<const Session*> seen;
+  const std::size_t V = std::size_t(config.vocab_size);
+  for (const SequenceStep& s : steps) {
+    if (s.session == nullptr) throw std::invalid_argument("forward_batch: a step has no session");
+    if (!seen.insert(s.session).second) {
+      throw std::invalid_argument("forward_batch: a session is in the step twice");
+    }
+    const std::size_t rows = s.all_positions ? s.tokens.size() : 1;
+    if (s.logits.size() < rows * V || (!s.probs.empty() && s.probs.size() < V)) {
+      throw std::invalid_argument("forward_batch: logits need " + std::to_string(rows * V) +
+                                  " floats and probs none or " + std::to_string(V));
+    }
+    // The session's own check (positions, tokens), with room for the outputs.
+    check_forward_args(config, s.tokens, s.pos, s.session->cached(), s.session->capacity(),
+                       s.logits.first(V), s.logits.first(V));
+  }
+}
+
+void Backend::forward_batch(std::span<const SequenceStep> steps) const {
+  const ModelConfig& config = model().config();
+  check_batch_steps(config, steps);
+  const std::size_t V = std::size_t(config.vocab_size);
+  std::vector<float> scratch(V);
+  for (const SequenceStep& s : steps) {
+    const std::span<float> probs = s.probs.empty() ? std::span<float>(scratch) : s.probs.first(V);
+    if (!s.all_positions) {
+      s.session->forward(s.tokens, s.pos, s.logits.first(V), probs);
+      continue;
+    }
+    // Position by position from the cache: the logits of each.
+    for (std::size_t j = 0; j < s.tokens.size(); j++) {
+      s.session->forward(s.tokens.subspan(j, 1), s.pos + int(j), s.logits.subspan(j * V, V),
+                         j + 1 == s.tokens.size() ? probs : std::span<float>(scratch));
+    }
+  }
 }
 
 }  // namespace gpt2

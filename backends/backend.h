@@ -128,6 +128,23 @@ class Session {
   virtual int capacity() const = 0;
 };
 
+// One sequence's part of a batched step (Backend::forward_batch): what
+// Session::forward takes, for one of several sessions at once.
+struct SequenceStep {
+  Session* session = nullptr;   // one of this backend's, at most once per step
+  std::span<const int> tokens;  // n >= 1 new tokens at positions pos .. pos+n-1
+  int pos = 0;                  // <= the session's cached(); 0 recomputes everything
+  // V logits of the last position; with all_positions, n x V: position pos+j's
+  // in row j (for scoring a text).
+  std::span<float> logits;
+  std::span<float> probs;  // V: the last position's softmax, or empty: not computed
+  bool all_positions = false;
+};
+
+// The checks of forward_batch's arguments that every backend makes before any
+// work (each step's check_forward_args, no session twice, output sizes).
+void check_batch_steps(const ModelConfig& config, std::span<const SequenceStep> steps);
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -137,6 +154,18 @@ class Backend {
   // Sessions share the backend's threads: when info().threads > 1, use them
   // from one thread at a time. A session must not outlive its backend's model.
   virtual std::unique_ptr<Session> open_session(int capacity) const = 0;
+  // Advances each step's session by its tokens, in one call: sequences of any
+  // lengths and positions together (prompts and decodes alike). What each
+  // sequence gets must not depend on the others: a bit-exact backend gives each
+  // the bits it gets alone (Session::forward), whatever the batch; whether a
+  // reordering backend's rows stay invariant its registry entry declares
+  // (BatchInvariance, registry.h) and verify --batch measures. This default
+  // runs the steps one after another through Session::forward (with
+  // all_positions, one position at a time from the cache), so every backend
+  // batches; a backend that can stack the sequences' rows overrides it.
+  // Throws std::invalid_argument on bad arguments (check_forward_args, a
+  // session given twice or of another backend), before any work.
+  virtual void forward_batch(std::span<const SequenceStep> steps) const;
 };
 
 }  // namespace gpt2

@@ -64,6 +64,7 @@ const std::vector<BackendEntry>& backend_entries() {
      .threaded = true,
      .precisions = {Precision::kFloat32},
      .make = &make_blis_backend,
+     .batch_invariance = BatchInvariance::kMeasured,
      .cpu_engine = true},
 #endif
 #if GPT2_WITH_ONEDNN
@@ -75,6 +76,7 @@ const std::vector<BackendEntry>& backend_entries() {
      .precisions = {Precision::kFloat32, Precision::kBFloat16},
      .make = &make_onednn_backend,
      .available = &onednn_available,
+     .batch_invariance = BatchInvariance::kMeasured,
      .cpu_engine = true},
 #endif
 #if GPT2_WITH_CUDA
@@ -105,6 +107,10 @@ const std::vector<BackendEntry>& backend_entries() {
      .make = &make_null_backend},
   };
   return kEntries;
+}
+
+const char* batch_invariance_name(BatchInvariance b) {
+  return b == BatchInvariance::kYes ? "yes" : "measured";
 }
 
 bool backend_available(const BackendEntry& entry, Precision precision, std::string* why) {

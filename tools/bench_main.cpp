@@ -189,11 +189,11 @@ CLI::App* add_agreement_command(CLI::App& app, AgreementCli& a) {
 }
 
 struct BackendsCli {
-  std::string numerics;             // bit-exact, reordered, or any
-  std::string precisions = "all";   // those that run one of these here
-  std::string except;               // names left out
-  bool list = false;                // one comma list of names, for scripts
-  bool kernels_isa = false;         // the bit-exact CPU kernels' instruction set here
+  std::string numerics;            // bit-exact, reordered, or any
+  std::string precisions = "all";  // those that run one of these here
+  std::string except;              // names left out
+  bool list = false;               // one comma list of names, for scripts
+  bool kernels_isa = false;        // the bit-exact CPU kernels' instruction set here
 };
 
 CLI::App* add_backends_command(CLI::App& app, BackendsCli& b) {
@@ -203,8 +203,9 @@ CLI::App* add_backends_command(CLI::App& app, BackendsCli& b) {
       "runs (and why not); with --list, the names of those that run here, for scripts "
       "(the CI's equality gate)");
   backends->add_option("--numerics", b.numerics, "Only these: bit-exact or reordered");
-  backends->add_option("--precision", b.precisions,
-                       "Only those that run one of these here (a precision list, or all)")
+  backends
+      ->add_option("--precision", b.precisions,
+                   "Only those that run one of these here (a precision list, or all)")
       ->capture_default_str();
   backends->add_option("--except", b.except, "Leave these out (a backend list)");
   backends->add_flag("--list", b.list,
@@ -597,8 +598,9 @@ int run_backends_command(const BackendsCli& b) {
   const std::vector<Precision> precisions = parse_precision_list(b.precisions);
   std::string names;
   std::ostringstream table;
-  table << "| backend | numerics | device | threaded | offers | runs here | cannot run here |\n"
-        << "|---|---|---|---|---|---|---|\n";
+  table << "| backend | numerics | batch-invariant | device | threaded | offers | runs here | "
+           "cannot run here |\n"
+        << "|---|---|---|---|---|---|---|---|\n";
   for (const BackendEntry& e : backend_entries()) {
     if (e.numerics == Numerics::kNone || (numerics && e.numerics != *numerics)) continue;
     if (std::find(except.begin(), except.end(), e.name) != except.end()) continue;
@@ -614,9 +616,9 @@ int run_backends_command(const BackendsCli& b) {
     if (here.empty() && not_here.empty()) continue;  // offers none of the precisions
     if (!here.empty()) names += (names.empty() ? "" : ",") + std::string(e.name);
     table << "| " << e.name << " | " << numerics_name(e.numerics) << " | "
-          << device_name(e.device) << " | " << (e.threaded ? "yes" : "no") << " | "
-          << offered_precisions(e) << " | " << (here.empty() ? "-" : here) << " | "
-          << (not_here.empty() ? "-" : not_here) << " |\n";
+          << batch_invariance_name(e.batch_invariance) << " | " << device_name(e.device) << " | "
+          << (e.threaded ? "yes" : "no") << " | " << offered_precisions(e) << " | "
+          << (here.empty() ? "-" : here) << " | " << (not_here.empty() ? "-" : not_here) << " |\n";
   }
   std::cout << (b.list ? names + "\n" : table.str());
   return 0;

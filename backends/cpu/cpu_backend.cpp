@@ -1,13 +1,14 @@
 #include "backends/cpu/cpu_backend.h"
 
-#include "backends/cpu/packed_linear.h"
-
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "backends/cpu/layers.h"
 #include "backends/cpu/packed.h"
+#include "backends/cpu/packed_linear.h"
 #include "reference/forward.h"
 #include "reference/kernels.h"
 
@@ -15,6 +16,30 @@ namespace gpt2::cpu {
 
 namespace {
 
+// Grows a to at least n floats (its contents are not kept).
+void reserve(AlignedFloats& a, std::size_t n) {
+  if (a.size() < n) a = AlignedFloats(n);
+}
+
+}  // namespace
+
+void Workspace::ensure(const ModelConfig& c, int rows, int out_rows, int cap, int workers,
+                       bool stacked) {
+  const std::size_t R = std::size_t(rows), C = c.channels;
+  reserve(x, R * C);
+  reserve(ln, R * C);
+  reserve(q, R * C);
+  reserve(atty, R * C);
+  reserve(fch, R * 4 * C);
+  if (stacked) reserve(qkv, R * 3 * C);
+  reserve(att, std::size_t(workers) * attention_scratch(cap));
+  reserve(last, std::size_t(out_rows) * C);
+  reserve(logits, std::size_t(out_rows) * c.vocab_size);
+  if (int(partial_max.size()) < workers) partial_max.resize(workers);
+}
+
+// A CPU backend's sequence: its key/value cache and the scratch of its own
+// forward passes (Session::forward); a batched step uses the backend's.
 class CpuSession final : public Session {
  public:
   CpuSession(std::shared_ptr<Engine> engine, int capacity)
@@ -22,16 +47,8 @@ class CpuSession final : public Session {
     const ModelConfig& c = engine_->model->config();
     check_session_capacity(c, capacity, "cpu");
     const std::size_t T = capacity, C = c.channels, L = c.num_layers;
-    const int workers = engine_->executor->threads();
-    x_ = AlignedFloats(T * C);
-    ln_ = AlignedFloats(T * C);
-    q_ = AlignedFloats(T * C);
-    atty_ = AlignedFloats(T * C);
-    fch_ = AlignedFloats(T * 4 * C);
     keys_t_ = AlignedFloats(L * C * T);  // per layer (NH, hs, capacity)
     values_ = AlignedFloats(L * T * C);  // per layer (capacity, C)
-    att_ = AlignedFloats(std::size_t(workers) * attention_scratch(capacity));
-    partial_max_.resize(workers);
   }
 
   int cached() const override { return cached_; }
@@ -39,56 +56,155 @@ class CpuSession final : public Session {
 
   void forward(std::span<const int> tokens, int pos, std::span<float> logits,
                std::span<float> probs) override {
-    const Model& model = *engine_->model;
-    const ModelConfig& c = model.config();
-    check_forward_args(c, tokens, pos, cached_, capacity_, logits, probs);
-    Executor& ex = *engine_->executor;
-    LinearLayers& linear = *engine_->linear;
-    const Kernels& k = *engine_->kernels;
-    const ParameterTensors& p = model.params();
-    const int n = int(tokens.size());
-    const int C = c.channels, NH = c.num_heads, hs = C / NH, L = c.num_layers, V = c.vocab_size;
-    const long lC = C, cap = capacity_;
-    float* x = x_.data();
-
-    encoder_rows(
-        x, tokens.data(), [&](int token, float* out) { linear.wte_row(token, out); }, p.wpe, pos, n,
-        C, ex);
-    for (int l = 0; l < L; l++) {
-      float* keys_t = keys_t_.data() + l * lC * cap;
-      float* values = values_.data() + l * cap * lC;
-      layernorm_rows(ln_.data(), x, p.ln1w + l * lC, p.ln1b + l * lC, n, C, ex);
-      const Epilogue qkv = Epilogue::qkv(q_.data(), keys_t, values, pos, capacity_, C, hs);
-      linear.run(Linear::kQkv, l, ln_.data(), n, qkv, ex);
-      attention_layer(atty_.data(), q_.data(), keys_t, values, capacity_, pos, n, NH, C,
-                      att_.data(), k, ex);
-      linear.run(Linear::kAttProj, l, atty_.data(), n, {Epilogue::kAdd, x, C}, ex);
-      layernorm_rows(ln_.data(), x, p.ln2w + l * lC, p.ln2b + l * lC, n, C, ex);
-      linear.run(Linear::kFc, l, ln_.data(), n, {Epilogue::kGelu, fch_.data(), 4 * C}, ex);
-      linear.run(Linear::kFcProj, l, fch_.data(), n, {Epilogue::kAdd, x, C}, ex);
-    }
-    cached_ = pos + n;
-
-    // The last position only: final layernorm, logits over the V real tokens,
-    // softmax (the maximum and the exponentials in parallel, their sum in order).
-    float* last = ln_.data();
-    ref::layernorm_forward(last, x + (n - 1) * lC, p.lnfw, p.lnfb, 1, C);
-    linear.run(Linear::kLogits, 0, last, 1, {Epilogue::kStore, logits.data(), V}, ex);
-    softmax_row(probs.data(), logits.data(), V, partial_max_.data(), k, ex);
+    check_forward_args(engine_->model->config(), tokens, pos, cached_, capacity_, logits, probs);
+    const SequenceStep step{this, tokens, pos, logits, probs};
+    forward_sequences(*engine_, workspace_, {&step, 1});
   }
 
+  const Engine* engine() const { return engine_.get(); }
+  float* keys_t(int layer) { return keys_t_.data() + std::size_t(layer) * cache_floats(); }
+  float* values(int layer) { return values_.data() + std::size_t(layer) * cache_floats(); }
+  void set_cached(int cached) { cached_ = cached; }
+
  private:
+  std::size_t cache_floats() const {
+    return std::size_t(capacity_) * engine_->model->config().channels;
+  }
   std::shared_ptr<Engine> engine_;
   int capacity_;
   int cached_ = 0;
-  AlignedFloats x_, ln_, q_, atty_, fch_, keys_t_, values_, att_;
-  std::vector<float> partial_max_;
+  AlignedFloats keys_t_, values_;
+  Workspace workspace_;
 };
 
-}  // namespace
+void forward_sequences(Engine& e, Workspace& ws, std::span<const SequenceStep> steps) {
+  const Model& model = *e.model;
+  const ModelConfig& c = model.config();
+  Executor& ex = *e.executor;
+  LinearLayers& linear = *e.linear;
+  const Kernels& k = *e.kernels;
+  const ParameterTensors& p = model.params();
+  const int C = c.channels, NH = c.num_heads, hs = C / NH, L = c.num_layers, V = c.vocab_size;
+  const long lC = C;
+  const int B = int(steps.size());
+  std::vector<CpuSession*> sessions(B);
+  // The batch's rows: sequence s's new tokens are rows first[s] .. first[s+1]-1;
+  // the rows whose logits it wants are out[s] .. out[s+1]-1.
+  std::vector<int> first(B + 1, 0), out(B + 1, 0), row_token, row_pos;
+  int cap = 1;
+  for (int s = 0; s < B; s++) {
+    sessions[s] = static_cast<CpuSession*>(steps[s].session);
+    const int n = int(steps[s].tokens.size());
+    first[s + 1] = first[s] + n;
+    out[s + 1] = out[s] + (steps[s].all_positions ? n : 1);
+    cap = std::max(cap, sessions[s]->capacity());
+    for (int t = 0; t < n; t++) {
+      row_token.push_back(steps[s].tokens[t]);
+      row_pos.push_back(steps[s].pos + t);
+    }
+  }
+  const int R = first[B];
+  // One sequence writes its keys and values straight from the qkv product's
+  // epilogue; several go through a stacked qkv and are put into each cache.
+  const bool stacked = B > 1;
+  ws.ensure(c, R, out[B], cap, ex.threads(), stacked);
+  float* x = ws.x.data();
+
+  ex.parallel_for(R, [&](int begin, int end, int) {
+    for (int r = begin; r < end; r++) {
+      float* row = x + r * lC;
+      const float* position = p.wpe + long(row_pos[r]) * C;
+      linear.wte_row(row_token[r], row);
+      for (int i = 0; i < C; i++) row[i] = row[i] + position[i];
+    }
+  });
+  std::vector<AttentionRows> attention(B);
+  for (int l = 0; l < L; l++) {
+    layernorm_rows(ws.ln.data(), x, p.ln1w + l * lC, p.ln1b + l * lC, R, C, ex);
+    if (!stacked) {
+      CpuSession& s = *sessions[0];
+      linear.run(
+          Linear::kQkv, l, ws.ln.data(), R,
+          Epilogue::qkv(ws.q.data(), s.keys_t(l), s.values(l), steps[0].pos, s.capacity(), C, hs),
+          ex);
+    } else {
+      linear.run(Linear::kQkv, l, ws.ln.data(), R, {Epilogue::kStore, ws.qkv.data(), 3 * C}, ex);
+      // q to its rows; each key and value into its sequence's cache at its position.
+      ex.parallel_for(R, [&](int begin, int end, int) {
+        int s = int(std::upper_bound(first.begin(), first.end(), begin) - first.begin()) - 1;
+        for (int r = begin; r < end; r++) {
+          while (r >= first[s + 1]) s++;
+          const float* v = ws.qkv.data() + r * 3 * lC;
+          const int cap_s = sessions[s]->capacity(), at = row_pos[r];
+          float* keys_t = sessions[s]->keys_t(l);
+          float* values = sessions[s]->values(l) + long(at) * C;
+          std::memcpy(ws.q.data() + r * lC, v, sizeof(float) * C);
+          for (int i = 0; i < C; i++) keys_t[long(i) * cap_s + at] = v[C + i];
+          std::memcpy(values, v + 2 * C, sizeof(float) * C);
+        }
+      });
+    }
+    for (int s = 0; s < B; s++) {
+      attention[s] = {ws.atty.data() + first[s] * lC, ws.q.data() + first[s] * lC,
+                      sessions[s]->keys_t(l),         sessions[s]->values(l),
+                      sessions[s]->capacity(),        steps[s].pos,
+                      first[s + 1] - first[s]};
+    }
+    attention_sequences(attention, NH, C, ws.att.data(), attention_scratch(cap), k, ex);
+    linear.run(Linear::kAttProj, l, ws.atty.data(), R, {Epilogue::kAdd, x, C}, ex);
+    layernorm_rows(ws.ln.data(), x, p.ln2w + l * lC, p.ln2b + l * lC, R, C, ex);
+    linear.run(Linear::kFc, l, ws.ln.data(), R, {Epilogue::kGelu, ws.fch.data(), 4 * C}, ex);
+    linear.run(Linear::kFcProj, l, ws.fch.data(), R, {Epilogue::kAdd, x, C}, ex);
+  }
+  for (int s = 0; s < B; s++) sessions[s]->set_cached(steps[s].pos + first[s + 1] - first[s]);
+
+  // The positions whose logits are wanted (each sequence's last, or all):
+  // final layernorm, logits over the V real tokens, then each softmax (the
+  // maximum and the exponentials in parallel, their sum in order).
+  std::vector<int> source;  // the batch row of each output row
+  for (int s = 0; s < B; s++) {
+    for (int r = steps[s].all_positions ? first[s] : first[s + 1] - 1; r < first[s + 1]; r++) {
+      source.push_back(r);
+    }
+  }
+  const int rows = int(source.size());
+  ex.parallel_for(rows, [&](int begin, int end, int) {
+    for (int j = begin; j < end; j++) {
+      ref::layernorm_forward(ws.last.data() + j * lC, x + source[j] * lC, p.lnfw, p.lnfb, 1, C);
+    }
+  });
+  float* logits = ws.logits.data();
+  linear.run(Linear::kLogits, 0, ws.last.data(), rows, {Epilogue::kStore, logits, V}, ex);
+  for (int s = 0; s < B; s++) {
+    const std::size_t n = std::size_t(out[s + 1] - out[s]) * V;
+    std::copy(logits + std::size_t(out[s]) * V, logits + std::size_t(out[s]) * V + n,
+              steps[s].logits.begin());
+    if (!steps[s].probs.empty()) {
+      softmax_row(steps[s].probs.data(), logits + std::size_t(out[s + 1] - 1) * V, V,
+                  ws.partial_max.data(), k, ex);
+    }
+  }
+}
 
 CpuBackend::CpuBackend(BackendInfo info, std::shared_ptr<Engine> engine)
     : info_(std::move(info)), engine_(std::move(engine)) {}
+
+std::unique_ptr<Session> CpuBackend::open_session(int capacity) const {
+  return std::make_unique<CpuSession>(engine_, capacity);
+}
+
+void CpuBackend::forward_batch(std::span<const SequenceStep> steps) const {
+  check_batch_steps(engine_->model->config(), steps);
+  for (const SequenceStep& s : steps) {
+    const auto* cpu = dynamic_cast<const CpuSession*>(s.session);
+    if (cpu == nullptr || cpu->engine() != engine_.get()) {
+      throw std::invalid_argument("forward_batch: a session of another backend");
+    }
+  }
+  if (steps.empty()) return;
+  std::lock_guard lock(batch_mutex_);
+  forward_sequences(*engine_, batch_workspace_, steps);
+}
 
 std::unique_ptr<Backend> make_bit_exact_backend(std::shared_ptr<const Model> model,
                                                 BackendInfo info,
@@ -102,10 +218,6 @@ std::unique_ptr<Backend> make_bit_exact_backend(std::shared_ptr<const Model> mod
                                                   weight_format(info.precision));
   info.details = threading + ", " + engine->linear->details();
   return std::make_unique<CpuBackend>(std::move(info), std::move(engine));
-}
-
-std::unique_ptr<Session> CpuBackend::open_session(int capacity) const {
-  return std::make_unique<CpuSession>(engine_, capacity);
 }
 
 }  // namespace gpt2::cpu

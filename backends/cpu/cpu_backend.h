@@ -6,12 +6,16 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "backends/backend.h"
 #include "backends/cpu/executor.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/linear.h"
+#include "backends/cpu/packed.h"
 
 namespace gpt2::cpu {
 
@@ -23,6 +27,29 @@ struct Engine {
   const Kernels* kernels = nullptr;
 };
 
+// The activations of one forward pass over R stacked rows (of one sequence or
+// several), grown to the largest pass seen and kept.
+struct Workspace {
+  AlignedFloats x, ln, q, atty;  // (R, C): the residual stream, layernorm, queries, attention
+  AlignedFloats fch;             // (R, 4C)
+  AlignedFloats qkv;             // (R, 3C), several sequences only
+  AlignedFloats att;             // attention scratch per worker
+  AlignedFloats last, logits;    // the rows whose logits are wanted: (rows, C), (rows, V)
+  std::vector<float> partial_max;
+  // rows R, out_rows the rows whose logits are wanted, cap the largest cache.
+  void ensure(const ModelConfig& c, int rows, int out_rows, int cap, int workers, bool stacked);
+};
+
+// The forward pass, for one sequence (Session::forward) or several at once
+// (forward_batch): every sequence's rows stacked through each layer (each
+// weight group read once per step for all of them), attention per sequence
+// over its own cache, the keys and values into each cache at its positions.
+// Every output is computed from its own row with the sums of the reference's
+// order, so each sequence's bits are what it gets alone, whatever the batch.
+// steps' sessions are the engine's (checked by the caller), their arguments
+// checked (check_batch_steps).
+void forward_sequences(Engine& engine, Workspace& ws, std::span<const SequenceStep> steps);
+
 // A Backend over an Engine. Its sessions share the engine's executor: when
 // threads > 1 they must be used one at a time (backend.h).
 class CpuBackend final : public Backend {
@@ -31,6 +58,9 @@ class CpuBackend final : public Backend {
   const BackendInfo& info() const override { return info_; }
   const Model& model() const override { return *engine_->model; }
   std::unique_ptr<Session> open_session(int capacity) const override;
+  // The sequences' rows stacked (forward_sequences), in the backend's own
+  // workspace (one batch at a time).
+  void forward_batch(std::span<const SequenceStep> steps) const override;
   // Its executor, kernels and matrix products, for op tests and microbenchmarks
   // (the same rule as sessions: one user at a time when threads > 1).
   const std::shared_ptr<Engine>& engine() const { return engine_; }
@@ -38,6 +68,8 @@ class CpuBackend final : public Backend {
  private:
   BackendInfo info_;
   std::shared_ptr<Engine> engine_;
+  mutable std::mutex batch_mutex_;
+  mutable Workspace batch_workspace_;
 };
 
 // A bit-exact backend: the shared kernels and packed weights on `executor`,

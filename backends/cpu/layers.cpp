@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "backends/cpu/cpu_backend.h"
 #include "reference/kernels.h"
@@ -27,20 +28,35 @@ void layernorm_rows(float* ln, const float* x, const float* w, const float* b, i
   });
 }
 
-void attention_layer(float* atty, const float* q, const float* keys_t, const float* values, int cap,
-                     int pos, int T, int NH, int C, float* att, const Kernels& k, Executor& ex) {
+void attention_sequences(std::span<const AttentionRows> seqs, int NH, int C, float* att,
+                         std::size_t scratch, const Kernels& k, Executor& ex) {
   const int hs = C / NH;
   const long lC = C;
-  const int blocks = (T + kAttentionRows - 1) / kAttentionRows;
-  ex.parallel_for(NH * blocks, [&](int begin, int end, int worker) {
-    float* scratch = att + worker * attention_scratch(cap);
+  // first[s]: the first work item of sequence s; blocks of kAttentionRows rows.
+  std::vector<int> first(seqs.size() + 1, 0);
+  for (std::size_t s = 0; s < seqs.size(); s++) {
+    first[s + 1] = first[s] + NH * ((seqs[s].T + kAttentionRows - 1) / kAttentionRows);
+  }
+  ex.parallel_for(first.back(), [&](int begin, int end, int worker) {
+    float* mine = att + worker * scratch;
+    std::size_t s = std::upper_bound(first.begin(), first.end(), begin) - first.begin() - 1;
     for (int item = begin; item < end; item++) {
-      const int h = item / blocks, t0 = zigzag_row(item % blocks, blocks) * kAttentionRows;
-      const int rows = std::min(kAttentionRows, T - t0);
-      k.attention_rows(atty + t0 * lC + h * hs, C, q + t0 * lC + h * hs, C, rows, pos + t0 + 1,
-                       keys_t + long(h) * hs * cap, cap, values + h * hs, C, scratch, hs);
+      while (item >= first[s + 1]) s++;
+      const AttentionRows& a = seqs[s];
+      const int blocks = (a.T + kAttentionRows - 1) / kAttentionRows, local = item - first[s];
+      const int h = local / blocks, t0 = zigzag_row(local % blocks, blocks) * kAttentionRows;
+      const int rows = std::min(kAttentionRows, a.T - t0);
+      k.attention_rows(a.atty + t0 * lC + h * hs, C, a.q + t0 * lC + h * hs, C, rows,
+                       a.pos + t0 + 1, a.keys_t + long(h) * hs * a.cap, a.cap, a.values + h * hs, C,
+                       mine, hs);
     }
   });
+}
+
+void attention_layer(float* atty, const float* q, const float* keys_t, const float* values, int cap,
+                     int pos, int T, int NH, int C, float* att, const Kernels& k, Executor& ex) {
+  const AttentionRows one{atty, q, keys_t, values, cap, pos, T};
+  attention_sequences({&one, 1}, NH, C, att, attention_scratch(cap), k, ex);
 }
 
 void softmax_row(float* probs, const float* logits, int V, float* partial_max, const Kernels& k,

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <span>
 
 #include "backends/cpu/executor.h"
 #include "backends/cpu/kernels.h"
@@ -25,16 +26,33 @@ void encoder_rows(float* x, const int* tokens, const WteRow& wte_row, const floa
 void layernorm_rows(float* ln, const float* x, const float* w, const float* b, int T, int C,
                     Executor& ex);
 
-// Causal attention for the T new positions pos .. pos+T-1. Work items are
-// blocks of up to kAttentionRows consecutive rows of one head, handed out
-// head by head (zigzag_row in cpu_backend.h). atty (T, C) out; q (T, C);
-// keys_t (NH, hs, cap): key j's element (h, i) at (h * hs + i) * cap + j;
-// values (cap, C); att: scratch, attention_scratch(cap) floats per thread.
-void attention_layer(float* atty, const float* q, const float* keys_t, const float* values, int cap,
-                     int pos, int T, int NH, int C, float* att, const Kernels& k, Executor& ex);
+// One sequence's new rows for attention: positions pos .. pos+T-1 over its
+// own cache. atty (T, C) out; q (T, C); keys_t (NH, hs, cap): key j's element
+// (h, i) at (h * hs + i) * cap + j; values (cap, C).
+struct AttentionRows {
+  float* atty = nullptr;
+  const float* q = nullptr;
+  const float* keys_t = nullptr;
+  const float* values = nullptr;
+  int cap = 0;
+  int pos = 0;
+  int T = 0;
+};
 inline std::size_t attention_scratch(int cap) {
   return std::size_t(kAttentionRows) * (std::size_t(cap) + kAttentionRows);
 }
+// Causal attention for several sequences at once, each over its own cache, in
+// one parallel loop. Work items are blocks of up to kAttentionRows consecutive
+// rows of one head of one sequence, handed out sequence by sequence and head
+// by head (zigzag_row in cpu_backend.h), so each row's bits are what it gets
+// alone. att: scratch, `scratch` floats per thread (at least
+// attention_scratch() of the largest cap).
+void attention_sequences(std::span<const AttentionRows> seqs, int NH, int C, float* att,
+                         std::size_t scratch, const Kernels& k, Executor& ex);
+// One sequence: attention_sequences of {atty, q, keys_t, values, cap, pos, T},
+// with attention_scratch(cap) per thread.
+void attention_layer(float* atty, const float* q, const float* keys_t, const float* values, int cap,
+                     int pos, int T, int NH, int C, float* att, const Kernels& k, Executor& ex);
 
 // probs (V) = softmax(logits (V)), the bits of ref::softmax_forward: the
 // maximum and the exponentials in parallel, their sum in index order.

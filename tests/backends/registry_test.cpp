@@ -88,7 +88,9 @@ TEST(RegistryTest, DetailsCountThreadsInTheSingularAndThePlural) {
               ->info()
               .details;
       EXPECT_EQ(details.find("1 threads"), std::string::npos) << details;
-      EXPECT_NE(details.find(" " + threads_text(threads)), std::string::npos) << details;
+      std::string counted(1, ' ');  // (not " " + ...: GCC 12's false -Wrestrict)
+      counted += threads_text(threads);
+      EXPECT_NE(details.find(counted), std::string::npos) << details;
     }
   }
 }
@@ -119,12 +121,25 @@ TEST(RegistryTest, EveryBackendsInfoIsItsEntrys) {
   EXPECT_GE(made, 8);
 }
 
+// Bit-exact backends are batch-invariant by construction; the others say
+// whether they are (verify --batch measures what they do).
+TEST(RegistryTest, BitExactBackendsAreBatchInvariant) {
+  for (const BackendEntry& e : backend_entries()) {
+    if (e.numerics == Numerics::kBitExact) {
+      EXPECT_EQ(e.batch_invariance, BatchInvariance::kYes) << e.name;
+    }
+  }
+  EXPECT_STREQ(batch_invariance_name(BatchInvariance::kMeasured), "measured");
+}
+
 // A backend this machine cannot run (a GPU backend without a GPU, oneDNN's
 // bfloat16 on a CPU it has no bfloat16 product for) says why in one line,
 // naming itself; every GPU backend asks whether a GPU is here.
 TEST(RegistryTest, ABackendThatCannotRunHereSaysWhy) {
   for (const BackendEntry& e : backend_entries()) {
-    if (e.device == Device::kCuda) EXPECT_NE(e.available, nullptr) << e.name;
+    if (e.device == Device::kCuda) {
+      EXPECT_NE(e.available, nullptr) << e.name;
+    }
     for (Precision p : e.precisions) {
       std::string why;
       if (backend_available(e, p, &why)) continue;

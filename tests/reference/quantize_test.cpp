@@ -95,7 +95,9 @@ TEST(QuantizeTest, DequantizedModelReplacesTheFiveMatricesOnly) {
     }
     // Each dequantized value is the format's value of the float32 one.
     const float w = model->params().qkvw[5], d = q->params().qkvw[5];
-    if (f == WeightFormat::kBF16) EXPECT_EQ(d, bf16_to_float(bf16_from_float(w)));
+    if (f == WeightFormat::kBF16) {
+      EXPECT_EQ(d, bf16_to_float(bf16_from_float(w)));
+    }
     ReferenceState s32(c, 8), sq(c, 8);
     std::vector<float> l32(c.vocab_size), lq(c.vocab_size), p(c.vocab_size);
     const std::vector<int> tokens = {31373, 612, 338};
