@@ -1,0 +1,181 @@
+#include "runtime/scheduler.h"
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+namespace gpt2 {
+
+std::size_t kv_cache_bytes(const ModelConfig& c, int capacity) {
+  return 2 * std::size_t(c.num_layers) * std::size_t(capacity) * std::size_t(c.channels) *
+         sizeof(float);
+}
+
+namespace {
+
+// MemAvailable from /proc/meminfo, in bytes (0 if unknown).
+std::size_t available_memory() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  std::size_t kib = 0;
+  while (in >> key) {
+    if (key == "MemAvailable:" && in >> kib) return kib * 1024;
+    in.ignore(1 << 10, '\n');
+  }
+  return 0;
+}
+
+}  // namespace
+
+// A request in flight: its session, its tokens so far, its decisions.
+struct Scheduler::Sequence {
+  int id;
+  std::unique_ptr<Session> session;
+  std::vector<int> tokens;  // prompt, then the new tokens
+  int cached = 0;           // positions of the session's cache this sequence relies on
+  Decider decider;
+  std::vector<float> logits, probs;
+  Sequence(int id_, const Rule& rule, int V) : id(id_), decider(rule), logits(V), probs(V) {}
+};
+
+Scheduler::Scheduler(const Backend& backend, int max_batch, Mode mode)
+    : backend_(backend), max_batch_(max_batch), mode_(mode) {
+  if (max_batch < 1) {
+    throw std::invalid_argument("The batch must hold at least 1 sequence, not " +
+                                std::to_string(max_batch) + ".");
+  }
+}
+
+Scheduler::~Scheduler() = default;
+
+int Scheduler::submit(Request r) {
+  const ModelConfig& c = backend_.model().config();
+  if (r.prompt.empty()) throw std::invalid_argument("A request's prompt holds no token.");
+  if (r.n <= int(r.prompt.size()) || r.n > c.max_seq_len) {
+    throw std::invalid_argument("A request of " + std::to_string(r.prompt.size()) +
+                                " prompt tokens asks for n = " + std::to_string(r.n) +
+                                ": n must be in [" + std::to_string(r.prompt.size() + 1) + ", " +
+                                std::to_string(c.max_seq_len) + "].");
+  }
+  for (int t : r.prompt) {
+    if (t < 0 || t >= c.vocab_size) {
+      throw std::invalid_argument("Token " + std::to_string(t) + " is out of range [0, " +
+                                  std::to_string(c.vocab_size) + ").");
+    }
+  }
+  if (std::string problem = rule_problem(r.rule); !problem.empty()) {
+    throw std::invalid_argument("Bad sampling settings: " + problem + ".");
+  }
+  requests_.push_back(std::move(r));
+  generated_.emplace_back();
+  finished_.push_back(false);
+  return int(requests_.size()) - 1;
+}
+
+void Scheduler::check_memory() const {
+  if (backend_.info().device != Device::kCpu) return;
+  std::vector<int> capacities;
+  for (std::size_t i = next_; i < requests_.size(); i++) capacities.push_back(requests_[i].n - 1);
+  std::sort(capacities.rbegin(), capacities.rend());
+  const ModelConfig& c = backend_.model().config();
+  std::size_t need = 0;
+  for (std::size_t i = 0; i < capacities.size() && int(i) < max_batch_; i++) {
+    need += kv_cache_bytes(c, capacities[i]);
+  }
+  for (const auto& s : live_) need += kv_cache_bytes(c, s->session->capacity());
+  const std::size_t have = available_memory();
+  if (have > 0 && need > have) {
+    throw std::runtime_error("The batch's key/value caches need " + std::to_string(need >> 20) +
+                             " MiB at once; " + std::to_string(have >> 20) +
+                             " MiB of memory are available (a smaller --batch, or shorter "
+                             "sequences).");
+  }
+}
+
+bool Scheduler::done() const {
+  return live_.empty() && next_ == requests_.size();
+}
+
+const std::vector<int>& Scheduler::generated(int id) const {
+  return generated_.at(std::size_t(id));
+}
+bool Scheduler::finished(int id) const {
+  return finished_.at(std::size_t(id));
+}
+int Scheduler::live() const {
+  return int(live_.size());
+}
+int Scheduler::waiting() const {
+  return int(requests_.size() - next_);
+}
+long Scheduler::steps() const {
+  return steps_;
+}
+
+std::vector<int> Scheduler::step() {
+  const int V = backend_.model().config().vocab_size;
+  // Join: a kept session that is large enough (the smallest such), else a new one.
+  while (int(live_.size()) < max_batch_ && next_ < requests_.size()) {
+    const int id = int(next_++);
+    const Request& r = requests_[id];
+    auto seq = std::make_unique<Sequence>(id, r.rule, V);
+    const int capacity = r.n - 1;
+    auto fits = std::find_if(idle_.begin(), idle_.end(),
+                             [&](const auto& s) { return s->capacity() >= capacity; });
+    if (fits != idle_.end()) {
+      seq->session = std::move(*fits);
+      idle_.erase(fits);
+    } else {
+      seq->session = backend_.open_session(capacity);
+    }
+    seq->tokens = r.prompt;
+    live_.push_back(std::move(seq));
+  }
+  std::vector<int> done_now;
+  if (live_.empty()) return done_now;
+  std::vector<SequenceStep> steps;
+  steps.reserve(live_.size());
+  for (const auto& s : live_) {
+    const int pos = mode_ == Mode::kRecompute ? 0 : s->cached;
+    steps.push_back(
+        {s->session.get(), std::span<const int>(s->tokens).subspan(pos), pos, s->logits, s->probs});
+  }
+  backend_.forward_batch(steps);
+  steps_++;
+  for (auto it = live_.begin(); it != live_.end();) {
+    Sequence& s = **it;
+    const Request& r = requests_[s.id];
+    s.cached = int(s.tokens.size());
+    StepView view;
+    view.step = int(generated_[s.id].size());
+    view.decision = s.decider.next(s.logits, s.probs);
+    view.logits = s.logits;
+    view.probs = s.probs;
+    const Next next = r.on_step ? r.on_step(view) : Next::kContinue;
+    const int token =
+        std::size_t(view.step) < r.forced.size() ? r.forced[view.step] : view.decision.token;
+    s.tokens.push_back(token);
+    generated_[s.id].push_back(token);
+    if (next == Next::kStop || int(s.tokens.size()) >= r.n) {
+      finished_[s.id] = true;
+      done_now.push_back(s.id);
+      idle_.push_back(std::move(s.session));
+      it = live_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // Keep at most max_batch sessions for reuse: the largest.
+  std::sort(idle_.begin(), idle_.end(),
+            [](const auto& a, const auto& b) { return a->capacity() < b->capacity(); });
+  if (int(idle_.size()) > max_batch_) idle_.erase(idle_.begin(), idle_.end() - max_batch_);
+  return done_now;
+}
+
+void Scheduler::run() {
+  while (!done()) step();
+}
+
+}  // namespace gpt2

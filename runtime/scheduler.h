@@ -1,0 +1,89 @@
+// The batch scheduler: requests run together, at most max_batch sequences in
+// flight, each step advancing every live sequence by one token through one
+// Backend::forward_batch call. A sequence that finishes (its n reached, or its
+// callback says stop) leaves at once, and a waiting request joins at the next
+// step, its prompt run in the same call as the others' decodes (continuous
+// batching). Each request keeps its own decision state (the rule's seeded
+// sampler) and callback, so it gets exactly the tokens generate() gives it
+// alone on a batch-invariant backend (registry.h), whatever else runs beside it.
+//
+// The server to come drives one of these from its request threads through a
+// queue; the scheduler itself is single-threaded: submit() and step() from one
+// thread (its backend's rule: one user at a time).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "backends/backend.h"
+#include "runtime/decide.h"
+#include "runtime/generate.h"
+
+namespace gpt2 {
+
+struct Request {
+  std::vector<int> prompt;  // 1 to n - 1 tokens, each in [0, V)
+  int n = 0;                // complete until the sequence holds n tokens (<= max_seq_len)
+  Rule rule = Rule::kMedian;
+  // Sees each step as generate() shows it (the decision, the logits and
+  // probabilities) and may end the request there (the step's token is kept).
+  StepCallback on_step;
+  // Teacher forcing, as generate()'s `forced`: forced[s] is appended at step s.
+  std::vector<int> forced;
+};
+
+// The bytes of one sequence's key/value cache at `capacity` positions (float32
+// keys and values of every layer): what a batch's sequences hold in memory.
+std::size_t kv_cache_bytes(const ModelConfig& config, int capacity);
+
+class Scheduler {
+ public:
+  // mode: kv-cache (a prompt once, then one token per step) or recompute (the
+  // whole sequence at every step, the lab's). Throws std::invalid_argument for
+  // max_batch < 1.
+  Scheduler(const Backend& backend, int max_batch, Mode mode = Mode::kKvCache);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a request; returns its id (0, 1, ... in submission order). Throws
+  // std::invalid_argument, naming what is wrong, for an empty prompt, n out of
+  // [prompt + 1, max_seq_len] or a token outside the vocabulary.
+  int submit(Request request);
+  // Throws std::runtime_error "The batch's key/value caches need X MiB at
+  // once; Y MiB of memory are available." when the max_batch largest caches of
+  // the requests submitted so far would not fit in this machine's available
+  // memory (CPU backends; a GPU backend's session checks its device's).
+  void check_memory() const;
+
+  // One step: waiting requests join while fewer than max_batch are live, every
+  // live sequence advances by one token, those that finish leave. Returns the
+  // ids that finished in it. A callback's exception ends the step and reaches
+  // the caller.
+  std::vector<int> step();
+  void run();  // steps until nothing is waiting or live
+  bool done() const;
+
+  // The new tokens of a request so far (all of them once finished()).
+  const std::vector<int>& generated(int id) const;
+  bool finished(int id) const;
+  int live() const;
+  int waiting() const;
+  long steps() const;  // forward_batch calls so far
+
+ private:
+  struct Sequence;
+  const Backend& backend_;
+  int max_batch_;
+  Mode mode_;
+  std::vector<Request> requests_;
+  std::vector<std::vector<int>> generated_;
+  std::vector<bool> finished_;
+  std::size_t next_ = 0;  // the first request not yet joined
+  std::vector<std::unique_ptr<Sequence>> live_;
+  std::vector<std::unique_ptr<Session>> idle_;  // sessions kept for the next requests
+  long steps_ = 0;
+};
+
+}  // namespace gpt2
