@@ -42,9 +42,9 @@ struct Scheduler::Sequence {
 
 Scheduler::Scheduler(const Backend& backend, int max_batch, Mode mode)
     : backend_(backend), max_batch_(max_batch), mode_(mode) {
-  if (max_batch < 1) {
-    throw std::invalid_argument("The batch must hold at least 1 sequence, not " +
-                                std::to_string(max_batch) + ".");
+  if (max_batch < 1 || max_batch > kMaxBatch) {
+    throw std::invalid_argument("A batch of " + std::to_string(max_batch) +
+                                " sequences is outside [1, " + std::to_string(kMaxBatch) + "].");
   }
 }
 
@@ -74,21 +74,30 @@ int Scheduler::submit(Request r) {
   return int(requests_.size()) - 1;
 }
 
-void Scheduler::check_memory() const {
-  if (backend_.info().device != Device::kCpu) return;
+std::size_t Scheduler::peak_cache_bytes() const {
   std::vector<int> capacities;
   for (std::size_t i = next_; i < requests_.size(); i++) capacities.push_back(requests_[i].n - 1);
   std::sort(capacities.rbegin(), capacities.rend());
   const ModelConfig& c = backend_.model().config();
   std::size_t need = 0;
-  for (std::size_t i = 0; i < capacities.size() && int(i) < max_batch_; i++) {
+  const std::size_t joining = max_batch_ - std::min<std::size_t>(live_.size(), max_batch_);
+  for (std::size_t i = 0; i < capacities.size() && i < joining; i++) {
     need += kv_cache_bytes(c, capacities[i]);
   }
   for (const auto& s : live_) need += kv_cache_bytes(c, s->session->capacity());
-  const std::size_t have = available_memory();
-  if (have > 0 && need > have) {
+  return need;
+}
+
+void Scheduler::check_memory() const {
+  check_memory(available_memory());
+}
+
+void Scheduler::check_memory(std::size_t available) const {
+  if (backend_.info().device != Device::kCpu || available == 0) return;
+  const std::size_t need = peak_cache_bytes();
+  if (need > available) {
     throw std::runtime_error("The batch's key/value caches need " + std::to_string(need >> 20) +
-                             " MiB at once; " + std::to_string(have >> 20) +
+                             " MiB at once; " + std::to_string(available >> 20) +
                              " MiB of memory are available (a smaller --batch, or shorter "
                              "sequences).");
   }

@@ -22,6 +22,9 @@
 
 namespace gpt2 {
 
+// The most sequences a scheduler runs at once: more is a typo.
+inline constexpr int kMaxBatch = 1024;
+
 struct Request {
   std::vector<int> prompt;  // 1 to n - 1 tokens, each in [0, V)
   int n = 0;                // complete until the sequence holds n tokens (<= max_seq_len)
@@ -41,7 +44,7 @@ class Scheduler {
  public:
   // mode: kv-cache (a prompt once, then one token per step) or recompute (the
   // whole sequence at every step, the lab's). Throws std::invalid_argument for
-  // max_batch < 1.
+  // max_batch outside [1, kMaxBatch].
   Scheduler(const Backend& backend, int max_batch, Mode mode = Mode::kKvCache);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -56,6 +59,11 @@ class Scheduler {
   // the requests submitted so far would not fit in this machine's available
   // memory (CPU backends; a GPU backend's session checks its device's).
   void check_memory() const;
+  // The same against `available` bytes.
+  void check_memory(std::size_t available) const;
+  // The bytes of key/value caches held at once at most: those of the sequences
+  // in flight and the max_batch largest of those waiting.
+  std::size_t peak_cache_bytes() const;
 
   // One step: waiting requests join while fewer than max_batch are live, every
   // live sequence advances by one token, those that finish leave. Returns the

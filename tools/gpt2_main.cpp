@@ -9,8 +9,10 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -25,6 +27,7 @@
 #include "runtime/decide.h"
 #include "runtime/generate.h"
 #include "runtime/model_source.h"
+#include "runtime/scheduler.h"
 #include "runtime/stop_strings.h"
 #include "runtime/token_list.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -60,8 +63,12 @@ struct Options {
   enum class Command { kGenerate, kEncode, kDecode } command = Command::kGenerate;
   std::vector<std::string> token_texts;  // the prompt's token ids
   std::vector<std::string> decode_ids;   // decode's token ids
-  bool text_mode = false;                // --prompt given
+  bool text_mode = false;                // --prompt or --prompt-file given
   std::string prompt_text;
+  std::string prompts_file;  // --prompts: token ids, a prompt a line
+  std::string prompt_file;   // --prompt-file: text, a prompt a line
+  bool batch_given = false;
+  int batch = 16;
   std::string model_spec = "default";
   bool n_given = false;
   int n = 0;
@@ -104,6 +111,20 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
   app.add_option("tokens", o.token_texts, "Prompt token ids, each in [0, vocab size)");
   CLI::Option* prompt_opt =
       app.add_option("--prompt", o.prompt_text, "Prompt text, or - to read it from stdin");
+  app.add_option("--prompts", o.prompts_file,
+                 "Complete several prompts in one batch: a file of one prompt a line, its token "
+                 "ids as the positional arguments take them; prints '<line>: <new ids>' per "
+                 "prompt, in the file's order");
+  CLI::Option* prompt_file_opt = app.add_option(
+      "--prompt-file", o.prompt_file,
+      "Complete several texts in one batch: a file of one text a line; prints '<line>: "
+      "<continuation>' per text, in order, with \\, newline and carriage return written as "
+      "\\\\, \\n and \\r");
+  CLI::Option* batch_opt =
+      app.add_option("--batch", o.batch,
+                     "With --prompts or --prompt-file: sequences in flight at once (1 to " +
+                         std::to_string(kMaxBatch) + ")")
+          ->capture_default_str();
   app.add_option("--model", o.model_spec,
                  "Checkpoint (llm.c .bin, Hugging Face .safetensors or a folder with "
                  "model.safetensors), synthetic:<preset>[:seed=N], or default: "
@@ -154,7 +175,8 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
   o.command = encode->parsed()   ? Options::Command::kEncode
               : decode->parsed() ? Options::Command::kDecode
                                  : Options::Command::kGenerate;
-  o.text_mode = prompt_opt->count() > 0;
+  o.text_mode = prompt_opt->count() > 0 || prompt_file_opt->count() > 0;
+  o.batch_given = batch_opt->count() > 0;
   o.n_given = n_opt->count() > 0;
   o.sampling_flags = t_opt->count() || k_opt->count() || p_opt->count() || s_opt->count();
   return std::nullopt;
@@ -247,6 +269,18 @@ Settings check_settings(const Options& o) {
   s.spec = backend_spec(o.backend_name, *precision, o.threads);
   if (o.text_mode && !o.token_texts.empty()) {
     throw UsageError("Give either token ids or --prompt, not both.");
+  }
+  if (!o.prompts_file.empty() && (o.text_mode || !o.token_texts.empty())) {
+    throw UsageError("--prompts takes the place of the token ids, --prompt and --prompt-file.");
+  }
+  if (!o.prompt_file.empty() && !o.prompt_text.empty()) {
+    throw UsageError("Give either --prompt or --prompt-file, not both.");
+  }
+  const bool batched = !o.prompts_file.empty() || !o.prompt_file.empty();
+  if (o.batch_given && !batched) throw UsageError("--batch goes with --prompts or --prompt-file.");
+  if (o.batch < 1 || o.batch > kMaxBatch) {
+    throw UsageError("--batch " + std::to_string(o.batch) + " is outside [1, " +
+                     std::to_string(kMaxBatch) + "].");
   }
   if (!o.text_mode && (!o.stops.empty() || o.ignore_eos || o.echo)) {
     throw UsageError("--stop, --ignore-eos and --echo go with --prompt.");
@@ -355,6 +389,17 @@ void print_setup(const Loaded& l, const Settings& s, std::size_t prompt_tokens) 
             << " prompt tokens, n = " << l.n << "\n";
 }
 
+// -v with a batch: the model, the backend and the batch, on stderr.
+void print_batch_setup(const Backend& b, const Model& model, const Settings& s, std::size_t prompts,
+                       int batch) {
+  const BackendInfo& info = b.info();
+  std::cerr << "model " << model.name() << ", backend " << info.name << " ("
+            << numerics_name(info.numerics) << ", " << precision_name(info.precision) << ", "
+            << threads_text(info.threads) << "), mode " << mode_name(s.mode) << ", rule "
+            << rule_name(s.rule) << ", " << prompts << " prompts, at most " << batch
+            << " at once\n";
+}
+
 // The lab's output: each new token id on its own line as soon as it is chosen.
 // Returns the number of new tokens.
 int complete_token_ids(Loaded& l, const Settings& s, const std::vector<int>& prompt) {
@@ -387,6 +432,135 @@ int complete_text(Loaded& l, const Settings& s, const Options& o, const PromptIn
   write_out(stops.finish());
   if (::isatty(1)) write_out("\n");
   return generated;
+}
+
+// --prompts and --prompt-file: the file's lines (a last empty one, after the
+// final newline, is not a line), at most 16 MiB of it.
+std::vector<std::string> read_lines(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) throw UsageError(path + ": cannot open: " + std::strerror(errno) + ".");
+  const std::string text = read_all(f, kMaxEncodeBytes);
+  std::fclose(f);
+  if (text.size() > kMaxEncodeBytes) {
+    throw UsageError(path + " holds more than 16 MiB: split it into several files.");
+  }
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  if (lines.empty()) throw UsageError(path + " holds no prompt.");
+  return lines;
+}
+
+// A text on one line: backslash, newline and carriage return as \\, \n, \r.
+std::string one_line(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// One line of a batch: its prompt, its length, and what it prints.
+struct BatchLine {
+  std::vector<int> prompt;
+  int n = 0;
+  std::string out;  // the text, or the new token ids
+  std::optional<DecodeStream> stream;
+  std::optional<StopStrings> stops;
+};
+
+// gpt2 --prompts FILE or --prompt-file FILE: every line checked and encoded
+// before any work, then all of them through one scheduler (at most --batch at
+// once), each line printed as '<line>: ...' once it and every line before it
+// are complete, in the file's order: each what gpt2 prints for it alone.
+int run_batch(const Options& o) {
+  const Settings settings = check_settings(o);
+  const bool text = !o.prompt_file.empty();
+  const std::string& path = text ? o.prompt_file : o.prompts_file;
+  const std::vector<std::string> raw = read_lines(path);
+  std::shared_ptr<const Model> model = open_model(o.model_spec, &std::cerr);
+  const ModelConfig& cfg = model->config();
+  std::optional<Tokenizer> tokenizer;
+  if (text) tokenizer = Tokenizer::load_default();
+  std::vector<BatchLine> lines(raw.size());
+  std::vector<std::size_t> cut;  // lines whose --max-new the context cuts
+  for (std::size_t i = 0; i < raw.size(); i++) {
+    BatchLine& l = lines[i];
+    try {
+      if (text) {
+        l.prompt = tokenizer->encode(raw[i], special_tokens(o));
+        if (l.prompt.empty()) l.prompt = {kEndOfTextToken};
+      } else {
+        l.prompt = parse_token_ids(raw[i]);
+        if (l.prompt.empty()) throw UsageError("no token.");
+      }
+      l.n = sequence_length(o, cfg, l.prompt);
+    } catch (const std::exception& e) {  // a bad line: named, before any work
+      throw UsageError(path + ":" + std::to_string(i + 1) + ": " + e.what());
+    }
+    if (text && !o.n_given && long(l.prompt.size()) + o.max_new > l.n) cut.push_back(i + 1);
+    if (text) {
+      l.stream.emplace(*tokenizer);
+      l.stops.emplace(o.stops);
+      if (o.echo) l.out = raw[i];
+    }
+  }
+  auto backend = make_backend(model, settings.spec);
+  Scheduler scheduler(*backend, o.batch, settings.mode);
+  for (BatchLine& l : lines) {
+    Request r;
+    r.prompt = l.prompt;
+    r.n = l.n;
+    r.rule = settings.rule;
+    r.on_step = [&l, text, &o](const StepView& step) {
+      const int token = step.decision.token;
+      if (!text) {
+        l.out += (l.out.empty() ? "" : " ") + std::to_string(token);
+        return Next::kContinue;
+      }
+      if (token == kEndOfTextToken && !o.ignore_eos) return Next::kStop;
+      l.out += l.stops->add(l.stream->push(token));
+      return l.stops->stopped() ? Next::kStop : Next::kContinue;
+    };
+    scheduler.submit(std::move(r));
+  }
+  scheduler.check_memory();
+  if (!cut.empty()) {
+    std::string which;
+    for (std::size_t i = 0; i < cut.size() && i < 8; i++)
+      which += (i ? ", " : "") + std::to_string(cut[i]);
+    std::fprintf(stderr,
+                 "gpt2: the model's context (%d tokens) leaves room for fewer than --max-new %d "
+                 "new tokens after the prompt of line%s %s%s.\n",
+                 cfg.max_seq_len, o.max_new, cut.size() > 1 ? "s" : "", which.c_str(),
+                 cut.size() > 8 ? ", ..." : "");
+  }
+  if (o.verbose) print_batch_setup(*backend, *model, settings, lines.size(), o.batch);
+  std::size_t printed = 0;
+  while (!scheduler.done()) {
+    scheduler.step();
+    for (; printed < lines.size() && scheduler.finished(int(printed)); printed++) {
+      BatchLine& l = lines[printed];
+      if (text) {
+        l.out += l.stops->add(l.stream->flush());
+        l.out += l.stops->finish();
+      }
+      write_out(std::to_string(printed + 1) + ": " + (text ? one_line(l.out) : l.out) + "\n");
+    }
+  }
+  return 0;
 }
 
 // gpt2 [options] TOKEN... or --prompt TEXT: check, read the prompt, load,
@@ -436,6 +610,9 @@ int main(int argc, char** argv) {
       case Options::Command::kDecode:
         return run_decode(options);
       case Options::Command::kGenerate:
+        if (!options.prompts_file.empty() || !options.prompt_file.empty()) {
+          return run_batch(options);
+        }
         return run_generate(options);
     }
   } catch (const std::exception& e) {  // UsageError included: its message as it is

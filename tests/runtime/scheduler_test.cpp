@@ -167,20 +167,25 @@ TEST(SchedulerTest, BadRequestsAndBatchesAreOneLine) {
 TEST(SchedulerTest, ABatchWhoseCachesDoNotFitIsRefusedBeforeAnyWork) {
   auto b = make_backend(test::tiny_model(), backend_spec("reference"));
   const ModelConfig& c = test::tiny_model()->config();
-  EXPECT_EQ(kv_cache_bytes(c, 1023), 2u * c.num_layers * 1023 * c.channels * 4);
-  // 1 MiB a sequence (the tiny model at 1023 positions): 2^16 of them, 64 GiB.
-  const int many = 1 << 16;
-  Scheduler s(*b, many);
-  for (int i = 0; i < many; i++) s.submit({{1}, 1024, Rule::kGreedy, {}, {}});
+  const std::size_t one = kv_cache_bytes(c, 1023);
+  EXPECT_EQ(one, 2u * c.num_layers * 1023 * c.channels * 4);  // about 1 MiB
+  Scheduler s(*b, 8);
+  for (int i = 0; i < 20; i++) s.submit({{1}, i < 10 ? 1024 : 3, Rule::kGreedy, {}, {}});
+  // At most 8 at once: the 8 largest.
+  EXPECT_EQ(s.peak_cache_bytes(), 8 * one);
+  s.check_memory(8 * one);
   try {
-    s.check_memory();
-    FAIL() << "64 GiB of caches accepted";
+    s.check_memory(8 * one - 1);
+    FAIL() << "accepted";
   } catch (const std::runtime_error& e) {
     EXPECT_EQ(
-        std::string(e.what()).rfind("The batch's key/value caches need 65472 MiB at once; ", 0), 0u)
+        std::string(e.what()).rfind("The batch's key/value caches need 7 MiB at once; 7 MiB", 0),
+        0u)
         << e.what();
   }
   EXPECT_EQ(s.steps(), 0);
+  EXPECT_NO_THROW(s.check_memory());  // this machine's memory holds 8 MiB
+  EXPECT_THROW(Scheduler(*b, kMaxBatch + 1), std::invalid_argument);
 }
 
 }  // namespace
