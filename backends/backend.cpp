@@ -67,10 +67,19 @@ std::string threads_text(int threads) {
 }
 
 std::string spec_label(const BackendSpec& spec) {
+  // (Appended piece by piece: "x" + string makes GCC 12 warn falsely, -Wrestrict.)
   std::string label = spec.backend;
-  if (spec.precision != Precision::kFloat32)
-    label += std::string(" ") + precision_name(spec.precision);
-  return label + " " + threads_text(spec.threads);
+  if (spec.precision != Precision::kFloat32) {
+    label += ' ';
+    label += precision_name(spec.precision);
+  }
+  label += ' ';
+  label += threads_text(spec.threads);
+  if (spec.batch != 1) {
+    label += " batch ";
+    label += std::to_string(spec.batch);
+  }
+  return label;
 }
 
 void check_batch_steps(const ModelConfig& config, std::span<const SequenceStep> steps) {

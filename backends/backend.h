@@ -92,10 +92,13 @@ struct BackendSpec {
   Precision precision = Precision::kFloat32;
   int threads = 1;                 // CPU threads (GPU backends: the host thread that drives them)
   std::vector<int> devices = {0};  // GPU backends: the CUDA devices to run on
+  // Sequences advanced together per step (runtime/scheduler.h): how a run
+  // uses the backend, not how it is made (make_backend() ignores it).
+  int batch = 1;
   bool operator==(const BackendSpec&) const = default;
 };
-// "pthreads int8w 4 threads", "onednn bfloat16 2 threads", "cuda": as progress
-// lines and messages name a configuration.
+// "pthreads int8w 4 threads", "onednn bfloat16 2 threads batch 8": as
+// progress lines and messages name a configuration.
 std::string spec_label(const BackendSpec& spec);
 
 // What a backend is, once made: its registry entry's name, numerics and device

@@ -11,6 +11,7 @@
 #include "backends/registry.h"
 #include "harness/report.h"
 #include "runtime/backend_specs.h"
+#include "runtime/scheduler.h"
 
 namespace gpt2 {
 
@@ -78,9 +79,10 @@ const GpuCeilings* gpu_ceilings_of(const Measurement& m, const std::vector<GpuCe
   return nullptr;
 }
 
-// The bandwidth and the peak that bound measurement m; value 0 when unknown.
-std::pair<RowCeiling, RowCeiling> ceilings_of(const Measurement& m, const Ceilings& cpu,
-                                              const std::vector<GpuCeilings>& gpus) {
+}  // namespace
+
+std::pair<RowCeiling, RowCeiling> row_ceilings(const Measurement& m, const Ceilings& cpu,
+                                               const std::vector<GpuCeilings>& gpus) {
   const bool bf16 = m.precision == Precision::kBFloat16;
   if (m.info.device == Device::kCuda) {
     const GpuCeilings* g = gpu_ceilings_of(m, gpus);
@@ -99,18 +101,19 @@ std::pair<RowCeiling, RowCeiling> ceilings_of(const Measurement& m, const Ceilin
   return {bandwidth, {"compute", "fp32 FMA peak", "GFLOP/s", point->fp32_fma_gflops}};
 }
 
-}  // namespace
-
 void apply_ceilings(const Ceilings& ceilings, const std::vector<GpuCeilings>& gpu_ceilings,
                     const ModelConfig& config, const Workload& w,
                     std::vector<Measurement>& measurements) {
   for (Measurement& m : measurements) {
     m.ceiling = {};
     if (m.stats.median <= 0 || m.info.numerics == Numerics::kNone) continue;
-    const auto [bandwidth, peak] = ceilings_of(m, ceilings, gpu_ceilings);
+    const auto [bandwidth, peak] = row_ceilings(m, ceilings, gpu_ceilings);
     if (peak.value <= 0 || bandwidth.value <= 0) continue;  // not measured here
-    const double bytes = w.new_tokens() * weight_bytes_per_forward(config, m.precision);
-    const double flops = w.flops(m.mode, config);
+    // Each step reads every weight once, whatever its batch (measurements from
+    // before the batch axis counted a step per new token).
+    const double steps = m.steps > 0 ? double(m.steps) : double(w.new_tokens());
+    const double bytes = steps * weight_bytes_per_forward(config, m.precision);
+    const double flops = m.flops_per_run > 0 ? m.flops_per_run : w.flops(m.mode, config);
     const double memory_s = bytes / (bandwidth.value * 1e9);
     const double compute_s = flops / (peak.value * 1e9);
     RowCeiling c = memory_s >= compute_s ? bandwidth : peak;
@@ -176,6 +179,32 @@ const char* check_name(Check c) {
   return "?";
 }
 
+Workload batched_workload(const Workload& w, int batch) {
+  Workload out = w;
+  if (batch <= 1 || w.prompts.empty()) return out;
+  out.prompts.clear();
+  const std::size_t sequences = std::max(std::size_t(batch), w.prompts.size());
+  for (std::size_t i = 0; i < sequences; i++)
+    out.prompts.push_back(w.prompts[i % w.prompts.size()]);
+  return out;
+}
+
+void check_cache_memory(const Backend& backend, const Workload& w, int batch) {
+  if (backend.info().device != Device::kCpu) return;
+  std::vector<int> capacities;
+  for (const Prompt& p : w.prompts) capacities.push_back(p.n - 1);
+  std::sort(capacities.rbegin(), capacities.rend());
+  std::size_t need = 0;
+  for (std::size_t i = 0; i < capacities.size() && int(i) < batch; i++) {
+    need += kv_cache_bytes(backend.model().config(), capacities[i]);
+  }
+  if (const std::size_t have = available_memory(); have > 0 && need > have) {
+    throw std::runtime_error("A batch of " + std::to_string(batch) + " sequences needs " +
+                             std::to_string(need >> 20) + " MiB of key/value caches; " +
+                             std::to_string(have >> 20) + " MiB of memory are available.");
+  }
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -200,18 +229,31 @@ std::optional<std::vector<const GoldenStep*>> golden_steps(const GoldenFile* gol
 // interleave the runs of several configurations.
 class ConfigRun {
  public:
-  ConfigRun(const Backend& backend, Mode mode, const Workload& w, int reps,
+  // batch 1: each of the workload's prompts alone, one after another; more:
+  // batched_workload()'s sequences through one scheduler, `batch` at a time.
+  ConfigRun(const Backend& backend, Mode mode, const Workload& w, int batch, int reps,
             const GoldenFile* goldens,
             const std::map<std::string, std::vector<int>>* expected_tokens, std::string label)
-      : backend_(backend), mode_(mode), w_(w), reps_(reps), label_(std::move(label)) {
+      : backend_(backend),
+        mode_(mode),
+        w_(batched_workload(w, batch)),
+        batch_(batch),
+        reps_(reps),
+        label_(std::move(label)) {
     m_.backend = backend.info().name;
     m_.precision = backend.info().precision;
     m_.info = backend.info();
     m_.threads = backend.info().threads;
     m_.mode = mode;
+    m_.batch = batch;
+    m_.sequences = int(w_.prompts.size());
     logits_known_ = backend.info().numerics == Numerics::kBitExact;
-    for (const Prompt& p : w.prompts) {
-      sessions_.push_back(backend.open_session(p.n - 1));
+    if (batch > 1) {
+      scheduler_ = std::make_unique<Scheduler>(backend, batch, mode);
+      check_cache_memory(backend, w_, batch);
+    }
+    for (const Prompt& p : w_.prompts) {
+      if (batch == 1) sessions_.push_back(backend.open_session(p.n - 1));
       auto steps = golden_steps(goldens, p);
       std::optional<std::vector<int>> tokens;
       if (steps) {
@@ -247,9 +289,12 @@ class ConfigRun {
     if (m_.stats.median > 0) {
       const ModelConfig& c = backend_.model().config();
       m_.tokens_per_second = w_.new_tokens() / m_.stats.median;
+      m_.tokens_per_second_per_sequence =
+          m_.tokens_per_second / std::min(batch_, int(w_.prompts.size()));
       m_.positions_per_second = double(w_.positions(mode_)) / m_.stats.median;
+      m_.ms_per_step = 1e3 * m_.stats.median / double(m_.steps);
       m_.weights_gb_per_second =
-          w_.new_tokens() * weight_bytes_per_forward(c, m_.precision) / m_.stats.median / 1e9;
+          double(m_.steps) * weight_bytes_per_forward(c, m_.precision) / m_.stats.median / 1e9;
       m_.flops_per_run = w_.flops(mode_, c);
       m_.gflop_per_second = m_.flops_per_run / m_.stats.median / 1e9;
     }
@@ -263,7 +308,9 @@ class ConfigRun {
                (timed ? "run " + std::to_string(m_.samples.size() + 1) + "/" + std::to_string(reps_)
                       : std::string("warm-up")));
     }
+    if (batch_ > 1) return run_batched(timed);
     double seconds = 0;
+    m_.steps = w_.new_tokens();  // one forward pass per new token
     for (std::size_t i = 0; i < w_.prompts.size(); i++) {
       const Prompt& p = w_.prompts[i];
       std::vector<int> got;
@@ -285,9 +332,43 @@ class ConfigRun {
     if (timed) m_.samples.push_back(seconds);
   }
 
+  // Every sequence submitted, then the scheduler run to the end: the time of
+  // the whole batch.
+  void run_batched(bool timed) {
+    const bool check = !timed && logits_known_;
+    std::vector<int> ids;
+    for (std::size_t i = 0; i < w_.prompts.size(); i++) {
+      const Prompt& p = w_.prompts[i];
+      Request r;
+      r.prompt = p.tokens;
+      r.n = p.n;
+      r.rule = w_.rule;
+      if (check) {
+        r.on_step = [this, i](const StepView& s) {
+          if (logits_hash(s.logits) != (*golden_[i])[s.step]->logits_hash) logits_ok_ = false;
+          return Next::kContinue;
+        };
+      }
+      ids.push_back(scheduler_->submit(std::move(r)));
+    }
+    const long steps_before = scheduler_->steps();
+    const auto t0 = Clock::now();
+    scheduler_->run();
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    m_.steps = scheduler_->steps() - steps_before;
+    for (std::size_t i = 0; i < ids.size(); i++) {
+      const std::vector<int>& got = scheduler_->generated(ids[i]);
+      if (tokens_known_ && got != *expected_[i]) tokens_ok_ = false;
+      m_.generated[w_.prompts[i].id] = got;
+    }
+    if (timed) m_.samples.push_back(seconds);
+  }
+
   const Backend& backend_;
   Mode mode_;
-  const Workload& w_;
+  const Workload w_;  // the sequences of one run
+  int batch_;
+  std::unique_ptr<Scheduler> scheduler_;  // batch > 1
   int reps_;
   std::string label_;
   std::vector<std::unique_ptr<Session>> sessions_;
@@ -310,7 +391,7 @@ Measurement measure(const Backend& backend, Mode mode, const Workload& w, int re
                     const GoldenFile* goldens,
                     const std::map<std::string, std::vector<int>>* expected_tokens,
                     const ProgressFn& progress, const std::string& label) {
-  ConfigRun run(backend, mode, w, reps, goldens, expected_tokens, label);
+  ConfigRun run(backend, mode, w, 1, reps, goldens, expected_tokens, label);
   run_back_to_back(run, progress);
   return run.finish();
 }
@@ -383,8 +464,10 @@ class SweepGroups {
 
  private:
   PreparedRun prepare(const BackendSpec& spec, Mode mode, const Measurement* reference) {
-    const std::string label = backend_label(spec.backend, spec.precision) + " " +
-                              threads_text(spec.threads) + " " + mode_name(mode);
+    const std::string label =
+        backend_label(spec.backend, spec.precision) + " " + threads_text(spec.threads) +
+        (spec.batch == 1 ? std::string() : " batch " + std::to_string(spec.batch)) + " " +
+        mode_name(mode);
     if (progress_) progress_(label + ": preparing the weights");
     PreparedRun p;
     const auto t0 = Clock::now();
@@ -393,9 +476,9 @@ class SweepGroups {
     // Without goldens, a float32 row must give the float32 reference's
     // tokens; other precisions' tokens are then unknown.
     const bool float32 = spec.precision == Precision::kFloat32;
-    p.run =
-        std::make_unique<ConfigRun>(*p.backend, mode, w_, w_.reps, o_.goldens_for(spec.precision),
-                                    reference && float32 ? &reference->generated : nullptr, label);
+    p.run = std::make_unique<ConfigRun>(
+        *p.backend, mode, w_, spec.batch, w_.reps, o_.goldens_for(spec.precision),
+        reference && float32 ? &reference->generated : nullptr, label);
     return p;
   }
 
@@ -419,17 +502,22 @@ std::vector<std::vector<BackendSpec>> spec_groups(const std::vector<BackendSpec>
   std::vector<std::vector<BackendSpec>> groups;
   for (const BackendSpec& spec : specs) {
     if (spec.backend == "reference") continue;
-    if (groups.empty() || groups.back().front().backend != spec.backend ||
-        groups.back().front().precision != spec.precision) {
-      groups.emplace_back();
+    auto same = [&](const std::vector<BackendSpec>& g) {
+      return g.front().backend == spec.backend && g.front().precision == spec.precision &&
+             g.front().batch == spec.batch;
+    };
+    auto it = std::find_if(groups.begin(), groups.end(), same);
+    if (it == groups.end()) {
+      groups.push_back({spec});
+    } else {
+      it->push_back(spec);
     }
-    groups.back().push_back(spec);
   }
   return groups;
 }
 
-// Speedups over 1 thread of the same backend, precision and mode, and over
-// the serial reference in the same mode; the failures (bfloat16 is not
+// Speedups over 1 thread of the same backend, precision, batch and mode, and
+// (in tokens/s) over the serial reference in the same mode; the failures (bfloat16 is not
 // float32: its tokens are shown, not required to match; bf16w and int8w must
 // give their own goldens' tokens); the fastest step.
 void compare_rows(const Workload& w, SweepResult& result) {
@@ -437,11 +525,15 @@ void compare_rows(const Workload& w, SweepResult& result) {
   for (Measurement& m : result.measurements) {
     for (const Measurement& base : result.measurements) {
       if (base.mode != m.mode || base.stats.median <= 0) continue;
-      if (base.backend == m.backend && base.precision == m.precision && base.threads == 1) {
+      if (base.backend == m.backend && base.precision == m.precision && base.batch == m.batch &&
+          base.threads == 1) {
         m.speedup_vs_1thread = base.stats.median / m.stats.median;
         m.efficiency = m.speedup_vs_1thread / m.threads;
       }
-      if (base.backend == "reference") m.speedup_vs_reference = base.stats.median / m.stats.median;
+      // Throughput against the reference's (at batch 1 the same as the time ratio).
+      if (base.backend == "reference" && base.tokens_per_second > 0) {
+        m.speedup_vs_reference = m.tokens_per_second / base.tokens_per_second;
+      }
     }
     const bool gated = reference_precision(m.precision);
     if ((gated && m.tokens == Check::kNo) || m.logits == Check::kNo) result.failures++;

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/backend.h"
@@ -81,6 +82,9 @@ struct Measurement {
   Precision precision = Precision::kFloat32;
   Mode mode = Mode::kRecompute;
   int threads = 1;        // the threads the backend really used
+  int batch = 1;          // sequences per step (1: each prompt alone, one after another)
+  int sequences = 0;      // sequences per run (batched_workload's)
+  long steps = 0;         // forward passes (batched steps) per run
   bool threaded = false;  // whether its backend scales with threads (registry.h): a plotted line
   BackendInfo info;
   std::vector<double> samples;  // seconds per run
@@ -90,16 +94,28 @@ struct Measurement {
   double pack_seconds = 0;                            // backend preparation (not timed in samples)
   std::map<std::string, std::vector<int>> generated;  // prompt id -> new tokens (last run)
   // Derived, relative to other measurements of the sweep (0 when unknown).
-  double tokens_per_second = 0;
-  double positions_per_second = 0;   // Workload::positions / median
-  double weights_gb_per_second = 0;  // new tokens x weight bytes per forward / median
-  double flops_per_run = 0;          // Workload::flops
-  double gflop_per_second = 0;       // flops_per_run / median
-  RowCeiling ceiling;                // when the sweep measured the ceilings
+  double tokens_per_second = 0;               // new tokens of all sequences per second
+  double tokens_per_second_per_sequence = 0;  // tokens_per_second / the sequences in flight
+  double ms_per_step = 0;                     // median / steps
+  double positions_per_second = 0;            // Workload::positions / median
+  double weights_gb_per_second = 0;           // steps x weight bytes per forward / median
+  double flops_per_run = 0;                   // Workload::flops
+  double gflop_per_second = 0;                // flops_per_run / median
+  RowCeiling ceiling;                         // when the sweep measured the ceilings
   double speedup_vs_1thread = 0;
   double speedup_vs_reference = 0;
   double efficiency = 0;  // speedup_vs_1thread / threads
 };
+
+// The sequences of one run at a batch of `batch`: the workload's prompts,
+// taken in turn until there are at least `batch` of them (a one-prompt
+// workload: `batch` copies of it). At batch 1, the workload itself.
+Workload batched_workload(const Workload& w, int batch);
+
+// Throws std::runtime_error "A batch of 64 sequences needs X MiB of key/value
+// caches; Y MiB of memory are available." when the `batch` largest caches of
+// w's sequences do not fit in this machine's memory (CPU backends).
+void check_cache_memory(const Backend& backend, const Workload& w, int batch);
 
 struct SweepOptions {
   // The configurations (runtime/backend_specs.h), in order; the serial
@@ -130,6 +146,12 @@ struct SweepResult {
   // (none: no GPU backend, or ceilings off).
   std::vector<GpuCeilings> gpu_ceilings;
 };
+
+// The two ceilings a measurement sits under on the roofline, its bandwidth
+// and the peak its numerics can use (as apply_ceilings below chooses them);
+// value 0 for one not measured.
+std::pair<RowCeiling, RowCeiling> row_ceilings(const Measurement& m, const Ceilings& ceilings,
+                                               const std::vector<GpuCeilings>& gpu_ceilings);
 
 // Sets each measurement's ceiling: a CPU row's from `ceilings` at its thread
 // count, a GPU row's (info.device kCuda) from its GPU's in `gpu_ceilings` (the

@@ -1,6 +1,7 @@
 #include "harness/plot.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -167,6 +168,102 @@ std::string speedup_svg(const SweepResult& r, const std::string& title) {
         << "\"><title>" << name << ": " << t << " threads, " << fmt2(s) << "x</title></circle>\n";
     }
     legend(o, f, ly += 20, style, name);
+  }
+  o << "</svg>\n";
+  return o.str();
+}
+
+bool has_batch_axis(const SweepResult& r) {
+  std::set<int> batches;
+  for (const Measurement& m : r.measurements) batches.insert(m.batch);
+  return batches.size() > 1;
+}
+
+std::string batch_svg(const SweepResult& r, const std::string& title) {
+  using Series = std::vector<std::pair<int, double>>;  // (batch, tokens/s)
+  std::map<std::string, Series> lines, roofs;
+  int max_batch = 1;
+  double max_rate = 1;
+  for (const Measurement& m : r.measurements) {
+    if (m.tokens_per_second <= 0 || m.info.numerics == Numerics::kNone) continue;
+    const std::string name = label_of(m) + " " + threads_text(m.threads);
+    lines[name].push_back({m.batch, m.tokens_per_second});
+    max_batch = std::max(max_batch, m.batch);
+    max_rate = std::max(max_rate, m.tokens_per_second);
+    if (!r.ceilings || m.weights_gb_per_second <= 0 || m.gflop_per_second <= 0) continue;
+    const auto [bandwidth, peak] = row_ceilings(m, *r.ceilings, r.gpu_ceilings);
+    if (bandwidth.value <= 0 || peak.value <= 0) continue;
+    const double roof = m.tokens_per_second * std::min(bandwidth.value / m.weights_gb_per_second,
+                                                       peak.value / m.gflop_per_second);
+    roofs[name].push_back({m.batch, roof});
+    max_rate = std::max(max_rate, roof);
+  }
+  for (auto* series : {&lines, &roofs}) {
+    for (auto& [name, pts] : *series) std::sort(pts.begin(), pts.end());
+  }
+  // x: log2 of the batch; y: tokens/s from 0.
+  Frame f;
+  const double xmax = std::max(1.0, std::log2(double(max_batch)));
+  auto X = [&](int b) { return f.left + std::log2(double(b)) / xmax * f.pw(); };
+  auto Y = [&](double v) { return f.top + f.ph() - v / (max_rate * 1.05) * f.ph(); };
+  std::ostringstream o;
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << f.W << "\" height=\"" << f.H
+    << "\" viewBox=\"0 0 " << f.W << " " << f.H
+    << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+    << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    << "<text x=\"" << f.W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" << title
+    << "</text>\n";
+  for (int b = 1; b <= max_batch; b *= 2) {
+    o << "<line x1=\"" << X(b) << "\" y1=\"" << f.top << "\" x2=\"" << X(b) << "\" y2=\""
+      << f.top + f.ph() << "\" stroke=\"#eee\"/><text x=\"" << X(b) << "\" y=\""
+      << f.top + f.ph() + 16 << "\" text-anchor=\"middle\">" << b << "</text>\n";
+  }
+  for (int i = 0; i <= 5; i++) {
+    const double v = max_rate * 1.05 * i / 5;
+    o << "<line x1=\"" << f.left << "\" y1=\"" << Y(v) << "\" x2=\"" << f.left + f.pw()
+      << "\" y2=\"" << Y(v) << "\" stroke=\"#eee\"/><text x=\"" << f.left - 8 << "\" y=\""
+      << Y(v) + 4 << "\" text-anchor=\"end\">" << fmt2(v).substr(0, fmt2(v).size() - 3)
+      << "</text>\n";
+  }
+  o << "<rect x=\"" << f.left << "\" y=\"" << f.top << "\" width=\"" << f.pw() << "\" height=\""
+    << f.ph() << "\" fill=\"none\" stroke=\"#333\"/>\n"
+    << "<text x=\"" << f.left + f.pw() / 2 << "\" y=\"" << f.H - 12
+    << "\" text-anchor=\"middle\">batch (sequences per step)</text>\n"
+    << "<text x=\"16\" y=\"" << f.top + f.ph() / 2
+    << "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " << f.top + f.ph() / 2
+    << ")\">generated tokens/s</text>\n";
+  const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                          "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+  int i = 0;
+  double ly = f.top + 10;
+  auto path = [&](const Series& pts) {
+    std::string d;
+    for (auto [b, v] : pts) d += std::to_string(X(b)) + "," + std::to_string(Y(v)) + " ";
+    return d;
+  };
+  for (const auto& [name, pts] : lines) {
+    const std::string color = colors[i++ % 10];
+    o << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\" points=\""
+      << path(pts) << "\"/>\n";
+    for (auto [b, v] : pts) {
+      o << "<circle cx=\"" << X(b) << "\" cy=\"" << Y(v) << "\" r=\"3\" fill=\"" << color
+        << "\"><title>" << name << ": batch " << b << ", " << fmt2(v)
+        << " tokens/s</title></circle>\n";
+    }
+    if (auto it = roofs.find(name); it != roofs.end()) {
+      o << "<polyline fill=\"none\" stroke=\"" << color
+        << "\" stroke-width=\"1\" stroke-dasharray=\"4,3\" points=\"" << path(it->second)
+        << "\"><title>" << name << ": the roofline (bandwidth or peak)</title></polyline>\n";
+    }
+    o << "<line x1=\"" << f.W - f.right + 15 << "\" y1=\"" << ly << "\" x2=\"" << f.W - f.right + 40
+      << "\" y2=\"" << ly << "\" stroke=\"" << color << "\" stroke-width=\"2\"/><text x=\""
+      << f.W - f.right + 46 << "\" y=\"" << ly + 4 << "\">" << name << "</text>\n";
+    ly += 20;
+  }
+  if (!roofs.empty()) {
+    o << "<line x1=\"" << f.W - f.right + 15 << "\" y1=\"" << ly << "\" x2=\"" << f.W - f.right + 40
+      << "\" y2=\"" << ly << "\" stroke=\"#555\" stroke-dasharray=\"4,3\"/><text x=\""
+      << f.W - f.right + 46 << "\" y=\"" << ly + 4 << "\">dashed: each line's roofline</text>\n";
   }
   o << "</svg>\n";
   return o.str();

@@ -13,4 +13,15 @@ namespace gpt2 {
 
 std::string speedup_svg(const SweepResult& result, const std::string& title);
 
+// Whether the rows were measured at more than one batch size.
+bool has_batch_axis(const SweepResult& result);
+
+// Throughput against batch size: batch on x (doubling steps), generated
+// tokens/s on y, a line per backend, precision, mode and thread count, and
+// beside each its roofline where the sweep measured the ceilings: at each
+// batch, the tokens/s its weight bytes allow at the read bandwidth or its
+// FLOPs at the peak its numerics can use, whichever is lower (so a line
+// moves from the bandwidth's slope to the compute ceiling's flat).
+std::string batch_svg(const SweepResult& result, const std::string& title);
+
 }  // namespace gpt2

@@ -184,7 +184,7 @@ std::string context_markdown(const ReportContext& ctx) {
 
 std::vector<std::filesystem::path> ReportFiles::all() const {
   std::vector<std::filesystem::path> out;
-  for (const auto* p : {&json, &md, &svg, &csv}) {
+  for (const auto* p : {&json, &md, &svg, &batch_svg, &csv}) {
     if (!p->empty()) out.push_back(*p);
   }
   return out;

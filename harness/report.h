@@ -45,6 +45,7 @@ struct ReportFiles {
   std::filesystem::path json;                      // the data
   std::filesystem::path md;                        // the table, with the machine
   std::filesystem::path svg;                       // sweeps: the speedup plot
+  std::filesystem::path batch_svg;                 // sweeps over batch sizes: throughput
   std::filesystem::path csv;                       // one row per configuration
   std::vector<std::filesystem::path> all() const;  // those written
 };

@@ -185,6 +185,11 @@ Measurement measurement_from_json(const json& x) {
       parse_precision(x.at("precision").get<std::string>()).value_or(Precision::kFloat32);
   me.mode = parse_mode(x.at("mode").get<std::string>()).value_or(Mode::kRecompute);
   me.threads = x.at("threads");
+  me.batch = x.value("batch", 1);  // absent before the batch axis
+  me.sequences = x.value("sequences", 0);
+  me.steps = x.value("steps_per_run", 0L);
+  me.ms_per_step = x.value("ms_per_step", 0.0);
+  me.tokens_per_second_per_sequence = x.value("tokens_per_s_per_sequence", 0.0);
   me.info.name = me.backend;
   me.info.precision = me.precision;
   me.info.threads = me.threads;
@@ -227,10 +232,16 @@ void infer_threaded(std::vector<Measurement>& rows) {
 
 std::string sweep_table(const Workload& w, const SweepResult& r) {
   std::ostringstream out;
-  out << "| backend | mode | threads | median s/run | min | max | tokens/s | positions/s | "
-         "weights GB/s | GFLOP/s | % of ceiling | speedup vs 1 thread | speedup vs reference | "
-         "efficiency | tokens = golden | logits bit-exact |\n";
-  out << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
+  // A sweep over batch sizes: a batch column, and each row's step time and
+  // tokens/s per sequence.
+  const bool batched = std::any_of(r.measurements.begin(), r.measurements.end(),
+                                   [](const Measurement& m) { return m.batch > 1; });
+  out << "| backend | mode | threads | " << (batched ? "batch | " : "")
+      << "median s/run | min | max | tokens/s | " << (batched ? "per sequence | ms/step | " : "")
+      << "positions/s | weights GB/s | GFLOP/s | % of ceiling | speedup vs 1 thread | speedup "
+         "vs reference | efficiency | tokens = golden | logits bit-exact |\n";
+  out << "|---|---|---:|" << (batched ? "---:|" : "") << "---:|---:|---:|---:|"
+      << (batched ? "---:|---:|" : "") << "---:|---:|---:|---:|---:|---:|---:|---|---|\n";
   auto opt = [](double v, const char* f) { return v > 0 ? fmt(f, v) : std::string("-"); };
   bool bf16 = false;
   for (const Measurement& m : r.measurements) {
@@ -238,8 +249,12 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
     std::string tokens = check_name(m.tokens);
     if (m.precision == Precision::kBFloat16 && m.tokens == Check::kNo) tokens = "no (bfloat16)";
     out << "| " << backend_label(m.backend, m.precision) << " | " << mode_name(m.mode) << " | "
-        << m.threads << " | " << fmt("%.4f", m.stats.median) << " | " << fmt("%.4f", m.stats.min)
-        << " | " << fmt("%.4f", m.stats.max) << " | " << fmt("%.2f", m.tokens_per_second) << " | "
+        << m.threads << " | " << (batched ? std::to_string(m.batch) + " | " : "")
+        << fmt("%.4f", m.stats.median) << " | " << fmt("%.4f", m.stats.min) << " | "
+        << fmt("%.4f", m.stats.max) << " | " << fmt("%.2f", m.tokens_per_second) << " | "
+        << (batched ? opt(m.tokens_per_second_per_sequence, "%.2f") + " | " +
+                          opt(m.ms_per_step, "%.3f") + " | "
+                    : "")
         << fmt("%.1f", m.positions_per_second) << " | " << fmt("%.2f", m.weights_gb_per_second)
         << " | " << opt(m.gflop_per_second, "%.1f") << " | " << ceiling_cell(m.ceiling) << " | "
         << opt(m.speedup_vs_1thread, "%.2f") << " | " << opt(m.speedup_vs_reference, "%.2f")
@@ -248,9 +263,15 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
   }
   out << "\npositions/s: positions run through the model per second (recompute runs the whole "
          "sequence at every step; kv-cache the prompt once, so with one new token it is the "
-         "prefill rate). weights GB/s: new tokens x the weight bytes one forward pass reads / "
-         "time (every forward reads every weight once). GFLOP/s: the matrix products' and "
-         "attention's multiplies and adds per second.\n";
+         "prefill rate). weights GB/s: steps x the weight bytes one forward pass reads / "
+         "time (every step reads every weight once, for all its sequences). GFLOP/s: the matrix "
+         "products' and attention's multiplies and adds per second.\n";
+  if (batched) {
+    out << "\nbatch: sequences per step (the workload's prompts in turn, at least that many, "
+           "at most that many in flight; finished ones leave and waiting ones join). tokens/s: "
+           "all sequences' new tokens; per sequence: that over the sequences in flight; "
+           "ms/step: one batched step.\n";
+  }
   if (bf16) {
     out << "\nRows marked bfloat16 (not float32) run their matrix products on bfloat16 weights "
            "and inputs: their tokens are shown, not required to equal the goldens.\n";
@@ -297,6 +318,11 @@ ReportFiles write_sweep_report(const std::filesystem::path& dir, const std::stri
         {"backend", m.backend},
         {"mode", mode_name(m.mode)},
         {"threads", m.threads},
+        {"batch", m.batch},
+        {"sequences", m.sequences},
+        {"steps_per_run", m.steps},
+        {"ms_per_step", m.ms_per_step},
+        {"tokens_per_s_per_sequence", m.tokens_per_second_per_sequence},
         {"numerics", numerics_name(m.info.numerics)},
         {"device", device_name(m.info.device)},
         {"threaded", m.threaded},
@@ -350,8 +376,10 @@ ReportFiles render_sweep_report(const std::filesystem::path& dir, const std::str
   const Workload& w = report.workload;
   const SweepResult& r = report.result;
   const auto base = (dir / stem).string();
-  const std::string md = "# gpt2-bench sweep\n\n" + report::context_markdown(ctx) + "\n" +
-                         sweep_table(w, r) + "\n![speedup](" + stem + ".svg)\n";
+  const std::string md =
+      "# gpt2-bench sweep\n\n" + report::context_markdown(ctx) + "\n" + sweep_table(w, r) +
+      "\n![speedup](" + stem + ".svg)\n" +
+      (has_batch_axis(r) ? "\n![throughput against batch size](" + stem + "-batch.svg)\n" : "");
   write_file_atomically(base + ".md", md);
   const std::string which =
       w.prompts.size() == 1 ? w.prompts[0].id + " (" + std::to_string(w.prompts[0].tokens.size()) +
@@ -361,8 +389,15 @@ ReportFiles render_sweep_report(const std::filesystem::path& dir, const std::str
       "Speedup over 1 thread: " + (ctx.model ? ctx.model->name + ", " : std::string()) + which +
       ", rule " + rule_name(w.rule);
   write_file_atomically(base + ".svg", speedup_svg(r, title));
-  write_file_atomically(base + ".csv", sweep_csv(ctx, w, r));
   ReportFiles files;
+  if (has_batch_axis(r)) {  // throughput against batch size, beside the speedup plot
+    files.batch_svg = base + "-batch.svg";
+    write_file_atomically(files.batch_svg,
+                          batch_svg(r, "Throughput against batch size: " +
+                                           (ctx.model ? ctx.model->name + ", " : std::string()) +
+                                           which + ", rule " + rule_name(w.rule)));
+  }
+  write_file_atomically(base + ".csv", sweep_csv(ctx, w, r));
   files.md = base + ".md";
   files.svg = base + ".svg";
   files.csv = base + ".csv";
@@ -403,7 +438,11 @@ std::string sweep_csv(const ReportContext& ctx, const Workload& w, const SweepRe
                               "ceiling_name",
                               "ceiling_value",
                               "ceiling_unit",
-                              "percent_of_ceiling"});
+                              "percent_of_ceiling",
+                              "batch",
+                              "steps_per_run",
+                              "ms_per_step",
+                              "tokens_per_s_per_sequence"});
   std::string ids;
   long prompt_tokens = 0;
   for (const Prompt& p : w.prompts) {
@@ -445,7 +484,11 @@ std::string sweep_csv(const ReportContext& ctx, const Workload& w, const SweepRe
                      c.name,
                      c.known() ? num(c.value) : "",
                      c.unit,
-                     c.known() ? num(c.percent) : ""});
+                     c.known() ? num(c.percent) : "",
+                     std::to_string(m.batch),
+                     std::to_string(m.steps),
+                     num(m.ms_per_step),
+                     num(m.tokens_per_second_per_sequence)});
   }
   return out;
 }

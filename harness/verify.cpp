@@ -10,6 +10,8 @@
 
 #include "backends/registry.h"
 #include "harness/golden_run.h"
+#include "reference/random.h"
+#include "runtime/scheduler.h"
 
 namespace gpt2 {
 
@@ -23,7 +25,9 @@ std::string row_label(const VerifyRow& row) {
   return row.backend +
          (row.precision == Precision::kFloat32 ? ""
                                                : std::string(" ") + precision_name(row.precision)) +
-         " " + threads_text(row.threads) + " " + mode_name(row.mode) + " " + rule_name(row.rule);
+         " " + threads_text(row.threads) +
+         (row.batch == 1 ? std::string() : " batch " + std::to_string(row.batch)) + " " +
+         mode_name(row.mode) + " " + rule_name(row.rule);
 }
 
 // The prompts a golden file covers (golden_prompts() chose them when it was
@@ -84,49 +88,146 @@ struct RowRuns {
   std::vector<Mismatch> mismatches;
 };
 
-// Runs the row's prompts, `jobs` at once, each compared step by step with the
-// goldens as it goes: float32 rows generate freely and stop at the first
-// token that differs (later steps would continue another sequence); bfloat16
-// rows follow the golden tokens. Counts steps, non-finite logits, logits bits
-// (bit-exact backends) and, for bfloat16, token disagreements into row.
-RowRuns run_row_prompts(const Backend& backend, const std::vector<Prompt>& prompts,
-                        const GoldenFile& g, int jobs, VerifyRow& row) {
-  RowRuns runs;
-  std::mutex mutex;
-  for_each_prompt(prompts.size(), jobs, [&](std::size_t i) {
-    const Prompt& p = prompts[i];
-    auto session = backend.open_session(p.n - 1);
-    auto on_step = [&](const StepView& s) {
-      const GoldenStep* want = g.find(p.id, s.step);
-      std::lock_guard lock(mutex);
-      row.steps++;
+// Each step's logits hash, keyed by (prompt id, step).
+using StepHashes = std::map<std::pair<std::string, int>, std::string>;
+
+// The checks of a row's steps, the same for every prompt and every way of
+// running them: each step compared with the goldens as it comes. float32
+// rows generate freely and stop at the first token that differs (later steps
+// would continue another sequence); bfloat16 rows follow the golden tokens.
+// Counts steps, non-finite logits, logits bits (bit-exact backends) and, for
+// bfloat16, token disagreements into row; with `alone` (a batched row of a
+// reordering backend), whether each step's logits are the bits the sequence
+// gets alone. Thread-safe: prompts may run at once.
+class RowChecker {
+ public:
+  RowChecker(const GoldenFile& g, VerifyRow& row, const StepHashes* alone)
+      : g_(g), row_(row), alone_(alone) {}
+
+  StepCallback for_prompt(const Prompt& p) {
+    return [this, &p](const StepView& s) {
+      const GoldenStep* want = g_.find(p.id, s.step);
+      const std::string hash = logits_hash(s.logits);
+      std::lock_guard lock(mutex_);
+      row_.steps++;
       if (!std::all_of(s.logits.begin(), s.logits.end(),
                        [](float l) { return std::isfinite(l); })) {
-        row.nonfinite++;
+        row_.nonfinite++;
+      }
+      if (alone_ != nullptr) {
+        if (auto it = alone_->find({p.id, s.step}); it != alone_->end()) {
+          row_.batch_compared++;
+          row_.batch_variant += it->second != hash;
+        }
       }
       if (want == nullptr) return Next::kContinue;
-      if (logits_hash(s.logits) != want->logits_hash) {
-        if (row.bit_exact) row.logits_mismatches++;
-        runs.off.emplace_back(p.id, s.step, std::vector<float>(s.logits.begin(), s.logits.end()));
+      if (hash != want->logits_hash) {
+        if (row_.bit_exact) row_.logits_mismatches++;
+        runs_.off.emplace_back(p.id, s.step, std::vector<float>(s.logits.begin(), s.logits.end()));
       }
       if (s.decision.token != want->token) {
-        if (!row.gates_tokens()) {  // reported as a share, not a failure
-          row.token_mismatches++;
+        if (!row_.gates_tokens()) {  // reported as a share, not a failure
+          row_.token_mismatches++;
           return Next::kContinue;
         }
-        runs.mismatches.push_back(
+        runs_.mismatches.push_back(
             {p.id, s.step, want->token, s.decision.token, want->margin, s.decision.margin});
         return Next::kStop;
       }
       return Next::kContinue;
     };
+  }
+
+  RowRuns take() { return std::move(runs_); }
+
+ private:
+  const GoldenFile& g_;
+  VerifyRow& row_;
+  const StepHashes* alone_;
+  std::mutex mutex_;
+  RowRuns runs_;
+};
+
+// The golden tokens a bfloat16 row follows, and the length of that run.
+std::vector<int> golden_tokens(const Prompt& p, const GoldenFile& g) {
+  std::vector<int> out;
+  for (const GoldenStep* s; (s = g.find(p.id, int(out.size()))) != nullptr;)
+    out.push_back(s->token);
+  return out;
+}
+
+// The row's prompts one by one, `jobs` at once, each in its own session.
+RowRuns run_row_prompts(const Backend& backend, const std::vector<Prompt>& prompts,
+                        const GoldenFile& g, int jobs, VerifyRow& row) {
+  RowChecker checker(g, row, nullptr);
+  for_each_prompt(prompts.size(), jobs, [&](std::size_t i) {
+    const Prompt& p = prompts[i];
+    auto session = backend.open_session(p.n - 1);
     if (row.gates_tokens()) {
-      generate(backend, *session, p.tokens, p.n, row.mode, g.rule, on_step);
+      generate(backend, *session, p.tokens, p.n, row.mode, g.rule, checker.for_prompt(p));
     } else {
-      run_teacher_forced(backend, *session, p, g, row.mode, on_step);
+      run_teacher_forced(backend, *session, p, g, row.mode, checker.for_prompt(p));
     }
   });
-  return runs;
+  return checker.take();
+}
+
+// Each step's logits hash of each prompt run alone on `backend`, as a row runs
+// it (free or along the golden tokens).
+StepHashes hashes_alone(const Backend& backend, const std::vector<Prompt>& prompts,
+                        const GoldenFile& g, Mode mode, bool free_run) {
+  StepHashes out;
+  for (const Prompt& p : prompts) {
+    auto session = backend.open_session(p.n - 1);
+    const StepCallback record = [&](const StepView& s) {
+      out[{p.id, s.step}] = logits_hash(s.logits);
+      return Next::kContinue;
+    };
+    if (free_run) {
+      generate(backend, *session, p.tokens, p.n, mode, g.rule, record);
+    } else {
+      run_teacher_forced(backend, *session, p, g, mode, record);
+    }
+  }
+  return out;
+}
+
+// The needle test: the row's prompts inside batches of `batch` sequences, with
+// filler prompts of other lengths (random tokens, greedy) before and between
+// them, so that each golden prompt joins at another step beside sequences at
+// other positions, prompts and decodes in the same steps.
+RowRuns run_row_batched(const Backend& backend, const std::vector<Prompt>& prompts,
+                        const GoldenFile& g, int batch, VerifyRow& row, const StepHashes* alone) {
+  RowChecker checker(g, row, alone);
+  Scheduler scheduler(backend, batch, row.mode);
+  const ModelConfig& c = backend.model().config();
+  SplitMix64 rng(0x6e6565646c65ull + std::uint64_t(batch));
+  auto filler = [&] {
+    const int len = 1 + int(rng.next() % std::uint64_t(std::min(48, c.max_seq_len - 8)));
+    Request r;
+    for (int i = 0; i < len; i++) r.prompt.push_back(int(rng.next() % std::uint64_t(c.vocab_size)));
+    r.n = len + 1 + int(rng.next() % 6);
+    r.rule = Rule::kGreedy;
+    scheduler.submit(std::move(r));
+  };
+  for (int i = 1; i < batch; i++) filler();
+  for (const Prompt& p : prompts) {
+    filler();
+    Request r;
+    r.prompt = p.tokens;
+    r.n = p.n;
+    r.rule = g.rule;
+    r.on_step = checker.for_prompt(p);
+    if (!row.gates_tokens()) {
+      r.forced = golden_tokens(p, g);
+      r.n = std::min(p.n, int(p.tokens.size() + r.forced.size()));
+      if (r.n <= int(p.tokens.size())) continue;  // no golden step to follow
+    }
+    scheduler.submit(std::move(r));
+  }
+  scheduler.check_memory();
+  scheduler.run();
+  return checker.take();
 }
 
 // Largest |logit - reference logit| of each step whose bits differ from the
@@ -194,20 +295,29 @@ void judge_row(double max_logit_diff, const std::string& label, VerifyRow& row) 
 }
 
 // One row: a prepared backend, one mode, one golden file.
-VerifyRow verify_row(const Backend& backend, const std::string& name, Precision precision,
-                     Mode mode, const GoldenFile& g, const std::vector<Prompt>& prompts, int jobs,
+VerifyRow verify_row(const Backend& backend, const BackendSpec& spec, Mode mode,
+                     const GoldenFile& g, const std::vector<Prompt>& prompts, int jobs,
                      double max_logit_diff, ReferenceLogits& reference,
                      const VerifyProgress& progress) {
   VerifyRow row;
-  row.backend = name;
-  row.precision = precision;
+  row.backend = spec.backend;
+  row.precision = spec.precision;
+  row.batch = spec.batch;
   row.threads = backend.info().threads;
   row.mode = mode;
   row.rule = g.rule;
   row.bit_exact = backend.info().numerics == Numerics::kBitExact;
   const std::string label = row_label(row);
   if (progress) progress(label);
-  const RowRuns runs = run_row_prompts(backend, prompts, g, jobs, row);
+  RowRuns runs;
+  if (row.batch == 1) {
+    runs = run_row_prompts(backend, prompts, g, jobs, row);
+  } else if (row.bit_exact) {  // the goldens' hashes say whether the bits moved
+    runs = run_row_batched(backend, prompts, g, row.batch, row, nullptr);
+  } else {  // the bits each sequence gets alone on this backend, to compare with
+    const StepHashes alone = hashes_alone(backend, prompts, g, mode, row.gates_tokens());
+    runs = run_row_batched(backend, prompts, g, row.batch, row, &alone);
+  }
   double diff_sum = 0;
   std::map<std::pair<std::string, int>, double> step_diff;
   if (!runs.off.empty()) {
@@ -228,10 +338,19 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
                         const VerifyProgress& progress) {
   VerifyResult result;
   ReferenceLogits reference(model, all_prompts, o.jobs, result.notes, progress);
+  std::unique_ptr<Backend> backend;
+  BackendSpec made;
   for (const BackendSpec& spec : o.specs) {
-    if (progress) progress(spec_label(spec) + ": preparing");
-    auto backend = make_backend(model, spec);
-    result.backends.push_back(backend->info());
+    // One backend for the batch sizes of one configuration.
+    BackendSpec unbatched = spec;
+    unbatched.batch = 1;
+    if (backend == nullptr || made != unbatched) {
+      if (progress) progress(spec_label(spec) + ": preparing");
+      backend.reset();
+      backend = make_backend(model, spec);
+      made = unbatched;
+      result.backends.push_back(backend->info());
+    }
     // Prompts at once only for serial CPU backends: a GPU backend's sessions
     // share one device and gain nothing from more host threads.
     const BackendInfo& info = backend->info();
@@ -241,9 +360,8 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
     for (Mode mode : o.modes) {
       for (const GoldenFile& g : goldens) {
         if (g.precision != golden_precision) continue;
-        VerifyRow row = verify_row(*backend, spec.backend, spec.precision, mode, g,
-                                   covered_prompts(all_prompts, g), jobs, o.max_logit_diff,
-                                   reference, progress);
+        VerifyRow row = verify_row(*backend, spec, mode, g, covered_prompts(all_prompts, g), jobs,
+                                   o.max_logit_diff, reference, progress);
         result.passed = result.passed && row.passed;
         result.rows.push_back(std::move(row));
       }

@@ -21,7 +21,8 @@ namespace gpt2 {
 
 struct VerifyOptions {
   // The configurations (runtime/backend_specs.h), in order; each is verified
-  // in every mode and against each golden file of its precision's.
+  // in every mode and against each golden file of its precision's; a spec's
+  // batch above 1 runs the needle test (VerifyRow::batch).
   std::vector<BackendSpec> specs;
   std::vector<Mode> modes;
   std::vector<Rule> rules;
@@ -35,9 +36,17 @@ struct VerifyRow {
   std::string backend;
   Precision precision = Precision::kFloat32;
   int threads = 1;
+  // Sequences per step: 1 runs each golden prompt alone; more runs them inside
+  // batches, among filler prompts of other lengths joining at other steps.
+  int batch = 1;
   Mode mode = Mode::kRecompute;
   Rule rule = Rule::kMedian;
   bool bit_exact = false;
+  // A reordering backend's batched row: the golden steps compared with the
+  // same sequence run alone on the same backend, and those whose logits'
+  // bits differed (reported, not failures: invariance is measured).
+  int batch_compared = 0;
+  int batch_variant = 0;
   int steps = 0;             // steps compared
   int token_mismatches = 0;  // failures (bfloat16: reported as a share, not failures)
   // Different tokens at steps whose golden margin was within 10x of the step's

@@ -1,5 +1,6 @@
 #include "harness/verify_report.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "harness/goldens.h"
@@ -12,23 +13,44 @@ using report::fmt;
 using report::json;
 using report::num;
 
+namespace {
+
+// "yes", "no: 3 of 40 steps" (a reordering backend's steps whose bits moved
+// from its own run alone), or "-" at batch 1.
+std::string batch_invariance_cell(const VerifyRow& row) {
+  if (row.batch == 1) return "-";
+  if (row.bit_exact) return row.logits_mismatches == 0 ? "yes" : "no";
+  if (row.batch_variant == 0) return "yes (" + std::to_string(row.batch_compared) + " steps)";
+  return "no: " + std::to_string(row.batch_variant) + " of " + std::to_string(row.batch_compared) +
+         " steps";
+}
+
+}  // namespace
+
 std::string verify_table(const VerifyResult& r) {
   std::ostringstream out;
-  out << "| backend | threads | mode | rule | numerics | steps | token mismatches | near ties | "
-         "tokens agree | logits bits differ | max abs logit diff | mean abs logit diff | result "
-         "|\n";
-  out << "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+  // With batched rows: their batch, and whether each sequence kept the bits it
+  // gets alone (bit-exact rows: their logits bits against the goldens say so).
+  const bool batched =
+      std::any_of(r.rows.begin(), r.rows.end(), [](const VerifyRow& row) { return row.batch > 1; });
+  out << "| backend | threads | " << (batched ? "batch | " : "")
+      << "mode | rule | numerics | steps | token mismatches | near ties | "
+         "tokens agree | logits bits differ | max abs logit diff | mean abs logit diff | "
+      << (batched ? "batch-invariant | " : "") << "result |\n";
+  out << "|---|---:|" << (batched ? "---:|" : "")
+      << "---|---|---|---:|---:|---:|---:|---:|---:|---:|" << (batched ? "---|" : "") << "---|\n";
   bool bf16 = false;
   for (const VerifyRow& row : r.rows) {
     bf16 = bf16 || !row.gates_tokens();
     out << "| " << backend_label(row.backend, row.precision) << " | " << row.threads << " | "
-        << mode_name(row.mode) << " | " << rule_name(row.rule) << " | "
-        << (row.bit_exact ? "bit-exact" : "reordered") << " | " << row.steps << " | "
-        << row.token_mismatches << " | " << row.near_ties << " | "
+        << (batched ? std::to_string(row.batch) + " | " : "") << mode_name(row.mode) << " | "
+        << rule_name(row.rule) << " | " << (row.bit_exact ? "bit-exact" : "reordered") << " | "
+        << row.steps << " | " << row.token_mismatches << " | " << row.near_ties << " | "
         << fmt("%.1f%%", 100.0 * row.token_agreement()) << " | "
         << (row.bit_exact ? std::to_string(row.logits_mismatches) : std::string("-")) << " | "
         << fmt("%.3g", row.max_diff) << " | " << fmt("%.3g", row.mean_diff) << " | "
-        << (row.passed ? "pass" : "FAIL") << " |\n";
+        << (batched ? batch_invariance_cell(row) + " | " : "") << (row.passed ? "pass" : "FAIL")
+        << " |\n";
   }
   if (bf16) {
     out << "\nRows marked bfloat16 (not float32) follow the golden tokens and report the share of "
@@ -52,6 +74,9 @@ ReportFiles write_verify_report(const std::filesystem::path& dir, const std::str
                     {"token_agreement", row.token_agreement()},
                     {"nonfinite_steps", row.nonfinite},
                     {"threads", row.threads},
+                    {"batch", row.batch},
+                    {"batch_compared_steps", row.batch_compared},
+                    {"batch_variant_steps", row.batch_variant},
                     {"mode", mode_name(row.mode)},
                     {"rule", rule_name(row.rule)},
                     {"bit_exact", row.bit_exact},
@@ -86,20 +111,51 @@ ReportFiles write_verify_report(const std::filesystem::path& dir, const std::str
 }
 
 std::string verify_csv(const ReportContext& ctx, const VerifyResult& r) {
-  std::string out =
-      csv_line({"timestamp", "git_commit", "cpu_model", "logical_cpus", "model", "backend",
-                "precision", "numerics", "threads", "mode", "rule", "steps", "token_mismatches",
-                "near_ties", "token_agreement", "logits_mismatches", "max_abs_logit_diff",
-                "mean_abs_logit_diff", "passed"});
+  std::string out = csv_line({"timestamp",
+                              "git_commit",
+                              "cpu_model",
+                              "logical_cpus",
+                              "model",
+                              "backend",
+                              "precision",
+                              "numerics",
+                              "threads",
+                              "mode",
+                              "rule",
+                              "steps",
+                              "token_mismatches",
+                              "near_ties",
+                              "token_agreement",
+                              "logits_mismatches",
+                              "max_abs_logit_diff",
+                              "mean_abs_logit_diff",
+                              "passed",
+                              "batch",
+                              "batch_compared_steps",
+                              "batch_variant_steps"});
   for (const VerifyRow& row : r.rows) {
-    out += csv_line({ctx.timestamp, ctx.machine.git_commit, ctx.machine.cpu_model,
-                     std::to_string(ctx.machine.logical_cpus), ctx.model ? ctx.model->name : "",
-                     row.backend, precision_name(row.precision),
-                     row.bit_exact ? "bit-exact" : "reordered", std::to_string(row.threads),
-                     mode_name(row.mode), rule_name(row.rule), std::to_string(row.steps),
-                     std::to_string(row.token_mismatches), std::to_string(row.near_ties),
-                     num(row.token_agreement()), std::to_string(row.logits_mismatches),
-                     num(row.max_diff), num(row.mean_diff), row.passed ? "yes" : "no"});
+    out += csv_line({ctx.timestamp,
+                     ctx.machine.git_commit,
+                     ctx.machine.cpu_model,
+                     std::to_string(ctx.machine.logical_cpus),
+                     ctx.model ? ctx.model->name : "",
+                     row.backend,
+                     precision_name(row.precision),
+                     row.bit_exact ? "bit-exact" : "reordered",
+                     std::to_string(row.threads),
+                     mode_name(row.mode),
+                     rule_name(row.rule),
+                     std::to_string(row.steps),
+                     std::to_string(row.token_mismatches),
+                     std::to_string(row.near_ties),
+                     num(row.token_agreement()),
+                     std::to_string(row.logits_mismatches),
+                     num(row.max_diff),
+                     num(row.mean_diff),
+                     row.passed ? "yes" : "no",
+                     std::to_string(row.batch),
+                     std::to_string(row.batch_compared),
+                     std::to_string(row.batch_variant)});
   }
   return out;
 }

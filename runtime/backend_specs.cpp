@@ -6,6 +6,7 @@
 
 #include "backends/registry.h"
 #include "runtime/lists.h"
+#include "runtime/scheduler.h"
 
 namespace gpt2 {
 
@@ -57,7 +58,12 @@ std::vector<Precision> parse_precision_list(std::string_view text) {
       precision_list_names(), all_precisions());
 }
 
-BackendSpec backend_spec(std::string_view backend, Precision precision, int threads) {
+std::vector<int> parse_batch_list(std::string_view text) {
+  static constexpr NumberListKind kBatchList{"batch", "batch size", "sequences", 1, kMaxBatch};
+  return parse_number_list(text, kBatchList);
+}
+
+BackendSpec backend_spec(std::string_view backend, Precision precision, int threads, int batch) {
   const BackendEntry& entry = find_backend(backend);
   if (!offers_precision(entry, precision)) {
     throw std::invalid_argument("Backend " + std::string(backend) + " offers " +
@@ -65,10 +71,15 @@ BackendSpec backend_spec(std::string_view backend, Precision precision, int thre
                                 ".");
   }
   if (threads < 1) throw std::invalid_argument("Threads must be at least 1.");
+  if (batch < 1 || batch > kMaxBatch) {
+    throw std::invalid_argument("A batch of " + std::to_string(batch) + " is outside [1, " +
+                                std::to_string(kMaxBatch) + "].");
+  }
   BackendSpec spec;
   spec.backend = std::string(backend);
   spec.precision = precision;
   spec.threads = entry.threaded ? threads : 1;
+  spec.batch = batch;
   return spec;
 }
 
@@ -77,6 +88,7 @@ BackendPlan expand_backend_specs(const BackendRequest& request) {
   plan.precisions = parse_precision_list(request.precisions);
   const bool precisions_named = request.precisions != "all";
   plan.threads = parse_thread_list(request.threads);
+  plan.batches = parse_batch_list(request.batches);
   bool backends_named = false;
   const std::vector<const BackendEntry*> entries =
       requested_entries(request.backends, backends_named);
@@ -116,7 +128,9 @@ BackendPlan expand_backend_specs(const BackendRequest& request) {
           std::none_of(cannot.begin(), cannot.end(), [&](const auto& c) { return c.first == p; });
       if (!runs) continue;
       const std::vector<int> counts = e->threaded ? plan.threads : std::vector<int>{1};
-      for (int threads : counts) plan.specs.push_back(backend_spec(name, p, threads));
+      for (int threads : counts) {
+        for (int batch : plan.batches) plan.specs.push_back(backend_spec(name, p, threads, batch));
+      }
     }
   }
   for (const auto& [why, what] : skipped)

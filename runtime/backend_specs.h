@@ -17,12 +17,13 @@ struct BackendRequest {
   std::string backends = "all";        // names, or all: every backend that computes
   std::string precisions = "float32";  // names, or all
   std::string threads = "1";           // a thread list: 4, 1..4, 1,2,4,8
+  std::string batches = "1";           // --batch: sequences per step, a list like threads'
 };
 
 struct BackendPlan {
   // By backend (in the order named, or the registry's for all), then
-  // precision (in the order named), then thread count; a backend that is not
-  // threaded (registry.h) at 1 thread only.
+  // precision (in the order named), then thread count, then batch size; a
+  // backend that is not threaded (registry.h) at 1 thread only.
   std::vector<BackendSpec> specs;
   // The configurations left out because this machine cannot run them, one
   // line per reason: "skipping cuda-naive, cuda: no CUDA device on this
@@ -30,6 +31,7 @@ struct BackendPlan {
   std::vector<std::string> skipped;
   std::vector<Precision> precisions;  // the precisions asked for
   std::vector<int> threads;           // the thread counts asked for (ascending)
+  std::vector<int> batches;           // the batch sizes asked for (ascending)
   // The backends of `specs`, each once, in order.
   std::vector<std::string> backends() const;
 };
@@ -50,7 +52,11 @@ BackendPlan expand_backend_specs(const BackendRequest& request);
 // unknown backend, a precision it does not offer or threads < 1 throw; a
 // backend that is not threaded gets 1 thread.
 BackendSpec backend_spec(std::string_view backend, Precision precision = Precision::kFloat32,
-                         int threads = 1);
+                         int threads = 1, int batch = 1);
+
+// --batch's list: "1", "1,8,32", "1..64:8" (sequences per step, up to
+// kMaxBatch of runtime/scheduler.h).
+std::vector<int> parse_batch_list(std::string_view text);
 
 // "float32, bfloat16, bf16w, int8w, bf16, all", the names --precision takes.
 std::string precision_list_names();

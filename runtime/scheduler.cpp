@@ -13,9 +13,6 @@ std::size_t kv_cache_bytes(const ModelConfig& c, int capacity) {
          sizeof(float);
 }
 
-namespace {
-
-// MemAvailable from /proc/meminfo, in bytes (0 if unknown).
 std::size_t available_memory() {
   std::ifstream in("/proc/meminfo");
   std::string key;
@@ -26,8 +23,6 @@ std::size_t available_memory() {
   }
   return 0;
 }
-
-}  // namespace
 
 // A request in flight: its session, its tokens so far, its decisions.
 struct Scheduler::Sequence {

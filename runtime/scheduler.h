@@ -39,6 +39,8 @@ struct Request {
 // The bytes of one sequence's key/value cache at `capacity` positions (float32
 // keys and values of every layer): what a batch's sequences hold in memory.
 std::size_t kv_cache_bytes(const ModelConfig& config, int capacity);
+// The memory this machine has available now (MemAvailable), in bytes; 0 if unknown.
+std::size_t available_memory();
 
 class Scheduler {
  public:

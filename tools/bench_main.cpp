@@ -23,6 +23,7 @@
 #include "harness/golden_run.h"
 #include "harness/sweep_report.h"
 #include "harness/verify_report.h"
+#include "reference/random.h"
 #include "runtime/backend_specs.h"
 #include "runtime/cli.h"
 #include "runtime/lists.h"
@@ -43,6 +44,7 @@ struct CommonOptions {
   std::string threads;
   std::string modes = "recompute";
   std::string precisions = "float32";
+  std::string batches = "1";
   std::filesystem::path prompts = datasets_dir() / "prompts.txt";
   std::filesystem::path out = reports_dir() / "runs";
   bool quiet = false;
@@ -53,10 +55,10 @@ struct SweepCli {
   std::string rule = "median";
   std::string prompt_ids = "lab-hello";
   std::string tokens_text;
-  int n = 0, new_tokens = 0, reps = 5, warmup = 1, reference_reps = 0;
+  int n = 0, new_tokens = 0, reps = 5, warmup = 1, reference_reps = 0, prompt_len = 0;
   bool no_reference = false, no_overhead = false, interleave = false, no_ceilings = false;
   CLI::Option *prompt_opt = nullptr, *tokens_opt = nullptr, *n_opt = nullptr, *new_opt = nullptr,
-              *reference_reps_opt = nullptr;
+              *reference_reps_opt = nullptr, *prompt_len_opt = nullptr;
 };
 
 struct VerifyCli {
@@ -95,6 +97,10 @@ void add_common_options(CLI::App& app, CommonOptions& o, const std::string& back
                  "each backend runs at each of these it offers (bfloat16: not float32; bf16w, "
                  "int8w: weight-only, with their own goldens; see README)")
       ->capture_default_str();
+  app.add_option("--batch", o.batches,
+                 "Sequences per step: 1, 8, 1,8,32, 1..64:8 (each row runs the workload's prompts "
+                 "in turn, at least that many, at most that many in flight)")
+      ->capture_default_str();
   app.add_option("--model", o.model, "Checkpoint, synthetic:<preset>[:seed=N], or default")
       ->capture_default_str();
   app.add_option("--prompts", o.prompts, "Prompt set file")->capture_default_str();
@@ -117,6 +123,10 @@ void add_sweep_options(CLI::App& app, SweepCli& s) {
       "-n", s.n, "With --tokens: complete until the sequence holds n tokens (default: 5 new)");
   s.new_opt =
       app.add_option("--new", s.new_tokens, "New tokens per prompt (overrides the prompt set's n)");
+  s.prompt_len_opt = app.add_option(
+      "--prompt-len", s.prompt_len,
+      "A synthetic prompt of this many tokens (with --new; each batch runs copies of it, as "
+      "llama-batched-bench's -npp)");
   app.add_option("--reps", s.reps, "Timed runs per configuration")->capture_default_str();
   app.add_option("--warmup", s.warmup, "Untimed runs before them")->capture_default_str();
   s.reference_reps_opt = app.add_option("--reference-reps", s.reference_reps,
@@ -234,8 +244,8 @@ std::vector<Mode> parse_modes(const std::string& text) {
 // The backends' specs, with a note on stderr for each configuration this
 // machine cannot run that "all" reached.
 BackendPlan plan_backends(const std::string& backends, const std::string& precisions,
-                          const std::string& threads) {
-  BackendPlan plan = expand_backend_specs({backends, precisions, threads});
+                          const std::string& threads, const std::string& batches = "1") {
+  BackendPlan plan = expand_backend_specs({backends, precisions, threads, batches});
   for (const std::string& line : plan.skipped) std::cerr << "note: " << line << "\n";
   return plan;
 }
@@ -269,7 +279,7 @@ struct CommonPlan {
 
 CommonPlan check_common(const CommonOptions& o) {
   CommonPlan plan;
-  plan.backends = plan_backends(o.backends, o.precisions, o.threads);
+  plan.backends = plan_backends(o.backends, o.precisions, o.threads, o.batches);
   plan.modes = parse_modes(o.modes);
   if (!std::filesystem::is_regular_file(o.prompts)) {
     throw std::invalid_argument("Prompt set " + o.prompts.string() + ": no such file.");
@@ -289,6 +299,13 @@ void check_sweep_options(const SweepCli& s) {
   }
   if (s.tokens_opt->count() > 0 && s.prompt_opt->count() > 0) {
     throw std::invalid_argument("Give either --tokens or --prompt, not both.");
+  }
+  if (s.prompt_len_opt->count() > 0) {
+    if (s.tokens_opt->count() > 0 || s.prompt_opt->count() > 0) {
+      throw std::invalid_argument("Give one of --prompt-len, --tokens and --prompt.");
+    }
+    if (s.prompt_len < 1) throw std::invalid_argument("--prompt-len must be at least 1.");
+    if (s.new_opt->count() == 0) throw std::invalid_argument("--prompt-len goes with --new.");
   }
   if (s.n_opt->count() > 0 && s.tokens_opt->count() == 0) {
     throw std::invalid_argument("-n goes with --tokens (for the prompt set, use --new).");
@@ -402,6 +419,17 @@ Prompt custom_prompt(const std::string& text, int n) {
   return p;
 }
 
+// --prompt-len P: P tokens drawn from SplitMix64(P), below GPT-2's vocabulary
+// (checked against the model's once it is known).
+Prompt synthetic_prompt(int length) {
+  Prompt p;
+  p.id = "synthetic-" + std::to_string(length);
+  SplitMix64 rng{std::uint64_t(length)};
+  for (int i = 0; i < length; i++) p.tokens.push_back(int(rng.next() % 50257));
+  p.n = length + 1;
+  return p;
+}
+
 // The workload the options describe (prompts not yet checked against a model).
 Workload sweep_workload(const SweepCli& s) {
   Workload w;
@@ -414,6 +442,8 @@ Workload sweep_workload(const SweepCli& s) {
   w.interleave = s.interleave;
   if (s.tokens_opt->count() > 0) {
     w.prompts = {custom_prompt(s.tokens_text, s.n)};
+  } else if (s.prompt_len_opt->count() > 0) {
+    w.prompts = {synthetic_prompt(s.prompt_len)};
   } else {
     w.prompts = select_prompts(read_prompts(s.common.prompts), s.prompt_ids);
   }

@@ -344,5 +344,47 @@ TEST(SweepTest, BFloat16RunsAreMeasuredAndNotHeldToTheGoldenTokens) {
   EXPECT_EQ(r.failures, int(names.size()) * 2) << "only the float32 runs count as failures";
 }
 
+TEST(SweepTest, BatchedRowsRunTheirSequencesTogether) {
+  Workload w;
+  w.prompts = {{"a", 9, {31373, 612, 338}}};  // 6 new tokens
+  w.reps = 2;
+  w.warmup = 0;
+  const std::vector<Prompt> four = batched_workload(w, 4).prompts;
+  ASSERT_EQ(four.size(), 4u);
+  EXPECT_EQ(four[3].tokens, w.prompts[0].tokens);
+  Workload three = w;
+  three.prompts = prompts();
+  EXPECT_EQ(batched_workload(three, 2).prompts.size(), 3u) << "at least the workload's prompts";
+  EXPECT_EQ(batched_workload(three, 5).prompts[4].id, "b") << "taken in turn";
+  SweepOptions o;
+  o.specs = expand_backend_specs({"pthreads", "float32", "1..2", "1,4"}).specs;
+  o.threads = {1, 2};
+  o.modes = {Mode::kKvCache};
+  o.with_ceilings = false;
+  o.measure_overhead = false;
+  const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
+  ASSERT_EQ(r.measurements.size(), 1u + 4);  // the reference, then 2 threads x 2 batches
+  EXPECT_EQ(r.failures, 0);
+  for (const Measurement& m : r.measurements) {
+    // The reference's tokens are the others' expected ones (no goldens here).
+    EXPECT_EQ(m.tokens, m.backend == "reference" ? Check::kNotApplicable : Check::kYes)
+        << m.backend << " batch " << m.batch;
+    EXPECT_EQ(m.sequences, m.batch);
+    // A step per new token: 6 steps, whatever the batch (all sequences together).
+    EXPECT_EQ(m.steps, 6) << m.backend << " batch " << m.batch;
+    EXPECT_NEAR(m.tokens_per_second, 6.0 * m.batch / m.stats.median, 1e-9 * m.tokens_per_second);
+    EXPECT_NEAR(m.ms_per_step, 1e3 * m.stats.median / 6, 1e-9);
+    EXPECT_NEAR(m.tokens_per_second_per_sequence, m.tokens_per_second / m.batch, 1e-9);
+  }
+  // Each batch's thread counts together (one interleaving group), and speedups
+  // over 1 thread compare rows of the same batch.
+  EXPECT_EQ(r.measurements[2].batch, 1);
+  EXPECT_EQ(r.measurements[2].threads, 2);
+  EXPECT_EQ(r.measurements[4].batch, 4);
+  EXPECT_EQ(r.measurements[4].threads, 2);
+  EXPECT_NEAR(r.measurements[4].speedup_vs_1thread,
+              r.measurements[3].stats.median / r.measurements[4].stats.median, 1e-12);
+}
+
 }  // namespace
 }  // namespace gpt2

@@ -358,5 +358,46 @@ TEST(SweepReportTest, AReportOfBackendsThisBuildLacksRendersAgain) {
   EXPECT_EQ(read_sweep_report(dir / "new.json").result.measurements[0].info.device, Device::kCuda);
 }
 
+// A sweep over batch sizes: the batch column, each row's step time and rate
+// per sequence, and the throughput plot beside the speedup plot; all read back.
+TEST(SweepReportTest, BatchSizesGoIntoEveryFileAndThePlot) {
+  Workload w;
+  w.prompts = {{"p", 10, {1, 2, 3, 4, 5}}};
+  SweepResult r;
+  r.measurements = {measurement("pthreads", 2, {1.0, 1.1}), measurement("pthreads", 2, {1.6, 1.7})};
+  Measurement& batched = r.measurements[1];
+  batched.batch = 8;
+  batched.sequences = 8;
+  batched.steps = 5;
+  batched.tokens_per_second = 25.0;
+  batched.tokens_per_second_per_sequence = 3.125;
+  batched.ms_per_step = 330.0;
+  r.measurements[0].tokens_per_second = 5.0;
+  ReportContext ctx;
+  ctx.machine = machine_info();
+  ctx.model = model_facts(*test::tiny_model());
+  const auto dir = test::temp_dir();
+  const ReportFiles files = write_sweep_report(dir, "b", ctx, w, r);
+  EXPECT_EQ(files.batch_svg, dir / "b-batch.svg");
+  EXPECT_EQ(files.all().size(), 5u);
+  const std::string md = slurp(dir / "b.md");
+  EXPECT_NE(md.find("| backend | mode | threads | batch |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| pthreads | recompute | 2 | 8 | 1.6500 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 25.00 | 3.12 | 330.000 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("![throughput against batch size](b-batch.svg)"), std::string::npos);
+  const std::string svg = slurp(dir / "b-batch.svg");
+  EXPECT_NE(svg.find("batch (sequences per step)"), std::string::npos);
+  EXPECT_NE(svg.find("pthreads (recompute) 2 threads: batch 8, 25.00 tokens/s"), std::string::npos)
+      << svg;
+  const SweepReport back = read_sweep_report(dir / "b.json");
+  EXPECT_EQ(back.result.measurements[1].batch, 8);
+  EXPECT_EQ(back.result.measurements[1].steps, 5);
+  EXPECT_DOUBLE_EQ(back.result.measurements[1].ms_per_step, 330.0);
+  render_sweep_report(dir, "c", back);
+  EXPECT_EQ(slurp(dir / "b-batch.svg"), slurp(dir / "c-batch.svg"));
+  EXPECT_NE(slurp(dir / "b.csv").find(",8,5,330,3.125\n"), std::string::npos)
+      << slurp(dir / "b.csv");
+}
+
 }  // namespace
 }  // namespace gpt2

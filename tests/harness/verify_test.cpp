@@ -275,5 +275,46 @@ TEST(VerifyTest, AReorderingBackendsFlipAtANearTieIsSaidNotFailed) {
   EXPECT_EQ(r.rows[0].token_mismatches, 1);
 }
 
+// The needle test: the golden prompts inside batches, among filler prompts of
+// other lengths joining at other steps. Bit-exact backends keep the goldens'
+// bits there; a changed hash fails a batched row as it fails a lone one; a
+// reordering backend's rows say how many steps' bits moved from its own run
+// alone.
+TEST(VerifyTest, BatchedRowsKeepEachSequencesBits) {
+  VerifyOptions o = options();
+  o.specs = specs("reference,pthreads,openmp", "float32,int8w", "2");
+  for (BackendSpec& s : o.specs) s.batch = 3;
+  std::vector<GoldenFile> all = {goldens(Rule::kGreedy),
+                                 goldens(Rule::kGreedy, Precision::kInt8Weights),
+                                 goldens(Rule::sample(0.8f, 40, 1.0f, 2))};
+  const auto r = run_verify(test::tiny_model(), prompts(), all, o, {});
+  EXPECT_TRUE(r.passed);
+  ASSERT_EQ(r.rows.size(), 3u * 2 * 2 + 3u * 2);  // float32 rows: 2 rules; int8w: 1
+  for (const VerifyRow& row : r.rows) {
+    EXPECT_EQ(row.batch, 3);
+    EXPECT_EQ(row.steps, 5 + 5 + 8) << row.backend;
+    EXPECT_EQ(row.logits_mismatches, 0) << row.backend << " " << rule_name(row.rule);
+  }
+  GoldenFile changed = goldens(Rule::kGreedy);
+  const_cast<GoldenStep*>(changed.find("c", 3))->logits_hash = "0123456789abcdef";
+  o.specs = specs("pthreads", "float32", "2");
+  o.specs[0].batch = 4;
+  const auto bad = run_verify(test::tiny_model(), prompts(), {changed}, o, {});
+  EXPECT_FALSE(bad.passed);
+  EXPECT_EQ(bad.rows.size(), 2u);
+  for (const VerifyRow& row : bad.rows) EXPECT_EQ(row.logits_mismatches, 1);
+  const std::vector<std::string> reordering = backends_where(reorders, Precision::kFloat32);
+  if (reordering.empty()) GTEST_SKIP() << "no reordering backend built here";
+  o.specs = specs(joined(reordering), "float32", "1");
+  for (BackendSpec& s : o.specs) s.batch = 4;
+  o.modes = {Mode::kKvCache};
+  const auto measured = run_verify(test::tiny_model(), prompts(), {goldens(Rule::kGreedy)}, o, {});
+  EXPECT_TRUE(measured.passed);
+  for (const VerifyRow& row : measured.rows) {
+    EXPECT_EQ(row.batch_compared, 5 + 5 + 8) << row.backend;
+    EXPECT_LE(row.batch_variant, row.batch_compared);
+  }
+}
+
 }  // namespace
 }  // namespace gpt2

@@ -108,5 +108,20 @@ TEST(BackendSpecsTest, PrecisionListsTakeAllAndTheShortName) {
             (std::vector<Precision>{Precision::kBFloat16, Precision::kFloat32}));
 }
 
+TEST(BackendSpecsTest, BatchSizesAreAnAxisInsideThreads) {
+  const BackendPlan plan = expand_backend_specs({"pthreads,reference", "float32", "1,2", "1,8"});
+  std::vector<std::string> labels;
+  for (const BackendSpec& s : plan.specs) labels.push_back(spec_label(s));
+  EXPECT_EQ(labels, (std::vector<std::string>{"pthreads 1 thread", "pthreads 1 thread batch 8",
+                                              "pthreads 2 threads", "pthreads 2 threads batch 8",
+                                              "reference 1 thread", "reference 1 thread batch 8"}));
+  EXPECT_EQ(plan.batches, (std::vector<int>{1, 8}));
+  EXPECT_EQ(parse_batch_list("1..64:16"), (std::vector<int>{1, 17, 33, 49}));
+  EXPECT_EQ(error_of({"pthreads", "float32", "1", "0"}),
+            "Bad batch list '0': batch sizes start at 1, not 0.");
+  EXPECT_EQ(error_of({"pthreads", "float32", "1", "2000"}),
+            "Bad batch list '2000': 2000 sequences is more than the cap of 1024.");
+}
+
 }  // namespace
 }  // namespace gpt2
