@@ -293,6 +293,12 @@ class ConfigRun {
           m_.tokens_per_second / std::min(batch_, int(w_.prompts.size()));
       m_.positions_per_second = double(w_.positions(mode_)) / m_.stats.median;
       m_.ms_per_step = 1e3 * m_.stats.median / double(m_.steps);
+      // Decode alone (llama-batched-bench's S_TG): the new tokens after each
+      // sequence's first, over the time after the first step.
+      const double decode = summarize_samples(m_.decode_samples).median;
+      if (decode > 0 && !m_.decode_samples.empty()) {
+        m_.decode_tokens_per_second = double(w_.new_tokens() - int(w_.prompts.size())) / decode;
+      }
       m_.weights_gb_per_second =
           double(m_.steps) * weight_bytes_per_forward(c, m_.precision) / m_.stats.median / 1e9;
       m_.flops_per_run = w_.flops(mode_, c);
@@ -309,7 +315,7 @@ class ConfigRun {
                       : std::string("warm-up")));
     }
     if (batch_ > 1) return run_batched(timed);
-    double seconds = 0;
+    double seconds = 0, decode_seconds = 0;
     m_.steps = w_.new_tokens();  // one forward pass per new token
     for (std::size_t i = 0; i < w_.prompts.size(); i++) {
       const Prompt& p = w_.prompts[i];
@@ -322,14 +328,25 @@ class ConfigRun {
                          return Next::kContinue;
                        });
       } else {
+        // The first step (the prompt) apart from the decode steps after it.
+        Clock::time_point first;
         const auto t0 = Clock::now();
-        got = generate(backend_, *sessions_[i], p.tokens, p.n, mode_, w_.rule);
-        seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+        got = generate(backend_, *sessions_[i], p.tokens, p.n, mode_, w_.rule,
+                       [&](const StepView& s) {
+                         if (s.step == 0) first = Clock::now();
+                         return Next::kContinue;
+                       });
+        const auto t1 = Clock::now();
+        seconds += std::chrono::duration<double>(t1 - t0).count();
+        decode_seconds += std::chrono::duration<double>(t1 - first).count();
       }
       if (tokens_known_ && got != *expected_[i]) tokens_ok_ = false;
       m_.generated[p.id] = std::move(got);
     }
-    if (timed) m_.samples.push_back(seconds);
+    if (timed) {
+      m_.samples.push_back(seconds);
+      m_.decode_samples.push_back(decode_seconds);
+    }
   }
 
   // Every sequence submitted, then the scheduler run to the end: the time of
@@ -352,9 +369,17 @@ class ConfigRun {
       ids.push_back(scheduler_->submit(std::move(r)));
     }
     const long steps_before = scheduler_->steps();
+    // The first step runs every prompt that joins it; when all join there
+    // (sequences <= batch), the steps after it are decode alone.
     const auto t0 = Clock::now();
+    scheduler_->step();
+    const auto t1 = Clock::now();
     scheduler_->run();
-    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const auto t2 = Clock::now();
+    const double seconds = std::chrono::duration<double>(t2 - t0).count();
+    if (timed && int(w_.prompts.size()) <= batch_) {
+      m_.decode_samples.push_back(std::chrono::duration<double>(t2 - t1).count());
+    }
     m_.steps = scheduler_->steps() - steps_before;
     for (std::size_t i = 0; i < ids.size(); i++) {
       const std::vector<int>& got = scheduler_->generated(ids[i]);

@@ -87,7 +87,8 @@ struct Measurement {
   long steps = 0;         // forward passes (batched steps) per run
   bool threaded = false;  // whether its backend scales with threads (registry.h): a plotted line
   BackendInfo info;
-  std::vector<double> samples;  // seconds per run
+  std::vector<double> samples;         // seconds per run
+  std::vector<double> decode_samples;  // seconds per run after each sequence's first step
   Stats stats;
   Check tokens = Check::kNotApplicable;               // all timed runs gave the golden tokens
   Check logits = Check::kNotApplicable;               // bit-exact: logits hashes equal the goldens'
@@ -97,11 +98,15 @@ struct Measurement {
   double tokens_per_second = 0;               // new tokens of all sequences per second
   double tokens_per_second_per_sequence = 0;  // tokens_per_second / the sequences in flight
   double ms_per_step = 0;                     // median / steps
-  double positions_per_second = 0;            // Workload::positions / median
-  double weights_gb_per_second = 0;           // steps x weight bytes per forward / median
-  double flops_per_run = 0;                   // Workload::flops
-  double gflop_per_second = 0;                // flops_per_run / median
-  RowCeiling ceiling;                         // when the sweep measured the ceilings
+  // New tokens after each sequence's first, over the decode time (median of
+  // decode_samples): llama-batched-bench's S_TG. 0 when the sequences did not
+  // all start in the first step (more of them than the batch).
+  double decode_tokens_per_second = 0;
+  double positions_per_second = 0;   // Workload::positions / median
+  double weights_gb_per_second = 0;  // steps x weight bytes per forward / median
+  double flops_per_run = 0;          // Workload::flops
+  double gflop_per_second = 0;       // flops_per_run / median
+  RowCeiling ceiling;                // when the sweep measured the ceilings
   double speedup_vs_1thread = 0;
   double speedup_vs_reference = 0;
   double efficiency = 0;  // speedup_vs_1thread / threads

@@ -190,6 +190,8 @@ Measurement measurement_from_json(const json& x) {
   me.steps = x.value("steps_per_run", 0L);
   me.ms_per_step = x.value("ms_per_step", 0.0);
   me.tokens_per_second_per_sequence = x.value("tokens_per_s_per_sequence", 0.0);
+  me.decode_tokens_per_second = x.value("decode_tokens_per_s", 0.0);
+  me.decode_samples = x.value("decode_samples_s", std::vector<double>{});
   me.info.name = me.backend;
   me.info.precision = me.precision;
   me.info.threads = me.threads;
@@ -237,11 +239,12 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
   const bool batched = std::any_of(r.measurements.begin(), r.measurements.end(),
                                    [](const Measurement& m) { return m.batch > 1; });
   out << "| backend | mode | threads | " << (batched ? "batch | " : "")
-      << "median s/run | min | max | tokens/s | " << (batched ? "per sequence | ms/step | " : "")
+      << "median s/run | min | max | tokens/s | "
+      << (batched ? "per sequence | ms/step | decode tokens/s | " : "")
       << "positions/s | weights GB/s | GFLOP/s | % of ceiling | speedup vs 1 thread | speedup "
          "vs reference | efficiency | tokens = golden | logits bit-exact |\n";
   out << "|---|---|---:|" << (batched ? "---:|" : "") << "---:|---:|---:|---:|"
-      << (batched ? "---:|---:|" : "") << "---:|---:|---:|---:|---:|---:|---:|---|---|\n";
+      << (batched ? "---:|---:|---:|" : "") << "---:|---:|---:|---:|---:|---:|---:|---|---|\n";
   auto opt = [](double v, const char* f) { return v > 0 ? fmt(f, v) : std::string("-"); };
   bool bf16 = false;
   for (const Measurement& m : r.measurements) {
@@ -253,7 +256,8 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
         << fmt("%.4f", m.stats.median) << " | " << fmt("%.4f", m.stats.min) << " | "
         << fmt("%.4f", m.stats.max) << " | " << fmt("%.2f", m.tokens_per_second) << " | "
         << (batched ? opt(m.tokens_per_second_per_sequence, "%.2f") + " | " +
-                          opt(m.ms_per_step, "%.3f") + " | "
+                          opt(m.ms_per_step, "%.3f") + " | " +
+                          opt(m.decode_tokens_per_second, "%.2f") + " | "
                     : "")
         << fmt("%.1f", m.positions_per_second) << " | " << fmt("%.2f", m.weights_gb_per_second)
         << " | " << opt(m.gflop_per_second, "%.1f") << " | " << ceiling_cell(m.ceiling) << " | "
@@ -270,7 +274,9 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
     out << "\nbatch: sequences per step (the workload's prompts in turn, at least that many, "
            "at most that many in flight; finished ones leave and waiting ones join). tokens/s: "
            "all sequences' new tokens; per sequence: that over the sequences in flight; "
-           "ms/step: one batched step.\n";
+           "ms/step: one batched step; decode tokens/s: the new tokens after each sequence's "
+           "first over the time after the first step, when every sequence starts in it "
+           "(llama-batched-bench's S_TG).\n";
   }
   if (bf16) {
     out << "\nRows marked bfloat16 (not float32) run their matrix products on bfloat16 weights "
@@ -323,6 +329,8 @@ ReportFiles write_sweep_report(const std::filesystem::path& dir, const std::stri
         {"steps_per_run", m.steps},
         {"ms_per_step", m.ms_per_step},
         {"tokens_per_s_per_sequence", m.tokens_per_second_per_sequence},
+        {"decode_tokens_per_s", m.decode_tokens_per_second},
+        {"decode_samples_s", m.decode_samples},
         {"numerics", numerics_name(m.info.numerics)},
         {"device", device_name(m.info.device)},
         {"threaded", m.threaded},
@@ -442,7 +450,8 @@ std::string sweep_csv(const ReportContext& ctx, const Workload& w, const SweepRe
                               "batch",
                               "steps_per_run",
                               "ms_per_step",
-                              "tokens_per_s_per_sequence"});
+                              "tokens_per_s_per_sequence",
+                              "decode_tokens_per_s"});
   std::string ids;
   long prompt_tokens = 0;
   for (const Prompt& p : w.prompts) {
@@ -488,7 +497,8 @@ std::string sweep_csv(const ReportContext& ctx, const Workload& w, const SweepRe
                      std::to_string(m.batch),
                      std::to_string(m.steps),
                      num(m.ms_per_step),
-                     num(m.tokens_per_second_per_sequence)});
+                     num(m.tokens_per_second_per_sequence),
+                     num(m.decode_tokens_per_second)});
   }
   return out;
 }

@@ -180,6 +180,26 @@ inline void matmul_tile(const Group& wg, const vf* bias, int C, const float* inp
   for (int r = 0; r < R; r++) finish_row(ep, t + r, o0, OC, acc[r], scaling);
 }
 
+// One tile of r <= kTileRows rows (the tile's size chosen at run time).
+template <typename Group>
+inline void matmul_rows(int r, const Group& wg, const vf* bias, int C, const float* inp, int t,
+                        int o0, int OC, const Epilogue& ep, float scaling) {
+  switch (kTileRows >= 6 ? r : 1) {
+    case 6:
+      return matmul_tile < kTileRows >= 6 ? 6 : 1 > (wg, bias, C, inp, t, o0, OC, ep, scaling);
+    case 5:
+      return matmul_tile < kTileRows >= 6 ? 5 : 1 > (wg, bias, C, inp, t, o0, OC, ep, scaling);
+    case 4:
+      return matmul_tile < kTileRows >= 6 ? 4 : 1 > (wg, bias, C, inp, t, o0, OC, ep, scaling);
+    case 3:
+      return matmul_tile < kTileRows >= 6 ? 3 : 1 > (wg, bias, C, inp, t, o0, OC, ep, scaling);
+    case 2:
+      return matmul_tile < kTileRows >= 6 ? 2 : 1 > (wg, bias, C, inp, t, o0, OC, ep, scaling);
+    default:
+      for (int k = 0; k < r; k++) matmul_tile<1>(wg, bias, C, inp, t + k, o0, OC, ep, scaling);
+  }
+}
+
 // The group reader of group g of w.
 inline F32Group group_reader(const float* data, const float*, int g, int C) {
   return {data + long(g) * C * kGroupRows};
@@ -206,11 +226,16 @@ void matmul_groups(const T* data, const float* scales, const float* bias, int OC
     vf bv[kVecs];
     for (int k = 0; k < kVecs; k++) bv[k] = load(b + k * kLanes);
     const auto wg = group_reader(data, scales, g, C);
-    int t = t0;
-    for (; t + kTileRows <= t1; t += kTileRows) {
-      matmul_tile<kTileRows>(wg, bv, C, inp, t, o0, OC, ep, scaling);
+    // The rows in as few register tiles as fit, of sizes that differ by at
+    // most one (16 rows: 6, 5, 5, not 6, 6 and four of 1): each tile reads the
+    // group's weights once for all its rows, so small batches keep the kernel
+    // compute-bound. Which tile a row is in never changes its bits.
+    const int rows = t1 - t0, tiles = (rows + kTileRows - 1) / kTileRows;
+    for (int k = 0, t = t0; k < tiles; k++) {
+      const int r = rows / tiles + (k < rows % tiles ? 1 : 0);
+      matmul_rows(r, wg, bv, C, inp, t, o0, OC, ep, scaling);
+      t += r;
     }
-    for (; t < t1; t++) matmul_tile<1>(wg, bv, C, inp, t, o0, OC, ep, scaling);
   }
 }
 
