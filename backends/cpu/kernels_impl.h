@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <numbers>
+#include <type_traits>
 
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/simd_math.h"
@@ -30,6 +31,11 @@ using simd::vu;
 
 constexpr int kVecs = kGroupRows / kLanes;                  // vectors per packed group (4, 8, 16)
 constexpr int kTileRows = matmul_tile_rows(GPT2_ISA_ENUM);  // rows per register tile
+// Inputs per block of a product of several tiles (a block of a float32 group:
+// 16 KB, a third of L1), and tiles per panel (whose paused sums live in L1 too).
+constexpr int kBlockInputs = 64;
+constexpr int kPanelTiles = kTileRows >= 6 ? 8 : 48;
+constexpr int kPanelRows = kPanelTiles * kTileRows;
 // Vector blocks of keys (or value channels) per attention pass: R x kBlocks
 // sums live in registers, 32 of them on AVX-512, 16 on AVX2 and SSE2.
 constexpr int kBlocks = kLanes == 16 ? 4 : 2;
@@ -88,7 +94,7 @@ inline void finish_row(const Epilogue& ep, int row, int o0, int OC, const vf* ac
 // One group's weights of input i as kVecs float vectors, one reader per
 // weight format. Each stream is asked for 4 KB ahead (hardware prefetchers stop
 // at 4 KB page boundaries).
-constexpr int kPrefetchBytes = 4096;
+constexpr int kPrefetchBytes = 16384;
 
 struct F32Group {
   const float* wg;  // (C, 64)
@@ -96,6 +102,17 @@ struct F32Group {
     const float* w = wg + long(i) * kGroupRows;
     __builtin_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes);
     __builtin_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes + 128);
+    for (int k = 0; k < kVecs; k++) wv[k] = load(w + k * kLanes);
+  }
+};
+
+// A block of a group's weights already widened to float32 (inputs [i0, ..)),
+// in L1: what the tiles after the first read, whatever the packed format.
+struct F32Block {
+  const float* blk;  // (kBlockInputs, 64)
+  int i0;
+  inline void operator()(int i, vf* wv) const {
+    const float* w = blk + long(i - i0) * kGroupRows;
     for (int k = 0; k < kVecs; k++) wv[k] = load(w + k * kLanes);
   }
 };
@@ -121,8 +138,12 @@ struct BF16Group {
   const std::uint16_t* wg;                    // (C, 64), each 64 in bf16_slot() order
   static constexpr int kLoads = 16 / kLanes;  // loads of 2 * kLanes values per 32 rows
   inline void operator()(int i, vf* wv) const {
+    __builtin_prefetch(reinterpret_cast<const char*>(wg + long(i) * kGroupRows) + kPrefetchBytes);
+    widen(i, wv);
+  }
+  // The same without asking for what comes later.
+  inline void widen(int i, vf* wv) const {
     const std::uint16_t* w = wg + long(i) * kGroupRows;
-    __builtin_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes);
     for (int half = 0; half < 2; half++) {
       for (int q = 0; q < kLoads; q++) {
         vu bits;
@@ -153,23 +174,48 @@ struct Int8Group {
   const std::int8_t* wg;  // (C, 64)
   vf scale[kVecs];        // the group's 64 row scales
   inline void operator()(int i, vf* wv) const {
+    __builtin_prefetch(reinterpret_cast<const char*>(wg + long(i) * kGroupRows) + kPrefetchBytes);
+    widen(i, wv);
+  }
+  // The same without asking for what comes later.
+  inline void widen(int i, vf* wv) const {
     const std::int8_t* w = wg + long(i) * kGroupRows;
-    __builtin_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes);
     for (int k = 0; k < kVecs; k++) wv[k] = int8_to_float(w + k * kLanes) * scale[k];
   }
 };
 
-// R rows x one group: acc[r][k] = bias + sum_i x[r][i] * w[i][k], in order of i.
+// What one call of a register tile covers: inputs [i0, i1) of R rows (input
+// i of the tile's row r at x[r * ldx + i - xoff]: the activations, or a
+// panel's copy of a block of them). A call that does not start at input 0
+// resumes the sums from `spill` (R x kVecs), one that does not end at input C
+// leaves them there: stored and loaded whole, so a pause never changes a bit.
+// The call asks for pf_lines cache lines from pf, spread over its inputs.
+struct Span {
+  const float* x;
+  long ldx;
+  int xoff, i0, i1;
+  bool first, last;
+  vf* spill;
+  const char* pf = nullptr;
+  int pf_lines = 0;
+};
+
+// R rows x one group: acc[r][k] = bias + sum_i x[r][i] * w[i][k], in order of
+// i; the tile's rows are rows t.. of the output.
 template <int R, typename Group>
-inline void matmul_tile(const Group& wg, const vf* bias, int C, const float* inp, int t, int o0,
-                        int OC, const Epilogue& ep, float scaling) {
+inline void matmul_tile(const Group& wg, const vf* bias, const Span& s, int t, int o0, int OC,
+                        const Epilogue& ep, float scaling) {
   vf acc[R][kVecs];
   for (int r = 0; r < R; r++) {
-    for (int k = 0; k < kVecs; k++) acc[r][k] = bias[k];
+    for (int k = 0; k < kVecs; k++) acc[r][k] = s.first ? bias[k] : s.spill[r * kVecs + k];
   }
   const float* x[R];
-  for (int r = 0; r < R; r++) x[r] = inp + long(t + r) * C;
-  for (int i = 0; i < C; i++) {
+  for (int r = 0; r < R; r++) x[r] = s.x + r * s.ldx - s.xoff;
+  const char* pf = s.pf;
+  for (int i = s.i0, due = 0; i < s.i1; i++) {
+    for (due += s.pf_lines; due >= s.i1 - s.i0; due -= s.i1 - s.i0, pf += 64) {
+      __builtin_prefetch(pf);
+    }
     vf wv[kVecs];
     wg(i, wv);
     for (int r = 0; r < R; r++) {
@@ -177,26 +223,40 @@ inline void matmul_tile(const Group& wg, const vf* bias, int C, const float* inp
       for (int k = 0; k < kVecs; k++) acc[r][k] = acc[r][k] + xv * wv[k];
     }
   }
+  if (!s.last) {
+    for (int r = 0; r < R; r++) {
+      for (int k = 0; k < kVecs; k++) s.spill[r * kVecs + k] = acc[r][k];
+    }
+    return;
+  }
   for (int r = 0; r < R; r++) finish_row(ep, t + r, o0, OC, acc[r], scaling);
 }
 
 // One tile of r <= kTileRows rows (the tile's size chosen at run time).
 template <typename Group>
-inline void matmul_rows(int r, const Group& wg, const vf* bias, int C, const float* inp, int t,
-                        int o0, int OC, const Epilogue& ep, float scaling) {
+inline void matmul_rows(int r, const Group& wg, const vf* bias, const Span& s, int t, int o0,
+                        int OC, const Epilogue& ep, float scaling) {
+  constexpr int k6 = kTileRows >= 6 ? 6 : 1, k5 = kTileRows >= 6 ? 5 : 1,
+                k4 = kTileRows >= 6 ? 4 : 1, k3 = kTileRows >= 6 ? 3 : 1,
+                k2 = kTileRows >= 6 ? 2 : 1;
   switch (kTileRows >= 6 ? r : 1) {
     case 6:
-      return matmul_tile < kTileRows >= 6 ? 6 : 1 > (wg, bias, C, inp, t, o0, OC, ep, scaling);
+      return matmul_tile<k6>(wg, bias, s, t, o0, OC, ep, scaling);
     case 5:
-      return matmul_tile < kTileRows >= 6 ? 5 : 1 > (wg, bias, C, inp, t, o0, OC, ep, scaling);
+      return matmul_tile<k5>(wg, bias, s, t, o0, OC, ep, scaling);
     case 4:
-      return matmul_tile < kTileRows >= 6 ? 4 : 1 > (wg, bias, C, inp, t, o0, OC, ep, scaling);
+      return matmul_tile<k4>(wg, bias, s, t, o0, OC, ep, scaling);
     case 3:
-      return matmul_tile < kTileRows >= 6 ? 3 : 1 > (wg, bias, C, inp, t, o0, OC, ep, scaling);
+      return matmul_tile<k3>(wg, bias, s, t, o0, OC, ep, scaling);
     case 2:
-      return matmul_tile < kTileRows >= 6 ? 2 : 1 > (wg, bias, C, inp, t, o0, OC, ep, scaling);
+      return matmul_tile<k2>(wg, bias, s, t, o0, OC, ep, scaling);
     default:
-      for (int k = 0; k < r; k++) matmul_tile<1>(wg, bias, C, inp, t + k, o0, OC, ep, scaling);
+      for (int k = 0; k < r; k++) {
+        Span one = s;
+        one.x += k * s.ldx;
+        if (one.spill != nullptr) one.spill += k * kVecs;
+        matmul_tile<1>(wg, bias, one, t + k, o0, OC, ep, scaling);
+      }
   }
 }
 
@@ -214,9 +274,15 @@ inline Int8Group group_reader(const std::int8_t* data, const float* scales, int 
 }
 
 template <typename T>
+constexpr bool T_is_float = std::is_same_v<T, float>;
+
+template <typename T>
 void matmul_groups(const T* data, const float* scales, const float* bias, int OC, int C,
                    const float* inp, int t0, int t1, int g0, int g1, const Epilogue& ep) {
   const float scaling = gelu_scaling();
+  vf spill[kPanelRows * kVecs];                         // a panel's paused sums
+  alignas(64) float xblock[kPanelRows * kBlockInputs];  // a panel's inputs of a block
+  alignas(64) float block[T_is_float<T> ? 1 : kBlockInputs * kGroupRows];  // widened weights
   for (int g = g0; g < g1; g++) {
     const int o0 = g * kGroupRows;
     alignas(64) float b[kGroupRows] = {};
@@ -228,13 +294,68 @@ void matmul_groups(const T* data, const float* scales, const float* bias, int OC
     const auto wg = group_reader(data, scales, g, C);
     // The rows in as few register tiles as fit, of sizes that differ by at
     // most one (16 rows: 6, 5, 5, not 6, 6 and four of 1): each tile reads the
-    // group's weights once for all its rows, so small batches keep the kernel
-    // compute-bound. Which tile a row is in never changes its bits.
+    // group's weights once for all its rows. Several tiles take the inputs in
+    // blocks of kBlockInputs, every tile of a panel through one block before
+    // the next (their sums paused in `spill`): the block comes from memory
+    // once, and the panel's tiles read it from L1 (bfloat16 and int8 weights
+    // widened to float32 once per block, not once per tile), so that a small
+    // batch is bound by arithmetic, not by the stream of the weights. Which
+    // tile a row is in, and where its sums pause, never changes its bits.
     const int rows = t1 - t0, tiles = (rows + kTileRows - 1) / kTileRows;
-    for (int k = 0, t = t0; k < tiles; k++) {
-      const int r = rows / tiles + (k < rows % tiles ? 1 : 0);
-      matmul_rows(r, wg, bv, C, inp, t, o0, OC, ep, scaling);
-      t += r;
+    if (tiles == 1) {
+      const Span all{inp + long(t0) * C, C, 0, 0, C, true, true, nullptr};
+      matmul_rows(rows, wg, bv, all, t0, o0, OC, ep, scaling);
+      continue;
+    }
+    for (int k0 = 0, p0 = t0; k0 < tiles; k0 += kPanelTiles) {  // a panel: tiles [k0, k1)
+      const int k1 = k0 + kPanelTiles < tiles ? k0 + kPanelTiles : tiles;
+      int p1 = p0;
+      for (int k = k0; k < k1; k++) p1 += rows / tiles + (k < rows % tiles ? 1 : 0);
+      for (int i0 = 0; i0 < C; i0 += kBlockInputs) {
+        const int i1 = i0 + kBlockInputs < C ? i0 + kBlockInputs : C;
+        // The panel's inputs of this block, side by side (their rows C apart
+        // would share L1's sets).
+        for (int t = p0; t < p1; t++) {
+          std::memcpy(xblock + (t - p0) * kBlockInputs, inp + long(t) * C + i0,
+                      sizeof(float) * (i1 - i0));
+        }
+        // The tiles ask for the next block's weights (what follows this one
+        // in memory: the next group's first block after the last), each a
+        // share, so that the stream from memory overlaps the arithmetic.
+        const T* next = data + (long(g) * C + i1) * kGroupRows;
+        constexpr int kLines = kBlockInputs * kGroupRows * int(sizeof(T)) / 64;
+        auto run_tiles = [&](const auto& reader) {
+          for (int k = k0, t = p0; k < k1; k++) {
+            const int r = rows / tiles + (k < rows % tiles ? 1 : 0);
+            const int l0 = (k - k0) * kLines / (k1 - k0), l1 = (k - k0 + 1) * kLines / (k1 - k0);
+            const Span s{xblock + (t - p0) * kBlockInputs,
+                         kBlockInputs,
+                         i0,
+                         i0,
+                         i1,
+                         i0 == 0,
+                         i1 == C,
+                         spill + (t - p0) * kVecs,
+                         reinterpret_cast<const char*>(next) + l0 * 64,
+                         l1 - l0};
+            matmul_rows(r, reader, bv, s, t, o0, OC, ep, scaling);
+            t += r;
+          }
+        };
+        if constexpr (T_is_float<T>) {
+          run_tiles(F32Block{data + (long(g) * C + i0) * kGroupRows, i0});
+        } else {
+          for (int i = i0; i < i1; i++) {
+            vf wv[kVecs];
+            wg.widen(i, wv);
+            for (int k = 0; k < kVecs; k++) {
+              store(block + (i - i0) * kGroupRows + k * kLanes, wv[k]);
+            }
+          }
+          run_tiles(F32Block{block, i0});
+        }
+      }
+      p0 = p1;
     }
   }
 }
