@@ -35,7 +35,6 @@ void Workspace::ensure(const ModelConfig& c, int rows, int out_rows, int cap, in
   reserve(att, std::size_t(workers) * attention_scratch(cap));
   reserve(last, std::size_t(out_rows) * C);
   reserve(logits, std::size_t(out_rows) * c.vocab_size);
-  if (int(partial_max.size()) < workers) partial_max.resize(workers);
 }
 
 // A CPU backend's sequence: its key/value cache and the scratch of its own
@@ -175,15 +174,22 @@ void forward_sequences(Engine& e, Workspace& ws, std::span<const SequenceStep> s
   });
   float* logits = ws.logits.data();
   linear.run(Linear::kLogits, 0, ws.last.data(), rows, {Epilogue::kStore, logits, V}, ex);
+  // Each sequence's logits to its step (the last row's with its softmax, in
+  // parallel); the probabilities wanted.
+  std::vector<SoftmaxRow> softmax;
+  softmax.reserve(B);
   for (int s = 0; s < B; s++) {
-    const std::size_t n = std::size_t(out[s + 1] - out[s]) * V;
-    std::copy(logits + std::size_t(out[s]) * V, logits + std::size_t(out[s]) * V + n,
-              steps[s].logits.begin());
+    const float* from = logits + std::size_t(out[s]) * V;
+    const std::size_t before = std::size_t(out[s + 1] - out[s] - 1) * V;  // all_positions' others
+    std::copy(from, from + before, steps[s].logits.begin());
+    const SoftmaxRow row{from + before, steps[s].probs.data(), steps[s].logits.data() + before};
     if (!steps[s].probs.empty()) {
-      softmax_row(steps[s].probs.data(), logits + std::size_t(out[s + 1] - 1) * V, V,
-                  ws.partial_max.data(), k, ex);
+      softmax.push_back(row);
+    } else {
+      std::copy(row.logits, row.logits + V, row.copy);
     }
   }
+  softmax_rows(softmax, V, ws.softmax, k, ex);
 }
 
 CpuBackend::CpuBackend(BackendInfo info, std::shared_ptr<Engine> engine)

@@ -35,7 +35,7 @@ struct Workspace {
   AlignedFloats qkv;             // (R, 3C), several sequences only
   AlignedFloats att;             // attention scratch per worker
   AlignedFloats last, logits;    // the rows whose logits are wanted: (rows, C), (rows, V)
-  std::vector<float> partial_max;
+  std::vector<float> softmax;  // softmax_rows' scratch
   // rows R, out_rows the rows whose logits are wanted, cap the largest cache.
   void ensure(const ModelConfig& c, int rows, int out_rows, int cap, int workers, bool stacked);
 };

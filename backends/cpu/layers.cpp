@@ -59,21 +59,39 @@ void attention_layer(float* atty, const float* q, const float* keys_t, const flo
   attention_sequences({&one, 1}, NH, C, att, attention_scratch(cap), k, ex);
 }
 
-void softmax_row(float* probs, const float* logits, int V, float* partial_max, const Kernels& k,
-                 Executor& ex) {
-  std::fill(partial_max, partial_max + ex.threads(), -INFINITY);
-  ex.parallel_for(V, [&](int begin, int end, int worker) {
-    // A worker may get several chunks; max is exact, so any grouping gives the same value.
-    partial_max[worker] = std::max(partial_max[worker], k.max(logits + begin, end - begin));
+void softmax_rows(std::span<const SoftmaxRow> rows, int V, std::vector<float>& scratch,
+                  const Kernels& k, Executor& ex) {
+  constexpr int kChunk = 4096;
+  const int chunks = (V + kChunk - 1) / kChunk, n = int(rows.size());
+  scratch.resize(std::size_t(n) * (chunks + 1));
+  float* chunk_max = scratch.data();  // n x chunks
+  float* sums = chunk_max + std::size_t(n) * chunks;
+  const auto each_chunk = [&](auto fn) {
+    ex.parallel_for(n * chunks, [&](int begin, int end, int) {
+      for (int item = begin; item < end; item++) {
+        const int r = item / chunks, i0 = (item % chunks) * kChunk;
+        fn(r, item, i0, std::min(V, i0 + kChunk) - i0);
+      }
+    });
+  };
+  each_chunk([&](int r, int item, int i0, int len) {
+    if (rows[r].copy != nullptr) std::copy_n(rows[r].logits + i0, len, rows[r].copy + i0);
+    chunk_max[item] = k.max(rows[r].logits + i0, len);
   });
-  float maxval = -INFINITY;
-  for (int w = 0; w < ex.threads(); w++) maxval = std::max(maxval, partial_max[w]);
-  ex.parallel_for(V, [&](int begin, int end, int) {
-    k.exp_shifted(probs + begin, logits + begin, maxval, end - begin);
+  // max is exact: the chunks' maxima in any grouping give the row's.
+  each_chunk([&](int r, int, int i0, int len) {
+    const float* m = chunk_max + std::size_t(r) * chunks;
+    const float maxval = *std::max_element(m, m + chunks);
+    k.exp_shifted(rows[r].probs + i0, rows[r].logits + i0, maxval, len);
   });
-  float sum = 0.0f;
-  for (int i = 0; i < V; i++) sum += probs[i];
-  ex.parallel_for(V, [&](int begin, int end, int) { k.divide(probs + begin, sum, end - begin); });
+  ex.parallel_for(n, [&](int begin, int end, int) {
+    for (int r = begin; r < end; r++) {
+      float sum = 0.0f;
+      for (int i = 0; i < V; i++) sum += rows[r].probs[i];
+      sums[r] = sum;
+    }
+  });
+  each_chunk([&](int r, int, int i0, int len) { k.divide(rows[r].probs + i0, sums[r], len); });
 }
 
 }  // namespace gpt2::cpu

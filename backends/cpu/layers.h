@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "backends/cpu/executor.h"
 #include "backends/cpu/kernels.h"
@@ -54,10 +55,18 @@ void attention_sequences(std::span<const AttentionRows> seqs, int NH, int C, flo
 void attention_layer(float* atty, const float* q, const float* keys_t, const float* values, int cap,
                      int pos, int T, int NH, int C, float* att, const Kernels& k, Executor& ex);
 
-// probs (V) = softmax(logits (V)), the bits of ref::softmax_forward: the
-// maximum and the exponentials in parallel, their sum in index order.
-// partial_max: scratch (ex.threads()).
-void softmax_row(float* probs, const float* logits, int V, float* partial_max, const Kernels& k,
-                 Executor& ex);
+// One row of softmax_rows: probs (V) = softmax(logits (V)); copy (V), when
+// not null, gets the logits themselves.
+struct SoftmaxRow {
+  const float* logits;
+  float* probs;
+  float* copy;
+};
+// Every row's softmax, the bits of ref::softmax_forward: the maxima, the
+// exponentials (and the copies) in parallel over all rows' chunks, each row's
+// sum in index order (the rows' sums in parallel, one thread each). scratch:
+// resized as needed.
+void softmax_rows(std::span<const SoftmaxRow> rows, int V, std::vector<float>& scratch,
+                  const Kernels& k, Executor& ex);
 
 }  // namespace gpt2::cpu

@@ -43,8 +43,9 @@ void PackedLinear::run(Linear which, int layer, const float* inp, int T, const E
   }
   const int groups = m->groups();
   const PackedView w = m->view();
-  ex.parallel_for(matmul_tasks(groups, T), [&](int begin, int end, int) {
-    for_task_runs(T, begin, end, [&](int g0, int g1, int t0, int t1) {
+  const MatmulTasks tasks(groups, T, ex.threads());
+  ex.parallel_for(tasks.count(), [&](int begin, int end, int) {
+    tasks.for_runs(begin, end, [&](int g0, int g1, int t0, int t1) {
       kernels_.matmul(w, bias, m->rows, m->cols, inp, t0, t1, g0, g1, ep);
     });
   });

@@ -13,38 +13,63 @@
 namespace gpt2::cpu {
 
 // The tasks the executor hands out for a product of T rows with `groups`
-// output groups. Up to kWholeGroupRows rows, one per group, all rows: each
-// group's weights are read by one worker, once (short prompts and decode steps
-// are bound by reading them). Past that the product is bound by arithmetic, and
-// a task is one register tile (kRowTile rows) of one group, group-major: the
-// shares then differ by at most one tile, and the last chunks of a product are
-// short, so the workers that finish first (on a virtual machine, where a vCPU
-// may run slower, the others) seldom wait long for the last one
-// (reports/studies/tile-tasks/); a worker still streams one group's weights
-// for all its consecutive tiles (below).
+// output groups, on `threads` workers. Up to kWholeGroupRows rows, one per
+// group, all rows: each group's weights are read by one worker, once (short
+// prompts and decode steps are bound by reading them), unless there are too
+// few groups to keep every worker busy (a batched step's 16 rows on 16
+// workers: 12 groups of the 768-output products leave 4 idle, 36 of qkv take
+// 3 rounds where 2.25 would do); then each group's rows are cut into `split`
+// equal chunks (at least kMinChunkRows rows each), the fewest that make the
+// longest worker's share shortest, if that is at least 10% shorter. Past kWholeGroupRows rows the
+// product is bound by arithmetic, and a task is one register tile (kRowTile rows) of one group: the
+// shares then differ by at most one tile, and the last chunks of a product are short, so the
+// workers that finish first (on a virtual machine, where a vCPU may run slower, the others) seldom
+// wait long for the last one (reports/studies/tile-tasks/). Tasks are group-major, so a worker
+// still streams one group's weights for all its consecutive chunks of it (for_runs). Which worker
+// computes an output never changes its bits.
 inline constexpr int kRowTile = matmul_tile_rows(Isa::kAvx512);  // the AVX-512 tile's rows
 inline constexpr int kWholeGroupRows = 48;
-inline int matmul_tasks(int groups, int T) {
-  return T <= kWholeGroupRows ? groups : groups * ((T + kRowTile - 1) / kRowTile);
-}
+inline constexpr int kMinChunkRows = 4;
 
-// Calls call(g0, g1, t0, t1) (groups [g0, g1), rows [t0, t1)) for tasks
-// [begin, end) of matmul_tasks(groups, T): one call per run of consecutive
-// tasks within one group (or, up to kWholeGroupRows rows, one call).
-template <typename F>
-void for_task_runs(int T, int begin, int end, F call) {
-  if (T <= kWholeGroupRows) {
-    if (begin < end) call(begin, end, 0, T);
-    return;
+struct MatmulTasks {
+  MatmulTasks(int groups_, int T_, int threads) : groups(groups_), T(T_) {
+    if (T > kWholeGroupRows) {
+      tiled = true, per_group = (T + kRowTile - 1) / kRowTile;
+      return;
+    }
+    // The longest share in units of one group's whole product.
+    const auto longest = [&](int s) {
+      return double((long(groups) * s + threads - 1) / threads) / s;
+    };
+    int best = 1;
+    for (int s = 2; s <= T / kMinChunkRows && s <= 8; s++) {
+      if (longest(s) < longest(best) - 1e-9) best = s;
+    }
+    if (longest(best) < 0.9 * longest(1)) per_group = best;  // worth reading a group twice
   }
-  const int tiles = (T + kRowTile - 1) / kRowTile;
-  for (int k = begin; k < end;) {
-    const int g = k / tiles, stop = std::min(end, (g + 1) * tiles);
-    const int t0 = (k - g * tiles) * kRowTile, t1 = std::min(T, (stop - g * tiles) * kRowTile);
-    call(g, g + 1, t0, t1);
-    k = stop;
+  int count() const { return groups * per_group; }
+  // The first row of chunk c (0 <= c <= per_group) of a group.
+  int row(int c) const { return tiled ? std::min(T, c * kRowTile) : int(long(T) * c / per_group); }
+  // Calls call(g0, g1, t0, t1) (groups [g0, g1), rows [t0, t1)) for tasks
+  // [begin, end): one call per run of consecutive tasks within one group (or,
+  // with whole groups, one call).
+  template <typename F>
+  void for_runs(int begin, int end, F call) const {
+    if (per_group == 1) {
+      if (begin < end) call(begin, end, 0, T);
+      return;
+    }
+    for (int k = begin; k < end;) {
+      const int g = k / per_group, stop = std::min(end, (g + 1) * per_group);
+      call(g, g + 1, row(k - g * per_group), row(stop - g * per_group));
+      k = stop;
+    }
   }
-}
+
+  int groups, T;
+  int per_group = 1;   // chunks of each group's rows
+  bool tiled = false;  // chunks of kRowTile rows (else per_group equal ones)
+};
 
 class PackedLinear final : public LinearLayers {
  public:

@@ -264,10 +264,9 @@ void bm_softmax(benchmark::State& state, Variant v) {
     for (auto _ : state) ref::softmax_forward(probs, b.out.data(), V);
   } else {
     cpu::Engine& e = engine_for(v, threads);
-    std::vector<float> partial(threads);
-    for (auto _ : state) {
-      cpu::softmax_row(probs, b.out.data(), V, partial.data(), *e.kernels, *e.executor);
-    }
+    std::vector<float> scratch;
+    const cpu::SoftmaxRow row{b.out.data(), probs, nullptr};
+    for (auto _ : state) cpu::softmax_rows({&row, 1}, V, scratch, *e.kernels, *e.executor);
   }
   set_rates(state, 4.0 * V, 4.0 * 4 * V);  // read, exponentials written, summed, divided
 }

@@ -374,12 +374,35 @@ TEST_P(LayersTest, AttentionMatchesTheReference) {
 
 TEST_P(LayersTest, SoftmaxMatchesTheReference) {
   const auto ex = executor();
-  for (int V : {1, 3, 1000, 50257}) {
-    const auto logits = test::random_values(V, 70 + V, 10.0f);
-    std::vector<float> want(V), got(V, NAN), partial_max(ex->threads());
-    ref::softmax_forward(want.data(), logits.data(), V);
-    softmax_row(got.data(), logits.data(), V, partial_max.data(), best_kernels(), *ex);
-    expect_same_bits(got, want, "softmax V=" + std::to_string(V));
+  std::vector<float> scratch;
+  for (int V : {1, 3, 1000, 4097, 50257}) {
+    // 1, 2 and 5 rows at once, each the reference's bits for its own logits;
+    // the copies of the logits only where asked for.
+    for (int n : {1, 2, 5}) {
+      std::vector<std::vector<float>> logits, want, got, copies;
+      std::vector<SoftmaxRow> rows;
+      for (int r = 0; r < n; r++) {
+        logits.push_back(test::random_values(V, 70 + V + 13 * r, 10.0f));
+        want.emplace_back(V);
+        got.emplace_back(V, NAN);
+        copies.emplace_back(V, NAN);
+        ref::softmax_forward(want[r].data(), logits[r].data(), V);
+      }
+      for (int r = 0; r < n; r++) {
+        rows.push_back({logits[r].data(), got[r].data(), r % 2 ? nullptr : copies[r].data()});
+      }
+      softmax_rows(rows, V, scratch, best_kernels(), *ex);
+      for (int r = 0; r < n; r++) {
+        const std::string what = "softmax V=" + std::to_string(V) + " row " + std::to_string(r) +
+                                 " of " + std::to_string(n);
+        expect_same_bits(got[r], want[r], what);
+        if (r % 2 == 0) {
+          expect_same_bits(copies[r], logits[r], what + " (the copy)");
+        } else {
+          EXPECT_TRUE(std::isnan(copies[r][0])) << what;
+        }
+      }
+    }
   }
 }
 

@@ -220,39 +220,64 @@ TEST_P(LinearLayersTest, AForwardPassStartsNoMoreThreadsThanAskedFor) {
 }
 
 // Chunks of a product's tasks, as an executor may hand them out, become kernel
-// calls that cover every (group, row) exactly once: whole groups up to 48 rows,
-// tiles of 6 rows of one group past that, one call per group a chunk touches.
+// calls that cover every (group, row) exactly once: whole groups up to 48 rows
+// (their rows cut in equal chunks when there are too few groups for the
+// workers), tiles of 6 rows of one group past that, one call per group a chunk
+// touches.
 TEST(MatmulTasks, ChunksCoverEveryGroupAndRowOnce) {
-  for (int groups : {1, 4, 13}) {
-    for (int T : {1, 7, 48, 49, 129, 512}) {
-      const int n = matmul_tasks(groups, T);
-      EXPECT_EQ(n, T <= 48 ? groups : groups * ((T + 5) / 6));
-      for (int grain : {1, 2, 5, 23, n}) {
-        std::vector<int> seen(std::size_t(groups) * T, 0);
-        int calls = 0, chunks = 0;
-        for (int begin = 0; begin < n; begin += grain, chunks++) {
-          for_task_runs(T, begin, std::min(n, begin + grain), [&](int g0, int g1, int t0, int t1) {
-            calls++;
-            ASSERT_LT(g0, g1);
-            ASSERT_LE(g1, groups);
-            ASSERT_LT(t0, t1);
-            ASSERT_LE(t1, T);
-            if (T > 48) {
-              EXPECT_EQ(g1, g0 + 1);
-              EXPECT_EQ(t0 % kRowTile, 0);
-            }
-            for (int g = g0; g < g1; g++) {
-              for (int t = t0; t < t1; t++) seen[std::size_t(g) * T + t]++;
-            }
-          });
+  for (int threads : {1, 2, 16}) {
+    for (int groups : {1, 4, 12, 13, 36}) {
+      for (int T : {1, 7, 16, 48, 49, 129, 512}) {
+        const MatmulTasks tasks(groups, T, threads);
+        const int n = tasks.count();
+        if (T > 48) {
+          EXPECT_EQ(n, groups * ((T + 5) / 6));
+        } else if (threads == 1) {
+          EXPECT_EQ(n, groups);
         }
-        const std::string where = std::to_string(groups) + " groups, " + std::to_string(T) +
-                                  " rows, chunks of " + std::to_string(grain);
-        for (int v : seen) ASSERT_EQ(v, 1) << where;
-        EXPECT_LE(calls, chunks + groups) << where;
+        for (int grain : {1, 2, 5, 23, n}) {
+          std::vector<int> seen(std::size_t(groups) * T, 0);
+          int calls = 0, chunks = 0;
+          for (int begin = 0; begin < n; begin += grain, chunks++) {
+            tasks.for_runs(begin, std::min(n, begin + grain), [&](int g0, int g1, int t0, int t1) {
+              calls++;
+              ASSERT_LT(g0, g1);
+              ASSERT_LE(g1, groups);
+              ASSERT_LT(t0, t1);
+              ASSERT_LE(t1, T);
+              if (T > 48) {
+                EXPECT_EQ(g1, g0 + 1);
+                EXPECT_EQ(t0 % kRowTile, 0);
+              }
+              for (int g = g0; g < g1; g++) {
+                for (int t = t0; t < t1; t++) seen[std::size_t(g) * T + t]++;
+              }
+            });
+          }
+          const std::string where = std::to_string(groups) + " groups, " + std::to_string(T) +
+                                    " rows, " + std::to_string(threads) + " threads, chunks of " +
+                                    std::to_string(grain);
+          for (int v : seen) ASSERT_EQ(v, 1) << where;
+          EXPECT_LE(calls, chunks + groups) << where;
+        }
       }
     }
   }
+}
+
+// A batched step's 16 rows on 16 workers: the 768-output products (12 groups)
+// and qkv (36) cut each group's rows in 4, so that no worker idles or runs a
+// third round; fc's 48 groups, the logits' 786 and a decode step's one row
+// stay whole groups.
+TEST(MatmulTasks, FewGroupsForTheWorkersAreCutByRows) {
+  EXPECT_EQ(MatmulTasks(12, 16, 16).per_group, 4);
+  EXPECT_EQ(MatmulTasks(36, 16, 16).per_group, 4);
+  EXPECT_EQ(MatmulTasks(12, 32, 16).per_group, 4);
+  EXPECT_EQ(MatmulTasks(48, 16, 16).per_group, 1);
+  EXPECT_EQ(MatmulTasks(786, 16, 16).per_group, 1);
+  EXPECT_EQ(MatmulTasks(12, 1, 16).per_group, 1);
+  EXPECT_EQ(MatmulTasks(12, 16, 1).per_group, 1);
+  EXPECT_EQ(MatmulTasks(12, 16, 2).per_group, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllLinearLayers, LinearLayersTest, ::testing::ValuesIn(variants()),
