@@ -44,6 +44,13 @@ tiny_gate() {  # $1: the bit-exact backends
 isa=$($bench backends --kernels-isa)
 section "The equality gate on the tiny model ($isa kernels): every backend, precision, mode, rule"
 tiny_gate "$exact"
+# The needle test: each golden prompt inside batches of 3 (other goldens and
+# fillers joining at other steps), every bit-exact row held to its goldens.
+section "The batched equality gate on the tiny model: the goldens inside batches of 3"
+verify --model synthetic:tiny --backend "$exact" --precision float32,bf16w,int8w --threads 3 \
+  --mode kv-cache --rule all --batch 3
+verify --model synthetic:tiny --backend "$reordered" --precision all --threads 2 \
+  --mode kv-cache --rule median,greedy --batch 3
 case "$isa" in
   avx512) caps="avx2 generic" ;;
   avx2) caps="generic" ;;
@@ -64,6 +71,11 @@ verify --backend "$exact_kernels" --threads 1..2 --mode kv-cache --rule all
 verify --backend "$exact_kernels" --threads 2 --mode recompute --rule all
 verify --backend "$reordered" --threads 1..2 --mode kv-cache --rule median,greedy
 verify --backend "$reordered" --threads 2 --mode recompute --rule median,greedy
+
+section "The batched equality gate on the 124M model: the goldens inside batches of 4"
+verify --backend "$(echo "$exact_kernels" | cut -d, -f1)" --precision float32,int8w --threads 2 \
+  --mode kv-cache --rule greedy --batch 4
+verify --backend "$reordered" --threads 2 --mode kv-cache --rule greedy --batch 4
 
 section "The equality gate at bf16w and int8w on the 124M model: bit for bit against their own goldens"
 verify --backend "$weight_only" --precision bf16w,int8w --threads 1..2 --mode kv-cache \
