@@ -302,6 +302,7 @@ void matmul_groups(const T* data, const float* scales, const float* bias, int OC
     // batch is bound by arithmetic, not by the stream of the weights. Which
     // tile a row is in, and where its sums pause, never changes its bits.
     const int rows = t1 - t0, tiles = (rows + kTileRows - 1) / kTileRows;
+    const auto tile_rows = [&](int k) { return rows / tiles + (k < rows % tiles ? 1 : 0); };
     if (tiles == 1) {
       const Span all{inp + long(t0) * C, C, 0, 0, C, true, true, nullptr};
       matmul_rows(rows, wg, bv, all, t0, o0, OC, ep, scaling);
@@ -310,7 +311,7 @@ void matmul_groups(const T* data, const float* scales, const float* bias, int OC
     for (int k0 = 0, p0 = t0; k0 < tiles; k0 += kPanelTiles) {  // a panel: tiles [k0, k1)
       const int k1 = k0 + kPanelTiles < tiles ? k0 + kPanelTiles : tiles;
       int p1 = p0;
-      for (int k = k0; k < k1; k++) p1 += rows / tiles + (k < rows % tiles ? 1 : 0);
+      for (int k = k0; k < k1; k++) p1 += tile_rows(k);
       for (int i0 = 0; i0 < C; i0 += kBlockInputs) {
         const int i1 = i0 + kBlockInputs < C ? i0 + kBlockInputs : C;
         // The panel's inputs of this block, side by side (their rows C apart
@@ -326,7 +327,7 @@ void matmul_groups(const T* data, const float* scales, const float* bias, int OC
         constexpr int kLines = kBlockInputs * kGroupRows * int(sizeof(T)) / 64;
         auto run_tiles = [&](const auto& reader) {
           for (int k = k0, t = p0; k < k1; k++) {
-            const int r = rows / tiles + (k < rows % tiles ? 1 : 0);
+            const int r = tile_rows(k);
             const int l0 = (k - k0) * kLines / (k1 - k0), l1 = (k - k0 + 1) * kLines / (k1 - k0);
             const Span s{xblock + (t - p0) * kBlockInputs,
                          kBlockInputs,

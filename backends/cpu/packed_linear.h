@@ -18,23 +18,25 @@ namespace gpt2::cpu {
 // prompts and decode steps are bound by reading them), unless there are too
 // few groups to keep every worker busy (a batched step's 16 rows on 16
 // workers: 12 groups of the 768-output products leave 4 idle, 36 of qkv take
-// 3 rounds where 2.25 would do); then each group's rows are cut into `split`
-// equal chunks (at least kMinChunkRows rows each), the fewest that make the
-// longest worker's share shortest, if that is at least 10% shorter. Past kWholeGroupRows rows the
-// product is bound by arithmetic, and a task is one register tile (kRowTile rows) of one group: the
-// shares then differ by at most one tile, and the last chunks of a product are short, so the
-// workers that finish first (on a virtual machine, where a vCPU may run slower, the others) seldom
-// wait long for the last one (reports/studies/tile-tasks/). Tasks are group-major, so a worker
-// still streams one group's weights for all its consecutive chunks of it (for_runs). Which worker
-// computes an output never changes its bits.
+// 3 rounds where 2.25 would do); then each group's rows are cut into
+// `per_group` equal chunks (at least kMinChunkRows rows each), the fewest that
+// make the longest worker's share shortest, if that is at least 10% shorter.
+// Past kWholeGroupRows rows the product is bound by arithmetic, and a task is
+// one register tile (kRowTile rows) of one group: the shares then differ by at
+// most one tile, and the last chunks of a product are short, so the workers
+// that finish first (on a virtual machine, where a vCPU may run slower, the
+// others) seldom wait long for the last one (reports/studies/tile-tasks/).
+// Tasks are group-major, so a worker still streams one group's weights for all
+// its consecutive chunks of it (for_runs). Which worker computes an output
+// never changes its bits.
 inline constexpr int kRowTile = matmul_tile_rows(Isa::kAvx512);  // the AVX-512 tile's rows
 inline constexpr int kWholeGroupRows = 48;
 inline constexpr int kMinChunkRows = 4;
 
 struct MatmulTasks {
   MatmulTasks(int groups_, int T_, int threads) : groups(groups_), T(T_) {
-    if (T > kWholeGroupRows) {
-      tiled = true, per_group = (T + kRowTile - 1) / kRowTile;
+    if (tiled()) {
+      per_group = (T + kRowTile - 1) / kRowTile;
       return;
     }
     // The longest share in units of one group's whole product.
@@ -47,9 +49,13 @@ struct MatmulTasks {
     }
     if (longest(best) < 0.9 * longest(1)) per_group = best;  // worth reading a group twice
   }
+  // Chunks of kRowTile rows (else per_group equal ones).
+  bool tiled() const { return T > kWholeGroupRows; }
   int count() const { return groups * per_group; }
   // The first row of chunk c (0 <= c <= per_group) of a group.
-  int row(int c) const { return tiled ? std::min(T, c * kRowTile) : int(long(T) * c / per_group); }
+  int row(int c) const {
+    return tiled() ? std::min(T, c * kRowTile) : int(long(T) * c / per_group);
+  }
   // Calls call(g0, g1, t0, t1) (groups [g0, g1), rows [t0, t1)) for tasks
   // [begin, end): one call per run of consecutive tasks within one group (or,
   // with whole groups, one call).
@@ -67,8 +73,7 @@ struct MatmulTasks {
   }
 
   int groups, T;
-  int per_group = 1;   // chunks of each group's rows
-  bool tiled = false;  // chunks of kRowTile rows (else per_group equal ones)
+  int per_group = 1;  // chunks of each group's rows
 };
 
 class PackedLinear final : public LinearLayers {
