@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 namespace gpt2 {
@@ -49,6 +50,36 @@ TEST(DecideTest, GreedyBreaksTiesTowardTheLowestId) {
   const Decision d = decide_greedy(logits);
   EXPECT_EQ(d.token, 1);
   EXPECT_EQ(d.margin, 0.0f);
+}
+
+// Against one plain scan, on vectors of every length mod 8 with many ties.
+TEST(DecideTest, GreedyIsWhatOneScanFinds) {
+  std::uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return int(state >> 59);  // 0..31: many equal values
+  };
+  for (int n = 1; n < 70; n++) {
+    for (int rep = 0; rep < 20; rep++) {
+      std::vector<float> logits(n);
+      for (float& x : logits) x = float(next()) - 16.0f;
+      int best = 0;
+      float second = -INFINITY;
+      for (int i = 1; i < n; i++) {
+        if (logits[i] > logits[best]) {
+          second = logits[best];
+          best = i;
+        } else {
+          second = std::max(second, logits[i]);
+        }
+      }
+      const Decision d = decide_greedy(logits);
+      ASSERT_EQ(d.token, best) << "n " << n;
+      if (n > 1) {
+        ASSERT_EQ(d.margin, logits[best] - second) << "n " << n;
+      }
+    }
+  }
 }
 
 TEST(DecideTest, GreedyWhenTheMaximumIsFirstOrLast) {
