@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -169,6 +170,11 @@ class Backend {
   // Throws std::invalid_argument on bad arguments (check_forward_args, a
   // session given twice or of another backend), before any work.
   virtual void forward_batch(std::span<const SequenceStep> steps) const;
+  // The bytes free now where the backend's sessions keep their caches when
+  // that is not the host's memory (a GPU backend: its GPU's free memory), so
+  // that a batch that cannot fit is refused before any work; nullopt for CPU
+  // backends (the machine's available memory is theirs).
+  virtual std::optional<std::size_t> device_memory_free() const { return std::nullopt; }
 };
 
 }  // namespace gpt2

@@ -190,7 +190,6 @@ Workload batched_workload(const Workload& w, int batch) {
 }
 
 void check_cache_memory(const Backend& backend, const Workload& w, int batch) {
-  if (backend.info().device != Device::kCpu) return;
   std::vector<int> capacities;
   for (const Prompt& p : w.prompts) capacities.push_back(p.n - 1);
   std::sort(capacities.rbegin(), capacities.rend());
@@ -198,10 +197,13 @@ void check_cache_memory(const Backend& backend, const Workload& w, int batch) {
   for (std::size_t i = 0; i < capacities.size() && int(i) < batch; i++) {
     need += kv_cache_bytes(backend.model().config(), capacities[i]);
   }
-  if (const std::size_t have = available_memory(); have > 0 && need > have) {
-    throw std::runtime_error("A batch of " + std::to_string(batch) + " sequences needs " +
-                             std::to_string(need >> 20) + " MiB of key/value caches; " +
-                             std::to_string(have >> 20) + " MiB of memory are available.");
+  const std::optional<std::size_t> gpu = backend.device_memory_free();
+  if (const std::size_t have = gpu ? *gpu : available_memory(); have > 0 && need > have) {
+    throw std::runtime_error(
+        "A batch of " + std::to_string(batch) + " sequences needs " + std::to_string(need >> 20) +
+        " MiB of key/value caches; " + std::to_string(have >> 20) +
+        (gpu ? " MiB are free on the GPU (" + backend.info().gpus.at(0).name + ")."
+             : " MiB of memory are available."));
   }
 }
 

@@ -119,7 +119,8 @@ Workload batched_workload(const Workload& w, int batch);
 
 // Throws std::runtime_error "A batch of 64 sequences needs X MiB of key/value
 // caches; Y MiB of memory are available." when the `batch` largest caches of
-// w's sequences do not fit in this machine's memory (CPU backends).
+// w's sequences do not fit in this machine's memory (a GPU backend: "Y MiB
+// are free on the GPU (name).", its Backend::device_memory_free()).
 void check_cache_memory(const Backend& backend, const Workload& w, int batch);
 
 struct SweepOptions {

@@ -24,7 +24,7 @@ struct StepView {
   int step = 0;                   // 0 for the first new token
   Decision decision;              // the rule's choice at this step
   std::span<const float> logits;  // (V) of this step
-  std::span<const float> probs;   // (V)
+  std::span<const float> probs;   // (V); in a Scheduler's batch only for the median rule
 };
 
 // What a step callback tells generate() after seeing a step.

@@ -5,8 +5,23 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace gpt2 {
+
+namespace {
+
+// Host threads for a step's decisions: a GPU backend's large batch leaves the
+// host's cores idle while it decides for every sequence (a scan of 50257
+// logits each, ~20 us); a CPU backend's own threads wait for its next step, so
+// its decisions stay on this thread.
+int decision_threads(const Backend& backend, std::size_t sequences) {
+  if (backend.info().device == Device::kCpu || sequences < 32) return 1;
+  const int cores = int(std::thread::hardware_concurrency());
+  return std::clamp(std::min(cores / 2, int(sequences / 16)), 1, 8);
+}
+
+}  // namespace
 
 std::size_t kv_cache_bytes(const ModelConfig& c, int capacity) {
   return 2 * std::size_t(c.num_layers) * std::size_t(capacity) * std::size_t(c.channels) *
@@ -31,8 +46,11 @@ struct Scheduler::Sequence {
   std::vector<int> tokens;  // prompt, then the new tokens
   int cached = 0;           // positions of the session's cache this sequence relies on
   Decider decider;
+  // The probabilities only for the rule that reads them (median): a batch's
+  // backend then computes and copies no more than the decisions need.
   std::vector<float> logits, probs;
-  Sequence(int id_, const Rule& rule, int V) : id(id_), decider(rule), logits(V), probs(V) {}
+  Sequence(int id_, const Rule& rule, int V)
+      : id(id_), decider(rule), logits(V), probs(rule.kind == Rule::kMedian ? V : 0) {}
 };
 
 Scheduler::Scheduler(const Backend& backend, int max_batch, Mode mode)
@@ -84,17 +102,19 @@ std::size_t Scheduler::peak_cache_bytes() const {
 }
 
 void Scheduler::check_memory() const {
-  check_memory(available_memory());
+  const std::optional<std::size_t> gpu = backend_.device_memory_free();
+  check_memory(gpu ? *gpu : available_memory());
 }
 
 void Scheduler::check_memory(std::size_t available) const {
-  if (backend_.info().device != Device::kCpu || available == 0) return;
+  if (available == 0) return;
   const std::size_t need = peak_cache_bytes();
   if (need > available) {
+    const bool gpu = backend_.info().device != Device::kCpu;
     throw std::runtime_error("The batch's key/value caches need " + std::to_string(need >> 20) +
                              " MiB at once; " + std::to_string(available >> 20) +
-                             " MiB of memory are available (a smaller --batch, or shorter "
-                             "sequences).");
+                             (gpu ? " MiB are free on the GPU" : " MiB of memory are available") +
+                             " (a smaller --batch, or shorter sequences).");
   }
 }
 
@@ -148,13 +168,33 @@ std::vector<int> Scheduler::step() {
   }
   backend_.forward_batch(steps);
   steps_++;
-  for (auto it = live_.begin(); it != live_.end();) {
+  // Each sequence's decision (its own decider and outputs, so they may run at
+  // once), then the callbacks in order on this thread.
+  std::vector<Decision> decisions(live_.size());
+  auto decide = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; i++) {
+      decisions[i] = live_[i]->decider.next(live_[i]->logits, live_[i]->probs);
+    }
+  };
+  if (const int k = decision_threads(backend_, live_.size()); k > 1) {
+    std::vector<std::thread> helpers;
+    const std::size_t n = live_.size(), per = (n + k - 1) / k;
+    for (int j = 1; j < k; j++) {
+      helpers.emplace_back(decide, std::min(n, j * per), std::min(n, (j + 1) * per));
+    }
+    decide(0, std::min(n, per));
+    for (std::thread& t : helpers) t.join();
+  } else {
+    decide(0, live_.size());
+  }
+  std::size_t at = 0;  // live_'s index before this step's departures
+  for (auto it = live_.begin(); it != live_.end(); at++) {
     Sequence& s = **it;
     const Request& r = requests_[s.id];
     s.cached = int(s.tokens.size());
     StepView view;
     view.step = int(generated_[s.id].size());
-    view.decision = s.decider.next(s.logits, s.probs);
+    view.decision = decisions[at];
     view.logits = s.logits;
     view.probs = s.probs;
     const Next next = r.on_step ? r.on_step(view) : Next::kContinue;

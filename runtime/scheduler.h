@@ -59,7 +59,8 @@ class Scheduler {
   // Throws std::runtime_error "The batch's key/value caches need X MiB at
   // once; Y MiB of memory are available." when the max_batch largest caches of
   // the requests submitted so far would not fit in this machine's available
-  // memory (CPU backends; a GPU backend's session checks its device's).
+  // memory (a GPU backend: "Y MiB are free on the GPU", its
+  // Backend::device_memory_free()).
   void check_memory() const;
   // The same against `available` bytes.
   void check_memory(std::size_t available) const;

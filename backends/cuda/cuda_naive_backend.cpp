@@ -117,6 +117,9 @@ class CudaNaiveBackend final : public Backend {
   }
   const BackendInfo& info() const override { return info_; }
   const Model& model() const override { return *model_; }
+  std::optional<std::size_t> device_memory_free() const override {
+    return cuda::free_memory(device_);
+  }
   std::unique_ptr<Session> open_session(int capacity) const override {
     return std::make_unique<CudaNaiveSession>(*model_, weights_, device_, capacity);
   }

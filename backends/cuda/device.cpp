@@ -82,6 +82,13 @@ void use_device(int index) {
   GPT2_CUDA(cudaSetDevice(index));
 }
 
+std::size_t free_memory(int index) {
+  use_device(index);
+  std::size_t free = 0, total = 0;
+  GPT2_CUDA(cudaMemGetInfo(&free, &total));
+  return free;
+}
+
 void require_free_memory(std::size_t bytes, const std::string& what) {
   std::size_t free = 0, total = 0;
   GPT2_CUDA(cudaMemGetInfo(&free, &total));

@@ -25,6 +25,9 @@ void use_device(int index);
 // not 2" when it lists more.
 int single_device(const BackendSpec& spec);
 
+// The bytes free on device `index` now. Throws CudaError.
+std::size_t free_memory(int index);
+
 // Throws std::runtime_error "not enough GPU memory: <what> needs X MiB, Y MiB
 // free of Z on <name>" when `bytes` more would not fit on the current device.
 void require_free_memory(std::size_t bytes, const std::string& what);

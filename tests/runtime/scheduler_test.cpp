@@ -188,5 +188,46 @@ TEST(SchedulerTest, ABatchWhoseCachesDoNotFitIsRefusedBeforeAnyWork) {
   EXPECT_THROW(Scheduler(*b, kMaxBatch + 1), std::invalid_argument);
 }
 
+// A backend whose sessions keep their caches on a device with `free` bytes
+// free (the reference computes).
+class SmallDevice final : public Backend {
+ public:
+  SmallDevice(std::unique_ptr<Backend> inner, std::size_t free)
+      : inner_(std::move(inner)), info_(inner_->info()), free_(free) {
+    info_.device = Device::kCuda;
+  }
+  const BackendInfo& info() const override { return info_; }
+  const Model& model() const override { return inner_->model(); }
+  std::unique_ptr<Session> open_session(int capacity) const override {
+    return inner_->open_session(capacity);
+  }
+  std::optional<std::size_t> device_memory_free() const override { return free_; }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+  BackendInfo info_;
+  std::size_t free_;
+};
+
+// A GPU backend's batch is checked against its GPU's free memory, not the host's.
+TEST(SchedulerTest, AGpuBatchIsCheckedAgainstItsGpusFreeMemory) {
+  const ModelConfig& c = test::tiny_model()->config();
+  const std::size_t one = kv_cache_bytes(c, 1023);
+  SmallDevice gpu(make_backend(test::tiny_model(), backend_spec("reference")), 4 * one);
+  Scheduler s(gpu, 8);
+  for (int i = 0; i < 4; i++) s.submit({{1}, 1024, Rule::kGreedy, {}, {}});
+  EXPECT_NO_THROW(s.check_memory());
+  s.submit({{1}, 1024, Rule::kGreedy, {}, {}});
+  try {
+    s.check_memory();
+    FAIL() << "accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("MiB at once; 3 MiB are free on the GPU"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(s.steps(), 0);
+}
+
 }  // namespace
 }  // namespace gpt2
