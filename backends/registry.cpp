@@ -17,6 +17,7 @@
 #if GPT2_WITH_CUDA
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_naive_backend.h"
+#include "backends/cuda/cuda_tiled_backend.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/gpu_ceilings.h"
 #endif
@@ -88,9 +89,17 @@ const std::vector<BackendEntry>& backend_entries() {
      .precisions = {Precision::kFloat32},
      .make = &make_cuda_naive_backend,
      .available = &cuda_available},
+    {.name = "cuda-tiled",
+     .summary = "one GPU, tiled CUDA kernels bit-exact with the reference, batched",
+     .numerics = Numerics::kBitExact,
+     .device = Device::kCuda,
+     .threaded = false,
+     .precisions = {Precision::kFloat32},
+     .make = &make_cuda_tiled_backend,
+     .available = &cuda_available},
     {.name = "cuda",
-     .summary = "one GPU, fused kernels, cuBLAS, a CUDA graph per decode step (float32 or "
-                "bfloat16)",
+     .summary = "one GPU, fused batch-invariant kernels, a CUDA graph per decode step (float32 "
+                "or bfloat16)",
      .numerics = Numerics::kReordered,
      .device = Device::kCuda,
      .threaded = false,

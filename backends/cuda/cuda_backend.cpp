@@ -2,262 +2,67 @@
 
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <stdexcept>
-#include <tuple>
 #include <vector>
 
+#include "backends/cuda/batch.h"
 #include "backends/cuda/buffers.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/fast_kernels.h"
-#include "backends/cuda/gemm.h"
 #include "backends/cuda/weights.h"
-#include "reference/forward.h"
 
 namespace gpt2 {
 
 namespace {
 
+using cuda::BatchSeq;
+using cuda::CacheSession;
 using cuda::DeviceBuffer;
-using cuda::DeviceWeights;
-using cuda::Gemm;
 using cuda::PinnedBuffer;
+using cuda::StepLayout;
 using cuda::fast::Epilogue;
 using bf16 = __nv_bfloat16;
 
-// Prompts of up to this many rows (decode: 1) go through the matrix-vector
-// kernels (each weight read once for all rows); longer ones through cuBLASLt.
-constexpr int kMatvecRows = 4;
+// The activations of a step of R rows and O <= R output rows, grown as steps
+// need (a move drops the captured graphs, which hold the old addresses).
+struct Activations {
+  int rows = 0, outs = 0;
+  DeviceBuffer<float> x, qkv, atty, fch, partial, logits, softmax_partial, probs;
+  PinnedBuffer<float> host_logits, host_probs;
 
-class CudaSession final : public Session {
- public:
-  CudaSession(const Model& model, const DeviceWeights& w, Gemm& gemm, int device, int capacity)
-      : model_(model), w_(w), gemm_(gemm), bf16_(w.bf16), device_(device), capacity_(capacity) {
-    const ModelConfig& c = model.config();
-    check_session_capacity(c, capacity, "cuda");
-    cuda::use_device(device_);
-    const std::size_t T = capacity, C = c.channels, L = c.num_layers, V = c.vocab_size;
-    GPT2_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    host_in_ = PinnedBuffer<int>(T + 1);  // the tokens, then the position
-    host_logits_ = PinnedBuffer<float>(V);
-    host_probs_ = PinnedBuffer<float>(V);
-    in_ = DeviceBuffer<int>(T + 1, "the tokens");
-    x_ = DeviceBuffer<float>(T * C, "the residual stream");
-    ln_ = DeviceBuffer<float>(T * C, "the layernorm output");
-    qkv_ = DeviceBuffer<float>(T * 3 * C, "the queries, keys and values");
-    atty_ = DeviceBuffer<float>(T * C, "the attention output");
-    fch_ = DeviceBuffer<float>(T * 4 * C, "the MLP's hidden layer");
-    if (bf16_) {
-      ln_bf_ = DeviceBuffer<bf16>(T * C, "the layernorm output (bfloat16)");
-      atty_bf_ = DeviceBuffer<bf16>(T * C, "the attention output (bfloat16)");
-      fch_bf_ = DeviceBuffer<bf16>(T * 4 * C, "the MLP's hidden layer (bfloat16)");
+  // Returns true when a buffer moved.
+  bool ensure(const ModelConfig& c, int R, int O, cudaStream_t stream) {
+    const std::size_t C = c.channels, V = c.vocab_size;
+    bool moved = false;
+    if (R > rows) {
+      rows = R;
+      x = DeviceBuffer<float>(R * C, "the residual stream");
+      qkv = DeviceBuffer<float>(R * 3 * C, "the queries, keys and values");
+      atty = DeviceBuffer<float>(R * C, "the attention output");
+      fch = DeviceBuffer<float>(R * 4 * C, "the MLP's hidden layer");
+      partial = DeviceBuffer<float>(
+          R * cuda::fast::attention_decode_scratch(c.channels, c.num_heads, c.max_seq_len),
+          "attention scratch");
+      cuda::fast::attention_decode_rows_init(partial.get(), R, c.channels, c.num_heads,
+                                             c.max_seq_len, stream);
+      moved = true;
     }
-    keys_ = DeviceBuffer<float>(L * T * C, "the key cache");
-    values_ = DeviceBuffer<float>(L * T * C, "the value cache");
-    partial_ =
-        DeviceBuffer<float>(cuda::fast::attention_decode_scratch(c.channels, c.num_heads, capacity),
-                            "attention scratch");
-    cuda::fast::attention_decode_init(partial_.get(), c.channels, c.num_heads, capacity, stream_);
-    logits_ = DeviceBuffer<float>(V, "the logits");
-    softmax_partial_ = DeviceBuffer<float>(cuda::fast::softmax_scratch(int(V)), "softmax scratch");
-    probs_ = DeviceBuffer<float>(V, "the probabilities");
-  }
-  ~CudaSession() override {
-    if (graph_exec_ != nullptr) cudaGraphExecDestroy(graph_exec_);
-    if (stream_ != nullptr) cudaStreamDestroy(stream_);
-  }
-
-  void forward(std::span<const int> tokens, int pos, std::span<float> logits,
-               std::span<float> probs) override {
-    const ModelConfig& cfg = model_.config();
-    check_forward_args(cfg, tokens, pos, cached_, capacity_, logits, probs);
-    cuda::use_device(device_);
-    const int n = int(tokens.size());
-    std::memcpy(host_in_.get(), tokens.data(), n * sizeof(int));
-    host_in_.get()[capacity_] = pos;
-    if (n == 1) {
-      // A decode step: one CUDA graph (captured on the first) reads its token
-      // and position from pinned memory and writes the logits back there.
-      if (graph_exec_ == nullptr) capture_decode_graph();
-      GPT2_CUDA(cudaGraphLaunch(graph_exec_, stream_));
-    } else {
-      enqueue_inputs(n);
-      enqueue_forward(n);
-      enqueue_outputs();
+    if (O > outs) {
+      outs = O;
+      logits = DeviceBuffer<float>(O * V, "the logits");
+      softmax_partial =
+          DeviceBuffer<float>(cuda::fast::softmax_scratch(O, int(V)), "softmax scratch");
+      probs = DeviceBuffer<float>(O * V, "the probabilities");
+      host_logits = PinnedBuffer<float>(O * V);
+      host_probs = PinnedBuffer<float>(O * V);
+      moved = true;
     }
-    GPT2_CUDA(cudaStreamSynchronize(stream_));
-    cached_ = pos + n;
-    const int V = cfg.vocab_size;
-    std::memcpy(logits.data(), host_logits_.get(), V * sizeof(float));
-    std::memcpy(probs.data(), host_probs_.get(), V * sizeof(float));
+    return moved;
   }
-  int cached() const override { return cached_; }
-  int capacity() const override { return capacity_; }
-
- private:
-  void enqueue_inputs(int n) {
-    GPT2_CUDA(cudaMemcpyAsync(in_.get(), host_in_.get(), n * sizeof(int), cudaMemcpyHostToDevice,
-                              stream_));
-    GPT2_CUDA(cudaMemcpyAsync(in_.get() + capacity_, host_in_.get() + capacity_, sizeof(int),
-                              cudaMemcpyHostToDevice, stream_));
-  }
-  void enqueue_outputs() {
-    const int V = model_.config().vocab_size;
-    GPT2_CUDA(cudaMemcpyAsync(host_logits_.get(), logits_.get(), V * sizeof(float),
-                              cudaMemcpyDeviceToHost, stream_));
-    GPT2_CUDA(cudaMemcpyAsync(host_probs_.get(), probs_.get(), V * sizeof(float),
-                              cudaMemcpyDeviceToHost, stream_));
-  }
-
-  void capture_decode_graph() {
-    cudaGraph_t graph = nullptr;
-    GPT2_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    try {
-      enqueue_inputs(1);
-      enqueue_forward(1);
-      enqueue_outputs();
-    } catch (...) {
-      cudaStreamEndCapture(stream_, &graph);
-      if (graph != nullptr) cudaGraphDestroy(graph);
-      throw;
-    }
-    GPT2_CUDA(cudaStreamEndCapture(stream_, &graph));
-    const cudaError_t status = cudaGraphInstantiate(&graph_exec_, graph, 0);
-    cudaGraphDestroy(graph);
-    GPT2_CUDA(status);
-  }
-
-  // A product through the matrix-vector kernels (a few rows), in the
-  // backend's precision.
-  void matvec(const cuda::fast::Matvec& args, const void* weight) {
-    if (bf16_) {
-      cuda::fast::matvec_forward(args, static_cast<const bf16*>(weight), stream_);
-    } else {
-      cuda::fast::matvec_forward(args, static_cast<const float*>(weight), stream_);
-    }
-  }
-
-  // The forward pass of n tokens (inputs already on their way to in_): a few
-  // rows through the matrix-vector kernels, with the layernorms and the
-  // key/value store fused into the products that read and make them; more
-  // through cuBLASLt.
-  void enqueue_forward(int n) {
-    const ModelConfig& cfg = model_.config();
-    const int C = cfg.channels, NH = cfg.num_heads, L = cfg.num_layers, V = cfg.vocab_size;
-    const long lC = C, cap = capacity_;
-    const ParameterTensors& p = w_.p;
-    const int* tokens = in_.get();
-    const int* pos = in_.get() + capacity_;
-    float* x = x_.get();
-    if (bf16_) {
-      cuda::fast::encoder_forward(x, tokens, static_cast<const bf16*>(w_.m_wte), p.wpe, pos, n, C,
-                                  stream_);
-    } else {
-      cuda::fast::encoder_forward(x, tokens, p.wte, p.wpe, pos, n, C, stream_);
-    }
-    const std::size_t e = bf16_ ? sizeof(bf16) : sizeof(float);
-    for (int l = 0; l < L; l++) {
-      float* keys = keys_.get() + l * cap * lC;
-      float* values = values_.get() + l * cap * lC;
-      auto matrix = [&](const void* base, long per_layer) {
-        return static_cast<const char*>(base) + std::size_t(l) * per_layer * e;
-      };
-      const void* qkvw = matrix(w_.m_qkvw, 3 * lC * lC);
-      const void* attprojw = matrix(w_.m_attprojw, lC * lC);
-      const void* fcw = matrix(w_.m_fcw, 4 * lC * lC);
-      const void* fcprojw = matrix(w_.m_fcprojw, 4 * lC * lC);
-      if (n <= kMatvecRows) {
-        cuda::fast::Matvec qkv;
-        qkv.out = qkv_.get(), qkv.inp = x, qkv.ln_weight = p.ln1w + l * lC;
-        qkv.ln_bias = p.ln1b + l * lC, qkv.bias = p.qkvb + l * 3 * lC;
-        qkv.epilogue = Epilogue::kBias, qkv.T = n, qkv.C = C, qkv.OC = 3 * C;
-        qkv.keys = keys, qkv.values = values, qkv.pos = pos;
-        matvec(qkv, qkvw);
-      } else {
-        layernorm(x, p.ln1w + l * lC, p.ln1b + l * lC, n, C);
-        gemm(qkv_.get(), ln_.get(), ln_bf_.get(), qkvw, p.qkvb + l * 3 * lC, Epilogue::kBias, n, C,
-             3 * C);
-        cuda::fast::store_kv(keys, values, qkv_.get(), pos, n, C, stream_);
-      }
-      if (n == 1) {
-        cuda::fast::attention_decode(atty_.get(), qkv_.get(), keys, values, partial_.get(), pos, C,
-                                     NH, capacity_, stream_);
-      } else {
-        cuda::fast::attention_prefill(atty_.get(), qkv_.get(), keys, values, pos, n, C, NH,
-                                      stream_);
-      }
-      if (n <= kMatvecRows) {
-        cuda::fast::Matvec proj;
-        proj.out = x, proj.inp = atty_.get(), proj.bias = p.attprojb + l * lC, proj.residual = x;
-        proj.epilogue = Epilogue::kBiasResidual, proj.T = n, proj.C = C, proj.OC = C;
-        matvec(proj, attprojw);
-        cuda::fast::Matvec fc;
-        fc.out = fch_.get(), fc.inp = x, fc.ln_weight = p.ln2w + l * lC;
-        fc.ln_bias = p.ln2b + l * lC, fc.bias = p.fcb + l * 4 * lC;
-        fc.epilogue = Epilogue::kBiasGelu, fc.T = n, fc.C = C, fc.OC = 4 * C;
-        matvec(fc, fcw);
-        cuda::fast::Matvec fcproj;
-        fcproj.out = x, fcproj.inp = fch_.get(), fcproj.bias = p.fcprojb + l * lC;
-        fcproj.residual = x, fcproj.epilogue = Epilogue::kBiasResidual, fcproj.T = n;
-        fcproj.C = 4 * C, fcproj.OC = C;
-        matvec(fcproj, fcprojw);
-      } else {
-        if (bf16_) cuda::fast::to_bf16(atty_bf_.get(), atty_.get(), long(n) * C, stream_);
-        gemm(x, atty_.get(), atty_bf_.get(), attprojw, p.attprojb + l * lC, Epilogue::kBiasResidual,
-             n, C, C);
-        layernorm(x, p.ln2w + l * lC, p.ln2b + l * lC, n, C);
-        gemm(fch_.get(), ln_.get(), ln_bf_.get(), fcw, p.fcb + l * 4 * lC, Epilogue::kBiasGelu, n,
-             C, 4 * C);
-        if (bf16_) cuda::fast::to_bf16(fch_bf_.get(), fch_.get(), long(n) * 4 * C, stream_);
-        gemm(x, fch_.get(), fch_bf_.get(), fcprojw, p.fcprojb + l * lC, Epilogue::kBiasResidual, n,
-             4 * C, C);
-      }
-    }
-    // The last position only: the final layernorm fused into the logits over
-    // the V real rows of wte, then the softmax.
-    cuda::fast::Matvec logits;
-    logits.out = logits_.get(), logits.inp = x + (n - 1) * lC, logits.ln_weight = p.lnfw;
-    logits.ln_bias = p.lnfb, logits.epilogue = Epilogue::kNone, logits.T = 1, logits.C = C;
-    logits.OC = V;
-    matvec(logits, bf16_ ? w_.m_wte : static_cast<const void*>(p.wte));
-    cuda::fast::softmax_forward(probs_.get(), softmax_partial_.get(), logits_.get(), V, stream_);
-  }
-
-  // ln (or its bfloat16 copy, which the products read) = layernorm(x (n, C)).
-  void layernorm(const float* x, const float* weight, const float* bias, int n, int C) {
-    if (bf16_) {
-      cuda::fast::layernorm_forward(ln_bf_.get(), x, weight, bias, n, C, stream_);
-    } else {
-      cuda::fast::layernorm_forward(ln_.get(), x, weight, bias, n, C, stream_);
-    }
-  }
-
-  // out (n, OC) = epilogue(inp (n, C) @ W^T) through cuBLASLt (bfloat16: from
-  // inp_bf, inp's bfloat16 copy).
-  void gemm(float* out, const float* inp, const bf16* inp_bf, const void* weight, const float* bias,
-            Epilogue epilogue, int n, int C, int OC) {
-    gemm_.run(out, bf16_ ? static_cast<const void*>(inp_bf) : inp, weight, bias, epilogue, n, C, OC,
-              stream_);
-  }
-
-  const Model& model_;
-  const DeviceWeights& w_;
-  Gemm& gemm_;
-  bool bf16_;
-  int device_;
-  int capacity_;
-  int cached_ = 0;
-  cudaStream_t stream_ = nullptr;
-  cudaGraphExec_t graph_exec_ = nullptr;
-  PinnedBuffer<int> host_in_;
-  PinnedBuffer<float> host_logits_, host_probs_;
-  DeviceBuffer<int> in_;
-  DeviceBuffer<float> x_, ln_, qkv_, atty_, fch_, keys_, values_, partial_, logits_, probs_,
-      softmax_partial_;
-  DeviceBuffer<bf16> ln_bf_, atty_bf_, fch_bf_;
 };
 
 class CudaBackend final : public Backend {
@@ -269,36 +74,212 @@ class CudaBackend final : public Backend {
         info_(std::move(info)) {
     cuda::use_device(device_);
     weights_ = cuda::upload_weights(*model_, bf16_);
-    gemm_ = std::make_unique<Gemm>(bf16_);
+    const ModelConfig& c = model_->config();
+    const std::size_t pad = std::size_t(c.num_layers) * c.channels;
+    pad_keys_ = DeviceBuffer<float>(pad, "the padding rows' keys");
+    pad_values_ = DeviceBuffer<float>(pad, "the padding rows' values");
+    GPT2_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     info_.gpus = {cuda::gpu_info(device_)};
     const std::size_t mib = weights_.bytes() >> 20;
     info_.details =
         "fused CUDA kernels on " + info_.gpus[0].name + " (" +
-        std::to_string(info_.gpus[0].sm_count) + " SMs): " + (bf16_ ? "bfloat16 weights, " : "") +
-        "cuBLASLt " + gemm_->version() +
-        (bf16_ ? " on the tensor cores (bfloat16 in, float32 compute)"
-               : " (float32 compute, TF32 off)") +
-        " for prompts of " + std::to_string(kMatvecRows + 1) +
-        "+ tokens with bias, GELU and residual epilogues; its own matrix-vector kernels for 1-" +
-        std::to_string(kMatvecRows) +
-        " rows; FlashAttention-style prefill, split-key decode attention; each decode step one "
-        "CUDA graph; weights on the device: " +
+        std::to_string(info_.gpus[0].sm_count) +
+        " SMs): " + (bf16_ ? "bfloat16 weights, float32 activations and sums; " : "") +
+        "every product through its own kernels, each output's sum in one order for any number "
+        "of rows (batch-invariant), the layernorms and the key/value store fused into them; "
+        "FlashAttention-style prefill, split-key decode attention (64 keys a split); every "
+        "sequence of a step in the same launches; each decode step one CUDA graph per batch "
+        "size; weights on the device: " +
         std::to_string(mib) + " MiB";
+  }
+  ~CudaBackend() override {
+    for (auto& [bucket, exec] : graphs_) cudaGraphExecDestroy(exec);
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
   const BackendInfo& info() const override { return info_; }
   const Model& model() const override { return *model_; }
-  std::unique_ptr<Session> open_session(int capacity) const override {
-    return std::make_unique<CudaSession>(*model_, weights_, *gemm_, device_, capacity);
+  std::optional<std::size_t> device_memory_free() const override {
+    return cuda::free_memory(device_);
   }
+  std::unique_ptr<Session> open_session(int capacity) const override {
+    return std::make_unique<CacheSession>(*this, device_, capacity, "cuda");
+  }
+  void forward_batch(std::span<const SequenceStep> steps) const override;
 
  private:
+  void enqueue_forward(const StepLayout& layout, bool probs) const;
+  void enqueue_outputs(int outs, bool probs) const;
+  void capture(int bucket, bool probs, const StepLayout& layout) const;
+  void drop_graphs() const;
+
+  // A product through the row-invariant kernels, in the backend's precision.
+  void matvec(const cuda::fast::Matvec& args, const void* weight) const {
+    if (bf16_) {
+      cuda::fast::matvec_forward(args, static_cast<const bf16*>(weight), stream_);
+    } else {
+      cuda::fast::matvec_forward(args, static_cast<const float*>(weight), stream_);
+    }
+  }
+
   std::shared_ptr<const Model> model_;
   bool bf16_;
   int device_;
   BackendInfo info_;
-  DeviceWeights weights_;
-  std::unique_ptr<Gemm> gemm_;
+  cuda::DeviceWeights weights_;
+  DeviceBuffer<float> pad_keys_, pad_values_;  // the padding rows' one-position caches
+  cudaStream_t stream_ = nullptr;
+  mutable std::mutex mutex_;  // one step at a time: the activations are shared
+  mutable Activations act_;
+  mutable cuda::StepDescriptors desc_;
+  // Decode steps, by batch bucket and whether the probabilities come back.
+  mutable std::map<std::pair<int, bool>, cudaGraphExec_t> graphs_;
 };
+
+void CudaBackend::forward_batch(std::span<const SequenceStep> steps) const {
+  const ModelConfig& c = model_->config();
+  check_batch_steps(c, steps);
+  StepLayout layout = cuda::lay_out(steps, *this, c.channels);
+  if (steps.empty()) return;
+  std::lock_guard lock(mutex_);
+  cuda::use_device(device_);
+  const int S = layout.seqs_count(), V = c.vocab_size;
+  bool probs = false;  // whether any step wants them back
+  for (const SequenceStep& s : steps) probs = probs || !s.probs.empty();
+  if (layout.decode_only) {
+    // One graph per bucket of batch sizes; the rows past S are padding.
+    const int bucket = cuda::decode_bucket(S);
+    cuda::pad_decode(layout, bucket, pad_keys_.get(), pad_values_.get(), c.channels);
+    const bool moved =
+        act_.ensure(c, bucket, bucket, stream_) | desc_.reserve(bucket, bucket, bucket);
+    if (moved) drop_graphs();
+    desc_.stage(layout);
+    const std::pair key{bucket, probs};
+    if (graphs_.find(key) == graphs_.end()) capture(bucket, probs, layout);
+    GPT2_CUDA(cudaGraphLaunch(graphs_.at(key), stream_));
+  } else {
+    const int R = layout.rows_count(), O = layout.outs_count();
+    const bool moved = act_.ensure(c, R, O, stream_) | desc_.reserve(R, S, O);
+    if (moved) drop_graphs();
+    desc_.stage(layout);
+    desc_.enqueue_upload(stream_);
+    enqueue_forward(layout, probs);
+    enqueue_outputs(O, probs);
+  }
+  GPT2_CUDA(cudaStreamSynchronize(stream_));
+  cuda::finish_step(layout, steps, act_.host_logits.get(), act_.host_probs.get(), V);
+}
+
+void CudaBackend::drop_graphs() const {
+  for (auto& [bucket, exec] : graphs_) cudaGraphExecDestroy(exec);
+  graphs_.clear();
+}
+
+// The decode step of `bucket` sequences as one graph: the descriptors' upload
+// (from pinned memory, staged before each launch), the forward pass, the
+// outputs' copies back.
+void CudaBackend::capture(int bucket, bool probs, const StepLayout& layout) const {
+  cudaGraph_t graph = nullptr;
+  GPT2_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+  try {
+    desc_.enqueue_upload(stream_);
+    enqueue_forward(layout, probs);
+    enqueue_outputs(bucket, probs);
+  } catch (...) {
+    cudaStreamEndCapture(stream_, &graph);
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    throw;
+  }
+  GPT2_CUDA(cudaStreamEndCapture(stream_, &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  GPT2_CUDA(status);
+  graphs_[{bucket, probs}] = exec;
+}
+
+void CudaBackend::enqueue_outputs(int outs, bool probs) const {
+  const std::size_t bytes = std::size_t(outs) * model_->config().vocab_size * sizeof(float);
+  GPT2_CUDA(cudaMemcpyAsync(act_.host_logits.get(), act_.logits.get(), bytes,
+                            cudaMemcpyDeviceToHost, stream_));
+  if (probs) {
+    GPT2_CUDA(cudaMemcpyAsync(act_.host_probs.get(), act_.probs.get(), bytes,
+                              cudaMemcpyDeviceToHost, stream_));
+  }
+}
+
+// The forward pass of the step's stacked rows (descriptors already on their
+// way): every product through the row-invariant kernels with the layernorms
+// and the key/value store fused into them; decode attention for every
+// sequence that advances by one token in one launch, prefill attention for
+// each longer one; the output rows' logits (and their softmax when wanted). What the host knows of
+// the layout here (the counts, the prompts) is fixed for a captured graph:
+// a decode bucket's counts do not change, and the rest the kernels read from
+// the descriptors.
+void CudaBackend::enqueue_forward(const StepLayout& layout, bool probs) const {
+  const ModelConfig& cfg = model_->config();
+  const int C = cfg.channels, NH = cfg.num_heads, L = cfg.num_layers, V = cfg.vocab_size;
+  const int R = layout.rows_count(), O = layout.outs_count();
+  const long lC = C;
+  const ParameterTensors& p = weights_.p;
+  Activations& a = act_;
+  float* x = a.x.get();
+  if (bf16_) {
+    cuda::fast::encoder_forward(x, desc_.rows(), static_cast<const bf16*>(weights_.m_wte), p.wpe, R,
+                                C, stream_);
+  } else {
+    cuda::fast::encoder_forward(x, desc_.rows(), p.wte, p.wpe, R, C, stream_);
+  }
+  bool any_decode = false;
+  for (const BatchSeq& s : layout.seqs) any_decode = any_decode || s.n == 1;
+  const std::size_t e = bf16_ ? sizeof(bf16) : sizeof(float);
+  for (int l = 0; l < L; l++) {
+    auto matrix = [&](const void* base, long per_layer) {
+      return static_cast<const char*>(base) + std::size_t(l) * per_layer * e;
+    };
+    cuda::fast::Matvec qkv;
+    qkv.out = a.qkv.get(), qkv.inp = x, qkv.ln_weight = p.ln1w + l * lC;
+    qkv.ln_bias = p.ln1b + l * lC, qkv.bias = p.qkvb + l * 3 * lC;
+    qkv.epilogue = Epilogue::kBias, qkv.T = R, qkv.C = C, qkv.OC = 3 * C;
+    qkv.rows = desc_.rows(), qkv.seqs = desc_.seqs(), qkv.layer = l;
+    matvec(qkv, matrix(weights_.m_qkvw, 3 * lC * lC));
+    if (any_decode) {
+      cuda::fast::attention_decode_rows(a.atty.get(), a.qkv.get(), desc_.rows(), desc_.seqs(), l,
+                                        a.partial.get(), R, C, NH, cfg.max_seq_len, stream_);
+    }
+    for (int s = 0; s < layout.seqs_count(); s++) {
+      const BatchSeq& q = layout.seqs[s];
+      if (q.n == 1) continue;
+      cuda::fast::attention_prefill(a.atty.get() + q.first * lC, a.qkv.get() + q.first * 3 * lC,
+                                    q.keys + l * q.layer_floats, q.values + l * q.layer_floats,
+                                    desc_.seq_pos(s), q.n, C, NH, stream_);
+    }
+    cuda::fast::Matvec proj;
+    proj.out = x, proj.inp = a.atty.get(), proj.bias = p.attprojb + l * lC, proj.residual = x;
+    proj.epilogue = Epilogue::kBiasResidual, proj.T = R, proj.C = C, proj.OC = C;
+    matvec(proj, matrix(weights_.m_attprojw, lC * lC));
+    cuda::fast::Matvec fc;
+    fc.out = a.fch.get(), fc.inp = x, fc.ln_weight = p.ln2w + l * lC;
+    fc.ln_bias = p.ln2b + l * lC, fc.bias = p.fcb + l * 4 * lC;
+    fc.epilogue = Epilogue::kBiasGelu, fc.T = R, fc.C = C, fc.OC = 4 * C;
+    matvec(fc, matrix(weights_.m_fcw, 4 * lC * lC));
+    cuda::fast::Matvec fcproj;
+    fcproj.out = x, fcproj.inp = a.fch.get(), fcproj.bias = p.fcprojb + l * lC;
+    fcproj.residual = x, fcproj.epilogue = Epilogue::kBiasResidual, fcproj.T = R;
+    fcproj.C = 4 * C, fcproj.OC = C;
+    matvec(fcproj, matrix(weights_.m_fcprojw, 4 * lC * lC));
+  }
+  // The output rows only: the final layernorm fused into the logits over the
+  // V real rows of wte, then each row's softmax.
+  cuda::fast::Matvec logits;
+  logits.out = a.logits.get(), logits.inp = x, logits.inp_rows = desc_.out_rows();
+  logits.ln_weight = p.lnfw, logits.ln_bias = p.lnfb, logits.epilogue = Epilogue::kNone;
+  logits.T = O, logits.C = C, logits.OC = V;
+  matvec(logits, bf16_ ? weights_.m_wte : static_cast<const void*>(p.wte));
+  if (probs) {
+    cuda::fast::softmax_forward(a.probs.get(), a.softmax_partial.get(), a.logits.get(), O, V,
+                                stream_);
+  }
+}
 
 }  // namespace
 

@@ -1,13 +1,15 @@
-// cuda: the fast forward pass on one GPU, float32 or bfloat16 weights. Weights
-// uploaded once; the key/value cache and every activation in device memory;
-// the matrix products of prompts of 5 or more tokens through cuBLASLt (float32
-// compute, TF32 off; bfloat16 on the tensor cores) with the bias, GELU and
-// residual fused as epilogues; 1 to 4 rows (decode) through the backend's own
-// matrix-vector kernels, which stream each weight once; FlashAttention-style
-// prefill and split-key decode attention; each decode step replayed as one
-// CUDA graph with its position in device memory; only the last position's
-// logits and probabilities cross to the host, into pinned memory. Sums are
-// reordered: Numerics::kReordered.
+// cuda: the fast forward pass on one GPU, float32 or bfloat16 weights,
+// batched and batch-invariant. Weights uploaded once; each sequence's
+// key/value cache and every activation in device memory; every matrix
+// product through the backend's own kernels (fast_kernels.h), whose sum for
+// an output has one order whatever the number of rows, with the layernorms,
+// the key/value store, the bias, GELU and residual fused into them;
+// FlashAttention-style prefill and split-key decode attention; the rows of
+// every sequence of a step in the same launches; each decode step replayed as
+// one CUDA graph per bucket of batch sizes, its rows and positions in device
+// memory; only the output rows' logits and probabilities cross to the host,
+// into pinned memory. Sums are reordered (Numerics::kReordered), but a
+// sequence's bits are the same at every batch size (BatchInvariance::kYes).
 #pragma once
 
 #include <memory>

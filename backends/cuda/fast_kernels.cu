@@ -99,6 +99,18 @@ __global__ void encoder_kernel(float* out, const int* tokens, const W* wte, cons
   out[idx] = to_float(wte[long(tokens[t]) * C + i]) + wpe[long(*pos + t) * C + i];
 }
 
+template <typename W>
+__global__ void encoder_rows_kernel(float* out, const BatchRow* rows, const W* wte,
+                                    const float* wpe, int R, int C) {
+  pdl_trigger();
+  pdl_wait();
+  const long idx = long(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= long(R) * C) return;
+  const int r = int(idx / C), i = int(idx % C);
+  const BatchRow row = rows[r];
+  out[idx] = to_float(wte[long(row.token) * C + i]) + wpe[long(row.pos) * C + i];
+}
+
 // The mean and 1 / sqrt(variance + eps) of a row, by one warp; the row in
 // registers when it fits (kPerLane values a lane), else read twice.
 constexpr int kLnPerLane = 64;  // C <= 2048 in registers
@@ -164,180 +176,293 @@ __global__ void layernorm_kernel(O* out, const float* inp, const float* weight, 
 // 4 float32 or 8 bfloat16, and their dot product with 16-byte-aligned floats.
 template <typename W>
 struct Vec;
+// X: the kN inputs that meet one load of weights, read from shared memory
+// once for every output they feed.
 template <>
 struct Vec<float> {
   static constexpr int kN = 4;
+  using X = float4;
   __device__ static uint4 load(const float* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
-  __device__ static float dot(uint4 v, const float* x, float acc) {
-    const float4 xv = *reinterpret_cast<const float4*>(x);
-    acc += __uint_as_float(v.x) * xv.x;
-    acc += __uint_as_float(v.y) * xv.y;
-    acc += __uint_as_float(v.z) * xv.z;
-    acc += __uint_as_float(v.w) * xv.w;
+  __device__ static X inputs(const float* x) { return *reinterpret_cast<const float4*>(x); }
+  __device__ static float dot(uint4 v, const float* x, float acc) { return dot(v, inputs(x), acc); }
+  __device__ static float dot(uint4 v, float4 xv, float acc) {
+    acc = __fmaf_rn(__uint_as_float(v.x), xv.x, acc);
+    acc = __fmaf_rn(__uint_as_float(v.y), xv.y, acc);
+    acc = __fmaf_rn(__uint_as_float(v.z), xv.z, acc);
+    acc = __fmaf_rn(__uint_as_float(v.w), xv.w, acc);
     return acc;
   }
 };
 template <>
 struct Vec<__nv_bfloat16> {
   static constexpr int kN = 8;
+  struct X {
+    float4 a, b;
+  };
   __device__ static uint4 load(const __nv_bfloat16* p) {
     return __ldg(reinterpret_cast<const uint4*>(p));
   }
-  __device__ static float dot(uint4 v, const float* x, float acc) {
-    const float4 x0 = *reinterpret_cast<const float4*>(x);
-    const float4 x1 = *reinterpret_cast<const float4*>(x + 4);
+  __device__ static X inputs(const float* x) {
+    return {*reinterpret_cast<const float4*>(x), *reinterpret_cast<const float4*>(x + 4)};
+  }
+  __device__ static float dot(uint4 v, const float* x, float acc) { return dot(v, inputs(x), acc); }
+  __device__ static float dot(uint4 v, X xv, float acc) {
+    const float4 x0 = xv.a, x1 = xv.b;
     // A bfloat16 is the top half of a float32.
-    acc += __uint_as_float(v.x << 16) * x0.x;
-    acc += __uint_as_float(v.x & 0xffff0000u) * x0.y;
-    acc += __uint_as_float(v.y << 16) * x0.z;
-    acc += __uint_as_float(v.y & 0xffff0000u) * x0.w;
-    acc += __uint_as_float(v.z << 16) * x1.x;
-    acc += __uint_as_float(v.z & 0xffff0000u) * x1.y;
-    acc += __uint_as_float(v.w << 16) * x1.z;
-    acc += __uint_as_float(v.w & 0xffff0000u) * x1.w;
+    acc = __fmaf_rn(__uint_as_float(v.x << 16), x0.x, acc);
+    acc = __fmaf_rn(__uint_as_float(v.x & 0xffff0000u), x0.y, acc);
+    acc = __fmaf_rn(__uint_as_float(v.y << 16), x0.z, acc);
+    acc = __fmaf_rn(__uint_as_float(v.y & 0xffff0000u), x0.w, acc);
+    acc = __fmaf_rn(__uint_as_float(v.z << 16), x1.x, acc);
+    acc = __fmaf_rn(__uint_as_float(v.z & 0xffff0000u), x1.y, acc);
+    acc = __fmaf_rn(__uint_as_float(v.w << 16), x1.z, acc);
+    acc = __fmaf_rn(__uint_as_float(v.w & 0xffff0000u), x1.w, acc);
     return acc;
   }
 };
 
-constexpr int kMaxRows = 4;      // matvec_forward's T
+constexpr int kMaxRows = 4;      // rows a block of the decode products holds
 constexpr int kMatvecWarps = 8;  // a block
 constexpr int kLoadsInFlight = 6;
+constexpr int kBatchOutputs = 4;  // outputs per warp group for more than kMaxRows rows
 
-// A block-wide sum (every thread gets it); red: kMatvecWarps floats.
-__device__ float block_sum(float v, float* red) {
+// Block-wide sums of kT values a thread (every thread gets them): each the
+// warp's butterfly, then the warps' in order. red: kMatvecWarps * kT floats.
+template <int kT>
+__device__ void block_sums(float (&v)[kT], float* red) {
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-  v = warp_sum(v);
-  __syncthreads();
-  if (lane == 0) red[warp] = v;
-  __syncthreads();
-  float total = 0.0f;
 #pragma unroll
-  for (int w = 0; w < kMatvecWarps; w++) total += red[w];
-  return total;
+  for (int t = 0; t < kT; t++) v[t] = warp_sum(v[t]);
+  __syncthreads();
+  if (lane == 0) {
+#pragma unroll
+    for (int t = 0; t < kT; t++) red[warp * kT + t] = v[t];
+  }
+  __syncthreads();
+#pragma unroll
+  for (int t = 0; t < kT; t++) {
+    float total = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kMatvecWarps; w++) total += red[w * kT + t];
+    v[t] = total;
+  }
 }
 
-// The input rows into shared memory xs (T, C): one pass over memory by the
-// whole block, then (when asked) each row layernormed in shared memory.
-__device__ void stage_rows(float* xs, const Matvec& a) {
-  __shared__ float red[kMatvecWarps];
-  const int n = a.T * a.C;
-  if (n % 4 == 0 && reinterpret_cast<std::uintptr_t>(a.inp) % 16 == 0) {
-    for (int i = threadIdx.x * 4; i < n; i += blockDim.x * 4) {
-      *reinterpret_cast<float4*>(xs + i) = __ldg(reinterpret_cast<const float4*>(a.inp + i));
+// A warp's sums of N values a lane (N a multiple of 32), each over the 32
+// lanes: the bits of warp_sum's butterfly (every level adds a lane's value and
+// its partner's, which commute), but each level halves the values a lane
+// keeps, so the warp shuffles N - N/32 values instead of 5 N. Afterwards lane
+// l holds the sums of values l * N/32 .. l * N/32 + N/32 - 1 in v[0 .. N/32).
+template <int N, int kOffset = kWarp / 2>
+__device__ __forceinline__ void warp_sums_scattered(float* v, int lane) {
+  if constexpr (kOffset >= 1) {
+    const bool upper = (lane & kOffset) != 0;
+#pragma unroll
+    for (int i = 0; i < N / 2; i++) {
+      const float keep = upper ? v[i + N / 2] : v[i];
+      const float send = upper ? v[i] : v[i + N / 2];
+      v[i] = keep + __shfl_xor_sync(0xffffffffu, send, kOffset);
     }
-  } else {
-    for (int i = threadIdx.x; i < n; i += blockDim.x) xs[i] = __ldg(a.inp + i);
+    warp_sums_scattered<N / 2, kOffset / 2>(v, lane);
+  }
+}
+
+// Input rows t0 .. t0 + rows - 1 into shared memory xs (kT, C) (zeros past
+// `rows`): one pass over memory by the whole block, then (when asked) each
+// row layernormed in shared memory, the same arithmetic whatever kT.
+template <int kT>
+__device__ void stage_rows(float* xs, const Matvec& a, int t0, int rows) {
+  __shared__ float red[kMatvecWarps * kT];
+  const int C = a.C;
+  const bool vec = C % 4 == 0 && reinterpret_cast<std::uintptr_t>(a.inp) % 16 == 0;
+#pragma unroll 1
+  for (int t = 0; t < kT; t++) {
+    float* x = xs + t * C;
+    if (t >= rows) {
+      for (int i = threadIdx.x; i < C; i += blockDim.x) x[i] = 0.0f;
+      continue;
+    }
+    const float* src = a.inp + long(a.inp_rows != nullptr ? a.inp_rows[t0 + t] : t0 + t) * C;
+    if (vec) {
+      for (int i = threadIdx.x * 4; i < C; i += blockDim.x * 4) {
+        *reinterpret_cast<float4*>(x + i) = __ldg(reinterpret_cast<const float4*>(src + i));
+      }
+    } else {
+      for (int i = threadIdx.x; i < C; i += blockDim.x) x[i] = __ldg(src + i);
+    }
   }
   __syncthreads();
   if (a.ln_weight == nullptr) return;
-  for (int t = 0; t < a.T; t++) {
-    float* x = xs + t * a.C;
+  // Every row's mean, then variance, at once (each row's sums in the same
+  // order whatever kT: the thread's strided terms, the block_sums).
+  float mean[kT], rstd[kT];
+#pragma unroll
+  for (int t = 0; t < kT; t++) {
     float sum = 0.0f;
-    for (int i = threadIdx.x; i < a.C; i += blockDim.x) sum += x[i];
-    const float mean = block_sum(sum, red) / a.C;
+    for (int i = threadIdx.x; i < C; i += blockDim.x) sum += xs[t * C + i];
+    mean[t] = sum;
+  }
+  block_sums<kT>(mean, red);
+#pragma unroll
+  for (int t = 0; t < kT; t++) {
+    mean[t] = mean[t] / C;
     float var = 0.0f;
-    for (int i = threadIdx.x; i < a.C; i += blockDim.x) {
-      const float d = x[i] - mean;
+    for (int i = threadIdx.x; i < C; i += blockDim.x) {
+      const float d = xs[t * C + i] - mean[t];
       var += d * d;
     }
-    const float rstd = rsqrtf(block_sum(var, red) / a.C + 1e-5f);
-    for (int i = threadIdx.x; i < a.C; i += blockDim.x) {
-      x[i] = (x[i] - mean) * rstd * __ldg(a.ln_weight + i) + __ldg(a.ln_bias + i);
+    rstd[t] = var;
+  }
+  block_sums<kT>(rstd, red);
+#pragma unroll
+  for (int t = 0; t < kT; t++) {
+    rstd[t] = rsqrtf(rstd[t] / C + 1e-5f);
+    if (t >= rows) continue;
+    float* x = xs + t * C;
+    for (int i = threadIdx.x; i < C; i += blockDim.x) {
+      x[i] = (x[i] - mean[t]) * rstd[t] * __ldg(a.ln_weight + i) + __ldg(a.ln_bias + i);
     }
   }
   __syncthreads();
 }
 
 // A block's 8 warps make groups of `split` warps (1, 2, 4 or 8); a group
-// sums one output row, each warp a contiguous part of it with kLoadsInFlight
-// 16-byte loads per lane in flight, the group adding its parts in shared
-// memory. Long rows thus get several warps, so small matrices still keep
-// enough loads in flight. The first batch of weights is requested before the
-// input rows are staged (and layernormed): the two latencies overlap.
-template <typename W, int kT, bool kVec>
+// sums kO output rows for the block's kT input rows, each warp a contiguous
+// part of each row, each lane 16-byte slices begin + lane*kN + m*32*kN of
+// it for m = 0, 1, ... in order, kL loads per output in flight, the group
+// adding its parts in shared memory in order. Long rows thus get several
+// warps, so small matrices still keep enough loads in flight. None of kT, kO
+// and kL changes an output's order of operations. The first batch of weights
+// is requested before the input rows are staged (and layernormed): the two
+// latencies overlap. Blocks: x over groups of kT rows, y over outputs.
+template <typename W, int kT, bool kVec, int kO>
 __global__ void __launch_bounds__(kMatvecWarps* kWarp)
     matvec_kernel(Matvec a, const W* __restrict__ weight, int split) {
   extern __shared__ float xs[];  // (kT, C)
-  __shared__ float parts[kMatvecWarps][kMaxRows];
-  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp, C = a.C;
+  __shared__ float parts[kMatvecWarps][kO * kT];
+  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp, C = a.C, OC = a.OC;
   const int groups = kMatvecWarps / split, group = warp / split, member = warp % split;
   constexpr int kN = Vec<W>::kN;
+  constexpr int kL = kO == 1 ? kLoadsInFlight : 2;
   // This warp's part of a row: [begin, end), a multiple of the vector.
   // (Without 16-byte rows, split is 1: one warp, the whole row.)
   const int per = kVec ? (C / kN + split - 1) / split * kN : C;
   const int begin = member * per, end = min(C, begin + per);
-  int o = blockIdx.x * groups + group;
-  uint4 wv[kLoadsInFlight];
-  auto load_batch = [&](int row, int base) {
-    const W* w = weight + long(row) * C;
+  const int t0 = blockIdx.x * kT, rows = min(kT, a.T - t0);
+  const int stride = gridDim.y * groups * kO;  // outputs a round of the grid covers
+  int o = (blockIdx.y * groups + group) * kO;  // this group's first output this round
+  uint4 wv[kO][kL];
+  auto load_batch = [&](int base) {
 #pragma unroll
-    for (int u = 0; u < kLoadsInFlight; u++) {
-      const int i = base + u * kWarp * kN;
-      wv[u] = i < end ? Vec<W>::load(w + i) : make_uint4(0, 0, 0, 0);
+    for (int q = 0; q < kO; q++) {
+      const W* w = weight + long(min(o + q, OC - 1)) * C;
+#pragma unroll
+      for (int u = 0; u < kL; u++) {
+        const int i = base + u * kWarp * kN;
+        wv[q][u] = i < end && o + q < OC ? Vec<W>::load(w + i) : make_uint4(0, 0, 0, 0);
+      }
     }
   };
   pdl_trigger();
-  bool prefetched = kVec && o < a.OC;
-  if (prefetched) load_batch(o, begin + lane * kN);
+  bool prefetched = kVec && o < OC;
+  if (prefetched) load_batch(begin + lane * kN);
   pdl_wait();  // the input rows are the previous kernel's output
-  stage_rows(xs, a);
-  for (int round = 0;; round++, o += gridDim.x * groups) {
+  stage_rows<kT>(xs, a, t0, rows);
+  for (int round = 0;; round++, o += stride) {
     // Every group runs the same number of rounds (the block synchronizes).
-    if (blockIdx.x * groups + round * gridDim.x * groups >= a.OC) break;
-    float acc[kT];
+    if (blockIdx.y * groups * kO + round * stride >= OC) break;
+    float acc[kO][kT];
 #pragma unroll
-    for (int t = 0; t < kT; t++) acc[t] = 0.0f;
-    if (o < a.OC) {
+    for (int q = 0; q < kO; q++) {
+#pragma unroll
+      for (int t = 0; t < kT; t++) acc[q][t] = 0.0f;
+    }
+    if (o < OC) {
       if constexpr (kVec) {
-        for (int base = begin + lane * kN; base < end; base += kWarp * kN * kLoadsInFlight) {
+        for (int base = begin + lane * kN; base < end; base += kWarp * kN * kL) {
           if (prefetched) {
             prefetched = false;
           } else {
-            load_batch(o, base);
+            load_batch(base);
           }
 #pragma unroll
-          for (int u = 0; u < kLoadsInFlight; u++) {
+          for (int u = 0; u < kL; u++) {
             const int i = base + u * kWarp * kN;
             if (i >= end) break;
 #pragma unroll
-            for (int t = 0; t < kT; t++) acc[t] = Vec<W>::dot(wv[u], xs + t * C + i, acc[t]);
+            for (int t = 0; t < kT; t++) {
+              const typename Vec<W>::X xv = Vec<W>::inputs(xs + t * C + i);
+#pragma unroll
+              for (int q = 0; q < kO; q++) acc[q][t] = Vec<W>::dot(wv[q][u], xv, acc[q][t]);
+            }
           }
         }
       } else {
-        const W* w = weight + long(o) * C;
-        for (int i = begin + lane; i < end; i += kWarp) {
-          const float wf = to_float(w[i]);
 #pragma unroll
-          for (int t = 0; t < kT; t++) acc[t] += wf * xs[t * C + i];
+        for (int q = 0; q < kO; q++) {
+          if (o + q >= OC) break;
+          const W* w = weight + long(o + q) * C;
+          for (int i = begin + lane; i < end; i += kWarp) {
+            const float wf = to_float(w[i]);
+#pragma unroll
+            for (int t = 0; t < kT; t++) acc[q][t] = __fmaf_rn(wf, xs[t * C + i], acc[q][t]);
+          }
         }
       }
     }
+    if constexpr (kO * kT % kWarp == 0) {  // many sums: shuffled scattered over the lanes
+      constexpr int kPer = kO * kT / kWarp;
+      float* flat = &acc[0][0];
+      warp_sums_scattered<kO * kT>(flat, lane);
 #pragma unroll
-    for (int t = 0; t < kT; t++) {
-      acc[t] = warp_sum(acc[t]);
-      if (lane == 0) parts[warp][t] = acc[t];
+      for (int j = 0; j < kPer; j++) parts[warp][lane * kPer + j] = flat[j];
+    } else {
+#pragma unroll
+      for (int q = 0; q < kO; q++) {
+#pragma unroll
+        for (int t = 0; t < kT; t++) {
+          acc[q][t] = warp_sum(acc[q][t]);
+          if (lane == 0) parts[warp][q * kT + t] = acc[q][t];
+        }
+      }
     }
     if (split > 1) {
       __syncthreads();
     } else {
       __syncwarp();
     }
-    if (member == 0 && lane < kT && o < a.OC) {
-      const int t = lane;
-      float v = 0.0f;
-      for (int m = 0; m < split; m++) v += parts[warp + m][t];
-      if (a.epilogue != Epilogue::kNone) v += a.bias[o];
-      if (a.epilogue == Epilogue::kBiasGelu) v = gelu(v);
-      if (a.epilogue == Epilogue::kBiasResidual) v += a.residual[long(t) * a.OC + o];
-      a.out[long(t) * a.OC + o] = v;
-      if (a.keys != nullptr) {  // a qkv product: its keys and values into the caches
-        const int third = a.OC / 3;
-        const long row = long(*a.pos + t) * third;
-        if (o >= third && o < 2 * third) a.keys[row + o - third] = v;
-        if (o >= 2 * third) a.values[row + o - 2 * third] = v;
+    if (member == 0 && o < OC) {
+      for (int e = lane; e < kO * kT; e += kWarp) {
+        const int q = e / kT, t = e % kT, oc = o + q;
+        if (oc >= OC || t >= rows) continue;
+        const long r = t0 + t;
+        float v = 0.0f;
+        for (int m = 0; m < split; m++) v += parts[warp + m][e];
+        if (a.epilogue != Epilogue::kNone) v += a.bias[oc];
+        if (a.epilogue == Epilogue::kBiasGelu) v = gelu(v);
+        if (a.epilogue == Epilogue::kBiasResidual) v += a.residual[r * OC + oc];
+        a.out[r * OC + oc] = v;
+        // A qkv product: its keys and values into the caches.
+        const int third = OC / 3;
+        if (oc < third) continue;
+        float* cache = nullptr;
+        if (a.rows != nullptr) {
+          const BatchRow row = a.rows[r];
+          const BatchSeq& s = a.seqs[row.seq];
+          cache = (oc < 2 * third ? s.keys : s.values) + a.layer * s.layer_floats +
+                  long(row.pos) * third;
+        } else if (a.keys != nullptr) {
+          cache = (oc < 2 * third ? a.keys : a.values) + long(*a.pos + t) * third;
+        }
+        if (cache != nullptr) cache[oc % third] = v;
       }
     }
-    if (split > 1) __syncthreads();
+    // The next round's parts wait until these are read.
+    if (split > 1) {
+      __syncthreads();
+    } else {
+      __syncwarp();
+    }
   }
 }
 
@@ -552,10 +677,14 @@ int decode_splits(int capacity) {
   return (capacity + kKc - 1) / kKc;
 }
 
+// With rows set, blockIdx.z is a row of a batched step: its query, output,
+// position, caches (of `layer`) and scratch (row_scratch floats each) are its
+// own; a row whose sequence does not decode (n > 1) is left to the prefill.
 __global__ void attention_decode_split_kernel(float* out, float* partial, const float* qkv,
                                               const float* keys, const float* values,
                                               const int* pos_ptr, int C, int NH, int splits,
-                                              float scale) {
+                                              float scale, const BatchRow* rows,
+                                              const BatchSeq* seqs, int layer, long row_scratch) {
   __shared__ float q[kMaxHs];
   __shared__ float p[kKc];
   __shared__ float red[kDecodeThreads / kWarp];
@@ -563,7 +692,22 @@ __global__ void attention_decode_split_kernel(float* out, float* partial, const 
   pdl_trigger();
   pdl_wait();
   const int h = blockIdx.x, split = blockIdx.y, hs = C / NH;
-  const int n = *pos_ptr + 1, j0 = split * kKc, j1 = min(n, j0 + kKc);
+  int pos = 0;
+  if (rows != nullptr) {
+    const int r = blockIdx.z;
+    const BatchRow row = rows[r];
+    const BatchSeq& sq = seqs[row.seq];
+    if (sq.n != 1) return;
+    pos = row.pos;
+    keys = sq.keys + layer * sq.layer_floats;
+    values = sq.values + layer * sq.layer_floats;
+    qkv += long(r) * 3 * C;
+    out += long(r) * C;
+    partial += r * row_scratch;
+  } else {
+    pos = *pos_ptr;
+  }
+  const int n = pos + 1, j0 = split * kKc, j1 = min(n, j0 + kKc);
   float* part = partial + (long(h) * splits + split) * (hs + 2);
   int* done = reinterpret_cast<int*>(partial + long(NH) * splits * (hs + 2)) + h;
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
@@ -677,6 +821,8 @@ __device__ void block_max_sum(float& mx, float& sum) {
 __global__ void softmax_partial_kernel(float* partial, const float* logits, int V) {
   pdl_trigger();
   pdl_wait();
+  logits += long(blockIdx.y) * V;  // this block's row
+  partial += 2L * gridDim.x * blockIdx.y;
   const int begin = blockIdx.x * kSoftmaxChunk, end = min(V, begin + kSoftmaxChunk);
   float mx = -INFINITY, sum = 0.0f;
   for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
@@ -697,6 +843,9 @@ __global__ void softmax_out_kernel(float* probs, const float* partial, const flo
                                    int blocks) {
   pdl_trigger();
   pdl_wait();
+  logits += long(blockIdx.y) * V;  // this block's row
+  probs += long(blockIdx.y) * V;
+  partial += 2L * blocks * blockIdx.y;
   __shared__ float stats[2];
   if (threadIdx.x == 0) {
     float mx = -INFINITY, sum = 0.0f;
@@ -732,59 +881,91 @@ void layernorm_forward(O* out, const float* inp, const float* weight, const floa
   check_launch("layernorm_kernel");
 }
 
-template <typename W, int kT, bool kVec>
-void launch_matvec(const Matvec& a, const W* weight, cudaStream_t stream) {
-  const std::size_t smem = std::size_t(kT) * a.C * sizeof(float);
-  static const int resident = [] {
-    // More than 48 KB of input rows needs asking.
-    cudaFuncSetAttribute(matvec_kernel<W, kT, kVec>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                         160 * 1024);
-    int device = 0, sms = 0, per_sm = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, matvec_kernel<W, kT, kVec>,
-                                                  kMatvecWarps * kWarp, 16 * 1024);
-    return std::max(1, sms) * std::max(1, per_sm);
-  }();
-  // Warps per row: enough that each has at most one batch of loads per row.
-  int split = 1;
-  while (split < kMatvecWarps && a.C > split * kWarp * Vec<W>::kN * kLoadsInFlight) split *= 2;
-  if (!kVec) split = 1;
-  const int groups = kMatvecWarps / split;
-  // A grid of at most the blocks that fit at once, looping over rows: each
-  // block stages (and layernorms) its input rows once.
-  const unsigned grid = std::min<unsigned>(blocks(a.OC, groups), unsigned(resident));
-  launch_pdl("matvec_kernel", matvec_kernel<W, kT, kVec>, grid, kMatvecWarps * kWarp, smem, stream,
-             a, weight, split);
+template <typename W>
+void encoder_forward(float* out, const BatchRow* rows, const W* wte, const float* wpe, int R, int C,
+                     cudaStream_t stream) {
+  launch_pdl("encoder_rows_kernel", encoder_rows_kernel<W>, blocks(long(R) * C, 256), 256, 0,
+             stream, out, rows, wte, wpe, R, C);
 }
 
-template <typename W, int kT>
+constexpr int kMaxStagedBytes = 160 * 1024;  // what a block's input rows may take (A100: 163 KB)
+
+// Warps per output row: enough that each has at most one batch of loads per
+// row (kLoadsInFlight of them, whatever a kernel really keeps in flight): a
+// function of C alone, so every row count sums an output in the same order.
+template <typename W, bool kVec>
+int matvec_split(int C) {
+  int split = 1;
+  while (kVec && split < kMatvecWarps && C > split * kWarp * Vec<W>::kN * kLoadsInFlight) {
+    split *= 2;
+  }
+  return split;
+}
+
+template <typename W, int kT, bool kVec, int kO>
+void launch_matvec(const Matvec& a, const W* weight, cudaStream_t stream) {
+  const std::size_t smem = std::size_t(kT) * a.C * sizeof(float);
+  static const int sms = [] {
+    // More than 48 KB of input rows needs asking.
+    cudaFuncSetAttribute(matvec_kernel<W, kT, kVec, kO>,
+                         cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxStagedBytes);
+    int device = 0, count = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
+    return std::max(1, count);
+  }();
+  int per_sm = 0;
+  GPT2_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, matvec_kernel<W, kT, kVec, kO>,
+                                                          kMatvecWarps * kWarp, smem));
+  const int split = matvec_split<W, kVec>(a.C);
+  const int groups = kMatvecWarps / split;
+  // x: the groups of kT rows; y: at most the blocks that fit at once beside
+  // them, looping over outputs, so that each block stages (and layernorms)
+  // its input rows once and the row groups of one output run together (its
+  // weights read from memory once, then from L2).
+  const unsigned row_groups = blocks(a.T, kT);
+  const unsigned resident = unsigned(sms * std::max(1, per_sm));
+  const unsigned y = std::min<unsigned>(blocks(a.OC, groups * kO),
+                                        std::max(1u, (kO == 1 ? 1 : 2) * resident / row_groups));
+  launch_pdl("matvec_kernel", matvec_kernel<W, kT, kVec, kO>, dim3(row_groups, y),
+             kMatvecWarps * kWarp, smem, stream, a, weight, split);
+}
+
+template <typename W, int kT, int kO>
 void launch_matvec_rows(const Matvec& a, const W* weight, cudaStream_t stream) {
   // Every row starts 16-byte aligned when C is a multiple of the vector.
   if (a.C % Vec<W>::kN == 0) {
-    launch_matvec<W, kT, true>(a, weight, stream);
+    launch_matvec<W, kT, true, kO>(a, weight, stream);
   } else {
-    launch_matvec<W, kT, false>(a, weight, stream);
+    launch_matvec<W, kT, false, kO>(a, weight, stream);
   }
 }
 
 template <typename W>
 void matvec_forward(const Matvec& a, const W* weight, cudaStream_t stream) {
-  if (std::size_t(a.T) * a.C * sizeof(float) > 160 * 1024) {
-    throw CudaError("matvec_forward: " + std::to_string(a.T) + " rows of " + std::to_string(a.C) +
-                    " do not fit in shared memory");
+  if (a.T < 1) throw CudaError("matvec_forward: T must be at least 1");
+  const std::size_t row_bytes = std::size_t(a.C) * sizeof(float);
+  if (std::min(a.T, kMaxRows) * row_bytes > kMaxStagedBytes) {
+    throw CudaError("matvec_forward: " + std::to_string(std::min(a.T, kMaxRows)) + " rows of " +
+                    std::to_string(a.C) + " do not fit in shared memory");
   }
   switch (a.T) {
     case 1:
-      return launch_matvec_rows<W, 1>(a, weight, stream);
+      return launch_matvec_rows<W, 1, 1>(a, weight, stream);
     case 2:
-      return launch_matvec_rows<W, 2>(a, weight, stream);
+      return launch_matvec_rows<W, 2, 1>(a, weight, stream);
     case 3:
-      return launch_matvec_rows<W, 3>(a, weight, stream);
+      return launch_matvec_rows<W, 3, 1>(a, weight, stream);
     case 4:
-      return launch_matvec_rows<W, 4>(a, weight, stream);
+      return launch_matvec_rows<W, 4, 1>(a, weight, stream);
   }
-  throw CudaError("matvec_forward: T must be 1 to 4, not " + std::to_string(a.T));
+  // More rows: blocks of 16 (8, then 4 for long rows) and 4 outputs a group.
+  if (16 * row_bytes <= 64 * 1024)
+    return launch_matvec_rows<W, 16, kBatchOutputs>(a, weight, stream);
+  if (8 * row_bytes <= kMaxStagedBytes) {
+    return launch_matvec_rows<W, 8, kBatchOutputs>(a, weight, stream);
+  }
+  return launch_matvec_rows<W, 4, kBatchOutputs>(a, weight, stream);
 }
 
 void store_kv(float* keys, float* values, const float* qkv, const int* pos, int T, int C,
@@ -833,20 +1014,40 @@ void attention_decode(float* out, const float* qkv, const float* keys, const flo
   if (hs > kMaxHs) throw CudaError("attention_decode: head size above 128");
   launch_pdl("attention_decode_split_kernel", attention_decode_split_kernel, dim3(NH, splits),
              kDecodeThreads, 0, stream, out, partial, qkv, keys, values, pos, C, NH, splits,
-             1.0f / std::sqrt(float(hs)));
+             1.0f / std::sqrt(float(hs)), static_cast<const BatchRow*>(nullptr),
+             static_cast<const BatchSeq*>(nullptr), 0, 0L);
 }
 
-long softmax_scratch(int V) {
-  return 2L * softmax_blocks(V);
+void attention_decode_rows(float* out, const float* qkv, const BatchRow* rows, const BatchSeq* seqs,
+                           int layer, float* partial, int R, int C, int NH, int capacity,
+                           cudaStream_t stream) {
+  const int hs = C / NH, splits = decode_splits(capacity);
+  if (hs > kMaxHs) throw CudaError("attention_decode_rows: head size above 128");
+  launch_pdl("attention_decode_split_kernel", attention_decode_split_kernel, dim3(NH, splits, R),
+             kDecodeThreads, 0, stream, out, partial, qkv, static_cast<const float*>(nullptr),
+             static_cast<const float*>(nullptr), static_cast<const int*>(nullptr), C, NH, splits,
+             1.0f / std::sqrt(float(hs)), rows, seqs, layer,
+             attention_decode_scratch(C, NH, capacity));
 }
 
-void softmax_forward(float* probs, float* partial, const float* logits, int V,
+void attention_decode_rows_init(float* partial, int R, int C, int NH, int capacity,
+                                cudaStream_t stream) {
+  GPT2_CUDA(cudaMemsetAsync(
+      partial, 0, std::size_t(R) * attention_decode_scratch(C, NH, capacity) * sizeof(float),
+      stream));
+}
+
+long softmax_scratch(int R, int V) {
+  return 2L * softmax_blocks(V) * R;
+}
+
+void softmax_forward(float* probs, float* partial, const float* logits, int R, int V,
                      cudaStream_t stream) {
   const int n = softmax_blocks(V);
-  launch_pdl("softmax_partial_kernel", softmax_partial_kernel, n, kSoftmaxThreads, 0, stream,
-             partial, logits, V);
-  launch_pdl("softmax_out_kernel", softmax_out_kernel, n, kSoftmaxThreads, 0, stream, probs,
-             partial, logits, V, n);
+  launch_pdl("softmax_partial_kernel", softmax_partial_kernel, dim3(n, R), kSoftmaxThreads, 0,
+             stream, partial, logits, V);
+  launch_pdl("softmax_out_kernel", softmax_out_kernel, dim3(n, R), kSoftmaxThreads, 0, stream,
+             probs, partial, logits, V, n);
 }
 
 void to_bf16(__nv_bfloat16* out, const float* in, long N, cudaStream_t stream) {
@@ -858,6 +1059,10 @@ template void encoder_forward<float>(float*, const int*, const float*, const flo
                                      int, int, cudaStream_t);
 template void encoder_forward<__nv_bfloat16>(float*, const int*, const __nv_bfloat16*, const float*,
                                              const int*, int, int, cudaStream_t);
+template void encoder_forward<float>(float*, const BatchRow*, const float*, const float*, int, int,
+                                     cudaStream_t);
+template void encoder_forward<__nv_bfloat16>(float*, const BatchRow*, const __nv_bfloat16*,
+                                             const float*, int, int, cudaStream_t);
 template void layernorm_forward<float>(float*, const float*, const float*, const float*, int, int,
                                        cudaStream_t);
 template void layernorm_forward<__nv_bfloat16>(__nv_bfloat16*, const float*, const float*,

@@ -10,12 +10,19 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
+#include "backends/cuda/batch.h"
+
 namespace gpt2::cuda::fast {
 
 // out (T, C) = wte[tokens[t]] + wpe[*pos + t]; wte (V, C) in W.
 template <typename W>
 void encoder_forward(float* out, const int* tokens, const W* wte, const float* wpe, const int* pos,
                      int T, int C, cudaStream_t stream);
+
+// out (R, C) = wte[rows[r].token] + wpe[rows[r].pos]: a batched step's rows.
+template <typename W>
+void encoder_forward(float* out, const BatchRow* rows, const W* wte, const float* wpe, int R, int C,
+                     cudaStream_t stream);
 
 // out (T, C) = layernorm(inp (T, C)) * weight + bias, in O (float or bf16):
 // one warp per row, the row held in registers (C <= 2048; longer rows: two
@@ -32,25 +39,37 @@ enum class Epilogue {
   kBiasResidual,  // out = residual + sum + bias (out may be residual)
 };
 
-// A matrix-vector product of a few rows (decode: T = 1), reading each weight
-// once at full bandwidth: out (T, OC) = epilogue(x (T, C) @ weight (OC, C)^T).
-// One warp per output row, 16-byte loads, several in flight; the input rows
-// staged in shared memory, first layernormed when ln_weight is set (the
-// layernorm fused into the product that reads it); with keys set, outputs
-// C..2C and 2C..3C of a qkv product also go to the caches at row *pos + t
-// (the key/value store fused into the product that makes them).
+// The products of every row count, each output's sum in one order whatever
+// the rows (a row's bits never depend on the others: batch-invariant):
+// out (T, OC) = epilogue(x (T, C) @ weight (OC, C)^T). A group of warps sums
+// one output: each lane its own 16-byte slices of the row in index order
+// (fused multiply-adds), the warp's lanes by a butterfly of shuffles, the
+// group's warps in order, then the bias, GELU or residual. Up to 4 rows
+// (decode) one warp group per output, several weight loads in flight, each
+// weight read once at full bandwidth; more rows in groups of 16 (8 for long
+// rows) per block and 4 outputs per warp group, so that each input read from
+// shared memory feeds 16 multiply-adds. The input rows are staged in shared
+// memory, first layernormed when ln_weight is set (the layernorm fused into
+// the product that reads it); with keys (one sequence: row *pos + t) or
+// rows/seqs (a batch: each row at its own position of its own sequence's
+// caches of `layer`) set, outputs C..2C and 2C..3C of a qkv product also go to
+// the caches (the key/value store fused into the product that makes them).
 struct Matvec {
   float* out = nullptr;              // (T, OC)
-  const float* inp = nullptr;        // (T, C)
+  const float* inp = nullptr;        // (T, C), or with inp_rows its rows inp_rows[t]
+  const int* inp_rows = nullptr;     // (T): the input rows (the logits' last positions)
   const float* ln_weight = nullptr;  // (C), with ln_bias: layernorm inp first
   const float* ln_bias = nullptr;    // (C)
   const float* bias = nullptr;       // (OC) for every epilogue but kNone
   const float* residual = nullptr;   // (T, OC) for kBiasResidual; may be out
   Epilogue epilogue = Epilogue::kNone;
-  int T = 1, C = 0, OC = 0;  // 1 <= T <= 4
+  int T = 1, C = 0, OC = 0;  // T >= 1
   float* keys = nullptr;     // (capacity, OC / 3): qkv's keys, with values and pos
   float* values = nullptr;
   const int* pos = nullptr;
+  const BatchRow* rows = nullptr;  // (T), with seqs: the batch's key/value store
+  const BatchSeq* seqs = nullptr;
+  int layer = 0;
 };
 template <typename W>
 void matvec_forward(const Matvec& args, const W* weight, cudaStream_t stream);
@@ -78,11 +97,26 @@ void attention_decode(float* out, const float* qkv, const float* keys, const flo
 long attention_decode_scratch(int C, int NH, int capacity);
 void attention_decode_init(float* partial, int C, int NH, int capacity, cudaStream_t stream);
 
-// probs (V) = softmax(logits (V)): blocks of the vocabulary each find their
-// maximum and sum of exponentials, then every block rescales its own with the
-// combined ones. partial: scratch of softmax_scratch(V) floats.
-void softmax_forward(float* probs, float* partial, const float* logits, int V, cudaStream_t stream);
-long softmax_scratch(int V);
+// The same for every row of a batched step whose sequence decodes (n = 1;
+// the others' blocks return at once): row r's query in qkv (R, 3C), its
+// output in out (R, C), over its sequence's caches of `layer`. The split
+// size is fixed (64 keys), so a row's bits do not depend on the batch or on
+// `capacity` (the longest cache: the splits launched). partial: scratch of
+// R * attention_decode_scratch(C, NH, capacity) floats, prepared once by
+// attention_decode_rows_init.
+void attention_decode_rows(float* out, const float* qkv, const BatchRow* rows, const BatchSeq* seqs,
+                           int layer, float* partial, int R, int C, int NH, int capacity,
+                           cudaStream_t stream);
+void attention_decode_rows_init(float* partial, int R, int C, int NH, int capacity,
+                                cudaStream_t stream);
+
+// probs (R, V) = softmax of each row of logits (R, V): blocks of the
+// vocabulary each find their maximum and sum of exponentials, then every
+// block rescales its own with the combined ones. partial: scratch of
+// softmax_scratch(R, V) floats.
+void softmax_forward(float* probs, float* partial, const float* logits, int R, int V,
+                     cudaStream_t stream);
+long softmax_scratch(int R, int V);
 
 // out (N) = in (N) as bf16 (round to nearest even).
 void to_bf16(__nv_bfloat16* out, const float* in, long N, cudaStream_t stream);

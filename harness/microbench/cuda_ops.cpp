@@ -14,6 +14,7 @@
 #include "backends/cuda/fast_kernels.h"
 #include "backends/cuda/gemm.h"
 #include "backends/cuda/naive_kernels.h"
+#include "backends/cuda/tiled_kernels.h"
 #include "backends/cuda/weights.h"
 #include "backends/registry.h"
 #include "harness/bench.h"
@@ -27,9 +28,30 @@ using cuda::DeviceBuffer;
 using cuda::fast::Epilogue;
 using bf16 = __nv_bfloat16;
 
-enum class Variant { kNaive, kFast, kFastBf16 };
+// The ladder's rungs: the backends' kernels (cuda-naive, cuda-tiled, cuda and
+// its bfloat16 weights) and, for the products, cuBLASLt (float32 compute, TF32
+// off; bfloat16 inputs on the tensor cores), which no backend runs any more
+// (its sums change with the row count) but which shows what a library reaches.
+enum class Variant { kNaive, kTiled, kFast, kFastBf16, kCublas, kCublasBf16 };
 const char* variant_name(Variant v) {
-  return v == Variant::kNaive ? "cuda-naive" : v == Variant::kFast ? "cuda" : "cuda-bf16";
+  switch (v) {
+    case Variant::kNaive:
+      return "cuda-naive";
+    case Variant::kTiled:
+      return "cuda-tiled";
+    case Variant::kFast:
+      return "cuda";
+    case Variant::kFastBf16:
+      return "cuda-bf16";
+    case Variant::kCublas:
+      return "cublas";
+    case Variant::kCublasBf16:
+      break;
+  }
+  return "cublas-bf16";
+}
+bool bf16_weights(Variant v) {
+  return v == Variant::kFastBf16 || v == Variant::kCublasBf16;
 }
 
 std::shared_ptr<const Model>& model() {
@@ -68,7 +90,7 @@ struct Device {
         std::size_t(cuda::fast::attention_decode_scratch(c.channels, c.num_heads, int(T))),
         "decode scratch");
     cuda::fast::attention_decode_init(partial.get(), c.channels, c.num_heads, int(T), nullptr);
-    softmax_partial = DeviceBuffer<float>(std::size_t(cuda::fast::softmax_scratch(c.vocab_size)),
+    softmax_partial = DeviceBuffer<float>(std::size_t(cuda::fast::softmax_scratch(1, c.vocab_size)),
                                           "softmax scratch");
     inp_bf = DeviceBuffer<bf16>(T * 4 * C, "inputs (bfloat16)");
     cuda::fast::to_bf16(inp_bf.get(), inp.get(), long(T * 4 * C), nullptr);
@@ -156,10 +178,10 @@ void bm_product(benchmark::State& state, Variant v, Product p) {
   const int T = int(state.range(0));
   const ModelConfig& c = model()->config();
   Device& d = device();
-  const cuda::DeviceWeights& w = v == Variant::kFastBf16 ? d.b16 : d.f32;
+  const cuda::DeviceWeights& w = bf16_weights(v) ? d.b16 : d.f32;
   const Shape s = shape_of(p, w, c);
   const int layers = p.which == 4 ? 1 : c.num_layers;
-  const std::size_t elem = v == Variant::kFastBf16 ? 2 : 4;
+  const std::size_t elem = bf16_weights(v) ? 2 : 4;
   int layer = 0;
   time_gpu(state, [&] {
     const long wo = long(layer) * s.per_layer;
@@ -168,7 +190,13 @@ void bm_product(benchmark::State& state, Variant v, Product p) {
     if (v == Variant::kNaive) {
       cuda::naive::matmul_forward(d.out.get(), d.inp.get(), s.w32 + wo, bias, T, s.C, s.OC,
                                   nullptr);
-    } else if (T <= 4) {
+    } else if (v == Variant::kTiled) {
+      cuda::tiled::matmul_forward(d.out.get(), d.inp.get(), s.w32 + wo, bias, d.out.get(),
+                                  e == Epilogue::kBiasGelu       ? cuda::tiled::Epilogue::kGelu
+                                  : e == Epilogue::kBiasResidual ? cuda::tiled::Epilogue::kResidual
+                                                                 : cuda::tiled::Epilogue::kStore,
+                                  T, s.C, s.OC, nullptr);
+    } else if (v == Variant::kFast || v == Variant::kFastBf16) {
       cuda::fast::Matvec a;
       a.out = d.out.get(), a.inp = d.inp.get(), a.bias = bias, a.residual = d.out.get();
       a.epilogue = e, a.T = T, a.C = s.C, a.OC = s.OC;
@@ -177,7 +205,7 @@ void bm_product(benchmark::State& state, Variant v, Product p) {
       } else {
         cuda::fast::matvec_forward(a, static_cast<const float*>(s.w) + wo, nullptr);
       }
-    } else if (v == Variant::kFastBf16) {
+    } else if (v == Variant::kCublasBf16) {
       d.gemm_bf16->run(d.out.get(), d.inp_bf.get(), static_cast<const bf16*>(s.w) + wo, bias, e, T,
                        s.C, s.OC, nullptr);
     } else {
@@ -234,7 +262,7 @@ void bm_softmax(benchmark::State& state, Variant v) {
     if (v == Variant::kNaive) {
       cuda::naive::softmax_forward(d.out.get(), d.stats.get(), d.inp.get(), V, nullptr);
     } else {
-      cuda::fast::softmax_forward(d.out.get(), d.softmax_partial.get(), d.inp.get(), V, nullptr);
+      cuda::fast::softmax_forward(d.out.get(), d.softmax_partial.get(), d.inp.get(), 1, V, nullptr);
     }
   });
   set_rates(state, 3.0 * V, 8.0 * V);
@@ -247,7 +275,7 @@ void bm_pass(benchmark::State& state, Variant v, bool decode) {
   const int T = int(state.range(0));
   const ModelConfig& c = model()->config();
   auto backend = make_backend(
-      model(), backend_spec(v == Variant::kNaive ? "cuda-naive" : "cuda",
+      model(), backend_spec(v == Variant::kFastBf16 ? "cuda" : variant_name(v),
                             v == Variant::kFastBf16 ? Precision::kBFloat16 : Precision::kFloat32));
   auto session = backend->open_session(T);
   std::vector<int> tokens(T);
@@ -302,11 +330,22 @@ void register_cuda_benchmarks(std::shared_ptr<const Model> m, const std::vector<
   benchmark::RegisterBenchmark("gpu_ceilings", bm_gpu_ceilings)
       ->Iterations(1)
       ->Unit(benchmark::kMillisecond);
-  for (Variant v : {Variant::kNaive, Variant::kFast, Variant::kFastBf16}) {
+  for (Variant v : {Variant::kNaive, Variant::kTiled, Variant::kFast, Variant::kFastBf16,
+                    Variant::kCublas, Variant::kCublasBf16}) {
     const std::string name = variant_name(v);
+    const bool library = v == Variant::kCublas || v == Variant::kCublasBf16;
     for (int T : rows) {
       if (T > c.max_seq_len) continue;
-      if (v != Variant::kFastBf16) {
+      if (library) {  // the products alone
+        for (const Product& p : kProducts) {
+          if (p.which == 4 && T > 1) continue;
+          gpu(benchmark::RegisterBenchmark((std::string(p.name) + "/" + name).c_str(), bm_product,
+                                           v, p)
+                  ->Arg(T));
+        }
+        continue;
+      }
+      if (v == Variant::kNaive || v == Variant::kFast) {
         gpu(benchmark::RegisterBenchmark(("layernorm/" + name).c_str(), bm_layernorm, v)->Arg(T));
       }
       for (const Product& p : kProducts) {
@@ -315,7 +354,7 @@ void register_cuda_benchmarks(std::shared_ptr<const Model> m, const std::vector<
                                          p)
                 ->Arg(T));
       }
-      if (v != Variant::kFastBf16) {
+      if (v == Variant::kNaive || v == Variant::kFast) {
         if (T > 1) {
           gpu(benchmark::RegisterBenchmark(("attention/" + name).c_str(), bm_attention, v, false)
                   ->Arg(T));

@@ -284,8 +284,8 @@ TEST(FastKernelsTest, SoftmaxWithin1e4Relative) {
     ref::softmax_forward(want.data(), logits.data(), V);
     auto d_logits = to_device(logits);
     auto out = poisoned(V);
-    auto scratch = poisoned(std::size_t(cuda::fast::softmax_scratch(V)));
-    cuda::fast::softmax_forward(out.get(), scratch.get(), d_logits.get(), V, nullptr);
+    auto scratch = poisoned(std::size_t(cuda::fast::softmax_scratch(1, V)));
+    cuda::fast::softmax_forward(out.get(), scratch.get(), d_logits.get(), 1, V, nullptr);
     const auto got = to_host(out, V);
     for (int i = 0; i < V; i++) {
       ASSERT_NEAR(got[i], want[i], 1e-4 * want[i] + 1e-12) << "V=" << V << " at " << i;

@@ -1,0 +1,180 @@
+#include "backends/cuda/batch.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "backends/cuda/device.h"
+#include "reference/forward.h"
+
+namespace gpt2::cuda {
+
+std::size_t cache_session_bytes(const ModelConfig& c, int capacity) {
+  return 2 * std::size_t(c.num_layers) * std::size_t(capacity) * std::size_t(c.channels) *
+         sizeof(float);
+}
+
+CacheSession::CacheSession(const Backend& backend, int device, int capacity, const char* name)
+    : backend_(backend), capacity_(capacity) {
+  const ModelConfig& c = backend.model().config();
+  check_session_capacity(c, capacity, name);
+  use_device(device);
+  // Both caches checked at once, so that a session that does not fit
+  // allocates nothing.
+  require_free_memory(cache_session_bytes(c, capacity), "a sequence's key/value caches");
+  const std::size_t n = std::size_t(c.num_layers) * std::size_t(capacity) * c.channels;
+  keys_ = DeviceBuffer<float>(n, "the key cache");
+  values_ = DeviceBuffer<float>(n, "the value cache");
+}
+
+void CacheSession::forward(std::span<const int> tokens, int pos, std::span<float> logits,
+                           std::span<float> probs) {
+  SequenceStep step;
+  step.session = this;
+  step.tokens = tokens;
+  step.pos = pos;
+  step.logits = logits;
+  step.probs = probs;
+  backend_.forward_batch({&step, 1});
+}
+
+StepLayout lay_out(std::span<const SequenceStep> steps, const Backend& owner, int channels) {
+  StepLayout out;
+  out.out_first.push_back(0);
+  for (const SequenceStep& s : steps) {
+    auto* session = dynamic_cast<CacheSession*>(s.session);
+    if (session == nullptr || session->backend() != &owner) {
+      throw std::invalid_argument("forward_batch: a session of another backend");
+    }
+    const int n = int(s.tokens.size()), seq = int(out.seqs.size());
+    BatchSeq q;
+    q.keys = session->keys();
+    q.values = session->values();
+    q.layer_floats = long(session->capacity()) * channels;
+    q.first = out.rows_count();
+    q.n = n;
+    q.pos = s.pos;
+    out.seqs.push_back(q);
+    out.sessions.push_back(session);
+    for (int t = 0; t < n; t++) {
+      out.rows.push_back({s.tokens[t], s.pos + t, seq, 0});
+      if (s.all_positions || t == n - 1) out.out_rows.push_back(q.first + t);
+    }
+    out.out_first.push_back(out.outs_count());
+    if (n != 1 || s.all_positions) out.decode_only = false;
+  }
+  return out;
+}
+
+void finish_step(const StepLayout& layout, std::span<const SequenceStep> steps, const float* logits,
+                 const float* probs, int V) {
+  const int S = int(steps.size());
+  auto copy = [&](int begin, int end) {
+    for (int s = begin; s < end; s++) {
+      const int first = layout.out_first[s], count = layout.out_first[s + 1] - first;
+      std::memcpy(steps[s].logits.data(), logits + std::size_t(first) * V,
+                  std::size_t(count) * V * sizeof(float));
+      if (!steps[s].probs.empty()) {
+        std::memcpy(steps[s].probs.data(), probs + std::size_t(first + count - 1) * V,
+                    std::size_t(V) * sizeof(float));
+      }
+    }
+  };
+  const int cores = int(std::thread::hardware_concurrency());
+  const int k = S < 32 ? 1 : std::clamp(std::min(cores / 2, S / 16), 1, 8);
+  if (k > 1) {
+    std::vector<std::thread> helpers;
+    const int per = (S + k - 1) / k;
+    for (int j = 1; j < k; j++)
+      helpers.emplace_back(copy, std::min(S, j * per), std::min(S, (j + 1) * per));
+    copy(0, std::min(S, per));
+    for (std::thread& t : helpers) t.join();
+  } else {
+    copy(0, S);
+  }
+  for (int s = 0; s < S; s++) {
+    layout.sessions[s]->set_cached(steps[s].pos + int(steps[s].tokens.size()));
+  }
+}
+
+void pad_decode(StepLayout& layout, int rows, float* keys, float* values, int channels) {
+  while (layout.seqs_count() < rows) {
+    const int seq = layout.seqs_count(), row = layout.rows_count();
+    BatchSeq q;
+    q.keys = keys;
+    q.values = values;
+    q.layer_floats = channels;  // one position per layer
+    q.first = row;
+    q.n = 1;
+    q.pos = 0;
+    layout.seqs.push_back(q);
+    layout.rows.push_back({0, 0, seq, 0});
+    layout.out_rows.push_back(row);
+  }
+}
+
+int decode_bucket(int batch) {
+  if (batch <= 8) {
+    int b = 1;
+    while (b < batch) b *= 2;
+    return b;
+  }
+  return (batch + 15) / 16 * 16;
+}
+
+namespace {
+constexpr std::size_t align16(std::size_t n) {
+  return (n + 15) / 16 * 16;
+}
+}  // namespace
+
+std::size_t StepDescriptors::seqs_offset() const {
+  return align16(std::size_t(rows_) * sizeof(BatchRow));
+}
+std::size_t StepDescriptors::outs_offset() const {
+  return seqs_offset() + align16(std::size_t(seqs_) * sizeof(BatchSeq));
+}
+std::size_t StepDescriptors::bytes() const {
+  return outs_offset() + align16(std::size_t(outs_) * sizeof(int));
+}
+
+bool StepDescriptors::reserve(int rows, int seqs, int outs) {
+  if (rows <= rows_ && seqs <= seqs_ && outs <= outs_ && device_.get() != nullptr) return false;
+  rows_ = std::max(rows, rows_);
+  seqs_ = std::max(seqs, seqs_);
+  outs_ = std::max(outs, outs_);
+  host_ = PinnedBuffer<char>(bytes());
+  device_ = DeviceBuffer<char>(bytes(), "the step's rows and sequences");
+  return true;
+}
+
+void StepDescriptors::stage(const StepLayout& layout) {
+  if (layout.rows_count() > rows_ || layout.seqs_count() > seqs_ || layout.outs_count() > outs_) {
+    throw std::logic_error("StepDescriptors::stage: reserve() first");
+  }
+  std::memcpy(host_.get(), layout.rows.data(), layout.rows.size() * sizeof(BatchRow));
+  std::memcpy(host_.get() + seqs_offset(), layout.seqs.data(),
+              layout.seqs.size() * sizeof(BatchSeq));
+  std::memcpy(host_.get() + outs_offset(), layout.out_rows.data(),
+              layout.out_rows.size() * sizeof(int));
+}
+
+void StepDescriptors::enqueue_upload(cudaStream_t stream) const {
+  GPT2_CUDA(cudaMemcpyAsync(device_.get(), host_.get(), bytes(), cudaMemcpyHostToDevice, stream));
+}
+
+const BatchSeq* StepDescriptors::seqs() const {
+  return reinterpret_cast<const BatchSeq*>(device_.get() + seqs_offset());
+}
+const int* StepDescriptors::out_rows() const {
+  return reinterpret_cast<const int*>(device_.get() + outs_offset());
+}
+const int* StepDescriptors::seq_pos(int s) const {
+  return reinterpret_cast<const int*>(device_.get() + seqs_offset() + s * sizeof(BatchSeq) +
+                                      offsetof(BatchSeq, pos));
+}
+
+}  // namespace gpt2::cuda
