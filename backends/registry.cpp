@@ -98,8 +98,8 @@ const std::vector<BackendEntry>& backend_entries() {
      .make = &make_cuda_tiled_backend,
      .available = &cuda_available},
     {.name = "cuda",
-     .summary = "one GPU, fused batch-invariant kernels, a CUDA graph per decode step (float32 "
-                "or bfloat16)",
+     .summary = "one GPU, fused batch-invariant kernels, a CUDA graph per decode batch size "
+                "(float32 or bfloat16)",
      .numerics = Numerics::kReordered,
      .device = Device::kCuda,
      .threaded = false,

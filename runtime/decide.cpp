@@ -130,6 +130,8 @@ Decision decide_greedy(std::span<const float> logits) {
     for (int j = 1; j < kLanes; j++) out = m[j] > out ? m[j] : out;
     return out;
   };
+  // A NaN first logit: no other compares above it, as in the scan.
+  if (std::isnan(logits[0])) return {0, n > 1 ? logits[0] - max_of(1, n) : 0.0f};
   const float top = max_of(0, n);
   std::size_t best = 0;
   while (best + 1 < n && !(logits[best] >= top)) best++;  // the first to reach it

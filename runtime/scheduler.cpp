@@ -5,23 +5,10 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
-#include <thread>
+
+#include "backends/host_chunks.h"
 
 namespace gpt2 {
-
-namespace {
-
-// Host threads for a step's decisions: a GPU backend's large batch leaves the
-// host's cores idle while it decides for every sequence (a scan of 50257
-// logits each, ~20 us); a CPU backend's own threads wait for its next step, so
-// its decisions stay on this thread.
-int decision_threads(const Backend& backend, std::size_t sequences) {
-  if (backend.info().device == Device::kCpu || sequences < 32) return 1;
-  const int cores = int(std::thread::hardware_concurrency());
-  return std::clamp(std::min(cores / 2, int(sequences / 16)), 1, 8);
-}
-
-}  // namespace
 
 std::size_t kv_cache_bytes(const ModelConfig& c, int capacity) {
   return 2 * std::size_t(c.num_layers) * std::size_t(capacity) * std::size_t(c.channels) *
@@ -169,23 +156,19 @@ std::vector<int> Scheduler::step() {
   backend_.forward_batch(steps);
   steps_++;
   // Each sequence's decision (its own decider and outputs, so they may run at
-  // once), then the callbacks in order on this thread.
+  // once: on a few host threads for a GPU backend's large batch, whose host
+  // cores are otherwise idle; a scan of 50257 logits is ~20 us), then the
+  // callbacks in order on this thread.
   std::vector<Decision> decisions(live_.size());
   auto decide = [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; i++) {
       decisions[i] = live_[i]->decider.next(live_[i]->logits, live_[i]->probs);
     }
   };
-  if (const int k = decision_threads(backend_, live_.size()); k > 1) {
-    std::vector<std::thread> helpers;
-    const std::size_t n = live_.size(), per = (n + k - 1) / k;
-    for (int j = 1; j < k; j++) {
-      helpers.emplace_back(decide, std::min(n, j * per), std::min(n, (j + 1) * per));
-    }
-    decide(0, std::min(n, per));
-    for (std::thread& t : helpers) t.join();
-  } else {
+  if (backend_.info().device == Device::kCpu) {
     decide(0, live_.size());
+  } else {
+    for_host_chunks(live_.size(), decide);
   }
   std::size_t at = 0;  // live_'s index before this step's departures
   for (auto it = live_.begin(); it != live_.end(); at++) {

@@ -5,9 +5,9 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include "backends/cuda/device.h"
+#include "backends/host_chunks.h"
 #include "reference/forward.h"
 
 namespace gpt2::cuda {
@@ -64,6 +64,7 @@ StepLayout lay_out(std::span<const SequenceStep> steps, const Backend& owner, in
       if (s.all_positions || t == n - 1) out.out_rows.push_back(q.first + t);
     }
     out.out_first.push_back(out.outs_count());
+    if (n == 1) out.decode_rows.push_back(q.first);
     if (n != 1 || s.all_positions) out.decode_only = false;
   }
   return out;
@@ -72,8 +73,8 @@ StepLayout lay_out(std::span<const SequenceStep> steps, const Backend& owner, in
 void finish_step(const StepLayout& layout, std::span<const SequenceStep> steps, const float* logits,
                  const float* probs, int V) {
   const int S = int(steps.size());
-  auto copy = [&](int begin, int end) {
-    for (int s = begin; s < end; s++) {
+  auto copy = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t s = begin; s < end; s++) {
       const int first = layout.out_first[s], count = layout.out_first[s + 1] - first;
       std::memcpy(steps[s].logits.data(), logits + std::size_t(first) * V,
                   std::size_t(count) * V * sizeof(float));
@@ -83,18 +84,7 @@ void finish_step(const StepLayout& layout, std::span<const SequenceStep> steps, 
       }
     }
   };
-  const int cores = int(std::thread::hardware_concurrency());
-  const int k = S < 32 ? 1 : std::clamp(std::min(cores / 2, S / 16), 1, 8);
-  if (k > 1) {
-    std::vector<std::thread> helpers;
-    const int per = (S + k - 1) / k;
-    for (int j = 1; j < k; j++)
-      helpers.emplace_back(copy, std::min(S, j * per), std::min(S, (j + 1) * per));
-    copy(0, std::min(S, per));
-    for (std::thread& t : helpers) t.join();
-  } else {
-    copy(0, S);
-  }
+  for_host_chunks(std::size_t(S), copy);
   for (int s = 0; s < S; s++) {
     layout.sessions[s]->set_cached(steps[s].pos + int(steps[s].tokens.size()));
   }
@@ -113,6 +103,7 @@ void pad_decode(StepLayout& layout, int rows, float* keys, float* values, int ch
     layout.seqs.push_back(q);
     layout.rows.push_back({0, 0, seq, 0});
     layout.out_rows.push_back(row);
+    layout.decode_rows.push_back(row);
   }
 }
 
@@ -137,17 +128,23 @@ std::size_t StepDescriptors::seqs_offset() const {
 std::size_t StepDescriptors::outs_offset() const {
   return seqs_offset() + align16(std::size_t(seqs_) * sizeof(BatchSeq));
 }
-std::size_t StepDescriptors::bytes() const {
+std::size_t StepDescriptors::decodes_offset() const {
   return outs_offset() + align16(std::size_t(outs_) * sizeof(int));
+}
+std::size_t StepDescriptors::bytes() const {
+  return decodes_offset() + align16(std::size_t(seqs_) * sizeof(int));  // decodes <= seqs
 }
 
 bool StepDescriptors::reserve(int rows, int seqs, int outs) {
   if (rows <= rows_ && seqs <= seqs_ && outs <= outs_ && device_.get() != nullptr) return false;
-  rows_ = std::max(rows, rows_);
-  seqs_ = std::max(seqs, seqs_);
-  outs_ = std::max(outs, outs_);
-  host_ = PinnedBuffer<char>(bytes());
-  device_ = DeviceBuffer<char>(bytes(), "the step's rows and sequences");
+  StepDescriptors grown;
+  grown.rows_ = std::max(rows, rows_);
+  grown.seqs_ = std::max(seqs, seqs_);
+  grown.outs_ = std::max(outs, outs_);
+  // Both allocated before anything is replaced (a failure leaves this as it was).
+  grown.host_ = PinnedBuffer<char>(grown.bytes());
+  grown.device_ = DeviceBuffer<char>(grown.bytes(), "the step's rows and sequences");
+  *this = std::move(grown);
   return true;
 }
 
@@ -160,6 +157,8 @@ void StepDescriptors::stage(const StepLayout& layout) {
               layout.seqs.size() * sizeof(BatchSeq));
   std::memcpy(host_.get() + outs_offset(), layout.out_rows.data(),
               layout.out_rows.size() * sizeof(int));
+  std::memcpy(host_.get() + decodes_offset(), layout.decode_rows.data(),
+              layout.decode_rows.size() * sizeof(int));
 }
 
 void StepDescriptors::enqueue_upload(cudaStream_t stream) const {
@@ -171,6 +170,9 @@ const BatchSeq* StepDescriptors::seqs() const {
 }
 const int* StepDescriptors::out_rows() const {
   return reinterpret_cast<const int*>(device_.get() + outs_offset());
+}
+const int* StepDescriptors::decode_rows() const {
+  return reinterpret_cast<const int*>(device_.get() + decodes_offset());
 }
 const int* StepDescriptors::seq_pos(int s) const {
   return reinterpret_cast<const int*>(device_.get() + seqs_offset() + s * sizeof(BatchSeq) +

@@ -71,8 +71,9 @@ std::size_t cache_session_bytes(const ModelConfig& config, int capacity);
 struct StepLayout {
   std::vector<BatchRow> rows;
   std::vector<BatchSeq> seqs;
-  std::vector<int> out_rows;   // the batch row of each output row
-  std::vector<int> out_first;  // sequence s's output rows: out_first[s] .. out_first[s+1]-1
+  std::vector<int> out_rows;     // the batch row of each output row
+  std::vector<int> out_first;    // sequence s's output rows: out_first[s] .. out_first[s+1]-1
+  std::vector<int> decode_rows;  // the row of each sequence that advances by one token
   std::vector<CacheSession*> sessions;
   // Every sequence advances by one token and wants its last logits only: the
   // step a CUDA graph serves.
@@ -80,6 +81,7 @@ struct StepLayout {
   int rows_count() const { return int(rows.size()); }
   int seqs_count() const { return int(seqs.size()); }
   int outs_count() const { return int(out_rows.size()); }
+  int decodes_count() const { return int(decode_rows.size()); }
 };
 
 // Lays out a step whose arguments check_batch_steps accepted. Throws
@@ -104,12 +106,14 @@ void pad_decode(StepLayout& layout, int rows, float* keys, float* values, int ch
 // of 16 (a step of B sequences runs in the smallest bucket that holds it).
 int decode_bucket(int batch);
 
-// A step's rows, sequences and output rows on the device at fixed addresses
-// (a captured graph reads them there), uploaded from pinned host memory.
+// A step's rows, sequences, output rows and decoding rows on the device at
+// fixed addresses (a captured graph reads them there), uploaded from pinned
+// host memory.
 class StepDescriptors {
  public:
-  // Room for this many of each; returns true when the buffers had to move
-  // (graphs captured with the old addresses must go).
+  // Room for this many of each (decodes <= seqs); returns true when the
+  // buffers had to move (graphs captured with the old addresses must go). A
+  // failed allocation leaves them as they were.
   bool reserve(int rows, int seqs, int outs);
   // Writes the layout into the pinned staging buffer.
   void stage(const StepLayout& layout);
@@ -118,12 +122,14 @@ class StepDescriptors {
   const BatchRow* rows() const { return reinterpret_cast<const BatchRow*>(device_.get()); }
   const BatchSeq* seqs() const;
   const int* out_rows() const;
+  const int* decode_rows() const;  // StepLayout::decode_rows
   // The device address of sequence s's pos (kernels that take one sequence).
   const int* seq_pos(int s) const;
 
  private:
   std::size_t seqs_offset() const;
   std::size_t outs_offset() const;
+  std::size_t decodes_offset() const;
   std::size_t bytes() const;
   int rows_ = 0, seqs_ = 0, outs_ = 0;
   PinnedBuffer<char> host_;

@@ -27,38 +27,47 @@ using cuda::StepLayout;
 using cuda::fast::Epilogue;
 using bf16 = __nv_bfloat16;
 
-// The activations of a step of R rows and O <= R output rows, grown as steps
-// need (a move drops the captured graphs, which hold the old addresses).
+// The activations of a step of R rows, O <= R output rows and D decoding
+// sequences, grown as steps need. A growth allocates everything new before
+// it replaces anything, so a step that does not fit leaves the old buffers
+// (and the graphs that hold their addresses) as they were.
 struct Activations {
-  int rows = 0, outs = 0;
+  int rows = 0, outs = 0, decodes = 0;
   DeviceBuffer<float> x, qkv, atty, fch, partial, logits, softmax_partial, probs;
   PinnedBuffer<float> host_logits, host_probs;
 
-  // Returns true when a buffer moved.
-  bool ensure(const ModelConfig& c, int R, int O, cudaStream_t stream) {
+  // Returns true when a buffer moved (the graphs must go).
+  bool ensure(const ModelConfig& c, int R, int O, int D, cudaStream_t stream) {
     const std::size_t C = c.channels, V = c.vocab_size;
     bool moved = false;
     if (R > rows) {
+      DeviceBuffer<float> x2(R * C, "the residual stream");
+      DeviceBuffer<float> qkv2(R * 3 * C, "the queries, keys and values");
+      DeviceBuffer<float> atty2(R * C, "the attention output");
+      DeviceBuffer<float> fch2(R * 4 * C, "the MLP's hidden layer");
+      x = std::move(x2), qkv = std::move(qkv2), atty = std::move(atty2), fch = std::move(fch2);
       rows = R;
-      x = DeviceBuffer<float>(R * C, "the residual stream");
-      qkv = DeviceBuffer<float>(R * 3 * C, "the queries, keys and values");
-      atty = DeviceBuffer<float>(R * C, "the attention output");
-      fch = DeviceBuffer<float>(R * 4 * C, "the MLP's hidden layer");
-      partial = DeviceBuffer<float>(
-          R * cuda::fast::attention_decode_scratch(c.channels, c.num_heads, c.max_seq_len),
+      moved = true;
+    }
+    if (D > decodes) {
+      DeviceBuffer<float> partial2(
+          D * cuda::fast::attention_decode_scratch(c.channels, c.num_heads, c.max_seq_len),
           "attention scratch");
-      cuda::fast::attention_decode_rows_init(partial.get(), R, c.channels, c.num_heads,
+      cuda::fast::attention_decode_rows_init(partial2.get(), D, c.channels, c.num_heads,
                                              c.max_seq_len, stream);
+      partial = std::move(partial2);
+      decodes = D;
       moved = true;
     }
     if (O > outs) {
+      DeviceBuffer<float> logits2(O * V, "the logits");
+      DeviceBuffer<float> softmax2(cuda::fast::softmax_scratch(O, int(V)), "softmax scratch");
+      DeviceBuffer<float> probs2(O * V, "the probabilities");
+      PinnedBuffer<float> host_logits2(O * V), host_probs2(O * V);
+      logits = std::move(logits2), softmax_partial = std::move(softmax2);
+      probs = std::move(probs2);
+      host_logits = std::move(host_logits2), host_probs = std::move(host_probs2);
       outs = O;
-      logits = DeviceBuffer<float>(O * V, "the logits");
-      softmax_partial =
-          DeviceBuffer<float>(cuda::fast::softmax_scratch(O, int(V)), "softmax scratch");
-      probs = DeviceBuffer<float>(O * V, "the probabilities");
-      host_logits = PinnedBuffer<float>(O * V);
-      host_probs = PinnedBuffer<float>(O * V);
       moved = true;
     }
     return moved;
@@ -88,8 +97,8 @@ class CudaBackend final : public Backend {
         "every product through its own kernels, each output's sum in one order for any number "
         "of rows (batch-invariant), the layernorms and the key/value store fused into them; "
         "FlashAttention-style prefill, split-key decode attention (64 keys a split); every "
-        "sequence of a step in the same launches; each decode step one CUDA graph per batch "
-        "size; weights on the device: " +
+        "sequence of a step in the same launches; each decode step one CUDA graph per bucket "
+        "of batch sizes (1, 2, 4, 8, then multiples of 16); weights on the device: " +
         std::to_string(mib) + " MiB";
   }
   ~CudaBackend() override {
@@ -110,6 +119,7 @@ class CudaBackend final : public Backend {
   void enqueue_forward(const StepLayout& layout, bool probs) const;
   void enqueue_outputs(int outs, bool probs) const;
   void capture(int bucket, bool probs, const StepLayout& layout) const;
+  bool grow(int R, int S, int O, int D) const;
   void drop_graphs() const;
 
   // A product through the row-invariant kernels, in the backend's precision.
@@ -149,8 +159,7 @@ void CudaBackend::forward_batch(std::span<const SequenceStep> steps) const {
     // One graph per bucket of batch sizes; the rows past S are padding.
     const int bucket = cuda::decode_bucket(S);
     cuda::pad_decode(layout, bucket, pad_keys_.get(), pad_values_.get(), c.channels);
-    const bool moved =
-        act_.ensure(c, bucket, bucket, stream_) | desc_.reserve(bucket, bucket, bucket);
+    const bool moved = grow(bucket, bucket, bucket, bucket);
     if (moved) drop_graphs();
     desc_.stage(layout);
     const std::pair key{bucket, probs};
@@ -158,7 +167,7 @@ void CudaBackend::forward_batch(std::span<const SequenceStep> steps) const {
     GPT2_CUDA(cudaGraphLaunch(graphs_.at(key), stream_));
   } else {
     const int R = layout.rows_count(), O = layout.outs_count();
-    const bool moved = act_.ensure(c, R, O, stream_) | desc_.reserve(R, S, O);
+    const bool moved = grow(R, S, O, layout.decodes_count());
     if (moved) drop_graphs();
     desc_.stage(layout);
     desc_.enqueue_upload(stream_);
@@ -167,6 +176,19 @@ void CudaBackend::forward_batch(std::span<const SequenceStep> steps) const {
   }
   GPT2_CUDA(cudaStreamSynchronize(stream_));
   cuda::finish_step(layout, steps, act_.host_logits.get(), act_.host_probs.get(), V);
+}
+
+// Room for a step of R rows, S sequences, O output rows and D decoding
+// sequences; true when a buffer moved. Should an allocation fail after
+// another buffer moved, the graphs go before the error leaves.
+bool CudaBackend::grow(int R, int S, int O, int D) const {
+  try {
+    const bool acts = act_.ensure(model_->config(), R, O, D, stream_);
+    return desc_.reserve(R, S, O) || acts;
+  } catch (...) {
+    drop_graphs();
+    throw;
+  }
 }
 
 void CudaBackend::drop_graphs() const {
@@ -229,8 +251,7 @@ void CudaBackend::enqueue_forward(const StepLayout& layout, bool probs) const {
   } else {
     cuda::fast::encoder_forward(x, desc_.rows(), p.wte, p.wpe, R, C, stream_);
   }
-  bool any_decode = false;
-  for (const BatchSeq& s : layout.seqs) any_decode = any_decode || s.n == 1;
+  const int D = layout.decodes_count();
   const std::size_t e = bf16_ ? sizeof(bf16) : sizeof(float);
   for (int l = 0; l < L; l++) {
     auto matrix = [&](const void* base, long per_layer) {
@@ -242,9 +263,10 @@ void CudaBackend::enqueue_forward(const StepLayout& layout, bool probs) const {
     qkv.epilogue = Epilogue::kBias, qkv.T = R, qkv.C = C, qkv.OC = 3 * C;
     qkv.rows = desc_.rows(), qkv.seqs = desc_.seqs(), qkv.layer = l;
     matvec(qkv, matrix(weights_.m_qkvw, 3 * lC * lC));
-    if (any_decode) {
-      cuda::fast::attention_decode_rows(a.atty.get(), a.qkv.get(), desc_.rows(), desc_.seqs(), l,
-                                        a.partial.get(), R, C, NH, cfg.max_seq_len, stream_);
+    if (D > 0) {
+      cuda::fast::attention_decode_rows(a.atty.get(), a.qkv.get(), desc_.rows(), desc_.seqs(),
+                                        desc_.decode_rows(), l, a.partial.get(), D, C, NH,
+                                        cfg.max_seq_len, stream_);
     }
     for (int s = 0; s < layout.seqs_count(); s++) {
       const BatchSeq& q = layout.seqs[s];

@@ -28,23 +28,28 @@ struct Activations {
   DeviceBuffer<float> x, ln, qkv, atty, fch, last, logits, probs;
   PinnedBuffer<float> host_logits, host_probs;
 
+  // Everything new is allocated before anything is replaced: a step that
+  // does not fit leaves the old buffers as they were.
   void ensure(const ModelConfig& c, int R, int O) {
     const std::size_t C = c.channels, V = c.vocab_size;
     if (R > rows) {
+      DeviceBuffer<float> x2(R * C, "the residual stream");
+      DeviceBuffer<float> ln2(R * C, "the layernorm output");
+      DeviceBuffer<float> qkv2(R * 3 * C, "the queries, keys and values");
+      DeviceBuffer<float> atty2(R * C, "the attention output");
+      DeviceBuffer<float> fch2(R * 4 * C, "the MLP's hidden layer");
+      x = std::move(x2), ln = std::move(ln2), qkv = std::move(qkv2), atty = std::move(atty2);
+      fch = std::move(fch2);
       rows = R;
-      x = DeviceBuffer<float>(R * C, "the residual stream");
-      ln = DeviceBuffer<float>(R * C, "the layernorm output");
-      qkv = DeviceBuffer<float>(R * 3 * C, "the queries, keys and values");
-      atty = DeviceBuffer<float>(R * C, "the attention output");
-      fch = DeviceBuffer<float>(R * 4 * C, "the MLP's hidden layer");
     }
     if (O > outs) {
+      DeviceBuffer<float> last2(O * C, "the last positions");
+      DeviceBuffer<float> logits2(O * V, "the logits");
+      DeviceBuffer<float> probs2(O * V, "the probabilities");
+      PinnedBuffer<float> host_logits2(O * V), host_probs2(O * V);
+      last = std::move(last2), logits = std::move(logits2), probs = std::move(probs2);
+      host_logits = std::move(host_logits2), host_probs = std::move(host_probs2);
       outs = O;
-      last = DeviceBuffer<float>(O * C, "the last positions");
-      logits = DeviceBuffer<float>(O * V, "the logits");
-      probs = DeviceBuffer<float>(O * V, "the probabilities");
-      host_logits = PinnedBuffer<float>(O * V);
-      host_probs = PinnedBuffer<float>(O * V);
     }
   }
 };

@@ -81,9 +81,12 @@ void launch_pdl(const char* name, void (*kernel)(Params...), dim3 grid, dim3 blo
   }
 }
 
+// With its fused multiply-add spelled out, so that no kernel's bits depend on
+// how the compiler contracts it there (a product's outputs must not change
+// with the row count: fast_kernels.h).
 __device__ __forceinline__ float gelu(float x) {
   const float k = 0.7978845608028654f;  // sqrt(2 / pi)
-  return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+  return 0.5f * x * (1.0f + tanhf(k * __fmaf_rn(0.044715f * x * x, x, x)));
 }
 
 // ---------------------------------------------------------------------------
@@ -294,7 +297,8 @@ __device__ void stage_rows(float* xs, const Matvec& a, int t0, int rows) {
   __syncthreads();
   if (a.ln_weight == nullptr) return;
   // Every row's mean, then variance, at once (each row's sums in the same
-  // order whatever kT: the thread's strided terms, the block_sums).
+  // order whatever kT: the thread's strided terms, the block_sums; the fused
+  // multiply-adds spelled out, not left to the compiler's contraction).
   float mean[kT], rstd[kT];
 #pragma unroll
   for (int t = 0; t < kT; t++) {
@@ -309,7 +313,7 @@ __device__ void stage_rows(float* xs, const Matvec& a, int t0, int rows) {
     float var = 0.0f;
     for (int i = threadIdx.x; i < C; i += blockDim.x) {
       const float d = xs[t * C + i] - mean[t];
-      var += d * d;
+      var = __fmaf_rn(d, d, var);
     }
     rstd[t] = var;
   }
@@ -320,7 +324,7 @@ __device__ void stage_rows(float* xs, const Matvec& a, int t0, int rows) {
     if (t >= rows) continue;
     float* x = xs + t * C;
     for (int i = threadIdx.x; i < C; i += blockDim.x) {
-      x[i] = (x[i] - mean[t]) * rstd[t] * __ldg(a.ln_weight + i) + __ldg(a.ln_bias + i);
+      x[i] = __fmaf_rn((x[i] - mean[t]) * rstd[t], __ldg(a.ln_weight + i), __ldg(a.ln_bias + i));
     }
   }
   __syncthreads();
@@ -464,16 +468,6 @@ __global__ void __launch_bounds__(kMatvecWarps* kWarp)
       __syncwarp();
     }
   }
-}
-
-__global__ void store_kv_kernel(float* keys, float* values, const float* qkv, const int* pos, int T,
-                                int C) {
-  const long idx = long(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= long(T) * C) return;
-  const int t = int(idx / C), c = int(idx % C);
-  const long row = long(*pos + t) * C + c;
-  keys[row] = qkv[long(t) * 3 * C + C + c];
-  values[row] = qkv[long(t) * 3 * C + 2 * C + c];
 }
 
 // ---------------------------------------------------------------------------
@@ -677,14 +671,15 @@ int decode_splits(int capacity) {
   return (capacity + kKc - 1) / kKc;
 }
 
-// With rows set, blockIdx.z is a row of a batched step: its query, output,
-// position, caches (of `layer`) and scratch (row_scratch floats each) are its
-// own; a row whose sequence does not decode (n > 1) is left to the prefill.
+// With rows set, blockIdx.z is a decoding sequence of a batched step (its
+// row decode_rows[z]): its query, output, position, caches (of `layer`) and
+// scratch (row_scratch floats each) are its own.
 __global__ void attention_decode_split_kernel(float* out, float* partial, const float* qkv,
                                               const float* keys, const float* values,
                                               const int* pos_ptr, int C, int NH, int splits,
                                               float scale, const BatchRow* rows,
-                                              const BatchSeq* seqs, int layer, long row_scratch) {
+                                              const BatchSeq* seqs, const int* decode_rows,
+                                              int layer, long row_scratch) {
   __shared__ float q[kMaxHs];
   __shared__ float p[kKc];
   __shared__ float red[kDecodeThreads / kWarp];
@@ -694,16 +689,15 @@ __global__ void attention_decode_split_kernel(float* out, float* partial, const 
   const int h = blockIdx.x, split = blockIdx.y, hs = C / NH;
   int pos = 0;
   if (rows != nullptr) {
-    const int r = blockIdx.z;
+    const int r = decode_rows[blockIdx.z];
     const BatchRow row = rows[r];
     const BatchSeq& sq = seqs[row.seq];
-    if (sq.n != 1) return;
     pos = row.pos;
     keys = sq.keys + layer * sq.layer_floats;
     values = sq.values + layer * sq.layer_floats;
     qkv += long(r) * 3 * C;
     out += long(r) * C;
-    partial += r * row_scratch;
+    partial += blockIdx.z * row_scratch;
   } else {
     pos = *pos_ptr;
   }
@@ -907,11 +901,11 @@ void launch_matvec(const Matvec& a, const W* weight, cudaStream_t stream) {
   const std::size_t smem = std::size_t(kT) * a.C * sizeof(float);
   static const int sms = [] {
     // More than 48 KB of input rows needs asking.
-    cudaFuncSetAttribute(matvec_kernel<W, kT, kVec, kO>,
-                         cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxStagedBytes);
+    GPT2_CUDA(cudaFuncSetAttribute(matvec_kernel<W, kT, kVec, kO>,
+                                   cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxStagedBytes));
     int device = 0, count = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
+    GPT2_CUDA(cudaGetDevice(&device));
+    GPT2_CUDA(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
     return std::max(1, count);
   }();
   int per_sm = 0;
@@ -968,12 +962,6 @@ void matvec_forward(const Matvec& a, const W* weight, cudaStream_t stream) {
   return launch_matvec_rows<W, 4, kBatchOutputs>(a, weight, stream);
 }
 
-void store_kv(float* keys, float* values, const float* qkv, const int* pos, int T, int C,
-              cudaStream_t stream) {
-  store_kv_kernel<<<blocks(long(T) * C, 256), 256, 0, stream>>>(keys, values, qkv, pos, T, C);
-  check_launch("store_kv_kernel");
-}
-
 void attention_prefill(float* out, const float* qkv, const float* keys, const float* values,
                        const int* pos, int T, int C, int NH, cudaStream_t stream) {
   const int hs = C / NH;
@@ -981,8 +969,8 @@ void attention_prefill(float* out, const float* qkv, const float* keys, const fl
   const float scale = 1.0f / std::sqrt(float(hs));
   if (hs <= kTd) {  // GPT-2's heads of 64: the register-tiled kernel
     static const bool raised = [] {
-      cudaFuncSetAttribute(attention_tiled_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           int(kTiledSmem));
+      GPT2_CUDA(cudaFuncSetAttribute(attention_tiled_kernel,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(kTiledSmem)));
       return true;
     }();
     (void)raised;
@@ -1015,18 +1003,19 @@ void attention_decode(float* out, const float* qkv, const float* keys, const flo
   launch_pdl("attention_decode_split_kernel", attention_decode_split_kernel, dim3(NH, splits),
              kDecodeThreads, 0, stream, out, partial, qkv, keys, values, pos, C, NH, splits,
              1.0f / std::sqrt(float(hs)), static_cast<const BatchRow*>(nullptr),
-             static_cast<const BatchSeq*>(nullptr), 0, 0L);
+             static_cast<const BatchSeq*>(nullptr), static_cast<const int*>(nullptr), 0, 0L);
 }
 
 void attention_decode_rows(float* out, const float* qkv, const BatchRow* rows, const BatchSeq* seqs,
-                           int layer, float* partial, int R, int C, int NH, int capacity,
-                           cudaStream_t stream) {
+                           const int* decode_rows, int layer, float* partial, int D, int C, int NH,
+                           int capacity, cudaStream_t stream) {
   const int hs = C / NH, splits = decode_splits(capacity);
   if (hs > kMaxHs) throw CudaError("attention_decode_rows: head size above 128");
-  launch_pdl("attention_decode_split_kernel", attention_decode_split_kernel, dim3(NH, splits, R),
+  if (D > 65535) throw CudaError("attention_decode_rows: more than 65535 decoding sequences");
+  launch_pdl("attention_decode_split_kernel", attention_decode_split_kernel, dim3(NH, splits, D),
              kDecodeThreads, 0, stream, out, partial, qkv, static_cast<const float*>(nullptr),
              static_cast<const float*>(nullptr), static_cast<const int*>(nullptr), C, NH, splits,
-             1.0f / std::sqrt(float(hs)), rows, seqs, layer,
+             1.0f / std::sqrt(float(hs)), rows, seqs, decode_rows, layer,
              attention_decode_scratch(C, NH, capacity));
 }
 

@@ -1,5 +1,4 @@
-// The cuda backend's own kernels (the matrix products of prompts of 2 or more
-// tokens go through cuBLASLt, cuda_backend.cpp). Sums are reordered (warp
+// The cuda backend's own kernels, every matrix product included. Sums are reordered (warp
 // shuffles, FMA, split keys), so results are close to the reference's, not
 // equal: tests/backends/cuda states each kernel's tolerance. Activations and
 // accumulations are float32; weights of the five matrices are float32 or
@@ -46,8 +45,8 @@ enum class Epilogue {
 // (fused multiply-adds), the warp's lanes by a butterfly of shuffles, the
 // group's warps in order, then the bias, GELU or residual. Up to 4 rows
 // (decode) one warp group per output, several weight loads in flight, each
-// weight read once at full bandwidth; more rows in groups of 16 (8 for long
-// rows) per block and 4 outputs per warp group, so that each input read from
+// weight read once at full bandwidth; more rows in groups of 16 (8, then 4,
+// for longer rows) per block and 4 outputs per warp group, so that each input read from
 // shared memory feeds 16 multiply-adds. The input rows are staged in shared
 // memory, first layernormed when ln_weight is set (the layernorm fused into
 // the product that reads it); with keys (one sequence: row *pos + t) or
@@ -74,11 +73,6 @@ struct Matvec {
 template <typename W>
 void matvec_forward(const Matvec& args, const W* weight, cudaStream_t stream);
 
-// The keys and values of positions *pos .. *pos+T-1 from qkv (T, 3C) into the
-// caches (capacity, C).
-void store_kv(float* keys, float* values, const float* qkv, const int* pos, int T, int C,
-              cudaStream_t stream);
-
 // Causal attention of T new positions *pos .. *pos+T-1, FlashAttention-style:
 // tiles of keys and values in shared memory, an online softmax per query, no
 // (T, T) matrix in memory. out (T, C); qkv (T, 3C) (queries in columns 0..C);
@@ -97,16 +91,16 @@ void attention_decode(float* out, const float* qkv, const float* keys, const flo
 long attention_decode_scratch(int C, int NH, int capacity);
 void attention_decode_init(float* partial, int C, int NH, int capacity, cudaStream_t stream);
 
-// The same for every row of a batched step whose sequence decodes (n = 1;
-// the others' blocks return at once): row r's query in qkv (R, 3C), its
-// output in out (R, C), over its sequence's caches of `layer`. The split
-// size is fixed (64 keys), so a row's bits do not depend on the batch or on
-// `capacity` (the longest cache: the splits launched). partial: scratch of
-// R * attention_decode_scratch(C, NH, capacity) floats, prepared once by
-// attention_decode_rows_init.
+// The same for every sequence of a batched step that decodes (n = 1): the
+// sequence at decode_rows[d] (a batch row) attends with its query in qkv
+// (R, 3C) into its output in out (R, C), over its sequence's caches of
+// `layer`. The split size is fixed (64 keys), so a row's bits do not depend on
+// the batch or on `capacity` (the longest cache: the splits launched).
+// partial: scratch of D * attention_decode_scratch(C, NH, capacity) floats,
+// prepared once by attention_decode_rows_init.
 void attention_decode_rows(float* out, const float* qkv, const BatchRow* rows, const BatchSeq* seqs,
-                           int layer, float* partial, int R, int C, int NH, int capacity,
-                           cudaStream_t stream);
+                           const int* decode_rows, int layer, float* partial, int D, int C, int NH,
+                           int capacity, cudaStream_t stream);
 void attention_decode_rows_init(float* partial, int R, int C, int NH, int capacity,
                                 cudaStream_t stream);
 

@@ -131,14 +131,14 @@ __global__ void store_kv_kernel(const BatchRow* rows, const BatchSeq* seqs, cons
 
 constexpr int kAttThreads = 128;
 
-// A block per (head, row): passes 1-4 of the reference's attention_head_forward.
+// A block per (row, head): passes 1-4 of the reference's attention_head_forward.
 __global__ void __launch_bounds__(kAttThreads)
     attention_kernel(float* out, const float* qkv, const BatchRow* rows, const BatchSeq* seqs,
                      int layer, int C, int NH, float scale) {
   extern __shared__ float att[];  // (n): the scores, then the weights
   __shared__ float red[kAttThreads / 32];
   __shared__ float shared_max, shared_inv;
-  const int h = blockIdx.x, r = blockIdx.y, hs = C / NH, tid = threadIdx.x;
+  const int r = blockIdx.x, h = blockIdx.y, hs = C / NH, tid = threadIdx.x;
   const BatchRow row = rows[r];
   const BatchSeq& s = seqs[row.seq];
   const int n = row.pos + 1;
@@ -285,9 +285,12 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
                     const float* residual, Epilogue epilogue, int T, int C, int OC,
                     cudaStream_t stream) {
   const float scaling = std::sqrt(float(2.0 / std::numbers::pi));  // as the reference's gelu
-  int sms = 0, device = 0;
-  GPT2_CUDA(cudaGetDevice(&device));
-  GPT2_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  static const int sms = [] {  // the first GPU's: only the choice of tiles depends on it
+    int count = 0, device = 0;
+    GPT2_CUDA(cudaGetDevice(&device));
+    GPT2_CUDA(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
+    return count;
+  }();
   // Few rows: tiles of 8 or 16 rows; else 64 x 64 tiles where they make a
   // grid that fills the GPU twice over, 32 x 32 otherwise. The bits are the same.
   if (T <= 8) {  // decode: long slices of few rows, so that enough weights are in flight
@@ -319,7 +322,7 @@ void attention_forward(float* out, const float* qkv, const BatchRow* rows, const
   // Four floats more: the compiler reads the weights as vectors of up to 4,
   // the last one past the row (compute-sanitizer's memcheck saw it).
   const std::size_t smem = (std::size_t(max_positions) + 4) * sizeof(float);
-  attention_kernel<<<dim3(NH, R), kAttThreads, smem, stream>>>(out, qkv, rows, seqs, layer, C, NH,
+  attention_kernel<<<dim3(R, NH), kAttThreads, smem, stream>>>(out, qkv, rows, seqs, layer, C, NH,
                                                                scale);
   check_launch("tiled attention_kernel");
 }

@@ -12,12 +12,12 @@
 #include "backends/cuda/buffers.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/fast_kernels.h"
-#include "backends/cuda/gemm.h"
 #include "backends/cuda/naive_kernels.h"
 #include "backends/cuda/tiled_kernels.h"
 #include "backends/cuda/weights.h"
 #include "backends/registry.h"
 #include "harness/bench.h"
+#include "harness/microbench/cublas_gemm.h"
 #include "runtime/backend_specs.h"
 
 namespace gpt2::microbench {

@@ -15,7 +15,7 @@
 # before: batch 1 of cuda before this work and now, in turns (the older
 #         gpt2-bench carried as .devcarry/before/gpt2-bench).
 set -uo pipefail
-out=${1:?usage: gpu_batched.sh OUT [tests] [verify] [sweep] [anchor] [ncu]}
+out=${1:?usage: gpu_batched.sh OUT [tests] [verify] [sweep] [anchor] [ncu] [before]}
 shift
 what=${*:-tests verify sweep anchor}
 root=$PWD

@@ -82,6 +82,17 @@ TEST(DecideTest, GreedyIsWhatOneScanFinds) {
   }
 }
 
+// NaN logits (a broken backend): what the scan gives, a NaN first logit kept.
+TEST(DecideTest, GreedyOnNaNIsWhatTheScanGives) {
+  const float nan = std::nanf("");
+  EXPECT_EQ(decide_greedy(std::vector<float>{nan, 1, 2}).token, 0);
+  EXPECT_TRUE(std::isnan(decide_greedy(std::vector<float>{nan, 1, 2}).margin));
+  EXPECT_EQ(decide_greedy(std::vector<float>{nan, nan}).token, 0);
+  const Decision d = decide_greedy(std::vector<float>{1, nan, 3, 2});
+  EXPECT_EQ(d.token, 2);
+  EXPECT_EQ(d.margin, 1.0f);
+}
+
 TEST(DecideTest, GreedyWhenTheMaximumIsFirstOrLast) {
   EXPECT_EQ(decide_greedy(std::vector<float>{9, 1, 2}).token, 0);
   EXPECT_EQ(decide_greedy(std::vector<float>{9, 1, 2}).margin, 7.0f);

@@ -209,6 +209,29 @@ class SmallDevice final : public Backend {
   std::size_t free_;
 };
 
+// A GPU backend's large batch decides on several host threads (each sequence
+// its own decider): the tokens are those of the same requests decided on one
+// thread, every rule.
+TEST(SchedulerTest, AGpuBatchDecidedOnSeveralThreadsGetsTheSameTokens) {
+  auto cpu = make_backend(test::tiny_model(), backend_spec("reference"));
+  SmallDevice gpu(make_backend(test::tiny_model(), backend_spec("reference")), std::size_t(1) << 40);
+  auto run = [](const Backend& b) {
+    Scheduler s(b, 48);
+    std::vector<int> ids;
+    for (int i = 0; i < 48; i++) {
+      const Rule rule = i % 3 == 0   ? Rule(Rule::kGreedy)
+                        : i % 3 == 1 ? Rule(Rule::kMedian)
+                                     : Rule::sample(0.9f, 0, 1.0f, std::uint64_t(i));
+      ids.push_back(s.submit({{1 + i % 7, 2 + i % 5}, 8, rule, {}, {}}));
+    }
+    s.run();
+    std::vector<std::vector<int>> out;
+    for (int id : ids) out.push_back(s.generated(id));
+    return out;
+  };
+  EXPECT_EQ(run(gpu), run(*cpu));
+}
+
 // A GPU backend's batch is checked against its GPU's free memory, not the host's.
 TEST(SchedulerTest, AGpuBatchIsCheckedAgainstItsGpusFreeMemory) {
   const ModelConfig& c = test::tiny_model()->config();

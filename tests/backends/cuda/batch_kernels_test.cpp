@@ -185,12 +185,17 @@ TEST(BatchKernelsTest, DecodeAttentionRowsGetTheirBitsAlone) {
   Batch batch(C, capacity, layers, pos, seq, true);
   const auto qkv = random_values(std::size_t(R) * 3 * C, 46);
   auto d_qkv = to_device(qkv);
+  // Every row decodes; the decoding rows listed out of order.
+  std::vector<int> decode_rows(R);
+  for (int r = 0; r < R; r++) decode_rows[r] = (r * 3) % R;
+  auto d_decode_rows = to_device(decode_rows);
   const long per_row = cuda::fast::attention_decode_scratch(C, NH, 1024);
   cuda::DeviceBuffer<float> partial(std::size_t(R) * per_row, "scratch");
   cuda::fast::attention_decode_rows_init(partial.get(), R, C, NH, 1024, nullptr);
   auto out = poisoned(std::size_t(R) * C);
   cuda::fast::attention_decode_rows(out.get(), d_qkv.get(), batch.d_rows.get(), batch.d_seqs.get(),
-                                    0, partial.get(), R, C, NH, 1024, nullptr);
+                                    d_decode_rows.get(), 0, partial.get(), R, C, NH, 1024,
+                                    nullptr);
   const auto got = to_host(out, std::size_t(R) * C);
   for (int r = 0; r < R; r++) {
     const long single = cuda::fast::attention_decode_scratch(C, NH, capacity);

@@ -1,4 +1,4 @@
-#include "backends/cuda/gemm.h"
+#include "harness/microbench/cublas_gemm.h"
 
 #include "backends/cuda/cuda_check.h"
 

@@ -1,4 +1,6 @@
-// cuBLASLt for the cuda backend's matrix products of more than a few rows:
+// cuBLASLt's matrix products, for gpt2-microbench's cublas rungs (no backend
+// runs them: their sums change with the row count, so a batch's rows would
+// not keep their bits):
 // out (T, OC) = epilogue(inp (T, C) @ weight (OC, C)^T), float32 compute
 // (CUBLAS_COMPUTE_32F: no TF32), float32 or bfloat16 inputs (the tensor
 // cores), the bias, GELU and residual fused as cuBLASLt epilogues. The plan
