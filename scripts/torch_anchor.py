@@ -492,6 +492,15 @@ def markdown(report):
     return "\n".join(out) + "\n"
 
 
+def write_report(path, report, md):
+    """The report as JSON at `path` and its Markdown table beside it (.md)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
+    with open(os.path.splitext(path)[0] + ".md", "w") as f:
+        f.write(md)
+
+
 def tf32_off():
     """Float32 matmuls in float32, not TF32, through one API only: PyTorch 2.9 and later
     refuse a mix of the fp32_precision settings and the older allow_tf32 ones."""
@@ -588,11 +597,7 @@ def main():
     md = markdown(report)
     print(md)
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(report, f, indent=2)
-        with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
-            f.write(md)
+        write_report(args.out, report, md)
     failed = [r for r in results if r.get("error")]
     for r in failed:
         print(f"FAILED: {r['dtype']} {r['anchor']} {r.get('loop', '')}: {r['error']}",

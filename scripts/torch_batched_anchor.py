@@ -56,7 +56,6 @@ makes the exit status 1.
 import argparse
 import datetime
 import gc
-import json
 import math
 import os
 import platform
@@ -73,7 +72,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "hf"))
 from llmc import load_llmc  # noqa: E402
 from torch_anchor import (MiniGPT2, Stepper, causal_attention, compare, prefix_for,  # noqa: E402
-                          tf32_off)
+                          tf32_off, write_report)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
 
@@ -427,11 +426,7 @@ def main():
     md = markdown(report)
     print(md)
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(report, f, indent=2)
-        with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
-            f.write(md)
+        write_report(args.out, report, md)
     if not check["passed"]:
         print("FAILED: the batched model's logits are not MiniGPT2's", file=sys.stderr)
         return 1

@@ -66,6 +66,7 @@ StepLayout lay_out(std::span<const SequenceStep> steps, const Backend& owner, in
     out.out_first.push_back(out.outs_count());
     if (n == 1) out.decode_rows.push_back(q.first);
     if (n != 1 || s.all_positions) out.decode_only = false;
+    if (!s.probs.empty()) out.probs = true;
   }
   return out;
 }

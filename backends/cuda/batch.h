@@ -78,6 +78,7 @@ struct StepLayout {
   // Every sequence advances by one token and wants its last logits only: the
   // step a CUDA graph serves.
   bool decode_only = true;
+  bool probs = false;  // some sequence wants its probabilities
   int rows_count() const { return int(rows.size()); }
   int seqs_count() const { return int(seqs.size()); }
   int outs_count() const { return int(out_rows.size()); }

@@ -153,8 +153,7 @@ void CudaBackend::forward_batch(std::span<const SequenceStep> steps) const {
   std::lock_guard lock(mutex_);
   cuda::use_device(device_);
   const int S = layout.seqs_count(), V = c.vocab_size;
-  bool probs = false;  // whether any step wants them back
-  for (const SequenceStep& s : steps) probs = probs || !s.probs.empty();
+  const bool probs = layout.probs;
   if (layout.decode_only) {
     // One graph per bucket of batch sizes; the rows past S are padding.
     const int bucket = cuda::decode_bucket(S);

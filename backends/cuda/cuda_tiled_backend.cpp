@@ -108,8 +108,7 @@ void CudaTiledBackend::forward_batch(std::span<const SequenceStep> steps) const 
   desc_.reserve(R, S, O);
   desc_.stage(layout);
   desc_.enqueue_upload(stream_);
-  bool probs = false;  // whether any step wants them back
-  for (const SequenceStep& s : steps) probs = probs || !s.probs.empty();
+  const bool probs = layout.probs;
   enqueue_forward(layout, probs);
   GPT2_CUDA(cudaMemcpyAsync(act_.host_logits.get(), act_.logits.get(),
                             std::size_t(O) * V * sizeof(float), cudaMemcpyDeviceToHost, stream_));

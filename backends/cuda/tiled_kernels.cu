@@ -131,13 +131,34 @@ __global__ void store_kv_kernel(const BatchRow* rows, const BatchSeq* seqs, cons
 
 constexpr int kAttThreads = 128;
 
+// The largest of every thread's `mx` in a block of kThreads (each thread gets
+// it): a maximum's value does not depend on the order it is taken in, as the
+// reference's std::max(maxval, val) scan; red: kThreads / 32 floats.
+template <int kThreads>
+__device__ float block_max(float mx, float* red) {
+  __shared__ float shared_max;
+  for (int o = 16; o > 0; o /= 2) {
+    const float other = __shfl_xor_sync(0xffffffffu, mx, o);
+    mx = mx < other ? other : mx;
+  }
+  if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = mx;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float m = red[0];
+    for (int w = 1; w < kThreads / 32; w++) m = m < red[w] ? red[w] : m;
+    shared_max = m;
+  }
+  __syncthreads();
+  return shared_max;
+}
+
 // A block per (row, head): passes 1-4 of the reference's attention_head_forward.
 __global__ void __launch_bounds__(kAttThreads)
     attention_kernel(float* out, const float* qkv, const BatchRow* rows, const BatchSeq* seqs,
                      int layer, int C, int NH, float scale) {
   extern __shared__ float att[];  // (n): the scores, then the weights
   __shared__ float red[kAttThreads / 32];
-  __shared__ float shared_max, shared_inv;
+  __shared__ float shared_inv;
   const int r = blockIdx.x, h = blockIdx.y, hs = C / NH, tid = threadIdx.x;
   const BatchRow row = rows[r];
   const BatchSeq& s = seqs[row.seq];
@@ -156,19 +177,7 @@ __global__ void __launch_bounds__(kAttThreads)
     mx = mx < val ? val : mx;
     att[j] = val;
   }
-  for (int o = 16; o > 0; o /= 2) {
-    const float other = __shfl_xor_sync(0xffffffffu, mx, o);
-    mx = mx < other ? other : mx;
-  }
-  if (tid % 32 == 0) red[tid / 32] = mx;
-  __syncthreads();
-  if (tid == 0) {
-    float m = red[0];
-    for (int w = 1; w < kAttThreads / 32; w++) m = m < red[w] ? red[w] : m;
-    shared_max = m;
-  }
-  __syncthreads();
-  const float maxval = shared_max;
+  const float maxval = block_max<kAttThreads>(mx, red);
   // Pass 2: the exponentials in parallel, their sum in order.
   for (int j = tid; j < n; j += kAttThreads) att[j] = exp_ref(att[j] - maxval);
   __syncthreads();
@@ -195,25 +204,13 @@ __global__ void __launch_bounds__(kAttThreads)
 constexpr int kSumChunk = 2048;
 __global__ void __launch_bounds__(kBlock) softmax_kernel(float* probs, const float* logits, int V) {
   __shared__ float red[kBlock / 32];
-  __shared__ float shared_max, shared_sum;
+  __shared__ float shared_sum;
   const int tid = threadIdx.x;
   const float* l = logits + long(blockIdx.x) * V;
   float* p = probs + long(blockIdx.x) * V;
   float mx = -INFINITY;
   for (int i = tid; i < V; i += kBlock) mx = mx < l[i] ? l[i] : mx;
-  for (int o = 16; o > 0; o /= 2) {
-    const float other = __shfl_xor_sync(0xffffffffu, mx, o);
-    mx = mx < other ? other : mx;
-  }
-  if (tid % 32 == 0) red[tid / 32] = mx;
-  __syncthreads();
-  if (tid == 0) {
-    float m = red[0];
-    for (int w = 1; w < kBlock / 32; w++) m = m < red[w] ? red[w] : m;
-    shared_max = m;
-  }
-  __syncthreads();
-  const float maxval = shared_max;
+  const float maxval = block_max<kBlock>(mx, red);
   for (int i = tid; i < V; i += kBlock) p[i] = exp_ref(l[i] - maxval);
   __syncthreads();
   // The sum in order, a chunk at a time through shared memory (thread 0
