@@ -101,6 +101,31 @@ void check_batch_steps(const ModelConfig& config, std::span<const SequenceStep> 
   }
 }
 
+void check_cache_copies(std::span<const CacheCopy> copies) {
+  std::set<const Session*> to, from;
+  for (const CacheCopy& c : copies) {
+    if (c.from == nullptr || c.to == nullptr) {
+      throw std::invalid_argument("copy_caches: a copy without its sessions");
+    }
+    if (c.from == c.to) throw std::invalid_argument("copy_caches: a session copied onto itself");
+    if (c.positions < 0 || c.positions > c.from->cached() || c.positions > c.to->capacity()) {
+      throw std::invalid_argument("copy_caches: " + std::to_string(c.positions) +
+                                  " positions of a cache that holds " +
+                                  std::to_string(c.from->cached()) + " into one of capacity " +
+                                  std::to_string(c.to->capacity()));
+    }
+    if (!to.insert(c.to).second) {
+      throw std::invalid_argument("copy_caches: a session is a destination twice");
+    }
+    from.insert(c.from);
+  }
+  for (const Session* s : to) {
+    if (from.count(s)) {
+      throw std::invalid_argument("copy_caches: a session is both a source and a destination");
+    }
+  }
+}
+
 void Backend::forward_batch(std::span<const SequenceStep> steps) const {
   const ModelConfig& config = model().config();
   check_batch_steps(config, steps);

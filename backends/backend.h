@@ -149,6 +149,22 @@ struct SequenceStep {
 // work (each step's check_forward_args, no session twice, output sizes).
 void check_batch_steps(const ModelConfig& config, std::span<const SequenceStep> steps);
 
+// One copy of Backend::copy_caches: `to` then holds the keys and values of the
+// first `positions` positions of `from`'s cache, and to->cached() == positions
+// (what `to` held before is gone). Beam search forks a beam this way: the
+// child's session takes its parent's cache (runtime/beam_search.h).
+struct CacheCopy {
+  const Session* from = nullptr;
+  Session* to = nullptr;
+  int positions = 0;  // in [0, from->cached()] and <= to->capacity()
+};
+
+// The checks of copy_caches' arguments that every backend makes before any
+// copy: both sessions given and distinct, positions in range, no session a
+// destination twice or both a source and a destination (so the copies of one
+// call may run in any order, or at once).
+void check_cache_copies(std::span<const CacheCopy> copies);
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -170,6 +186,13 @@ class Backend {
   // Throws std::invalid_argument on bad arguments (check_forward_args, a
   // session given twice or of another backend), before any work.
   virtual void forward_batch(std::span<const SequenceStep> steps) const;
+  // Makes each copy's `to` session hold the first positions of its `from`'s
+  // cache (CacheCopy), all of them sessions of this backend, and returns when
+  // they are done. A copy moves the bytes of the cache as they are, so a
+  // forked sequence computes exactly what its parent would have. Throws
+  // std::invalid_argument on bad arguments (check_cache_copies, a session of
+  // another backend), before any copy.
+  virtual void copy_caches(std::span<const CacheCopy> copies) const = 0;
   // The bytes free now where the backend's sessions keep their caches when
   // that is not the host's memory (a GPU backend: its GPU's free memory), so
   // that a batch that cannot fit is refused before any work; nullopt for CPU

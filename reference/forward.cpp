@@ -16,7 +16,8 @@ void check_session_capacity(const ModelConfig& config, int capacity, std::string
   }
 }
 
-ReferenceState::ReferenceState(const ModelConfig& config, int capacity) : capacity_(capacity) {
+ReferenceState::ReferenceState(const ModelConfig& config, int capacity)
+    : capacity_(capacity), channels_(config.channels), layers_(config.num_layers) {
   check_session_capacity(config, capacity, "reference");
   const std::size_t T = capacity, C = config.channels, L = config.num_layers;
   x_.resize(T * C);
@@ -29,6 +30,21 @@ ReferenceState::ReferenceState(const ModelConfig& config, int capacity) : capaci
   att_.resize(T);
   keys_.resize(L * T * C);
   values_.resize(L * T * C);
+}
+
+void copy_reference_cache(const ReferenceState& from, ReferenceState& to, int positions) {
+  if (positions < 0 || positions > from.cached_ || positions > to.capacity_) {
+    throw std::invalid_argument("copy_reference_cache: " + std::to_string(positions) +
+                                " positions do not fit");
+  }
+  const std::size_t C = std::size_t(to.channels_), n = std::size_t(positions) * C;
+  for (std::size_t l = 0; l < std::size_t(to.layers_); l++) {
+    const std::size_t src = l * std::size_t(from.capacity_) * C;  // keys_: (L, capacity, C)
+    const std::size_t dst = l * std::size_t(to.capacity_) * C;
+    std::copy_n(from.keys_.begin() + src, n, to.keys_.begin() + dst);
+    std::copy_n(from.values_.begin() + src, n, to.values_.begin() + dst);
+  }
+  to.cached_ = positions;
 }
 
 void check_forward_args(const ModelConfig& config, std::span<const int> tokens, int pos, int cached,

@@ -29,8 +29,10 @@ class ReferenceState {
  private:
   friend void reference_forward(const Model&, std::span<const int>, int, ReferenceState&,
                                 std::span<float>, std::span<float>);
+  friend void copy_reference_cache(const ReferenceState&, ReferenceState&, int);
   int capacity_;
   int cached_ = 0;
+  int channels_, layers_;
   std::vector<float> x_;       // (capacity, C) the residual stream
   std::vector<float> ln_;      // (capacity, C) layernorm output
   std::vector<float> qkv_;     // (capacity, 3C)
@@ -42,6 +44,12 @@ class ReferenceState {
   std::vector<float> keys_;    // (L, capacity, C)
   std::vector<float> values_;  // (L, capacity, C)
 };
+
+// Makes `to` hold the keys and values of `from`'s first `positions` positions
+// (positions <= from.cached(), <= to.capacity()), to.cached() == positions:
+// a beam forked from its parent (runtime/beam_search.h). Throws
+// std::invalid_argument for positions out of range.
+void copy_reference_cache(const ReferenceState& from, ReferenceState& to, int positions);
 
 // The one check of a session's capacity, for the reference's state and every
 // backend's session: 1 <= capacity <= max_seq_len. Throws

@@ -8,13 +8,16 @@
 // Everything but the output goes to stderr.
 #include <unistd.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -23,6 +26,7 @@
 
 #include "backends/registry.h"
 #include "runtime/backend_specs.h"
+#include "runtime/beam_search.h"
 #include "runtime/cli.h"
 #include "runtime/decide.h"
 #include "runtime/generate.h"
@@ -84,6 +88,15 @@ struct Options {
   std::vector<std::string> stops;
   std::string precision_text = "float32";
   bool ignore_eos = false, echo = false, allow_special = false, verbose = false;
+  // Beam search (--beams K): off when beams == 0.
+  int beams = 0;
+  float length_penalty = 1.0f;
+  std::string early_stopping = "false";
+  int num_return = 1;
+  int eos = kEndOfTextToken;
+  bool json = false;
+  bool beam_flags =
+      false;  // any of --length-penalty, --early-stopping, --num-return, --eos, --json
 };
 
 // The backends that offer precision p, for --help.
@@ -164,6 +177,25 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
                      backends_offering(Precision::kBFloat16) + ")")
       ->capture_default_str();
   app.add_flag("-v,--verbose", o.verbose, "Print the model, backend and timing to stderr");
+  CLI::Option* beams_opt = app.add_option(
+      "--beams", o.beams,
+      "Beam search with K beams (as Hugging Face transformers' generate(num_beams=K)): prints "
+      "the returned sequences, best first, each as '<rank> <score>: <new tokens or text>'");
+  CLI::Option* lp_opt = app.add_option(
+      "--length-penalty", o.length_penalty,
+      "With --beams: a finished sequence scores sum_logprobs / length^A (default 1)");
+  CLI::Option* es_opt = app.add_option(
+      "--early-stopping", o.early_stopping,
+      "With --beams: true (stop once K sequences are finished), false (default: once the best "
+      "running beam cannot beat them at its current length) or never (... at any length)");
+  CLI::Option* nr_opt = app.add_option("--num-return", o.num_return,
+                                       "With --beams: sequences returned, 1 to K (default 1)");
+  CLI::Option* eos_opt = app.add_option(
+      "--eos", o.eos,
+      "With --beams: the end-of-text token that finishes a beam (default 50256; --ignore-eos: "
+      "none)");
+  CLI::Option* json_opt = app.add_flag(
+      "--json", o.json, "With --beams: print one JSON object (tokens, scores, steps) instead");
 
   CLI::App* encode = app.add_subcommand("encode", "Print the token ids of stdin's text");
   encode->add_flag("--allow-special", o.allow_special,
@@ -179,6 +211,9 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
   o.batch_given = batch_opt->count() > 0;
   o.n_given = n_opt->count() > 0;
   o.sampling_flags = t_opt->count() || k_opt->count() || p_opt->count() || s_opt->count();
+  o.beam_flags = lp_opt->count() || es_opt->count() || nr_opt->count() || eos_opt->count() ||
+                 json_opt->count();
+  if (beams_opt->count() > 0 && o.beams == 0) o.beams = -1;  // --beams 0: refused as K < 1
   return std::nullopt;
 }
 
@@ -249,10 +284,53 @@ struct Settings {
   Rule rule = Rule::kMedian;
   Mode mode = Mode::kRecompute;
   BackendSpec spec;
+  std::optional<BeamOptions> beams;
 };
+
+// --beams and its options, checked before anything loads (the vocabulary
+// check of --eos comes with the model).
+std::optional<BeamOptions> check_beam_options(const Options& o) {
+  if (o.beams == 0) {
+    if (o.beam_flags) {
+      throw UsageError(
+          "--length-penalty, --early-stopping, --num-return, --eos and --json go "
+          "with --beams.");
+    }
+    return std::nullopt;
+  }
+  if (!o.rule_text.empty() || o.sampling_flags) {
+    throw UsageError(
+        "--beams chooses the tokens itself: leave out --rule and the sampling flags "
+        "(beam search with sampling is not supported).");
+  }
+  if (!o.prompts_file.empty() || !o.prompt_file.empty()) {
+    throw UsageError(
+        "--beams takes one prompt (token ids or --prompt), not --prompts or "
+        "--prompt-file.");
+  }
+  if (!o.stops.empty()) throw UsageError("--stop does not go with --beams.");
+  BeamOptions b;
+  b.beams = o.beams;
+  b.length_penalty = o.length_penalty;
+  const std::optional<EarlyStopping> es = parse_early_stopping(o.early_stopping);
+  if (!es) {
+    throw UsageError("Unknown --early-stopping '" + o.early_stopping +
+                     "' (known: true, false, never).");
+  }
+  b.early_stopping = *es;
+  b.num_return = o.num_return;
+  b.eos = o.ignore_eos ? -1 : o.eos;
+  if (!o.ignore_eos && o.eos < 0) throw UsageError("--eos must be a token id (0 or more).");
+  if (std::string problem = beam_options_problem(b, std::numeric_limits<int>::max());
+      !problem.empty()) {
+    throw UsageError(problem + ".");
+  }
+  return b;
+}
 
 Settings check_settings(const Options& o) {
   Settings s;
+  s.beams = check_beam_options(o);
   s.rule = choose_rule(o);
   const std::optional<Mode> mode = parse_mode(o.mode_text);
   if (!mode) throw UsageError("Unknown mode '" + o.mode_text + "' (known: recompute, kv-cache).");
@@ -282,7 +360,7 @@ Settings check_settings(const Options& o) {
     throw UsageError("--batch " + std::to_string(o.batch) + " is outside [1, " +
                      std::to_string(kMaxBatch) + "].");
   }
-  if (!o.text_mode && (!o.stops.empty() || o.ignore_eos || o.echo)) {
+  if (!o.text_mode && (!o.stops.empty() || (o.ignore_eos && !s.beams) || o.echo)) {
     throw UsageError("--stop, --ignore-eos and --echo go with --prompt.");
   }
   if (o.max_new < 1) throw UsageError("--max-new must be at least 1.");
@@ -563,11 +641,99 @@ int run_batch(const Options& o) {
   return 0;
 }
 
+// gpt2 --beams K: one prompt's beam search (runtime/beam_search.h); the
+// returned sequences, best first, once the search is done.
+int run_beams(const Options& o, const Settings& s) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  std::shared_ptr<const Model> model;
+  if (o.text_mode) model = open_model(o.model_spec, &std::cerr);
+  const PromptInput prompt = read_prompt(o, model ? model->config().max_seq_len : 0);
+  if (!model) model = open_model(o.model_spec, &std::cerr);
+  const ModelConfig& cfg = model->config();
+  const int n = sequence_length(o, cfg, prompt.tokens);
+  const BeamOptions& b = *s.beams;
+  if (std::string problem = beam_options_problem(b, cfg.vocab_size); !problem.empty()) {
+    throw UsageError(problem + ".");
+  }
+  auto backend = make_backend(model, s.spec);
+  const auto t1 = Clock::now();
+  if (o.verbose) {
+    const BackendInfo& info = backend->info();
+    std::cerr << "model " << model->name() << ", backend " << info.name << " ("
+              << numerics_name(info.numerics) << ", " << precision_name(info.precision) << ", "
+              << threads_text(info.threads) << "), mode " << mode_name(s.mode) << ", "
+              << beam_options_label(b) << ", " << prompt.tokens.size()
+              << " prompt tokens, n = " << n << "\n";
+  }
+  const std::vector<BeamPrompt> prompts = {{prompt.tokens, n}};
+  BeamTimes times;
+  const BeamResult result = beam_search(*backend, prompts, b, s.mode, &times).front();
+  auto text_of = [&](const Hypothesis& h) {
+    std::string text = o.echo ? prompt.bytes : std::string();
+    std::vector<int> ids = h.tokens;
+    if (!o.ignore_eos && !ids.empty() && ids.back() == b.eos) ids.pop_back();
+    return text + prompt.tokenizer->decode(ids);
+  };
+  std::string out;
+  if (o.json) {
+    nlohmann::json j;
+    j["model"] = model->name();
+    j["backend"] = backend->info().name;
+    j["precision"] = precision_name(backend->info().precision);
+    j["mode"] = mode_name(s.mode);
+    j["prompt"] = prompt.tokens;
+    j["n"] = n;
+    j["beams"] = b.beams;
+    j["length_penalty"] = b.length_penalty;
+    j["early_stopping"] = early_stopping_name(b.early_stopping);
+    j["num_return"] = b.num_return;
+    j["eos"] = b.eos;
+    j["steps"] = result.steps;
+    j["margin"] = std::isfinite(result.margin) ? nlohmann::json(result.margin) : nlohmann::json();
+    for (const Hypothesis& h : result.hypotheses) {
+      nlohmann::json e = {{"tokens", h.tokens},
+                          {"score", h.score},
+                          {"sum_logprobs", h.path.empty() ? 0.0f : h.path.back()},
+                          {"finished", h.finished}};
+      if (o.text_mode) e["text"] = text_of(h);
+      j["sequences"].push_back(e);
+    }
+    out = j.dump() + "\n";
+  } else {
+    for (std::size_t k = 0; k < result.hypotheses.size(); k++) {
+      const Hypothesis& h = result.hypotheses[k];
+      char head[64];
+      std::snprintf(head, sizeof head, "%zu %.6f: ", k + 1, double(h.score));
+      std::string body;
+      if (o.text_mode) {
+        body = one_line(text_of(h));
+      } else {
+        for (std::size_t i = 0; i < h.tokens.size(); i++) {
+          body += (i ? " " : "") + std::to_string(h.tokens[i]);
+        }
+      }
+      out += head + body + "\n";
+    }
+  }
+  write_out(out);
+  if (o.verbose) {
+    const double run_s = std::chrono::duration<double>(Clock::now() - t1).count();
+    std::fprintf(stderr,
+                 "load %.3f s, beam search %.3f s: %ld steps, %ld beam tokens (%.2f tokens/s); "
+                 "forward %.3f s, search %.3f s, cache copies %.3f s (%ld)\n",
+                 std::chrono::duration<double>(t1 - t0).count(), run_s, times.steps, times.tokens,
+                 times.tokens / run_s, times.forward, times.search, times.copy, times.copies);
+  }
+  return 0;
+}
+
 // gpt2 [options] TOKEN... or --prompt TEXT: check, read the prompt, load,
 // generate, and with -v say how long each part took.
 int run_generate(const Options& o) {
   using Clock = std::chrono::steady_clock;
   const Settings settings = check_settings(o);
+  if (settings.beams) return run_beams(o, settings);
   const auto t0 = Clock::now();
   // Text: the model first, so that the prompt is read only as far as its context can hold.
   std::shared_ptr<const Model> model;

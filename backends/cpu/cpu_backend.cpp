@@ -63,6 +63,12 @@ class CpuSession final : public Session {
   const Engine* engine() const { return engine_.get(); }
   float* keys_t(int layer) { return keys_t_.data() + std::size_t(layer) * cache_floats(); }
   float* values(int layer) { return values_.data() + std::size_t(layer) * cache_floats(); }
+  const float* keys_t(int layer) const {
+    return keys_t_.data() + std::size_t(layer) * cache_floats();
+  }
+  const float* values(int layer) const {
+    return values_.data() + std::size_t(layer) * cache_floats();
+  }
   void set_cached(int cached) { cached_ = cached; }
 
  private:
@@ -210,6 +216,38 @@ void CpuBackend::forward_batch(std::span<const SequenceStep> steps) const {
   if (steps.empty()) return;
   std::lock_guard lock(batch_mutex_);
   forward_sequences(*engine_, batch_workspace_, steps);
+}
+
+void CpuBackend::copy_caches(std::span<const CacheCopy> copies) const {
+  check_cache_copies(copies);
+  for (const CacheCopy& c : copies) {
+    const auto* from = dynamic_cast<const CpuSession*>(c.from);
+    const auto* to = dynamic_cast<const CpuSession*>(c.to);
+    if (!from || !to || from->engine() != engine_.get() || to->engine() != engine_.get()) {
+      throw std::invalid_argument("copy_caches: a session of another backend");
+    }
+  }
+  if (copies.empty()) return;
+  const ModelConfig& cfg = engine_->model->config();
+  const int L = cfg.num_layers;
+  const std::size_t C = cfg.channels;
+  // One task per copy and layer: the keys, transposed per layer (C, capacity),
+  // row by row; the values (capacity, C), the first positions at once.
+  std::lock_guard lock(batch_mutex_);
+  engine_->executor->parallel_for(int(copies.size()) * L, [&](int begin, int end, int) {
+    for (int task = begin; task < end; task++) {
+      const CacheCopy& c = copies[task / L];
+      const int l = task % L;
+      const auto* from = static_cast<const CpuSession*>(c.from);
+      auto* to = static_cast<CpuSession*>(c.to);
+      const std::size_t n = c.positions, from_cap = from->capacity(), to_cap = to->capacity();
+      const float* kf = from->keys_t(l);
+      float* kt = to->keys_t(l);
+      for (std::size_t r = 0; r < C; r++) std::copy_n(kf + r * from_cap, n, kt + r * to_cap);
+      std::copy_n(from->values(l), n * C, to->values(l));
+    }
+  });
+  for (const CacheCopy& c : copies) static_cast<CpuSession*>(c.to)->set_cached(c.positions);
 }
 
 std::unique_ptr<Backend> make_bit_exact_backend(std::shared_ptr<const Model> model,

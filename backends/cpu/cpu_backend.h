@@ -35,7 +35,7 @@ struct Workspace {
   AlignedFloats qkv;             // (R, 3C), several sequences only
   AlignedFloats att;             // attention scratch per worker
   AlignedFloats last, logits;    // the rows whose logits are wanted: (rows, C), (rows, V)
-  std::vector<float> softmax;  // softmax_rows' scratch
+  std::vector<float> softmax;    // softmax_rows' scratch
   // rows R, out_rows the rows whose logits are wanted, cap the largest cache.
   void ensure(const ModelConfig& c, int rows, int out_rows, int cap, int workers, bool stacked);
 };
@@ -61,6 +61,8 @@ class CpuBackend final : public Backend {
   // The sequences' rows stacked (forward_sequences), in the backend's own
   // workspace (one batch at a time).
   void forward_batch(std::span<const SequenceStep> steps) const override;
+  // On the executor's threads, a task per copy and layer.
+  void copy_caches(std::span<const CacheCopy> copies) const override;
   // Its executor, kernels and matrix products, for op tests and microbenchmarks
   // (the same rule as sessions: one user at a time when threads > 1).
   const std::shared_ptr<Engine>& engine() const { return engine_; }

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device.h"
 #include "backends/host_chunks.h"
 #include "reference/forward.h"
@@ -39,6 +40,36 @@ void CacheSession::forward(std::span<const int> tokens, int pos, std::span<float
   step.logits = logits;
   step.probs = probs;
   backend_.forward_batch({&step, 1});
+}
+
+void copy_cache_sessions(std::span<const CacheCopy> copies, const Backend& owner,
+                         cudaStream_t stream) {
+  check_cache_copies(copies);
+  for (const CacheCopy& c : copies) {
+    const auto* from = dynamic_cast<const CacheSession*>(c.from);
+    const auto* to = dynamic_cast<const CacheSession*>(c.to);
+    if (!from || !to || from->backend() != &owner || to->backend() != &owner) {
+      throw std::invalid_argument("copy_caches: a session of another backend");
+    }
+  }
+  if (copies.empty()) return;
+  const ModelConfig& cfg = owner.model().config();
+  const std::size_t C = cfg.channels, L = cfg.num_layers;
+  for (const CacheCopy& c : copies) {
+    const auto* from = static_cast<const CacheSession*>(c.from);
+    auto* to = static_cast<CacheSession*>(c.to);
+    if (c.positions == 0) continue;
+    // Per layer (capacity, C): the first positions of each layer, L rows of a 2D copy.
+    const std::size_t width = std::size_t(c.positions) * C * sizeof(float);
+    const std::size_t from_pitch = std::size_t(from->capacity()) * C * sizeof(float);
+    const std::size_t to_pitch = std::size_t(to->capacity()) * C * sizeof(float);
+    GPT2_CUDA(cudaMemcpy2DAsync(to->keys(), to_pitch, from->keys(), from_pitch, width, L,
+                                cudaMemcpyDeviceToDevice, stream));
+    GPT2_CUDA(cudaMemcpy2DAsync(to->values(), to_pitch, from->values(), from_pitch, width, L,
+                                cudaMemcpyDeviceToDevice, stream));
+  }
+  GPT2_CUDA(cudaStreamSynchronize(stream));
+  for (const CacheCopy& c : copies) static_cast<CacheSession*>(c.to)->set_cached(c.positions);
 }
 
 StepLayout lay_out(std::span<const SequenceStep> steps, const Backend& owner, int channels) {

@@ -62,6 +62,13 @@ class CacheSession final : public Session {
   DeviceBuffer<float> keys_, values_;
 };
 
+// Backend::copy_caches for CacheSessions of `owner` (layers of `layer_floats`
+// = capacity * C floats each): every copy enqueued on `stream`, then one wait
+// for them all. Throws std::invalid_argument (check_cache_copies, a session of
+// another backend) before any copy.
+void copy_cache_sessions(std::span<const CacheCopy> copies, const Backend& owner,
+                         cudaStream_t stream);
+
 // The bytes of one CacheSession's caches.
 std::size_t cache_session_bytes(const ModelConfig& config, int capacity);
 

@@ -114,6 +114,11 @@ class CudaBackend final : public Backend {
     return std::make_unique<CacheSession>(*this, device_, capacity, "cuda");
   }
   void forward_batch(std::span<const SequenceStep> steps) const override;
+  void copy_caches(std::span<const CacheCopy> copies) const override {
+    cuda::use_device(device_);
+    std::lock_guard lock(mutex_);
+    cuda::copy_cache_sessions(copies, *this, stream_);
+  }
 
  private:
   void enqueue_forward(const StepLayout& layout, bool probs) const;

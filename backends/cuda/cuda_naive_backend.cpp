@@ -91,6 +91,23 @@ class CudaNaiveSession final : public Session {
   }
   int cached() const override { return cached_; }
   int capacity() const override { return capacity_; }
+  const DeviceWeights* weights() const { return &w_; }
+  // Enqueues the copy of from's first positions on the default stream (the
+  // one forward runs on), per layer (capacity, C).
+  void enqueue_copy_from(const CudaNaiveSession& from, int positions) {
+    const ModelConfig& c = model_.config();
+    const std::size_t C = c.channels, L = c.num_layers;
+    const std::size_t width = std::size_t(positions) * C * sizeof(float);
+    const std::size_t from_pitch = std::size_t(from.capacity_) * C * sizeof(float);
+    const std::size_t to_pitch = std::size_t(capacity_) * C * sizeof(float);
+    if (width > 0) {
+      GPT2_CUDA(cudaMemcpy2DAsync(keys_.get(), to_pitch, from.keys_.get(), from_pitch, width, L,
+                                  cudaMemcpyDeviceToDevice, nullptr));
+      GPT2_CUDA(cudaMemcpy2DAsync(values_.get(), to_pitch, from.values_.get(), from_pitch, width, L,
+                                  cudaMemcpyDeviceToDevice, nullptr));
+    }
+    cached_ = positions;
+  }
 
  private:
   const Model& model_;
@@ -122,6 +139,22 @@ class CudaNaiveBackend final : public Backend {
   }
   std::unique_ptr<Session> open_session(int capacity) const override {
     return std::make_unique<CudaNaiveSession>(*model_, weights_, device_, capacity);
+  }
+  void copy_caches(std::span<const CacheCopy> copies) const override {
+    check_cache_copies(copies);
+    for (const CacheCopy& c : copies) {
+      const auto* from = dynamic_cast<const CudaNaiveSession*>(c.from);
+      const auto* to = dynamic_cast<const CudaNaiveSession*>(c.to);
+      if (!from || !to || from->weights() != &weights_ || to->weights() != &weights_) {
+        throw std::invalid_argument("copy_caches: a session of another backend");
+      }
+    }
+    cuda::use_device(device_);
+    for (const CacheCopy& c : copies) {
+      static_cast<CudaNaiveSession*>(c.to)->enqueue_copy_from(
+          *static_cast<const CudaNaiveSession*>(c.from), c.positions);
+    }
+    GPT2_CUDA(cudaStreamSynchronize(nullptr));
   }
 
  private:

@@ -1,6 +1,7 @@
 #include "backends/null/null_backend.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "reference/forward.h"
 #include "reference/kernels.h"
@@ -30,6 +31,7 @@ class NullSession final : public Session {
   }
   int cached() const override { return cached_; }
   int capacity() const override { return capacity_; }
+  void set_cached(int cached) { cached_ = cached; }
 
  private:
   ModelConfig config_;
@@ -48,6 +50,15 @@ class NullBackend final : public Backend {
   const Model& model() const override { return *model_; }
   std::unique_ptr<Session> open_session(int capacity) const override {
     return std::make_unique<NullSession>(model_->config(), capacity);
+  }
+  void copy_caches(std::span<const CacheCopy> copies) const override {
+    check_cache_copies(copies);
+    for (const CacheCopy& c : copies) {
+      if (!dynamic_cast<const NullSession*>(c.from) || !dynamic_cast<NullSession*>(c.to)) {
+        throw std::invalid_argument("copy_caches: a session of another backend");
+      }
+    }
+    for (const CacheCopy& c : copies) static_cast<NullSession*>(c.to)->set_cached(c.positions);
   }
 
  private:

@@ -1,5 +1,7 @@
 #include "backends/reference/reference_backend.h"
 
+#include <stdexcept>
+
 #include "reference/forward.h"
 
 namespace gpt2 {
@@ -18,6 +20,9 @@ class ReferenceSession final : public Session {
   }
   int cached() const override { return state_.cached(); }
   int capacity() const override { return state_.capacity(); }
+  const Model* weights() const { return model_.get(); }
+  ReferenceState& state() { return state_; }
+  const ReferenceState& state() const { return state_; }
 
  private:
   std::shared_ptr<const Model> model_;
@@ -39,6 +44,20 @@ class ReferenceBackend final : public Backend {
   const Model& model() const override { return *model_; }
   std::unique_ptr<Session> open_session(int capacity) const override {
     return std::make_unique<ReferenceSession>(weights_, capacity);
+  }
+  void copy_caches(std::span<const CacheCopy> copies) const override {
+    check_cache_copies(copies);
+    for (const CacheCopy& c : copies) {
+      const auto* from = dynamic_cast<const ReferenceSession*>(c.from);
+      auto* to = dynamic_cast<ReferenceSession*>(c.to);
+      if (!from || !to || from->weights() != weights_.get() || to->weights() != weights_.get()) {
+        throw std::invalid_argument("copy_caches: a session of another backend");
+      }
+    }
+    for (const CacheCopy& c : copies) {
+      copy_reference_cache(static_cast<const ReferenceSession*>(c.from)->state(),
+                           static_cast<ReferenceSession*>(c.to)->state(), c.positions);
+    }
   }
 
  private:

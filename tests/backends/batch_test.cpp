@@ -221,6 +221,60 @@ TEST_P(BatchTest, BadStepsAreRefusedBeforeAnyWork) {
   EXPECT_EQ(a->cached(), 0);
 }
 
+// Backend::copy_caches: a session given another's cache (all of it, or its
+// first positions, over what it held before) computes exactly what the
+// source, or a session run along the same calls, computes: beam search forks
+// its beams this way.
+TEST_P(BatchTest, ACopiedCacheContinuesAsItsSource) {
+  const int V = model()->config().vocab_size;
+  auto run = [&](Session& s, std::vector<int> tokens, int pos) {
+    std::vector<float> logits(V), probs(V);
+    s.forward(tokens, pos, logits, probs);
+    return logits;
+  };
+  const std::vector<int> prompt = {3, 141, 59, 26, 535};
+  auto source = backend_->open_session(16), whole = backend_->open_session(12);
+  auto prefix = backend_->open_session(16), along = backend_->open_session(16);
+  run(*source, prompt, 0);
+  run(*whole, {9, 9, 9, 9, 9, 9, 9}, 0);  // something to overwrite
+  run(*prefix, {1, 2}, 0);
+  backend_->copy_caches(
+      std::vector<CacheCopy>{{source.get(), whole.get(), 5}, {source.get(), prefix.get(), 3}});
+  EXPECT_EQ(whole->cached(), 5);
+  EXPECT_EQ(prefix->cached(), 3);
+  const std::vector<float> a = run(*source, {77}, 5), b = run(*whole, {77}, 5);
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "the fork differs from its source";
+  // The first three positions, then another continuation: what a session
+  // that ran the same calls (the prompt, then these tokens at 3) computes.
+  run(*along, prompt, 0);
+  const std::vector<float> c = run(*prefix, {8, 13}, 3), d = run(*along, {8, 13}, 3);
+  EXPECT_EQ(std::memcmp(c.data(), d.data(), c.size() * 4), 0) << "the prefix fork differs";
+}
+
+TEST_P(BatchTest, BadCopiesAreRefusedBeforeAnyCopy) {
+  const int V = model()->config().vocab_size;
+  auto a = backend_->open_session(8), b = backend_->open_session(4), c = backend_->open_session(8);
+  std::vector<float> logits(V), probs(V);
+  a->forward(std::vector<int>{1, 2, 3, 4, 5, 6}, 0, logits, probs);
+  using Copies = std::vector<CacheCopy>;
+  EXPECT_THROW(backend_->copy_caches(Copies{{a.get(), a.get(), 2}}), std::invalid_argument);
+  EXPECT_THROW(backend_->copy_caches(Copies{{a.get(), c.get(), 7}}), std::invalid_argument);
+  EXPECT_THROW(backend_->copy_caches(Copies{{a.get(), b.get(), 5}}), std::invalid_argument);
+  EXPECT_THROW(backend_->copy_caches(Copies{{a.get(), c.get(), 2}, {a.get(), c.get(), 3}}),
+               std::invalid_argument);  // a destination twice
+  EXPECT_THROW(backend_->copy_caches(Copies{{a.get(), c.get(), 2}, {c.get(), b.get(), 1}}),
+               std::invalid_argument);  // c both
+  // Another backend's session (two reference backends over one model share
+  // their weights and may copy between them).
+  if (backend_->info().name != "reference") {
+    auto other = make_backend(model(), backend_spec("reference"));
+    auto foreign = other->open_session(8);
+    EXPECT_THROW(backend_->copy_caches(Copies{{a.get(), foreign.get(), 2}}), std::invalid_argument);
+  }
+  EXPECT_EQ(c->cached(), 0);
+  EXPECT_EQ(b->cached(), 0);
+}
+
 std::string param_label(const ::testing::TestParamInfo<Param>& info) {
   std::string label = std::get<0>(info.param) + "_" + precision_name(std::get<1>(info.param)) +
                       "_" + std::to_string(std::get<2>(info.param)) + "threads";

@@ -202,6 +202,9 @@ class SmallDevice final : public Backend {
     return inner_->open_session(capacity);
   }
   std::optional<std::size_t> device_memory_free() const override { return free_; }
+  void copy_caches(std::span<const CacheCopy> copies) const override {
+    inner_->copy_caches(copies);
+  }
 
  private:
   std::unique_ptr<Backend> inner_;
@@ -214,7 +217,8 @@ class SmallDevice final : public Backend {
 // thread, every rule.
 TEST(SchedulerTest, AGpuBatchDecidedOnSeveralThreadsGetsTheSameTokens) {
   auto cpu = make_backend(test::tiny_model(), backend_spec("reference"));
-  SmallDevice gpu(make_backend(test::tiny_model(), backend_spec("reference")), std::size_t(1) << 40);
+  SmallDevice gpu(make_backend(test::tiny_model(), backend_spec("reference")), std::size_t(1)
+                                                                                   << 40);
   auto run = [](const Backend& b) {
     Scheduler s(b, 48);
     std::vector<int> ids;
