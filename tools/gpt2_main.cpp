@@ -303,10 +303,8 @@ std::optional<BeamOptions> check_beam_options(const Options& o) {
         "--beams chooses the tokens itself: leave out --rule and the sampling flags "
         "(beam search with sampling is not supported).");
   }
-  if (!o.prompts_file.empty() || !o.prompt_file.empty()) {
-    throw UsageError(
-        "--beams takes one prompt (token ids or --prompt), not --prompts or "
-        "--prompt-file.");
+  if (!o.prompt_file.empty()) {
+    throw UsageError("--beams takes token ids, --prompt or --prompts, not --prompt-file.");
   }
   if (!o.stops.empty()) throw UsageError("--stop does not go with --beams.");
   BeamOptions b;
@@ -626,6 +624,7 @@ int run_batch(const Options& o) {
                  cut.size() > 8 ? ", ..." : "");
   }
   if (o.verbose) print_batch_setup(*backend, *model, settings, lines.size(), o.batch);
+  const auto start = std::chrono::steady_clock::now();
   std::size_t printed = 0;
   while (!scheduler.done()) {
     scheduler.step();
@@ -638,6 +637,15 @@ int run_batch(const Options& o) {
       write_out(std::to_string(printed + 1) + ": " + (text ? one_line(l.out) : l.out) + "\n");
     }
   }
+  if (o.verbose) {
+    const double run_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    long tokens = 0;
+    for (std::size_t i = 0; i < lines.size(); i++)
+      tokens += long(scheduler.generated(int(i)).size());
+    std::fprintf(stderr, "generation %.3f s: %ld steps, %ld tokens (%.2f tokens/s)\n", run_s,
+                 scheduler.steps(), tokens, tokens / run_s);
+  }
   return 0;
 }
 
@@ -647,11 +655,32 @@ int run_beams(const Options& o, const Settings& s) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   std::shared_ptr<const Model> model;
-  if (o.text_mode) model = open_model(o.model_spec, &std::cerr);
-  const PromptInput prompt = read_prompt(o, model ? model->config().max_seq_len : 0);
+  if (o.text_mode || !o.prompts_file.empty()) model = open_model(o.model_spec, &std::cerr);
+  // --prompts: every line a prompt of token ids, all searched at once.
+  std::vector<PromptInput> inputs;
+  if (!o.prompts_file.empty()) {
+    const std::vector<std::string> raw = read_lines(o.prompts_file);
+    for (std::size_t i = 0; i < raw.size(); i++) {
+      PromptInput p;
+      try {
+        p.tokens = parse_token_ids(raw[i]);
+        if (p.tokens.empty()) throw UsageError("no token.");
+        sequence_length(o, model->config(), p.tokens);
+      } catch (const std::exception& e) {
+        throw UsageError(o.prompts_file + ":" + std::to_string(i + 1) + ": " + e.what());
+      }
+      inputs.push_back(std::move(p));
+    }
+  } else {
+    inputs.push_back(read_prompt(o, model ? model->config().max_seq_len : 0));
+  }
   if (!model) model = open_model(o.model_spec, &std::cerr);
   const ModelConfig& cfg = model->config();
-  const int n = sequence_length(o, cfg, prompt.tokens);
+  std::vector<BeamPrompt> prompts;
+  for (const PromptInput& p : inputs)
+    prompts.push_back({p.tokens, sequence_length(o, cfg, p.tokens)});
+  const PromptInput& prompt = inputs.front();
+  const int n = prompts.front().n;
   const BeamOptions& b = *s.beams;
   if (std::string problem = beam_options_problem(b, cfg.vocab_size); !problem.empty()) {
     throw UsageError(problem + ".");
@@ -663,12 +692,11 @@ int run_beams(const Options& o, const Settings& s) {
     std::cerr << "model " << model->name() << ", backend " << info.name << " ("
               << numerics_name(info.numerics) << ", " << precision_name(info.precision) << ", "
               << threads_text(info.threads) << "), mode " << mode_name(s.mode) << ", "
-              << beam_options_label(b) << ", " << prompt.tokens.size()
-              << " prompt tokens, n = " << n << "\n";
+              << beam_options_label(b) << ", " << prompts.size() << " prompt(s), the first of "
+              << prompt.tokens.size() << " tokens, n = " << n << "\n";
   }
-  const std::vector<BeamPrompt> prompts = {{prompt.tokens, n}};
   BeamTimes times;
-  const BeamResult result = beam_search(*backend, prompts, b, s.mode, &times).front();
+  const std::vector<BeamResult> results = beam_search(*backend, prompts, b, s.mode, &times);
   auto text_of = [&](const Hypothesis& h) {
     std::string text = o.echo ? prompt.bytes : std::string();
     std::vector<int> ids = h.tokens;
@@ -676,44 +704,55 @@ int run_beams(const Options& o, const Settings& s) {
     return text + prompt.tokenizer->decode(ids);
   };
   std::string out;
-  if (o.json) {
-    nlohmann::json j;
-    j["model"] = model->name();
-    j["backend"] = backend->info().name;
-    j["precision"] = precision_name(backend->info().precision);
-    j["mode"] = mode_name(s.mode);
-    j["prompt"] = prompt.tokens;
-    j["n"] = n;
-    j["beams"] = b.beams;
-    j["length_penalty"] = b.length_penalty;
-    j["early_stopping"] = early_stopping_name(b.early_stopping);
-    j["num_return"] = b.num_return;
-    j["eos"] = b.eos;
-    j["steps"] = result.steps;
-    j["margin"] = std::isfinite(result.margin) ? nlohmann::json(result.margin) : nlohmann::json();
-    for (const Hypothesis& h : result.hypotheses) {
-      nlohmann::json e = {{"tokens", h.tokens},
-                          {"score", h.score},
-                          {"sum_logprobs", h.path.empty() ? 0.0f : h.path.back()},
-                          {"finished", h.finished}};
-      if (o.text_mode) e["text"] = text_of(h);
-      j["sequences"].push_back(e);
-    }
-    out = j.dump() + "\n";
-  } else {
-    for (std::size_t k = 0; k < result.hypotheses.size(); k++) {
-      const Hypothesis& h = result.hypotheses[k];
-      char head[64];
-      std::snprintf(head, sizeof head, "%zu %.6f: ", k + 1, double(h.score));
-      std::string body;
-      if (o.text_mode) {
-        body = one_line(text_of(h));
-      } else {
-        for (std::size_t i = 0; i < h.tokens.size(); i++) {
-          body += (i ? " " : "") + std::to_string(h.tokens[i]);
-        }
+  for (std::size_t line = 0; line < results.size(); line++) {
+    const BeamResult& result = results[line];
+    const std::string prefix =
+        o.prompts_file.empty() ? std::string() : std::to_string(line + 1) + ": ";
+    if (o.json) {
+      nlohmann::json j;
+      if (!o.prompts_file.empty()) j["line"] = line + 1;
+      j["model"] = model->name();
+      j["backend"] = backend->info().name;
+      j["precision"] = precision_name(backend->info().precision);
+      j["mode"] = mode_name(s.mode);
+      j["prompt"] = prompts[line].tokens;
+      j["n"] = prompts[line].n;
+      j["beams"] = b.beams;
+      j["length_penalty"] = b.length_penalty;
+      j["early_stopping"] = early_stopping_name(b.early_stopping);
+      j["num_return"] = b.num_return;
+      j["eos"] = b.eos;
+      j["steps"] = result.steps;
+      j["margin"] = std::isfinite(result.margin) ? nlohmann::json(result.margin) : nlohmann::json();
+      for (const Hypothesis& h : result.hypotheses) {
+        nlohmann::json e = {{"tokens", h.tokens},
+                            {"score", h.score},
+                            {"sum_logprobs", h.path.empty() ? 0.0f : h.path.back()},
+                            {"finished", h.finished}};
+        if (o.text_mode) e["text"] = text_of(h);
+        j["sequences"].push_back(e);
       }
-      out += head + body + "\n";
+      out += j.dump();
+      out += '\n';
+    } else {
+      for (std::size_t k = 0; k < result.hypotheses.size(); k++) {
+        const Hypothesis& h = result.hypotheses[k];
+        char head[64];
+        std::snprintf(head, sizeof head, "%zu %.6f: ", k + 1, double(h.score));
+        std::string body;
+        if (o.text_mode) {
+          body = one_line(text_of(h));
+        } else {
+          for (std::size_t i = 0; i < h.tokens.size(); i++) {
+            if (i) body += ' ';
+            body += std::to_string(h.tokens[i]);
+          }
+        }
+        out += prefix;
+        out += head;
+        out += body;
+        out += '\n';
+      }
     }
   }
   write_out(out);
@@ -776,7 +815,7 @@ int main(int argc, char** argv) {
       case Options::Command::kDecode:
         return run_decode(options);
       case Options::Command::kGenerate:
-        if (!options.prompts_file.empty() || !options.prompt_file.empty()) {
+        if (options.beams == 0 && (!options.prompts_file.empty() || !options.prompt_file.empty())) {
           return run_batch(options);
         }
         return run_generate(options);
