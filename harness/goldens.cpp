@@ -263,7 +263,8 @@ std::vector<Prompt> golden_prompts(const std::vector<Prompt>& all, const Rule& r
 }
 
 std::vector<Rule> parse_rule_list(std::string_view text) {
-  std::string known = "all";
+  if (text == "none") return {};  // beam search rows alone (verify --beams)
+  std::string known = "all, none";
   for (const Rule& r : golden_rules()) known += ", " + rule_name(r);
   known += ", or sample[-t<T>][-k<K>][-p<P>][-seed<S>]";
   return parse_value_list<Rule>(

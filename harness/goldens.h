@@ -95,7 +95,7 @@ std::vector<Precision> parse_golden_precision_list(std::string_view text);
 const std::vector<Rule>& golden_rules();
 // The prompts whose goldens a rule has.
 std::vector<Prompt> golden_prompts(const std::vector<Prompt>& all, const Rule& rule);
-// "all" for golden_rules(), or rule names separated by commas. Throws
+// "all" for golden_rules(), "none", or rule names separated by commas. Throws
 // std::invalid_argument naming an unknown or invalid rule.
 std::vector<Rule> parse_rule_list(std::string_view text);
 

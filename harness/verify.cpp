@@ -27,7 +27,7 @@ std::string row_label(const VerifyRow& row) {
                                                : std::string(" ") + precision_name(row.precision)) +
          " " + threads_text(row.threads) +
          (row.batch == 1 ? std::string() : " batch " + std::to_string(row.batch)) + " " +
-         mode_name(row.mode) + " " + rule_name(row.rule);
+         mode_name(row.mode) + " " + row.rule_label();
 }
 
 // The prompts a golden file covers (golden_prompts() chose them when it was

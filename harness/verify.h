@@ -41,6 +41,12 @@ struct VerifyRow {
   int batch = 1;
   Mode mode = Mode::kRecompute;
   Rule rule = Rule::kMedian;
+  // Beam search rows (harness/beam_goldens.h): the settings, "beams-k4"; their
+  // steps count hypotheses and their logit columns score differences. Empty
+  // for a rule's rows.
+  std::string search;
+  // The rule, or the beam settings of a beam search row.
+  std::string rule_label() const { return search.empty() ? rule_name(rule) : search; }
   bool bit_exact = false;
   // A reordering backend's batched row: the golden steps compared with the
   // same sequence run alone on the same backend, and those whose logits'

@@ -44,7 +44,7 @@ std::string verify_table(const VerifyResult& r) {
     bf16 = bf16 || !row.gates_tokens();
     out << "| " << backend_label(row.backend, row.precision) << " | " << row.threads << " | "
         << (batched ? std::to_string(row.batch) + " | " : "") << mode_name(row.mode) << " | "
-        << rule_name(row.rule) << " | " << (row.bit_exact ? "bit-exact" : "reordered") << " | "
+        << row.rule_label() << " | " << (row.bit_exact ? "bit-exact" : "reordered") << " | "
         << row.steps << " | " << row.token_mismatches << " | " << row.near_ties << " | "
         << fmt("%.1f%%", 100.0 * row.token_agreement()) << " | "
         << (row.bit_exact ? std::to_string(row.logits_mismatches) : std::string("-")) << " | "
@@ -78,7 +78,7 @@ ReportFiles write_verify_report(const std::filesystem::path& dir, const std::str
                     {"batch_compared_steps", row.batch_compared},
                     {"batch_variant_steps", row.batch_variant},
                     {"mode", mode_name(row.mode)},
-                    {"rule", rule_name(row.rule)},
+                    {"rule", row.rule_label()},
                     {"bit_exact", row.bit_exact},
                     {"steps", row.steps},
                     {"token_mismatches", row.token_mismatches},
@@ -144,7 +144,7 @@ std::string verify_csv(const ReportContext& ctx, const VerifyResult& r) {
                      row.bit_exact ? "bit-exact" : "reordered",
                      std::to_string(row.threads),
                      mode_name(row.mode),
-                     rule_name(row.rule),
+                     row.rule_label(),
                      std::to_string(row.steps),
                      std::to_string(row.token_mismatches),
                      std::to_string(row.near_ties),

@@ -51,6 +51,12 @@ verify --model synthetic:tiny --backend "$exact" --precision float32,bf16w,int8w
   --mode kv-cache --rule all --batch 3
 verify --model synthetic:tiny --backend "$reordered" --precision all --threads 2 \
   --mode kv-cache --rule median,greedy --batch 3
+# Beam search (runtime/beam_search.h) against the reference's beam goldens:
+# every backend, precision, mode and committed setting; bit-exact rows bit for
+# bit (tokens, scores, each beam's path of sums).
+section "The beam search gate on the tiny model: every backend, precision, mode and setting"
+verify --model synthetic:tiny --backend "$exact,$reordered" --precision float32,bf16w,int8w \
+  --threads 1..2 --mode all --rule none --beams all
 case "$isa" in
   avx512) caps="avx2 generic" ;;
   avx2) caps="generic" ;;
@@ -76,6 +82,11 @@ section "The batched equality gate on the 124M model: the goldens inside batches
 verify --backend "$(echo "$exact_kernels" | cut -d, -f1)" --precision float32,int8w --threads 2 \
   --mode kv-cache --rule greedy --batch 4
 verify --backend "$reordered" --threads 2 --mode kv-cache --rule greedy --batch 4
+
+section "The beam search gate on the 124M model: every backend, each setting"
+verify --backend "$exact_kernels,$reordered" --threads 2 --mode kv-cache --rule none --beams all
+verify --backend "$weight_only" --precision bf16w,int8w --threads 2 --mode kv-cache --rule none \
+  --beams beams-k4
 
 section "The equality gate at bf16w and int8w on the 124M model: bit for bit against their own goldens"
 verify --backend "$weight_only" --precision bf16w,int8w --threads 1..2 --mode kv-cache \

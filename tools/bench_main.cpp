@@ -19,6 +19,7 @@
 
 #include "backends/registry.h"
 #include "harness/agreement_report.h"
+#include "harness/beam_goldens.h"
 #include "harness/bench.h"
 #include "harness/golden_run.h"
 #include "harness/sweep_report.h"
@@ -64,6 +65,7 @@ struct SweepCli {
 struct VerifyCli {
   CommonOptions common;
   std::string rules = "all";
+  std::string beams = "none";
   int jobs = int(std::max(1u, std::thread::hardware_concurrency()));
   double max_logit_diff = 1e-3;
 };
@@ -144,6 +146,14 @@ void add_sweep_options(CLI::App& app, SweepCli& s) {
                "thread count)");
 }
 
+std::string beam_names() {
+  std::string out;
+  for (const BeamOptions& o : golden_beam_settings()) {
+    out += (out.empty() ? "" : ", ") + beam_settings_name(o);
+  }
+  return out;
+}
+
 CLI::App* add_verify_command(CLI::App& app, VerifyCli& v) {
   CLI::App* verify = app.add_subcommand(
       "verify",
@@ -157,6 +167,12 @@ CLI::App* add_verify_command(CLI::App& app, VerifyCli& v) {
                    "rule names separated by commas")
       ->capture_default_str();
   verify->add_option("--jobs", v.jobs, "Prompts at once for single-threaded configurations")
+      ->capture_default_str();
+  verify
+      ->add_option("--beams", v.beams,
+                   "Beam search too: all (the beam goldens' settings: " + beam_names() +
+                       "), none, or some of them separated by commas; each configuration's "
+                       "beams of the short prompts against the reference's")
       ->capture_default_str();
   verify
       ->add_option("--max-logit-diff", v.max_logit_diff,
@@ -525,10 +541,43 @@ std::vector<GoldenFile> goldens_for_rules(const std::shared_ptr<const Model>& mo
   return goldens;
 }
 
+// The committed beam goldens of each setting at each precision the rows
+// need, or the reference's, computed now (with a note) where there are none.
+std::vector<BeamGoldenFile> beam_goldens_for(const std::shared_ptr<const Model>& model,
+                                             const std::vector<Prompt>& prompts,
+                                             const std::vector<BeamOptions>& settings,
+                                             const std::vector<Precision>& precisions,
+                                             const ProgressFn& progress,
+                                             std::vector<std::string>& notes) {
+  std::vector<BeamGoldenFile> out;
+  for (Precision precision : golden_precisions_for(precisions)) {
+    for (const BeamOptions& o : settings) {
+      const auto path = beam_golden_path(datasets_dir() / "goldens", model->name(), o, precision);
+      if (std::filesystem::exists(path)) {
+        BeamGoldenFile g = read_beam_goldens(path);
+        if (g.checksum != model->checksum()) {
+          throw std::runtime_error(path.string() + ": made for a model with checksum " +
+                                   g.checksum + ", this one has " + model->checksum());
+        }
+        out.push_back(std::move(g));
+        continue;
+      }
+      const std::string what = std::string(precision_name(precision)) + " " + beam_settings_name(o);
+      progress("no committed beam goldens: computing the reference's (" + what + ")");
+      auto reference = make_backend(model, backend_spec("reference", precision));
+      out.push_back(run_beam_prompts(*reference, prompts, o, Mode::kKvCache));
+      notes.push_back("No committed beam goldens for this model and " + what +
+                      ": compared with the reference, computed now.");
+    }
+  }
+  return out;
+}
+
 int run_verify_command(const VerifyCli& v, const std::string& command) {
   check_verify_options(v);
   const CommonPlan plan = check_common(v.common);
   const std::vector<Rule> rules = parse_rule_list(v.rules);
+  const std::vector<BeamOptions> beams = parse_beam_settings_list(v.beams);
   warn_oversubscription(plan.backends.threads);
 
   Progress progress(!v.common.quiet);
@@ -547,6 +596,14 @@ int run_verify_command(const VerifyCli& v, const std::string& command) {
   vo.jobs = v.jobs;
   vo.max_logit_diff = v.max_logit_diff;
   VerifyResult result = run_verify(model, prompts, goldens, vo, on_progress);
+  if (!beams.empty()) {
+    const std::vector<BeamGoldenFile> beam_goldens =
+        beam_goldens_for(model, prompts, beams, plan.backends.precisions, on_progress, notes);
+    for (VerifyRow& row : verify_beams(model, prompts, beam_goldens, vo, on_progress)) {
+      result.passed = result.passed && row.passed;
+      result.rows.push_back(std::move(row));
+    }
+  }
   result.notes.insert(result.notes.begin(), notes.begin(), notes.end());
   progress.done();
   ctx.gpus = gpus_used(result.backends);

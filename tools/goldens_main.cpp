@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include <optional>
 
 #include "backends/registry.h"
+#include "harness/beam_goldens.h"
 #include "harness/golden_run.h"
 #include "harness/goldens.h"
 #include "runtime/backend_specs.h"
@@ -26,6 +28,7 @@ struct Options {
   enum class Command { kCheck, kWrite, kDump } command = Command::kCheck;
   std::string model_spec = "synthetic:124M";
   std::string rule_text = "all";
+  std::string beams_text = "all";
   std::string precision_text = "all";
   std::string mode_text = "recompute";
   int jobs = 1;
@@ -56,9 +59,15 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
     sub->add_option("--model", o.model_spec, "synthetic:<preset>[:seed=N] or a checkpoint")
         ->capture_default_str();
     sub->add_option("--rule", o.rule_text,
-                    "all (median, greedy and three sampling settings), or rule names separated "
-                    "by commas")
+                    "all (median, greedy and three sampling settings), none (beam goldens only), "
+                    "or rule names separated by commas")
         ->capture_default_str();
+    if (sub != dump) {
+      sub->add_option("--beams", o.beams_text,
+                      "Beam search goldens too: all (each committed setting, the short prompts), "
+                      "none, or setting names (beams-k4, ...) separated by commas")
+          ->capture_default_str();
+    }
     sub->add_option("--precision", o.precision_text,
                     "all (float32, bf16w, int8w: the precisions the reference defines), or "
                     "some of them separated by commas")
@@ -82,6 +91,7 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
 // The rules, precisions and the mode, checked before anything is loaded.
 struct Settings {
   std::vector<Rule> rules;
+  std::vector<BeamOptions> beams;
   std::vector<Precision> precisions;
   Mode mode = Mode::kRecompute;
 };
@@ -89,6 +99,7 @@ struct Settings {
 Settings check_options(const Options& o) {
   Settings s;
   s.rules = parse_rule_list(o.rule_text);
+  s.beams = parse_beam_settings_list(o.beams_text);
   s.precisions = parse_golden_precision_list(o.precision_text);
   const std::optional<Mode> mode = parse_mode(o.mode_text);
   if (!mode) throw_unknown_item("mode", o.mode_text, "recompute, kv-cache");
@@ -254,6 +265,57 @@ int check_or_write(const Backend& backend, const Options& o, const Settings& s,
                   seconds);
     }
     for (const std::string& line : summary.lines()) std::printf("  %s\n", line.c_str());
+  }
+  for (const BeamOptions& b : s.beams) {
+    const std::filesystem::path path =
+        beam_golden_path(o.dir, backend.model().name(), b, backend.info().precision);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "%s %s %s ...\n", write ? "writing" : "checking",
+                 precision_name(backend.info().precision), beam_settings_name(b).c_str());
+    const BeamGoldenFile computed = run_beam_prompts(backend, prompts, b, s.mode);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (write) {
+      write_beam_goldens(
+          path, computed,
+          {"Beam search goldens of the frozen serial reference. Do not edit; regenerate with",
+           "  build/bin/gpt2-goldens write --model " + o.model_spec +
+               (computed.precision == Precision::kFloat32
+                    ? std::string()
+                    : std::string(" --precision ") + precision_name(computed.precision)),
+           "Prompts: the short ones of " + o.prompts_path.filename().string() + ", " +
+               beam_options_label(b) + " (runtime/beam_search.h), computed in " +
+               mode_name(s.mode) + " mode.",
+           "Columns: prompt id, rank (0 = best), score (sum_logprobs / new tokens^length "
+           "penalty), its float32 bits,",
+           "the search's steps and margin (smallest score gap at a choice), XXH3-64 of the "
+           "hypothesis's running",
+           "log-probability sums (float32), its new tokens."});
+      std::printf("wrote %s (%zu hypotheses, %.1f s)\n", path.c_str(), computed.rows.size(),
+                  seconds);
+      continue;
+    }
+    const BeamGoldenFile golden = read_beam_goldens(path);
+    int here = 0;
+    if (golden.checksum != computed.checksum) {
+      std::printf("%s: made for a model with checksum %s\n", path.c_str(), golden.checksum.c_str());
+      here++;
+    }
+    for (std::size_t i = 0; i < std::max(golden.rows.size(), computed.rows.size()); i++) {
+      const BeamGoldenRow* w = i < golden.rows.size() ? &golden.rows[i] : nullptr;
+      const BeamGoldenRow* g = i < computed.rows.size() ? &computed.rows[i] : nullptr;
+      if (!w || !g || w->prompt_id != g->prompt_id || w->tokens != g->tokens ||
+          std::bit_cast<std::uint32_t>(w->score) != std::bit_cast<std::uint32_t>(g->score) ||
+          w->path_hash != g->path_hash) {
+        std::printf("%s: hypothesis %zu (%s) differs\n", path.c_str(), i,
+                    w ? w->prompt_id.c_str() : g->prompt_id.c_str());
+        here++;
+      }
+    }
+    differences += here;
+    std::printf("%s: %s %s, %zu hypotheses, %.1f s\n", path.filename().c_str(),
+                here == 0 ? "reproduced" : "DIFFERENT", mode_name(s.mode), computed.rows.size(),
+                seconds);
   }
   return differences == 0 ? 0 : 1;
 }

@@ -41,7 +41,7 @@ def run(cmd):
 
 
 def ours_beams(args, backend, prompt, K):
-    cmd = [args.gpt2, "--model", args.model, *backend.split(), "--mode", "kv-cache", "--beams",
+    cmd = [args.gpt2, "--model", args.model, "--backend", *backend.split(), "--mode", "kv-cache", "--beams",
            str(K), "--ignore-eos", "-n", str(len(prompt) + args.new), "-v", *map(str, prompt)]
     err = run(cmd)
     m = re.search(r"beam search ([\d.]+) s: (\d+) steps, (\d+) beam tokens .*forward ([\d.]+) s, "
@@ -59,7 +59,7 @@ def ours_greedy(args, backend, prompt, K):
         for _ in range(K):
             f.write(" ".join(map(str, prompt)) + "\n")
         path = f.name
-    cmd = [args.gpt2, "--model", args.model, *backend.split(), "--mode", "kv-cache", "--rule",
+    cmd = [args.gpt2, "--model", args.model, "--backend", *backend.split(), "--mode", "kv-cache", "--rule",
            "greedy", "--prompts", path, "--batch", str(K), "-n", str(len(prompt) + args.new), "-v"]
     err = run(cmd)
     os.unlink(path)

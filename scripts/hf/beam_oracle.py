@@ -61,7 +61,7 @@ def ours(gpt2, model, backend, prompts, new, K, lp, es):
             f.write(" ".join(map(str, p)) + "\n")
         path = f.name
     n = len(prompts[0]) + new
-    cmd = [gpt2, "--model", model, *backend.split(), "--mode", "kv-cache", "--beams", str(K),
+    cmd = [gpt2, "--model", model, "--backend", *backend.split(), "--mode", "kv-cache", "--beams", str(K),
            "--num-return", str(K), "--length-penalty", str(lp), "--early-stopping",
            str(es).lower(), "--json", "--prompts", path, "-n", str(n)]
     t0 = time.time()

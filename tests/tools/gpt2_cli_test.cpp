@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "backends/registry.h"
+#include "harness/beam_goldens.h"
 #include "harness/goldens.h"
 #include "reference/checkpoint.h"
 #include "reference/synthetic.h"
@@ -186,6 +187,49 @@ TEST_F(Gpt2CliTest, BadOptions) {
   const auto r = gpt2("--frobnicate 5");
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(r.out, "");
+}
+
+// gpt2 --beams: the returned sequences, best first, with their scores: the
+// reference's beam goldens of the prompt; every bad combination refused.
+TEST_F(Gpt2CliTest, BeamSearchPrintsTheGoldenBeams) {
+  const auto r = gpt2("--beams 4 --num-return 4 --mode kv-cache 31373 612 338 635 281");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto model = open_model("synthetic:tiny");
+  BeamOptions o;
+  o.beams = 4;
+  o.num_return = 4;
+  const BeamGoldenFile g =
+      read_beam_goldens(beam_golden_path(datasets_dir() / "goldens", model->name(), o));
+  std::string want;
+  int rank = 1;
+  for (const BeamGoldenRow* row : g.of("lab-hello")) {
+    char head[64];
+    std::snprintf(head, sizeof head, "%d %.6f:", rank++, double(row->score));
+    want += head;
+    for (int t : row->tokens) {
+      want += ' ';
+      want += std::to_string(t);
+    }
+    want += "\n";
+  }
+  EXPECT_EQ(r.out, want);
+  const auto j =
+      gpt2("--beams 2 --num-return 2 --length-penalty 0 --early-stopping never --json 5 6");
+  ASSERT_EQ(j.status, 0) << j.err;
+  EXPECT_NE(j.out.find("\"sequences\":[{"), std::string::npos) << j.out;
+}
+
+TEST_F(Gpt2CliTest, BadBeamOptions) {
+  expect_error(gpt2("--beams 0 5"), "--beams must be at least 1.");
+  expect_error(gpt2("--beams 4 --num-return 5 5"), "--num-return 5 is more than --beams 4.");
+  expect_error(gpt2("--beams 2000 5"), "--beams 2000 is more than a batch holds (1024 sequences).");
+  expect_error(gpt2("--beams 2 --rule sample 5"), "--beams chooses the tokens itself");
+  expect_error(gpt2("--beams 2 --temperature 0.5 5"), "--beams chooses the tokens itself");
+  expect_error(gpt2("--beams 2 --early-stopping maybe 5"), "Unknown --early-stopping 'maybe'");
+  expect_error(gpt2("--beams 2 --eos 60000 5"), "end-of-text token 60000 is outside");
+  expect_error(gpt2("--num-return 2 5"), "go with --beams.");
+  expect_error(gpt2("--beams 2 -n 3 1 2 3"), "Too many tokens.");
+  expect_error(gpt2("--beams 2 50257"), "Token 50257 is out of range");
 }
 
 TEST_F(Gpt2CliTest, BadCheckpoints) {

@@ -1,0 +1,345 @@
+#include "harness/beam_goldens.h"
+
+#include <bit>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "backends/registry.h"
+#include "runtime/backend_specs.h"
+
+namespace gpt2 {
+
+namespace {
+
+std::vector<std::string> split_tabs(const std::string& line) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t tab = line.find('\t', start);
+    out.push_back(line.substr(start, tab - start));
+    if (tab == std::string::npos) return out;
+    start = tab + 1;
+  }
+}
+
+std::string float_text(float x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", double(x));
+  return buf;
+}
+
+std::string bits_text(float x) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", std::bit_cast<std::uint32_t>(x));
+  return buf;
+}
+
+BeamOptions settings(int k, float lp, EarlyStopping es, int n) {
+  BeamOptions o;
+  o.beams = k;
+  o.length_penalty = lp;
+  o.early_stopping = es;
+  o.num_return = n;
+  return o;
+}
+
+}  // namespace
+
+std::vector<const BeamGoldenRow*> BeamGoldenFile::of(const std::string& prompt_id) const {
+  std::vector<const BeamGoldenRow*> out;
+  for (const BeamGoldenRow& r : rows) {
+    if (r.prompt_id == prompt_id) out.push_back(&r);
+  }
+  return out;
+}
+
+std::string beam_settings_name(const BeamOptions& o) {
+  std::string name = "beams-k" + std::to_string(o.beams);
+  if (o.length_penalty != 1.0f) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "-lp%g", double(o.length_penalty));
+    name += buf;
+  }
+  if (o.early_stopping != EarlyStopping::kFalse) {
+    name += "-";
+    name += early_stopping_name(o.early_stopping);
+  }
+  if (o.num_return != o.beams) name += "-n" + std::to_string(o.num_return);
+  if (o.eos != 50256) name += o.eos < 0 ? "-noeos" : "-eos" + std::to_string(o.eos);
+  return name;
+}
+
+const std::vector<BeamOptions>& golden_beam_settings() {
+  static const std::vector<BeamOptions> kAll = {
+      settings(4, 1.0f, EarlyStopping::kFalse, 4),  // transformers' defaults, 4 beams
+      settings(2, 0.0f, EarlyStopping::kNever, 2),  // the canonical beam search
+      settings(3, 2.0f, EarlyStopping::kTrue, 2)};
+  return kAll;
+}
+
+std::vector<BeamOptions> parse_beam_settings_list(std::string_view text) {
+  if (text == "all") return golden_beam_settings();
+  if (text == "none") return {};
+  std::vector<BeamOptions> out;
+  std::string known;
+  for (const BeamOptions& o : golden_beam_settings())
+    known += (known.empty() ? "" : ", ") + beam_settings_name(o);
+  std::stringstream in{std::string(text)};
+  for (std::string item; std::getline(in, item, ',');) {
+    bool found = false;
+    for (const BeamOptions& o : golden_beam_settings()) {
+      if (beam_settings_name(o) == item) {
+        out.push_back(o);
+        found = true;
+      }
+    }
+    if (!found) {
+      throw std::invalid_argument("Unknown beam settings '" + item + "' (known: all, none, " +
+                                  known + ").");
+    }
+  }
+  return out;
+}
+
+std::filesystem::path beam_golden_path(const std::filesystem::path& goldens_dir,
+                                       const std::string& model_name, const BeamOptions& o,
+                                       Precision precision) {
+  // The rule goldens' name with the settings in the rule's place.
+  std::filesystem::path p = golden_path(goldens_dir, model_name, Rule::kGreedy, precision);
+  const std::string file = p.filename().string();
+  std::string name = file.substr(0, file.size() - std::string_view("greedy.txt").size());
+  name += beam_settings_name(o);
+  name += ".txt";
+  return p.parent_path() / name;
+}
+
+BeamGoldenFile run_beam_prompts(const Backend& backend, const std::vector<Prompt>& prompts,
+                                const BeamOptions& o, Mode mode) {
+  BeamGoldenFile g;
+  g.model = backend.model().name();
+  g.checksum = backend.model().checksum();
+  g.precision = backend.info().precision;
+  g.options = o;
+  std::vector<BeamPrompt> beam_prompts;
+  std::vector<const Prompt*> which;
+  for (const Prompt& p : prompts) {
+    if (!is_short_prompt(p)) continue;
+    beam_prompts.push_back({p.tokens, p.n});
+    which.push_back(&p);
+  }
+  const std::vector<BeamResult> results = beam_search(backend, beam_prompts, o, mode);
+  for (std::size_t i = 0; i < results.size(); i++) {
+    for (std::size_t k = 0; k < results[i].hypotheses.size(); k++) {
+      const Hypothesis& h = results[i].hypotheses[k];
+      BeamGoldenRow r;
+      r.prompt_id = which[i]->id;
+      r.rank = int(k);
+      r.score = h.score;
+      r.steps = results[i].steps;
+      r.margin = results[i].margin;
+      r.path_hash = logits_hash(h.path);
+      r.tokens = h.tokens;
+      g.rows.push_back(std::move(r));
+    }
+  }
+  return g;
+}
+
+void write_beam_goldens(const std::filesystem::path& path, const BeamGoldenFile& g,
+                        const std::vector<std::string>& header) {
+  std::string out;
+  for (const std::string& line : header) out += "# " + line + "\n";
+  out += "model: " + g.model + "\nchecksum: " + g.checksum + "\n";
+  if (g.precision != Precision::kFloat32) {
+    out += std::string("precision: ") + precision_name(g.precision) + "\n";
+  }
+  out += "beams: " + std::to_string(g.options.beams) + "\n";
+  out += "length_penalty: " + float_text(g.options.length_penalty) + "\n";
+  out += std::string("early_stopping: ") + early_stopping_name(g.options.early_stopping) + "\n";
+  out += "num_return: " + std::to_string(g.options.num_return) + "\n";
+  out += "eos: " + std::to_string(g.options.eos) + "\n";
+  out += "#prompt\trank\tscore\tscore-bits\tsteps\tmargin\tpath-xxh3\ttokens\n";
+  for (const BeamGoldenRow& r : g.rows) {
+    std::string tokens;
+    for (std::size_t i = 0; i < r.tokens.size(); i++) {
+      if (i) tokens += ' ';
+      tokens += std::to_string(r.tokens[i]);
+    }
+    out += r.prompt_id + "\t" + std::to_string(r.rank) + "\t" + float_text(r.score) + "\t" +
+           bits_text(r.score) + "\t" + std::to_string(r.steps) + "\t" + float_text(r.margin) +
+           "\t" + r.path_hash + "\t" + tokens + "\n";
+  }
+  write_file_atomically(path, out);
+}
+
+BeamGoldenFile read_beam_goldens(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataFileError(path.string() + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_beam_goldens(ss.str(), path);
+}
+
+BeamGoldenFile parse_beam_goldens(std::string_view text, const std::filesystem::path& path) {
+  BeamGoldenFile g;
+  std::stringstream in{std::string(text)};
+  int number = 0;
+  auto fail = [&](const std::string& what) {
+    throw DataFileError(path.string() + ":" + std::to_string(number) + ": " + what);
+  };
+  auto to_int = [&](const std::string& s) {
+    std::size_t used = 0;
+    int v = 0;
+    try {
+      v = std::stoi(s, &used);
+    } catch (const std::exception&) {
+      fail("'" + s + "' is not an integer");
+    }
+    if (used != s.size()) fail("'" + s + "' is not an integer");
+    return v;
+  };
+  auto to_float = [&](const std::string& s) {
+    std::size_t used = 0;
+    float v = 0;
+    try {
+      v = std::stof(s, &used);
+    } catch (const std::out_of_range&) {
+      v = s[0] == '-' ? -INFINITY : INFINITY;
+      used = s.size();
+    } catch (const std::exception&) {
+      fail("'" + s + "' is not a number");
+    }
+    if (used != s.size()) fail("'" + s + "' is not a number");
+    return v;
+  };
+  for (std::string line; std::getline(in, line);) {
+    number++;
+    if (line.empty() || line[0] == '#') continue;
+    if (line.find('\t') == std::string::npos) {
+      const std::size_t colon = line.find(": ");
+      if (colon == std::string::npos) fail("expected 'key: value'");
+      const std::string key = line.substr(0, colon), value = line.substr(colon + 2);
+      if (key == "model") {
+        g.model = value;
+      } else if (key == "checksum") {
+        g.checksum = value;
+      } else if (key == "precision") {
+        const std::optional<Precision> p = parse_precision(value);
+        if (!p) fail("unknown precision '" + value + "'");
+        g.precision = *p;
+      } else if (key == "beams") {
+        g.options.beams = to_int(value);
+      } else if (key == "length_penalty") {
+        g.options.length_penalty = to_float(value);
+      } else if (key == "early_stopping") {
+        const std::optional<EarlyStopping> e = parse_early_stopping(value);
+        if (!e) fail("unknown early_stopping '" + value + "'");
+        g.options.early_stopping = *e;
+      } else if (key == "num_return") {
+        g.options.num_return = to_int(value);
+      } else if (key == "eos") {
+        g.options.eos = to_int(value);
+      } else {
+        fail("unknown key '" + key + "'");
+      }
+      continue;
+    }
+    const std::vector<std::string> f = split_tabs(line);
+    if (f.size() != 8) fail("expected 8 tab-separated columns");
+    BeamGoldenRow r;
+    r.prompt_id = f[0];
+    r.rank = to_int(f[1]);
+    r.score = to_float(f[2]);
+    if (bits_text(r.score) != f[3]) fail("the score " + f[2] + " does not have the bits " + f[3]);
+    r.steps = to_int(f[4]);
+    r.margin = to_float(f[5]);
+    r.path_hash = f[6];
+    std::stringstream tokens(f[7]);
+    for (std::string t; tokens >> t;) r.tokens.push_back(to_int(t));
+    g.rows.push_back(std::move(r));
+  }
+  if (g.model.empty() || g.checksum.empty()) fail("no model or checksum line");
+  return g;
+}
+
+std::vector<VerifyRow> verify_beams(const std::shared_ptr<const Model>& model,
+                                    const std::vector<Prompt>& prompts,
+                                    const std::vector<BeamGoldenFile>& goldens,
+                                    const VerifyOptions& options, const VerifyProgress& progress) {
+  std::vector<VerifyRow> rows;
+  for (const BackendSpec& spec : options.specs) {
+    const Precision golden_precision = golden_precision_of(spec.precision);
+    std::unique_ptr<Backend> backend;
+    for (Mode mode : options.modes) {
+      for (const BeamGoldenFile& g : goldens) {
+        if (g.precision != golden_precision) continue;
+        if (!backend) {
+          if (progress) progress("preparing " + spec_label(spec) + " for beam search");
+          backend = make_backend(model, spec);
+        }
+        VerifyRow row;
+        row.backend = spec.backend;
+        row.precision = spec.precision;
+        row.threads = spec.threads;
+        row.mode = mode;
+        row.search = beam_settings_name(g.options);
+        row.bit_exact = backend->info().numerics == Numerics::kBitExact;
+        if (progress) progress(spec_label(spec) + " " + mode_name(mode) + " " + row.search);
+        const BeamGoldenFile got = run_beam_prompts(*backend, prompts, g.options, mode);
+        std::map<std::pair<std::string, int>, const BeamGoldenRow*> mine;
+        for (const BeamGoldenRow& r : got.rows) mine[{r.prompt_id, r.rank}] = &r;
+        double sum_diff = 0;
+        for (const BeamGoldenRow& want : g.rows) {
+          row.steps++;
+          auto it = mine.find({want.prompt_id, want.rank});
+          const std::string at = want.prompt_id + " rank " + std::to_string(want.rank);
+          if (it == mine.end()) {
+            row.token_mismatches++;
+            row.differences.push_back(row.search + " " + at + ": not returned");
+            continue;
+          }
+          const BeamGoldenRow& r = *it->second;
+          const double diff = std::fabs(double(r.score) - double(want.score));
+          if (r.tokens != want.tokens) {
+            // A reordering backend may flip a choice the reference made by a
+            // hair: reported, not failed.
+            if (!row.bit_exact && want.margin <= 10 * options.max_logit_diff * want.steps) {
+              row.near_ties++;
+            } else {
+              row.token_mismatches++;
+              row.differences.push_back(row.search + " " + at + ": other tokens (golden margin " +
+                                        float_text(want.margin) + ")");
+            }
+            continue;
+          }
+          row.max_diff = std::max(row.max_diff, diff);
+          sum_diff += diff;
+          if (row.bit_exact &&
+              (std::bit_cast<std::uint32_t>(r.score) != std::bit_cast<std::uint32_t>(want.score) ||
+               r.path_hash != want.path_hash)) {
+            row.logits_mismatches++;
+            row.differences.push_back(row.search + " " + at + ": score " + float_text(r.score) +
+                                      " (path " + r.path_hash + "), golden " +
+                                      float_text(want.score) + " (" + want.path_hash + ")");
+          }
+          if (!row.bit_exact && !(diff <= 10 * options.max_logit_diff * want.steps)) {
+            row.token_mismatches++;
+            row.differences.push_back(row.search + " " + at + ": score off by " +
+                                      float_text(float(diff)));
+          }
+        }
+        row.mean_diff = row.steps ? sum_diff / row.steps : 0;
+        const bool gated = reference_precision(spec.precision);
+        row.passed = !gated || (row.token_mismatches == 0 && row.logits_mismatches == 0);
+        rows.push_back(std::move(row));
+      }
+    }
+  }
+  return rows;
+}
+
+}  // namespace gpt2
