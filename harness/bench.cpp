@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <span>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -163,7 +164,12 @@ std::string Workload::describe() const {
         << prompts[i].n;
   }
   if (prompts.size() > 6) out << ", ...";
-  out << "), " << new_tokens() << " new tokens per run, rule " << rule_name(rule);
+  if (beams) {
+    out << "), beam search (" << beam_options_label(*beams)
+        << "; tokens/s counts every beam's token at every step)";
+  } else {
+    out << "), " << new_tokens() << " new tokens per run, rule " << rule_name(rule);
+  }
   return out.str();
 }
 
@@ -239,6 +245,7 @@ class ConfigRun {
       : backend_(backend),
         mode_(mode),
         w_(batched_workload(w, batch)),
+        beams_(w.beams),
         batch_(batch),
         reps_(reps),
         label_(std::move(label)) {
@@ -250,12 +257,18 @@ class ConfigRun {
     m_.batch = batch;
     m_.sequences = int(w_.prompts.size());
     logits_known_ = backend.info().numerics == Numerics::kBitExact;
-    if (batch > 1) {
+    // Beam search: the rule's goldens do not apply; its tokens are checked
+    // against the reference's (expected_tokens), its logits not at all.
+    if (beams_) {
+      goldens = nullptr;
+      logits_known_ = false;
+    }
+    if (batch > 1 && !beams_) {
       scheduler_ = std::make_unique<Scheduler>(backend, batch, mode);
       check_cache_memory(backend, w_, batch);
     }
     for (const Prompt& p : w_.prompts) {
-      if (batch == 1) sessions_.push_back(backend.open_session(p.n - 1));
+      if (batch == 1 && !beams_) sessions_.push_back(backend.open_session(p.n - 1));
       auto steps = golden_steps(goldens, p);
       std::optional<std::vector<int>> tokens;
       if (steps) {
@@ -288,7 +301,20 @@ class ConfigRun {
     m_.stats = summarize_samples(m_.samples);
     m_.tokens = tokens_known_ ? (tokens_ok_ ? Check::kYes : Check::kNo) : Check::kNotApplicable;
     m_.logits = logits_known_ ? (logits_ok_ ? Check::kYes : Check::kNo) : Check::kNotApplicable;
-    if (m_.stats.median > 0) {
+    if (m_.stats.median > 0 && beams_) {
+      const ModelConfig& c = backend_.model().config();
+      const int K = beams_->beams;
+      m_.tokens_per_second = double(beam_tokens_) / m_.stats.median;
+      m_.tokens_per_second_per_sequence =
+          m_.tokens_per_second / (std::min(batch_, int(w_.prompts.size())) * K);
+      m_.ms_per_step = 1e3 * m_.stats.median / double(m_.steps);
+      m_.weights_gb_per_second =
+          double(m_.steps) * weight_bytes_per_forward(c, m_.precision) / m_.stats.median / 1e9;
+      double prefill = 0;
+      for (const Prompt& p : w_.prompts) prefill += forward_flops(c, 0, long(p.tokens.size()));
+      m_.flops_per_run = K * w_.flops(mode_, c) - (K - 1) * prefill;
+      m_.gflop_per_second = m_.flops_per_run / m_.stats.median / 1e9;
+    } else if (m_.stats.median > 0) {
       const ModelConfig& c = backend_.model().config();
       m_.tokens_per_second = w_.new_tokens() / m_.stats.median;
       m_.tokens_per_second_per_sequence =
@@ -316,6 +342,7 @@ class ConfigRun {
                (timed ? "run " + std::to_string(m_.samples.size() + 1) + "/" + std::to_string(reps_)
                       : std::string("warm-up")));
     }
+    if (beams_) return run_beams(timed);
     if (batch_ > 1) return run_batched(timed);
     double seconds = 0, decode_seconds = 0;
     m_.steps = w_.new_tokens();  // one forward pass per new token
@@ -349,6 +376,34 @@ class ConfigRun {
       m_.samples.push_back(seconds);
       m_.decode_samples.push_back(decode_seconds);
     }
+  }
+
+  // Beam search: at batch 1 each prompt's search alone, one after another;
+  // at batch B every prompt's at once (B prompts, K beams each).
+  void run_beams(bool timed) {
+    std::vector<BeamPrompt> prompts;
+    for (const Prompt& p : w_.prompts) prompts.push_back({p.tokens, p.n});
+    BeamTimes times;
+    std::vector<BeamResult> results;
+    const auto t0 = Clock::now();
+    if (batch_ == 1) {
+      for (std::size_t i = 0; i < prompts.size(); i++) {
+        results.push_back(
+            beam_search(backend_, std::span(prompts).subspan(i, 1), *beams_, mode_, &times)
+                .front());
+      }
+    } else {
+      results = beam_search(backend_, prompts, *beams_, mode_, &times);
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    m_.steps = times.steps;
+    beam_tokens_ = times.tokens;
+    for (std::size_t i = 0; i < results.size(); i++) {
+      const std::vector<int>& got = results[i].hypotheses.front().tokens;
+      if (tokens_known_ && got != *expected_[i]) tokens_ok_ = false;
+      m_.generated[w_.prompts[i].id] = got;
+    }
+    if (timed) m_.samples.push_back(seconds);
   }
 
   // Every sequence submitted, then the scheduler run to the end: the time of
@@ -394,6 +449,8 @@ class ConfigRun {
   const Backend& backend_;
   Mode mode_;
   const Workload w_;  // the sequences of one run
+  std::optional<BeamOptions> beams_;
+  long beam_tokens_ = 0;  // beam search: every beam's tokens of the last run
   int batch_;
   std::unique_ptr<Scheduler> scheduler_;  // batch > 1
   int reps_;

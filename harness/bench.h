@@ -14,6 +14,7 @@
 #include "harness/ceilings.h"
 #include "harness/goldens.h"
 #include "harness/stats.h"
+#include "runtime/beam_search.h"
 #include "runtime/generate.h"
 
 namespace gpt2 {
@@ -21,6 +22,14 @@ namespace gpt2 {
 struct Workload {
   std::vector<Prompt> prompts;  // each completed to its n
   Rule rule = Rule::kMedian;
+  // Beam search in place of the rule (runtime/beam_search.h): each prompt's K
+  // beams are sequences of one batch (a row's batch B: B prompts' beams at
+  // once). Its rows' tokens/s count every beam's token at every step, its
+  // tokens are the best hypothesis's (checked against the reference's), and
+  // its FLOPs count every beam as a sequence of its own that shares the
+  // prompt's pass, to the length limit (an upper bound when a search stops
+  // early).
+  std::optional<BeamOptions> beams;
   int reps = 5;            // timed runs per configuration
   int warmup = 1;          // untimed runs before them
   int reference_reps = 5;  // timed runs of the serial reference

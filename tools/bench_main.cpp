@@ -57,6 +57,11 @@ struct SweepCli {
   std::string prompt_ids = "lab-hello";
   std::string tokens_text;
   int n = 0, new_tokens = 0, reps = 5, warmup = 1, reference_reps = 0, prompt_len = 0;
+  int beams = 0;  // beam search with this many beams in place of the rule (0: off)
+  float length_penalty = 1.0f;
+  std::string early_stopping = "false";
+  bool ignore_eos = false;
+  CLI::Option *beams_opt = nullptr, *rule_opt = nullptr;
   bool no_reference = false, no_overhead = false, interleave = false, no_ceilings = false;
   CLI::Option *prompt_opt = nullptr, *tokens_opt = nullptr, *n_opt = nullptr, *new_opt = nullptr,
               *reference_reps_opt = nullptr, *prompt_len_opt = nullptr;
@@ -113,8 +118,9 @@ void add_common_options(CLI::App& app, CommonOptions& o, const std::string& back
 
 void add_sweep_options(CLI::App& app, SweepCli& s) {
   add_common_options(app, s.common, "openmp");
-  app.add_option("--rule", s.rule, "median, greedy, or sample[-t<T>][-k<K>][-p<P>][-seed<S>]")
-      ->capture_default_str();
+  s.rule_opt =
+      app.add_option("--rule", s.rule, "median, greedy, or sample[-t<T>][-k<K>][-p<P>][-seed<S>]")
+          ->capture_default_str();
   s.prompt_opt =
       app.add_option("--prompt", s.prompt_ids,
                      "Prompt ids from the prompt set (comma-separated), or short, long, all")
@@ -140,6 +146,18 @@ void add_sweep_options(CLI::App& app, SweepCli& s) {
                "Do not measure the machine's ceilings (read bandwidth, float32 and bfloat16 "
                "peaks at each thread count; a GPU backend's GPU: copy bandwidth, cuBLAS float32 "
                "and bfloat16 peaks; a second or two each) nor the % of ceiling column");
+  s.beams_opt = app.add_option(
+      "--beams", s.beams,
+      "Beam search with K beams in place of --rule (gpt2 --beams): each prompt's beams one "
+      "batch, a row's --batch B that many prompts' beams at once; tokens/s counts every beam's "
+      "token at every step");
+  app.add_option("--length-penalty", s.length_penalty, "With --beams: the length penalty")
+      ->capture_default_str();
+  app.add_option("--early-stopping", s.early_stopping, "With --beams: true, false or never")
+      ->capture_default_str();
+  app.add_flag("--ignore-eos", s.ignore_eos,
+               "With --beams: only the length limit finishes a beam (every run makes the same "
+               "steps)");
   app.add_flag("--interleave", s.interleave,
                "Take each backend's thread counts in turns, one timed run each (1..k, k..1, ...), "
                "so that a machine's drift reaches all alike (keeps one copy of the weights per "
@@ -456,6 +474,29 @@ Workload sweep_workload(const SweepCli& s) {
   w.warmup = s.warmup;
   w.reference_reps = s.reference_reps_opt->count() > 0 ? s.reference_reps : s.reps;
   w.interleave = s.interleave;
+  if (s.beams_opt->count() > 0) {
+    if (s.rule_opt->count() > 0) {
+      throw std::invalid_argument("--beams chooses the tokens itself: leave out --rule.");
+    }
+    BeamOptions b;
+    b.beams = s.beams;
+    b.length_penalty = s.length_penalty;
+    const std::optional<EarlyStopping> es = parse_early_stopping(s.early_stopping);
+    if (!es) {
+      throw std::invalid_argument("Unknown --early-stopping '" + s.early_stopping +
+                                  "' (known: true, false, never).");
+    }
+    b.early_stopping = *es;
+    if (s.ignore_eos) b.eos = -1;
+    if (std::string problem = beam_options_problem(b, 50257); !problem.empty()) {
+      throw std::invalid_argument(problem + ".");
+    }
+    w.beams = b;
+  } else if (s.ignore_eos || s.early_stopping != "false" || s.length_penalty != 1.0f) {
+    throw std::invalid_argument(
+        "--length-penalty, --early-stopping and --ignore-eos go with "
+        "--beams.");
+  }
   if (s.tokens_opt->count() > 0) {
     w.prompts = {custom_prompt(s.tokens_text, s.n)};
   } else if (s.prompt_len_opt->count() > 0) {

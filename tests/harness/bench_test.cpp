@@ -388,5 +388,41 @@ TEST(SweepTest, BatchedRowsRunTheirSequencesTogether) {
               r.measurements[3].stats.median / r.measurements[4].stats.median, 1e-12);
 }
 
+// Beam search as a workload: K beams a prompt, every beam's token counted;
+// the tokens are the best hypothesis's, held to the reference's; a batch of B
+// runs B prompts' beams at once and gets the same beams.
+TEST(SweepTest, BeamSearchRowsCountEveryBeam) {
+  Workload w;
+  w.prompts = {{"a", 9, {31373, 612, 338}}, {"b", 7, {5, 6}}};
+  w.reps = 2;
+  w.warmup = 0;
+  BeamOptions beams;
+  beams.beams = 3;
+  beams.eos = -1;  // to the length limit: 6 and 5 steps
+  w.beams = beams;
+  EXPECT_NE(w.describe().find("beam search (beams 3"), std::string::npos) << w.describe();
+  SweepOptions o;
+  o.specs = expand_backend_specs({"pthreads", "float32", "1", "1,2"}).specs;
+  o.threads = {1};
+  o.modes = {Mode::kKvCache};
+  o.with_ceilings = false;
+  o.measure_overhead = false;
+  const SweepResult r = run_sweep(test::tiny_model(), w, o, {});
+  ASSERT_EQ(r.measurements.size(), 3u);  // the reference, then batch 1 and 2
+  EXPECT_EQ(r.failures, 0);
+  auto model = test::tiny_model();
+  auto reference = make_backend(model, backend_spec("reference"));
+  for (const Measurement& m : r.measurements) {
+    SCOPED_TRACE(m.backend + " batch " + std::to_string(m.batch));
+    EXPECT_EQ(m.tokens, m.backend == "reference" ? Check::kNotApplicable : Check::kYes);
+    // Batch 1: 6 + 5 steps, one prompt after the other; batch 2: 6 together.
+    EXPECT_EQ(m.steps, m.batch == 1 ? 11 : 6);
+    EXPECT_NEAR(m.tokens_per_second, 3.0 * 11 / m.stats.median, 1e-9 * m.tokens_per_second);
+    const std::vector<BeamPrompt> one = {{w.prompts[0].tokens, w.prompts[0].n}};
+    EXPECT_EQ(m.generated.at("a"),
+              beam_search(*reference, one, beams, Mode::kKvCache).front().hypotheses[0].tokens);
+  }
+}
+
 }  // namespace
 }  // namespace gpt2

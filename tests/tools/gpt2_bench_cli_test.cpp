@@ -128,6 +128,24 @@ TEST_F(BenchCliTest, BadInputGetsAClearError) {
 
 // A report folder that cannot be written fails at once: one line, nothing on
 // stdout, no sweep run first.
+TEST_F(BenchCliTest, BeamSearchSweepsAndVerifies) {
+  const auto r = bench(
+      "--backend pthreads --threads 1 --reps 1 --mode kv-cache --beams 2 "
+      "--no-ceilings");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("beam search (beams 2"), std::string::npos) << r.out;
+  const auto v = bench(
+      "verify --backend pthreads --threads 1 --mode kv-cache --rule none "
+      "--beams beams-k4");
+  ASSERT_EQ(v.status, 0) << v.err;
+  EXPECT_NE(v.out.find("| kv-cache | beams-k4 | bit-exact | 92 | 0 |"), std::string::npos) << v.out;
+  expect_error("--beams 0", "--beams must be at least 1.");
+  expect_error("--beams 2 --rule greedy", "--beams chooses the tokens itself");
+  expect_error("--beams 2 --early-stopping soon", "Unknown --early-stopping 'soon'");
+  expect_error("--ignore-eos", "go with --beams");
+  expect_error("verify --beams beams-k9", "Unknown beam settings 'beams-k9'");
+}
+
 TEST_F(BenchCliTest, AnUnwritableReportFolderFailsBeforeAnyWork) {
   for (const std::string out : {"/proc/x", "/etc/hostname"}) {
     for (const std::string command : {"", "verify "}) {
