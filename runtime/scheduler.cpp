@@ -29,6 +29,7 @@ std::size_t available_memory() {
 // A request in flight: its session, its tokens so far, its decisions.
 struct Scheduler::Sequence {
   int id;
+  Request request;
   std::unique_ptr<Session> session;
   std::vector<int> tokens;  // prompt, then the new tokens
   int cached = 0;           // positions of the session's cache this sequence relies on
@@ -36,8 +37,12 @@ struct Scheduler::Sequence {
   // The probabilities only for the rule that reads them (median): a batch's
   // backend then computes and copies no more than the decisions need.
   std::vector<float> logits, probs;
-  Sequence(int id_, const Rule& rule, int V)
-      : id(id_), decider(rule), logits(V), probs(rule.kind == Rule::kMedian ? V : 0) {}
+  Sequence(int id_, Request r, int V)
+      : id(id_),
+        request(std::move(r)),
+        decider(request.rule),
+        logits(V),
+        probs(request.rule.kind == Rule::kMedian ? V : 0) {}
 };
 
 Scheduler::Scheduler(const Backend& backend, int max_batch, Mode mode)
@@ -68,15 +73,45 @@ int Scheduler::submit(Request r) {
   if (std::string problem = rule_problem(r.rule); !problem.empty()) {
     throw std::invalid_argument("Bad sampling settings: " + problem + ".");
   }
-  requests_.push_back(std::move(r));
-  generated_.emplace_back();
-  finished_.push_back(false);
-  return int(requests_.size()) - 1;
+  const int id = next_id_++;
+  waiting_.emplace_back(id, std::move(r));
+  records_[id];
+  return id;
+}
+
+void Scheduler::cancel(int id) {
+  const auto record = records_.find(id);
+  if (record == records_.end() || record->second.finished) return;
+  record->second.finished = true;
+  const auto w =
+      std::find_if(waiting_.begin(), waiting_.end(), [id](const auto& p) { return p.first == id; });
+  if (w != waiting_.end()) {
+    waiting_.erase(w);
+    return;
+  }
+  const auto l =
+      std::find_if(live_.begin(), live_.end(), [id](const auto& s) { return s->id == id; });
+  if (l != live_.end()) {
+    idle_.push_back(std::move((*l)->session));
+    live_.erase(l);
+  }
+}
+
+void Scheduler::release(int id) {
+  const auto record = records_.find(id);
+  if (record != records_.end() && record->second.finished) records_.erase(record);
+}
+
+std::size_t Scheduler::live_cache_bytes() const {
+  const ModelConfig& c = backend_.model().config();
+  std::size_t bytes = 0;
+  for (const auto& s : live_) bytes += kv_cache_bytes(c, s->session->capacity());
+  return bytes;
 }
 
 std::size_t Scheduler::peak_cache_bytes() const {
   std::vector<int> capacities;
-  for (std::size_t i = next_; i < requests_.size(); i++) capacities.push_back(requests_[i].n - 1);
+  for (const auto& w : waiting_) capacities.push_back(w.second.n - 1);
   std::sort(capacities.rbegin(), capacities.rend());
   const ModelConfig& c = backend_.model().config();
   std::size_t need = 0;
@@ -84,8 +119,7 @@ std::size_t Scheduler::peak_cache_bytes() const {
   for (std::size_t i = 0; i < capacities.size() && i < joining; i++) {
     need += kv_cache_bytes(c, capacities[i]);
   }
-  for (const auto& s : live_) need += kv_cache_bytes(c, s->session->capacity());
-  return need;
+  return need + live_cache_bytes();
 }
 
 void Scheduler::check_memory() const {
@@ -106,20 +140,20 @@ void Scheduler::check_memory(std::size_t available) const {
 }
 
 bool Scheduler::done() const {
-  return live_.empty() && next_ == requests_.size();
+  return live_.empty() && waiting_.empty();
 }
 
 const std::vector<int>& Scheduler::generated(int id) const {
-  return generated_.at(std::size_t(id));
+  return records_.at(id).generated;
 }
 bool Scheduler::finished(int id) const {
-  return finished_.at(std::size_t(id));
+  return records_.at(id).finished;
 }
 int Scheduler::live() const {
   return int(live_.size());
 }
 int Scheduler::waiting() const {
-  return int(requests_.size() - next_);
+  return int(waiting_.size());
 }
 long Scheduler::steps() const {
   return steps_;
@@ -128,11 +162,11 @@ long Scheduler::steps() const {
 std::vector<int> Scheduler::step() {
   const int V = backend_.model().config().vocab_size;
   // Join: a kept session that is large enough (the smallest such), else a new one.
-  while (int(live_.size()) < max_batch_ && next_ < requests_.size()) {
-    const int id = int(next_++);
-    const Request& r = requests_[id];
-    auto seq = std::make_unique<Sequence>(id, r.rule, V);
-    const int capacity = r.n - 1;
+  while (int(live_.size()) < max_batch_ && !waiting_.empty()) {
+    auto seq =
+        std::make_unique<Sequence>(waiting_.front().first, std::move(waiting_.front().second), V);
+    waiting_.pop_front();
+    const int capacity = seq->request.n - 1;
     auto fits = std::find_if(idle_.begin(), idle_.end(),
                              [&](const auto& s) { return s->capacity() >= capacity; });
     if (fits != idle_.end()) {
@@ -141,7 +175,7 @@ std::vector<int> Scheduler::step() {
     } else {
       seq->session = backend_.open_session(capacity);
     }
-    seq->tokens = r.prompt;
+    seq->tokens = seq->request.prompt;
     live_.push_back(std::move(seq));
   }
   std::vector<int> done_now;
@@ -173,10 +207,11 @@ std::vector<int> Scheduler::step() {
   std::size_t at = 0;  // live_'s index before this step's departures
   for (auto it = live_.begin(); it != live_.end(); at++) {
     Sequence& s = **it;
-    const Request& r = requests_[s.id];
+    const Request& r = s.request;
+    std::vector<int>& generated = records_.at(s.id).generated;
     s.cached = int(s.tokens.size());
     StepView view;
-    view.step = int(generated_[s.id].size());
+    view.step = int(generated.size());
     view.decision = decisions[at];
     view.logits = s.logits;
     view.probs = s.probs;
@@ -184,9 +219,9 @@ std::vector<int> Scheduler::step() {
     const int token =
         std::size_t(view.step) < r.forced.size() ? r.forced[view.step] : view.decision.token;
     s.tokens.push_back(token);
-    generated_[s.id].push_back(token);
+    generated.push_back(token);
     if (next == Next::kStop || int(s.tokens.size()) >= r.n) {
-      finished_[s.id] = true;
+      records_.at(s.id).finished = true;
       done_now.push_back(s.id);
       idle_.push_back(std::move(s.session));
       it = live_.erase(it);

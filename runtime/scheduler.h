@@ -7,13 +7,15 @@
 // sampler) and callback, so it gets exactly the tokens generate() gives it
 // alone on a batch-invariant backend (registry.h), whatever else runs beside it.
 //
-// The server to come drives one of these from its request threads through a
-// queue; the scheduler itself is single-threaded: submit() and step() from one
-// thread (its backend's rule: one user at a time).
+// The server (server/engine.h) drives one of these from its request threads
+// through a queue; the scheduler itself is single-threaded: submit(), cancel(),
+// release() and step() from one thread (its backend's rule: one user at a time).
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "backends/backend.h"
@@ -76,22 +78,37 @@ class Scheduler {
   void run();  // steps until nothing is waiting or live
   bool done() const;
 
+  // Ends a request before its time: a waiting one never joins, a live one
+  // leaves before the next step (its session kept for others), with the tokens
+  // it has. It is finished() then; an id finished or released already is left
+  // as it is.
+  void cancel(int id);
+  // Forgets a finished request (its tokens): a long-running scheduler's memory
+  // then holds only the requests still waiting, live or not yet released.
+  // generated(id) and finished(id) throw std::out_of_range afterwards.
+  void release(int id);
+
   // The new tokens of a request so far (all of them once finished()).
   const std::vector<int>& generated(int id) const;
   bool finished(int id) const;
   int live() const;
   int waiting() const;
   long steps() const;  // forward_batch calls so far
+  // The bytes of the key/value caches of the sequences in flight now.
+  std::size_t live_cache_bytes() const;
 
  private:
   struct Sequence;
   const Backend& backend_;
   int max_batch_;
   Mode mode_;
-  std::vector<Request> requests_;
-  std::vector<std::vector<int>> generated_;
-  std::vector<bool> finished_;
-  std::size_t next_ = 0;  // the first request not yet joined
+  struct Record {
+    std::vector<int> generated;
+    bool finished = false;
+  };
+  std::deque<std::pair<int, Request>> waiting_;  // in submission order
+  std::unordered_map<int, Record> records_;      // every id not yet released
+  int next_id_ = 0;
   std::vector<std::unique_ptr<Sequence>> live_;
   std::vector<std::unique_ptr<Session>> idle_;  // sessions kept for the next requests
   long steps_ = 0;

@@ -9,6 +9,8 @@ packages=(
   libclang-rt-14-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
   libutf8proc-dev nlohmann-json3-dev
+  # gpt2-serve (HTTP server) and gpt2-bench serve (its client).
+  libcpp-httplib-dev
   # scripts/reports.py (the reports check in ctest) and the other scripts/*.py.
   python3
   # The library backends: BLIS in its OpenMP flavour, and oneDNN (whose CMake

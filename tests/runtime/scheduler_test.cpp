@@ -140,6 +140,42 @@ TEST(SchedulerTest, ACallbackCanStopARequestAndForcedTokensAreAppended) {
             (std::vector<int>{7, 8, 9}));
 }
 
+// A cancelled request: a waiting one never joins, a live one leaves before
+// the next step with the tokens it has; the others go on as they would have.
+// A released one is forgotten.
+TEST(SchedulerTest, CancelledRequestsLeaveAndReleasedOnesAreForgotten) {
+  auto b = make_backend(test::tiny_model(), backend_spec("pthreads", Precision::kFloat32, 1));
+  Scheduler s(*b, 2);
+  const int live = s.submit({{464, 2068}, 12, Rule::kGreedy, {}, {}});
+  const int other = s.submit({{464, 2068}, 8, Rule::kGreedy, {}, {}});
+  const int waiting = s.submit({{11}, 5, Rule::kGreedy, {}, {}});
+  s.step();
+  s.step();
+  EXPECT_EQ(s.live(), 2);
+  EXPECT_EQ(s.live_cache_bytes(), kv_cache_bytes(test::tiny_model()->config(), 11) +
+                                      kv_cache_bytes(test::tiny_model()->config(), 7));
+  s.cancel(waiting);
+  s.cancel(live);
+  EXPECT_EQ(s.live(), 1);
+  EXPECT_EQ(s.waiting(), 0);
+  EXPECT_TRUE(s.finished(live) && s.finished(waiting));
+  EXPECT_EQ(s.generated(live).size(), 2u);
+  EXPECT_TRUE(s.generated(waiting).empty());
+  s.run();
+  EXPECT_EQ(s.generated(live).size(), 2u);  // nothing more after its cancel
+  EXPECT_EQ(s.generated(other).size(), 6u);
+  Scheduler alone(*b, 1);
+  const int o = alone.submit({{464, 2068}, 8, Rule::kGreedy, {}, {}});
+  alone.run();
+  EXPECT_EQ(s.generated(other), alone.generated(o));
+  s.cancel(other);  // finished already: kept as it is
+  EXPECT_EQ(s.generated(other).size(), 6u);
+  s.release(other);
+  EXPECT_THROW(s.generated(other), std::out_of_range);
+  EXPECT_THROW(s.finished(other), std::out_of_range);
+  s.release(other);  // twice: nothing
+}
+
 TEST(SchedulerTest, BadRequestsAndBatchesAreOneLine) {
   auto b = make_backend(test::tiny_model(), backend_spec("reference"));
   EXPECT_THROW(Scheduler(*b, 0), std::invalid_argument);

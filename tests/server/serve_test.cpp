@@ -1,0 +1,490 @@
+// gpt2-serve, the real binary on a free loopback port, driven over HTTP as a
+// user's program drives it: completions equal to gpt2's, streams equal to
+// non-streamed replies, concurrent requests equal to sequential ones, every
+// bad input an error object with the server still serving, authentication,
+// a full queue, a client gone mid-stream, a slow client, a deadline, SIGTERM
+// with requests in flight. Every loop is bounded in count and time; nothing
+// leaves 127.0.0.1.
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include "runtime/model_source.h"
+#include "tests/test_util.h"
+
+namespace gpt2 {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kBin = GPT2_BIN_DIR;
+
+// A gpt2-serve process: started on port 0, ready once /health answers 200.
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::vector<std::string> args) {
+    dir_ = test::temp_dir();
+    const std::string port_file = (dir_ / "port").string();
+    log_ = (dir_ / "stderr").string();
+    std::vector<std::string> argv = {
+        kBin + "/gpt2-serve", "--model", "synthetic:tiny", "--threads", "2", "--port", "0",
+        "--port-file",        port_file};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::freopen(log_.c_str(), "w", stderr);
+      std::freopen("/dev/null", "w", stdout);
+      std::vector<char*> c;
+      for (auto& a : argv) c.push_back(a.data());
+      c.push_back(nullptr);
+      execv(c[0], c.data());
+      _exit(127);
+    }
+    for (int i = 0; i < 300 && port_ == 0; i++) {  // 30 s
+      std::ifstream in(port_file);
+      if (!(in >> port_)) port_ = 0;
+      if (port_ == 0) std::this_thread::sleep_for(100ms);
+    }
+    if (port_ == 0) return;
+    for (int i = 0; i < 600; i++) {  // 60 s for the model to load
+      httplib::Client c = client();
+      if (auto r = c.Get("/health"); r && r->status == 200) {
+        ready_ = true;
+        return;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  ~ServerProcess() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool ready() const { return ready_; }
+  int port() const { return port_; }
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60, 0);
+    c.set_connection_timeout(30, 0);
+    return c;
+  }
+  std::string log() const {
+    std::ifstream in(log_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  void signal(int sig) const { kill(pid_, sig); }
+  // The exit status, waiting at most `limit`; -1 if it has not exited.
+  int wait_exit(std::chrono::seconds limit) {
+    for (auto until = std::chrono::steady_clock::now() + limit;
+         std::chrono::steady_clock::now() < until;) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return -1;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::string log_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  bool ready_ = false, exited_ = false;
+};
+
+json post(const ServerProcess& s, const std::string& path, const std::string& body,
+          int* status = nullptr, httplib::Headers headers = {}) {
+  httplib::Client c = s.client();
+  auto r = c.Post(path, headers, body, "application/json");
+  if (!r) {
+    ADD_FAILURE() << "no answer to " << path << " " << body << ": "
+                  << httplib::to_string(r.error());
+    return nullptr;
+  }
+  if (status) *status = r->status;
+  json j = json::parse(r->body, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << r->body;
+  return j;
+}
+
+// The events of a stream: each data line's JSON, until [DONE] (checked).
+std::vector<json> stream(const ServerProcess& s, const json& body) {
+  httplib::Client c = s.client();
+  std::string raw;
+  auto r = c.Post("/v1/completions", {}, body.dump(), "application/json");
+  EXPECT_TRUE(r);
+  if (!r) return {};
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/event-stream");
+  std::vector<json> events;
+  std::istringstream in(r->body);
+  bool done = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("data: ", 0) != 0) continue;
+    EXPECT_FALSE(done) << "an event after [DONE]";
+    if (line == "data: [DONE]") {
+      done = true;
+      continue;
+    }
+    events.push_back(json::parse(line.substr(6)));
+  }
+  EXPECT_TRUE(done) << r->body;
+  return events;
+}
+
+// A stream's choices put together: text, tokens and finish reason.
+json assemble(const std::vector<json>& events) {
+  json choices = json::array();
+  for (const json& e : events) {
+    for (const json& c : e["choices"]) {
+      const std::size_t i = c["index"];
+      while (choices.size() <= i) {
+        choices.push_back({{"text", ""}, {"tokens", json::array()}, {"finish_reason", nullptr}});
+      }
+      choices[i]["text"] = choices[i]["text"].get<std::string>() + c["text"].get<std::string>();
+      if (c.contains("tokens")) {
+        for (const json& t : c["tokens"]) choices[i]["tokens"].push_back(t);
+      }
+      if (!c["finish_reason"].is_null()) choices[i]["finish_reason"] = c["finish_reason"];
+    }
+  }
+  return choices;
+}
+
+double metric(const ServerProcess& s, const std::string& name) {
+  httplib::Client c = s.client();
+  auto r = c.Get("/metrics");
+  if (!r) return -1;
+  std::istringstream in(r->body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  }
+  return -1;
+}
+
+class ServeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    open_model("synthetic:tiny");  // generated once, before any server starts
+    server_ = new ServerProcess({"--max-batch", "8", "--max-queue", "64"});
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(server_->ready()) << server_->log(); }
+  static ServerProcess* server_;
+};
+ServerProcess* ServeTest::server_ = nullptr;
+
+TEST_F(ServeTest, ACompletionIsWhatGpt2PrintsForIt) {
+  int status = 0;
+  const json r = post(*server_, "/v1/completions",
+                      R"({"prompt": "Ladies and", "max_tokens": 20, "rule": "greedy"})", &status);
+  ASSERT_EQ(status, 200) << r;
+  EXPECT_EQ(r["object"], "text_completion");
+  const test::CommandResult gpt2 =
+      test::run_command(kBin +
+                        "/gpt2 --model synthetic:tiny --mode kv-cache --rule greedy "
+                        "--max-new 20 --prompt 'Ladies and'");
+  ASSERT_EQ(gpt2.status, 0) << gpt2.err;
+  EXPECT_EQ(r["choices"][0]["text"], gpt2.out);
+  EXPECT_EQ(r["usage"]["prompt_tokens"], 3);
+  EXPECT_EQ(r["usage"]["completion_tokens"], r["choices"][0]["tokens"].size());
+  // Token ids in, a sampling rule and seed: gpt2's ids (which never stop at <|endoftext|>).
+  const json s = post(*server_, "/v1/completions",
+                      R"({"prompt": [464, 2068], "max_tokens": 8, "temperature": 0.9, "seed": 4,
+                          "ignore_eos": true})",
+                      &status);
+  ASSERT_EQ(status, 200) << s;
+  const test::CommandResult ids = test::run_command(
+      kBin +
+      "/gpt2 --model synthetic:tiny --mode kv-cache --temperature 0.9 --seed 4 -n 10 464 "
+      "2068");
+  ASSERT_EQ(ids.status, 0) << ids.err;
+  std::string want;
+  for (const json& t : s["choices"][0]["tokens"]) want += std::to_string(t.get<int>()) + "\n";
+  EXPECT_EQ(ids.out, want);
+}
+
+TEST_F(ServeTest, AStreamEqualsTheReplyAndEndsWithDone) {
+  const json body = {{"prompt", {"Once upon a time", "The"}},
+                     {"max_tokens", 12},
+                     {"n", 2},
+                     {"seed", 9},
+                     {"logprobs", 2},
+                     {"echo", false}};
+  int status = 0;
+  const json whole = post(*server_, "/v1/completions", body.dump(), &status);
+  ASSERT_EQ(status, 200) << whole;
+  json streamed_body = body;
+  streamed_body["stream"] = true;
+  streamed_body["stream_options"] = {{"include_usage", true}};
+  const std::vector<json> events = stream(*server_, streamed_body);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back()["usage"], whole["usage"]);  // the last event: the usage
+  const json parts = assemble(events);
+  ASSERT_EQ(parts.size(), 4u);
+  for (std::size_t i = 0; i < 4; i++) {
+    EXPECT_EQ(parts[i]["text"], whole["choices"][i]["text"]) << i;
+    EXPECT_EQ(parts[i]["tokens"], whole["choices"][i]["tokens"]) << i;
+    EXPECT_EQ(parts[i]["finish_reason"], whole["choices"][i]["finish_reason"]) << i;
+  }
+  // Each token's log-probability, streamed or not.
+  std::vector<double> lp;
+  for (const json& e : events) {
+    for (const json& c : e["choices"]) {
+      if (c["index"] == 0 && !c["logprobs"].is_null())
+        lp.push_back(c["logprobs"]["token_logprobs"][0]);
+    }
+  }
+  EXPECT_EQ(json(lp), whole["choices"][0]["logprobs"]["token_logprobs"]);
+  // Echo: the prompt before the continuation.
+  const json echoed = post(*server_, "/v1/completions",
+                           R"({"prompt": "Ladies and", "max_tokens": 3, "echo": true})");
+  EXPECT_EQ(echoed["choices"][0]["text"].get<std::string>().rfind("Ladies and", 0), 0u);
+}
+
+TEST_F(ServeTest, ConcurrentRequestsEqualTheirSequentialRuns) {
+  std::vector<json> bodies;
+  for (int i = 0; i < 24; i++) {
+    json b = {{"prompt", "Request number " + std::to_string(i)},
+              {"max_tokens", 4 + i % 9},
+              {"logprobs", 1}};
+    if (i % 3 == 1) b["rule"] = "greedy";
+    if (i % 3 == 2) b["seed"] = i;
+    if (i % 4 == 0) b["stream"] = true;
+    bodies.push_back(b);
+  }
+  auto run = [&](const json& b) {
+    return b.value("stream", false) ? assemble(stream(*server_, b))
+                                    : post(*server_, "/v1/completions", b.dump())["choices"];
+  };
+  std::vector<json> sequential;
+  for (const json& b : bodies) sequential.push_back(run(b));
+  std::vector<std::future<json>> futures;
+  for (const json& b : bodies) futures.push_back(std::async(std::launch::async, run, b));
+  for (std::size_t i = 0; i < bodies.size(); i++) {
+    const json got = futures[i].get();
+    ASSERT_EQ(got.size(), sequential[i].size());
+    EXPECT_EQ(got[0]["text"], sequential[i][0]["text"]) << bodies[i];
+    EXPECT_EQ(got[0]["tokens"], sequential[i][0]["tokens"]) << bodies[i];
+    if (!bodies[i].value("stream", false)) {
+      EXPECT_EQ(got[0]["logprobs"], sequential[i][0]["logprobs"]);
+    }
+  }
+}
+
+TEST_F(ServeTest, BadInputIsAnErrorObjectAndTheServerGoesOn) {
+  struct Case {
+    std::string path, body;
+    int status;
+    std::string param;
+  };
+  const std::vector<Case> cases = {
+      {"/v1/completions", "{", 400, ""},
+      {"/v1/completions", "[1, 2]", 400, ""},
+      {"/v1/completions", R"({"prompt": 3})", 400, "prompt"},
+      {"/v1/completions", R"({"prompt": "a", "max_tokens": "x"})", 400, "max_tokens"},
+      {"/v1/completions", R"({"prompt": "a", "max_tokens": -5})", 400, "max_tokens"},
+      {"/v1/completions", R"({"prompt": "a", "max_tokens": 1e30})", 400, "max_tokens"},
+      {"/v1/completions", R"({"prompt": "a", "maxtokens": 5})", 400, "maxtokens"},
+      {"/v1/completions", R"({"prompt": [99999999]})", 400, "prompt"},
+      {"/v1/completions", R"({"prompt": "a", "temperature": "hot"})", 400, "temperature"},
+      {"/v1/completions", R"({"prompt": "a", "max_tokens": 1024})", 400, "max_tokens"},
+      {"/v1/completions", json{{"prompt", std::vector<int>(1024, 5)}}.dump(), 413, "prompt"},
+      {"/tokenize", R"({"content": 5})", 400, "content"},
+      {"/detokenize", R"({"tokens": [-1]})", 400, "tokens"},
+      {"/v1/chat/completions", R"({"messages": []})", 404, ""},
+      {"/v1/nothing", "{}", 404, ""},
+  };
+  for (const Case& c : cases) {
+    int status = 0;
+    const json r = post(*server_, c.path, c.body, &status);
+    EXPECT_EQ(status, c.status) << c.body << " -> " << r;
+    ASSERT_TRUE(r.contains("error")) << r;
+    EXPECT_TRUE(r["error"]["message"].is_string());
+    EXPECT_TRUE(r["error"]["type"].is_string());
+    EXPECT_EQ(r["error"]["param"], c.param.empty() ? json(nullptr) : json(c.param)) << c.body;
+  }
+  // A body over --max-body (1 MiB): 413 before it is parsed.
+  int status = 0;
+  const json big = post(*server_, "/v1/completions",
+                        R"({"prompt": ")" + std::string(2 << 20, 'a') + R"("})", &status);
+  EXPECT_EQ(status, 413) << big;
+  // Still serving.
+  const json ok = post(*server_, "/v1/completions", R"({"prompt": "a", "max_tokens": 2})", &status);
+  EXPECT_EQ(status, 200) << ok;
+  httplib::Client c = server_->client();
+  auto models = c.Get("/v1/models");
+  ASSERT_TRUE(models);
+  EXPECT_EQ(json::parse(models->body)["data"][0]["id"], "synthetic:tiny:seed=2");
+  const json tokens = post(*server_, "/tokenize", R"({"content": "Hello, my dog is cute"})");
+  EXPECT_EQ(tokens["tokens"], json({15496, 11, 616, 3290, 318, 13779}));
+  const json text = post(*server_, "/detokenize", R"({"tokens": [15496, 11, 616]})");
+  EXPECT_EQ(text["content"], "Hello, my");
+}
+
+// A client that goes away mid-stream: its sequence leaves within a step or two.
+TEST_F(ServeTest, AClientGoneMidStreamFreesItsSequence) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(std::uint16_t(server_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string body =
+      R"({"prompt": "a", "max_tokens": 1000, "ignore_eos": true, "stream": true})";
+  const std::string request =
+      "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(send(fd, request.data(), request.size(), 0), ssize_t(request.size()));
+  char buf[4096];
+  ASSERT_GT(recv(fd, buf, sizeof buf, 0), 0);  // the headers and the first events
+  EXPECT_GE(metric(*server_, "gpt2_running_sequences"), 1);
+  close(fd);
+  double running = 1;
+  for (int i = 0; i < 100 && running != 0; i++) {  // 10 s at most
+    std::this_thread::sleep_for(100ms);
+    running = metric(*server_, "gpt2_running_sequences");
+  }
+  EXPECT_EQ(running, 0) << "the sequence of a closed connection is still running";
+  EXPECT_LT(metric(*server_, "gpt2_generation_tokens_total"), 1e9);
+}
+
+TEST_F(ServeTest, ARequestPastItsDeadlineIs504) {
+  int status = 0;
+  const json r =
+      post(*server_, "/v1/completions",
+           R"({"prompt": "a", "max_tokens": 1000, "ignore_eos": true, "timeout": 0.05})", &status);
+  EXPECT_EQ(status, 504) << r;
+  EXPECT_EQ(r["error"]["code"], "timeout");
+}
+
+// A client that sends half its headers and waits: dropped after --read-timeout.
+TEST(ServeLimitsTest, ASlowClientIsDroppedAndOthersAreServed) {
+  ServerProcess s({"--read-timeout", "1"});
+  ASSERT_TRUE(s.ready()) << s.log();
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(std::uint16_t(s.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string part = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  send(fd, part.data(), part.size(), 0);
+  int status = 0;
+  post(s, "/v1/completions", R"({"prompt": "a", "max_tokens": 2})", &status);
+  EXPECT_EQ(status, 200);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[256];
+  const auto t0 = std::chrono::steady_clock::now();
+  // The server may answer (408) before it closes: read until the end.
+  ssize_t got = 1;
+  for (int i = 0; i < 64 && got > 0; i++) got = recv(fd, buf, sizeof buf, 0);
+  EXPECT_EQ(got, 0) << "the connection is still open";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4500ms);
+  close(fd);
+}
+
+TEST(ServeLimitsTest, AnApiKeyGuardsEveryEndpointButHealth) {
+  ServerProcess s({"--api-key", "sesame"});
+  ASSERT_TRUE(s.ready()) << s.log();
+  int status = 0;
+  json r = post(s, "/v1/completions", R"({"prompt": "a", "max_tokens": 1})", &status);
+  EXPECT_EQ(status, 401);
+  EXPECT_EQ(r["error"]["type"], "authentication_error");
+  post(s, "/v1/completions", R"({"prompt": "a", "max_tokens": 1})", &status,
+       {{"Authorization", "Bearer sesamE"}});
+  EXPECT_EQ(status, 401);
+  post(s, "/v1/completions", R"({"prompt": "a", "max_tokens": 1})", &status,
+       {{"Authorization", "Bearer sesame"}});
+  EXPECT_EQ(status, 200);
+  httplib::Client c = s.client();
+  auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 401);
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+TEST(ServeLimitsTest, AFullQueueIs429WithRetryAfter) {
+  ServerProcess s({"--max-batch", "1", "--max-queue", "0"});
+  ASSERT_TRUE(s.ready()) << s.log();
+  auto long_one = std::async(std::launch::async, [&] {
+    int status = 0;
+    post(s, "/v1/completions", R"({"prompt": "a", "max_tokens": 600, "ignore_eos": true})",
+         &status);
+    return status;
+  });
+  for (int i = 0; i < 100 && metric(s, "gpt2_sequences_in_system") < 1; i++) {
+    std::this_thread::sleep_for(50ms);
+  }
+  httplib::Client c = s.client();
+  auto r = c.Post("/v1/completions", R"({"prompt": "b", "max_tokens": 2})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 429) << r->body;
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "queue_full");
+  EXPECT_EQ(long_one.get(), 200);
+}
+
+// SIGTERM: the requests in flight finish whole, new ones are refused, exit 0.
+TEST(ServeLimitsTest, SigtermFinishesTheRequestsInFlightAndExitsZero) {
+  ServerProcess s({});
+  ASSERT_TRUE(s.ready()) << s.log();
+  auto in_flight = std::async(std::launch::async, [&] {
+    int status = 0;
+    const json r = post(s, "/v1/completions",
+                        R"({"prompt": "a", "max_tokens": 400, "ignore_eos": true})", &status);
+    return std::make_pair(status, r);
+  });
+  for (int i = 0; i < 100 && metric(s, "gpt2_running_sequences") < 1; i++) {
+    std::this_thread::sleep_for(20ms);
+  }
+  s.signal(SIGTERM);
+  const auto [status, r] = in_flight.get();
+  EXPECT_EQ(status, 200) << r;
+  EXPECT_EQ(r["choices"][0]["tokens"].size(), 400u);
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(s.wait_exit(30s), 0) << s.log();
+}
+
+TEST(ServeLimitsTest, BadCommandLinesAreOneLine) {
+  for (const std::string args : {"--backend nope", "--max-batch 0", "--precision int3",
+                                 "--port 70000", "--model /nonexistent.bin --port 0", "--mode fast",
+                                 "--max-queue -1", "--request-timeout 0"}) {
+    const test::CommandResult r = test::run_command(kBin + "/gpt2-serve " + args);
+    EXPECT_EQ(r.status, 1) << args << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << args;
+    if (args.find("nonexistent") != std::string::npos) {
+      EXPECT_NE(r.err.find("nonexistent"), std::string::npos) << r.err;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gpt2
