@@ -27,7 +27,7 @@ shift 2
 build=${FUZZ_BUILD:-build-fuzz}
 work=${FUZZ_WORK:-$build/fuzz-work}
 targets=(checkpoint safetensors hf_config tokenizer_encode tokenizer_decode
-  prompts goldens thread_list token_list precision rule)
+  prompts goldens thread_list token_list precision rule request)
 if [ "$target" != all ]; then
   found=0
   for t in "${targets[@]}"; do [ "$t" = "$target" ] && found=1; done

@@ -19,7 +19,7 @@ section "ASan + UBSan build (clang 14): the unit tests and the fuzz targets"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-asan -DGPT2_FUZZ=ON -DGPT2_WITH_CUDA=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0" \
   -DGPT2_LIBRARIES_OPT=-O1 >/dev/null
-cmake --build build-asan -j"$jobs" --target gpt2_tests gpt2_fuzz_targets
+cmake --build build-asan -j"$jobs" --target gpt2_tests gpt2_server_tests gpt2_fuzz_targets
 
 section "ASan + UBSan: the unit tests"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
@@ -41,7 +41,7 @@ ctest --test-dir build-asan -LE full -E "$skip" -j"$jobs" --output-on-failure
 
 section "Every fuzz target for ${seconds}s from its committed inputs, $jobs at a time"
 targets="checkpoint safetensors hf_config tokenizer_encode tokenizer_decode prompts goldens
-  thread_list token_list precision rule"
+  thread_list token_list precision rule request"
 mkdir -p build-asan/fuzz-work
 failed=0
 # shellcheck disable=SC2086

@@ -22,3 +22,11 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -q
 "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}"
+# The tests' official OpenAI client (tests/server/openai/, ctest
+# server.openai-client), pinned by its package-lock.json, from the npm registry.
+client="$(dirname "$0")/../tests/server/openai"
+if command -v npm >/dev/null 2>&1; then
+  (cd "$client" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "setup-debian.sh: npm not found: the openai client test will be skipped." >&2
+fi

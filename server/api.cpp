@@ -37,6 +37,13 @@ json parse_body(std::string_view body) {
 
 namespace {
 
+// A name from the request, in a message: JSON-quoted (so one line) and cut short.
+std::string quoted(const std::string& name) {
+  std::string q = json(name.substr(0, 64)).dump(-1, ' ', false, json::error_handler_t::replace);
+  if (name.size() > 64) q += "...";
+  return q;
+}
+
 std::string type_name(const json& v) {
   return v.is_number_integer() ? "an integer"
          : v.is_number()       ? "a number"
@@ -215,7 +222,7 @@ CompletionRequest parse_completion(const json& body, const Tokenizer& tok, const
                                               "suffix"};
   for (const auto& [key, value] : body.items()) {
     if (!known.count(key)) {
-      throw ApiError(400, "Unknown field '" + key + "'.", key);
+      throw ApiError(400, "Unknown field " + quoted(key) + ".", key);
     }
   }
   auto has = [&](const char* k) { return body.contains(k) && !body.at(k).is_null(); };
@@ -284,8 +291,8 @@ CompletionRequest parse_completion(const json& body, const Tokenizer& tok, const
     const std::optional<Rule> rule = name == "sample" ? Rule::sample(1, 0, 1, 0) : parse_rule(name);
     if (!rule) {
       throw ApiError(400,
-                     "Unknown rule '" + name +
-                         "' (known: median, greedy, sample[-t<T>][-k<K>][-p<P>][-seed<S>]).",
+                     "Unknown rule " + quoted(name) +
+                         " (known: median, greedy, sample[-t<T>][-k<K>][-p<P>][-seed<S>]).",
                      "rule");
     }
     if (sampling) {
@@ -348,7 +355,8 @@ CompletionRequest parse_completion(const json& body, const Tokenizer& tok, const
     if (!o.is_object()) wrong_type("stream_options", "an object", o);
     for (const auto& [key, value] : o.items()) {
       if (key != "include_usage") {
-        throw ApiError(400, "Unknown field 'stream_options." + key + "'.", "stream_options." + key);
+        throw ApiError(400, "Unknown field " + quoted("stream_options." + key) + ".",
+                       "stream_options." + key);
       }
       r.include_usage = get_bool(value, "stream_options.include_usage");
     }
@@ -373,7 +381,7 @@ TokenizeRequest parse_tokenize(const json& body) {
   TokenizeRequest r;
   for (const auto& [key, value] : body.items()) {
     if (key != "content" && key != "prompt" && key != "with_pieces" && key != "add_special") {
-      throw ApiError(400, "Unknown field '" + key + "'.", key);
+      throw ApiError(400, "Unknown field " + quoted(key) + ".", key);
     }
   }
   const char* field = body.contains("content") ? "content" : "prompt";
@@ -390,7 +398,7 @@ TokenizeRequest parse_tokenize(const json& body) {
 
 std::vector<int> parse_detokenize(const json& body, int vocab) {
   for (const auto& [key, value] : body.items()) {
-    if (key != "tokens") throw ApiError(400, "Unknown field '" + key + "'.", key);
+    if (key != "tokens") throw ApiError(400, "Unknown field " + quoted(key) + ".", key);
   }
   if (!body.contains("tokens")) throw ApiError(400, "'tokens' is required.", "tokens");
   const json& t = body.at("tokens");

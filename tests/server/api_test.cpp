@@ -96,7 +96,7 @@ TEST(ApiTest, Rules) {
   EXPECT_EQ(r.choice_rule(2), Rule::sample(1, 0, 1, 5));
   EXPECT_EQ(parse(R"({"prompt": "x", "rule": "greedy", "n": 2})").choice_rule(1),
             Rule(Rule::kGreedy));
-  expect_error(R"({"prompt": "x", "rule": "beam"})", 400, "rule", "Unknown rule 'beam'");
+  expect_error(R"({"prompt": "x", "rule": "beam"})", 400, "rule", "Unknown rule \"beam\"");
   expect_error(R"({"prompt": "x", "rule": "greedy", "temperature": 1})", 400, "rule");
   expect_error(R"({"prompt": "x", "temperature": 3})", 400, "temperature", "[0, 2]");
   expect_error(R"({"prompt": "x", "temperature": -1})", 400, "temperature");
