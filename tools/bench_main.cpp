@@ -22,6 +22,9 @@
 #include "harness/beam_goldens.h"
 #include "harness/bench.h"
 #include "harness/golden_run.h"
+#include "harness/load.h"
+#include "harness/load_report.h"
+#include "harness/machine.h"
 #include "harness/sweep_report.h"
 #include "harness/verify_report.h"
 #include "reference/random.h"
@@ -230,6 +233,83 @@ CLI::App* add_agreement_command(CLI::App& app, AgreementCli& a) {
       ->capture_default_str();
   agreement->add_flag("-q,--quiet", a.quiet, "No progress on stderr");
   return agreement;
+}
+
+struct ServeCli {
+  std::vector<std::string> urls = {"http://127.0.0.1:8080"};
+  std::string api_key;
+  std::string scenario = "poisson";
+  std::string rates = "1,2,4,8";
+  std::string concurrency = "1,4,16";
+  int requests = 64;
+  double duration_s = 0;
+  std::string prompts = "synthetic";
+  int input_len = 128, output_len = 64;
+  std::uint64_t seed = 0;
+  std::string rule = "greedy";
+  double slo_ttft_ms = 0, slo_tpot_ms = 0;
+  bool search = false;
+  double search_max = 1024;
+  int search_steps = 6;
+  double timeout_s = 300;
+  std::string label;
+  std::filesystem::path out = reports_dir() / "runs";
+};
+
+CLI::App* add_serve_command(CLI::App& app, ServeCli& s) {
+  CLI::App* serve = app.add_subcommand(
+      "serve",
+      "Load scenarios against running servers (gpt2-serve, llama-server, any OpenAI-compatible "
+      "completions server that streams): offline (every request at once), poisson (seeded "
+      "arrivals at each --rate) or concurrency (a fixed number in flight); TTFT, TPOT, ITL and "
+      "E2E percentiles, throughput, goodput under the SLOs, and with --search the highest "
+      "rate meeting them");
+  serve
+      ->add_option("--url", s.urls,
+                   "Server URL http://host:port (repeat, or commas: requests "
+                   "go to each in turn)")
+      ->delimiter(',')
+      ->capture_default_str();
+  serve->add_option("--api-key", s.api_key, "Sent as Authorization: Bearer <key>");
+  serve->add_option("--scenario", s.scenario, "offline, poisson or concurrency")
+      ->capture_default_str();
+  serve->add_option("--rate", s.rates, "Poisson: requests/s, comma-separated, a run each")
+      ->capture_default_str();
+  serve->add_option("--concurrency", s.concurrency, "Concurrency: in flight, comma-separated")
+      ->capture_default_str();
+  serve->add_option("--requests", s.requests, "Requests per run")->capture_default_str();
+  serve
+      ->add_option("--duration", s.duration_s,
+                   "Poisson: seconds per run (rate x duration requests, at least 8; 0: "
+                   "--requests)")
+      ->capture_default_str();
+  serve
+      ->add_option("--prompts", s.prompts,
+                   "synthetic (--input-len random token ids) or set (datasets/prompts.txt)")
+      ->capture_default_str();
+  serve->add_option("--input-len", s.input_len, "Synthetic prompts' tokens")->capture_default_str();
+  serve
+      ->add_option("--output-len", s.output_len,
+                   "New tokens per request (max_tokens, with ignore_eos)")
+      ->capture_default_str();
+  serve->add_option("--seed", s.seed, "Arrivals' and prompts' seed")->capture_default_str();
+  serve
+      ->add_option("--rule", s.rule,
+                   "Each request's rule (greedy, median, sample-...; sample: "
+                   "seed + request index)")
+      ->capture_default_str();
+  serve->add_option("--slo-ttft", s.slo_ttft_ms, "SLO on TTFT, ms (goodput, --search)");
+  serve->add_option("--slo-tpot", s.slo_tpot_ms, "SLO on TPOT, ms (goodput, --search)");
+  serve->add_flag("--search", s.search,
+                  "Find the highest Poisson rate whose p99 TTFT and TPOT meet the SLOs");
+  serve->add_option("--search-max", s.search_max, "The search's highest rate (requests/s)")
+      ->capture_default_str();
+  serve->add_option("--search-steps", s.search_steps, "Bisections after the bracket")
+      ->capture_default_str();
+  serve->add_option("--timeout", s.timeout_s, "Seconds per request")->capture_default_str();
+  serve->add_option("--label", s.label, "What the report calls the servers");
+  serve->add_option("--out", s.out, "Folder for the report files")->capture_default_str();
+  return serve;
 }
 
 struct BackendsCli {
@@ -702,6 +782,94 @@ int run_agreement_command(const AgreementCli& a, const std::string& command) {
 }
 
 // ---------------------------------------------------------------------------
+// gpt2-bench serve.
+
+int run_serve_command(const ServeCli& s, const std::string& command) {
+  LoadOptions o;
+  o.urls = s.urls;
+  for (const std::string& u : o.urls) parse_url(u);
+  o.api_key = s.api_key;
+  if (s.scenario == "offline") {
+    o.scenario = Scenario::kOffline;
+  } else if (s.scenario == "poisson") {
+    o.scenario = Scenario::kPoisson;
+  } else if (s.scenario == "concurrency") {
+    o.scenario = Scenario::kConcurrency;
+  } else {
+    throw_unknown_item("scenario", s.scenario, "offline, poisson, concurrency");
+  }
+  if (o.scenario == Scenario::kPoisson) {
+    for (const std::string& r : parse_list(s.rates, "rate")) {
+      char* end = nullptr;
+      const double v = std::strtod(r.c_str(), &end);
+      if (*end != '\0' || !(v > 0)) throw std::invalid_argument("Bad --rate '" + r + "'.");
+      o.rates.push_back(v);
+    }
+  }
+  if (o.scenario == Scenario::kConcurrency) {
+    for (const std::string& c : parse_list(s.concurrency, "concurrency")) {
+      char* end = nullptr;
+      const long v = std::strtol(c.c_str(), &end, 10);
+      if (*end != '\0' || v < 1) throw std::invalid_argument("Bad --concurrency '" + c + "'.");
+      o.concurrency.push_back(int(v));
+    }
+  }
+  o.requests = s.requests;
+  o.duration_s = s.duration_s;
+  o.seed = s.seed;
+  o.rule = s.rule;
+  if (o.rule != "sample" && !parse_rule(o.rule)) {
+    throw std::invalid_argument("Unknown rule '" + o.rule + "'.");
+  }
+  o.slo_ttft_s = s.slo_ttft_ms / 1e3;
+  o.slo_tpot_s = s.slo_tpot_ms / 1e3;
+  o.search = s.search;
+  o.search_max = s.search_max;
+  o.search_steps = s.search_steps;
+  o.timeout_s = s.timeout_s;
+  if (o.search && o.scenario != Scenario::kPoisson) {
+    throw std::invalid_argument("--search goes with --scenario poisson.");
+  }
+  if (s.output_len < 1 || s.output_len > 1023) {
+    throw std::invalid_argument("--output-len must be in [1, 1023].");
+  }
+  std::vector<LoadRequest> requests;
+  std::string workload;
+  if (s.prompts == "synthetic") {
+    if (s.input_len < 1 || s.input_len + s.output_len > 1024) {
+      throw std::invalid_argument(
+          "--input-len must be at least 1, and --input-len + "
+          "--output-len at most 1024.");
+    }
+    requests = synthetic_requests(std::max(1, s.requests), s.input_len, s.output_len, s.seed);
+    workload = "synthetic-" + std::to_string(s.input_len) + "+" + std::to_string(s.output_len);
+  } else if (s.prompts == "set") {
+    for (const Prompt& p : read_prompts(datasets_dir() / "prompts.txt")) {
+      if (long(p.tokens.size()) + s.output_len <= 1024)
+        requests.push_back({p.tokens, s.output_len});
+    }
+    workload = "prompt-set+" + std::to_string(s.output_len);
+  } else {
+    throw_unknown_item("prompts", s.prompts, "synthetic, set");
+  }
+  check_output_folder(s.out);
+  ReportContext ctx;
+  ctx.command = command;
+  ctx.timestamp = utc_timestamp();
+  ctx.machine = machine_info();
+  const LoadResult result =
+      run_load(o, requests, [](const std::string& line) { std::cerr << line << "\n"; });
+  LoadReportInfo info{o, workload, s.label.empty() ? result.model : s.label};
+  std::cout << load_table(info, result) << "\n";
+  const ReportFiles files =
+      write_load_report(s.out, report_stem(s.out, "serve", {}), ctx, info, result);
+  std::cerr << "report: " << files.md.string() << " (also .json, .csv, .svg)\n";
+  int failed = 0;
+  for (const LoadRun& r : result.runs) failed += r.failed;
+  return failed == 0 ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------
 // gpt2-bench backends.
 
 int run_backends_command(const BackendsCli& b) {
@@ -776,6 +944,8 @@ int main(int argc, char** argv) {
       "  gpt2-bench verify --backend all --threads 1..4 --mode all   the equality gate\n"
       "  gpt2-bench agreement --precision bf16w,int8w  how far other precisions move the "
       "outputs\n"
+      "  gpt2-bench serve --url http://127.0.0.1:8080 --rate 1,2,4   load scenarios against "
+      "servers\n"
       "  gpt2-bench render REPORT.json                 the table, CSV and plot again\n"
       "  gpt2-bench backends                           what is built, and what runs here\n\n"
       "The default workload is the lab's: prompt lab-hello (5 tokens) completed to 10 tokens,\n"
@@ -792,6 +962,8 @@ int main(int argc, char** argv) {
   CLI::App* agreement_command = add_agreement_command(app, agreement);
   BackendsCli backends;
   CLI::App* backends_command = add_backends_command(app, backends);
+  ServeCli serve;
+  CLI::App* serve_command = add_serve_command(app, serve);
   std::vector<std::filesystem::path> render_files;
   CLI::App* render_command = add_render_command(app, render_files);
   if (const std::optional<int> status = parse_arguments(app, argc, argv)) return *status;
@@ -802,6 +974,7 @@ int main(int argc, char** argv) {
     const std::string command = command_line(argc, argv);
     if (verify_command->parsed()) return run_verify_command(verify, command);
     if (agreement_command->parsed()) return run_agreement_command(agreement, command);
+    if (serve_command->parsed()) return run_serve_command(serve, command);
     return run_sweep_command(sweep, command);
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";

@@ -382,6 +382,48 @@ TEST_F(ServeTest, ARequestPastItsDeadlineIs504) {
   EXPECT_EQ(r["error"]["code"], "timeout");
 }
 
+// gpt2-bench serve against this server: every scenario's requests complete,
+// and the report holds their percentiles.
+TEST_F(ServeTest, TheLoadScenariosRunAgainstIt) {
+  const std::filesystem::path out = test::temp_dir();
+  const std::string url = "http://127.0.0.1:" + std::to_string(server_->port());
+  for (const std::string scenario :
+       {"--scenario offline --requests 6", "--scenario concurrency --concurrency 1,3 --requests 6",
+        "--scenario poisson --rate 50 --requests 8 --slo-ttft 5000 --slo-tpot 1000"}) {
+    const test::CommandResult r =
+        test::run_command(kBin + "/gpt2-bench serve --url " + url + " " + scenario +
+                          " --input-len 8 --output-len 6 --out " + out.string());
+    ASSERT_EQ(r.status, 0) << scenario << ": " << r.err;
+    EXPECT_NE(r.out.find("| load | ok |"), std::string::npos) << r.out;
+  }
+  int reports = 0;
+  for (const auto& f : std::filesystem::directory_iterator(out)) {
+    if (f.path().extension() != ".json") continue;
+    reports++;
+    std::ifstream in(f.path());
+    const json j = json::parse(in);
+    EXPECT_EQ(j["kind"], "serve");
+    EXPECT_EQ(j["server"]["model"], "synthetic:tiny:seed=2");
+    for (const json& run : j["runs"]) {
+      EXPECT_EQ(run["completed"], run["requests"]) << run;
+      EXPECT_EQ(run["failed"], 0);
+      EXPECT_GT(run["ttft_s"]["p50"].get<double>(), 0);
+      EXPECT_GE(run["ttft_s"]["p99"].get<double>(), run["ttft_s"]["p50"].get<double>());
+      EXPECT_GT(run["tpot_s"]["p50"].get<double>(), 0);
+      EXPECT_GT(run["output_throughput"].get<double>(), 0);
+    }
+    std::filesystem::path svg = f.path();
+    EXPECT_TRUE(std::filesystem::exists(svg.replace_extension(".svg")));
+    EXPECT_TRUE(std::filesystem::exists(svg.replace_extension(".csv")));
+    EXPECT_TRUE(std::filesystem::exists(svg.replace_extension(".md")));
+  }
+  EXPECT_EQ(reports, 3);
+  const test::CommandResult bad =
+      test::run_command(kBin + "/gpt2-bench serve --url http://127.0.0.1:1 --out " + out.string());
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("is not ready"), std::string::npos) << bad.err;
+}
+
 // A client that sends half its headers and waits: dropped after --read-timeout.
 TEST(ServeLimitsTest, ASlowClientIsDroppedAndOthersAreServed) {
   ServerProcess s({"--read-timeout", "1"});
