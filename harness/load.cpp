@@ -110,7 +110,7 @@ RequestResult send_completion(const std::string& url, const std::string& api_key
   const Clock::time_point t0 = Clock::now();
   std::string pending, raw;
   double last = -1;
-  bool done = false;
+  bool done = false, finished = false;
   std::string server_error;
   req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
     const double now = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -132,10 +132,18 @@ RequestResult send_completion(const std::string& url, const std::string& api_key
         server_error = j["error"].value("message", std::string("error"));
         continue;
       }
+      // gpt2-serve names each chunk's tokens; other servers (llama-server) send
+      // a token a chunk: a chunk with text counts as one.
       int tokens = 0;
-      if (j.contains("choices")) {
+      if (j.contains("choices") && j["choices"].is_array()) {
         for (const json& c : j["choices"]) {
-          if (c.contains("tokens") && c["tokens"].is_array()) tokens += int(c["tokens"].size());
+          if (c.contains("tokens") && c["tokens"].is_array()) {
+            tokens += int(c["tokens"].size());
+          } else if (c.contains("text") && c["text"].is_string() &&
+                     !c["text"].get<std::string>().empty()) {
+            tokens++;
+          }
+          if (c.contains("finish_reason") && !c["finish_reason"].is_null()) finished = true;
         }
       }
       for (int k = 0; k < tokens; k++) {
@@ -165,8 +173,8 @@ RequestResult send_completion(const std::string& url, const std::string& api_key
                                                   : std::string("(no error object)"));
   } else if (!server_error.empty()) {
     r.error = server_error;
-  } else if (!done) {
-    r.error = "the stream ended without [DONE]";
+  } else if (!done && !finished) {
+    r.error = "the stream ended before its last token (no finish_reason, no [DONE])";
   } else if (r.tokens == 0) {
     r.error = "no token";
   } else {
@@ -187,8 +195,12 @@ double cpu_seconds() {
 std::string request_body(const LoadOptions& o, const LoadRequest& r, int i) {
   json body = {
       {"prompt", r.prompt}, {"max_tokens", r.max_tokens}, {"stream", true}, {"ignore_eos", true}};
+  // Greedy as OpenAI's temperature 0, which every server takes; gpt2-serve's
+  // other rules by name.
   if (o.rule == "sample") {
     body["seed"] = o.seed + std::uint64_t(i);
+  } else if (o.rule == "greedy") {
+    body["temperature"] = 0;
   } else {
     body["rule"] = o.rule;
   }

@@ -215,7 +215,10 @@ void Engine::admit() {
         q.on_step = [this, s](const StepView& view) {
           const CompletionRequest& req = s->job->request();
           Job& job = *s->job;
-          if (!job.first_token_) job.first_token_ = Clock::now();
+          if (!job.first_token_) {
+            job.first_token_ = Clock::now();
+            job.first_step_ = step_start_;
+          }
           job.tokens_++;
           s->generated++;
           Piece piece;
@@ -272,6 +275,7 @@ void Engine::admit() {
 void Engine::step() {
   running_ = std::min<int>(scheduler_.live() + scheduler_.waiting(), options_.max_batch);
   const auto t0 = Clock::now();
+  step_start_ = t0;
   std::vector<int> done;
   try {
     done = scheduler_.step();
@@ -300,7 +304,9 @@ void Engine::step() {
   for (int id : done) {
     const auto it = sequences_.find(id);
     if (it == sequences_.end()) continue;
-    Job& job = *it->second->job;
+    // Held: erasing the sequence may drop the last other reference to its job.
+    const std::shared_ptr<Job> held = it->second->job;
+    Job& job = *held;
     metrics_.generated_tokens(scheduler_.generated(id).size());
     scheduler_.release(id);
     sequences_.erase(it);
@@ -310,6 +316,11 @@ void Engine::step() {
       const double ttft =
           std::chrono::duration<double>(job.first_token_.value_or(t1) - job.submitted()).count();
       metrics_.ttft(ttft);
+      if (job.first_step_ && job.first_token_) {
+        metrics_.queue(std::chrono::duration<double>(*job.first_step_ - job.submitted()).count());
+        metrics_.prefill(
+            std::chrono::duration<double>(*job.first_token_ - *job.first_step_).count());
+      }
       metrics_.latency(latency);
       const long per_choice = job.tokens_ / std::max(1, job.sequences());
       if (per_choice > 1) metrics_.tpot((latency - ttft) / double(per_choice - 1));

@@ -68,7 +68,7 @@ class Job {
 
   // The engine thread's: the job's scheduler ids and its first token's time.
   std::vector<int> ids_;
-  std::optional<Clock::time_point> first_token_;
+  std::optional<Clock::time_point> first_token_, first_step_;
   long tokens_ = 0;
 
   const CompletionRequest request_;
@@ -136,6 +136,7 @@ class Engine {
 
   // Engine thread only.
   std::unordered_map<int, std::unique_ptr<Sequence>> sequences_;
+  Clock::time_point step_start_;  // of the step running now
 
   std::atomic<int> running_{0}, queued_{0};
   std::atomic<std::size_t> kv_bytes_{0};

@@ -51,7 +51,9 @@ Metrics::Metrics()
     : ttft_(latency_bounds()),
       tpot_(latency_bounds()),
       latency_(latency_bounds()),
-      step_(latency_bounds()) {}
+      step_(latency_bounds()),
+      queue_(latency_bounds()),
+      prefill_(latency_bounds()) {}
 
 void Metrics::request(const std::string& endpoint, int status) {
   std::lock_guard lock(mu_);
@@ -76,6 +78,14 @@ void Metrics::tpot(double s) {
 void Metrics::latency(double s) {
   std::lock_guard lock(mu_);
   latency_.observe(s);
+}
+void Metrics::queue(double s) {
+  std::lock_guard lock(mu_);
+  queue_.observe(s);
+}
+void Metrics::prefill(double s) {
+  std::lock_guard lock(mu_);
+  prefill_.observe(s);
 }
 void Metrics::step(int batch, double s) {
   std::lock_guard lock(mu_);
@@ -105,6 +115,11 @@ std::string Metrics::prometheus(const std::vector<Gauge>& gauges) const {
               "(latency - TTFT) / (tokens - 1) of each request of 2 or more tokens.", out);
   latency_.write("gpt2_request_latency_seconds", "Submission to a request's last token.", out);
   step_.write("gpt2_step_seconds", "The time of one scheduler step.", out);
+  queue_.write("gpt2_queue_seconds",
+               "Submission to the start of the step that ran a request's prompt.", out);
+  prefill_.write("gpt2_prefill_step_seconds",
+                 "The time of the step that ran a request's prompt (beside the others' decodes).",
+                 out);
   for (const Gauge& g : gauges) {
     header(g.name, g.help, "gauge", out);
     out += g.name + " " + number(g.value) + "\n";

@@ -34,6 +34,8 @@ class Metrics {
   void ttft(double seconds);  // submission to a request's first token
   void tpot(double seconds);  // (latency - TTFT) / (tokens - 1), a request of 2+ tokens
   void latency(double seconds);
+  void queue(double seconds);            // submission to the start of the step that ran its prompt
+  void prefill(double seconds);          // that step's time (its prompt among the others' decodes)
   void step(int batch, double seconds);  // one scheduler step: its sequences, its time
   // Everything, then `gauges` (name -> value, help) as Prometheus gauges.
   struct Gauge {
@@ -46,7 +48,7 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, std::uint64_t> requests_;
   std::uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, steps_ = 0, step_sequences_ = 0;
-  Histogram ttft_, tpot_, latency_, step_;
+  Histogram ttft_, tpot_, latency_, step_, queue_, prefill_;
 };
 
 }  // namespace gpt2::server

@@ -29,7 +29,8 @@ struct Output {
   bool operator==(const Output& o) const {
     return tokens == o.tokens && text == o.text && finish == o.finish && tops == o.tops &&
            logprobs.size() == o.logprobs.size() &&
-           std::memcmp(logprobs.data(), o.logprobs.data(), logprobs.size() * sizeof(float)) == 0;
+           (logprobs.empty() ||
+            std::memcmp(logprobs.data(), o.logprobs.data(), logprobs.size() * sizeof(float)) == 0);
   }
 };
 
