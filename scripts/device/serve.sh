@@ -28,8 +28,8 @@ wait_health() {  # $1: port
 # The search: the rates first, then doubling and bisection (gpt2-bench serve --search).
 load() {  # $1: URL, $2: label, $3: rates, $4: search ceiling
   log "load: $2"
-  timeout 280 taskset -c 8-15 gpt2-bench serve --url "$1" --scenario poisson --rate "$3" \
-    --duration 8 $workload $slo --search --search-steps 3 --search-max "$4" --timeout 60 \
+  timeout 200 taskset -c 8-15 gpt2-bench serve --url "$1" --scenario poisson --rate "$3" \
+    --duration 6 $workload $slo --search --search-steps 2 --search-max "$4" --timeout 60 \
     --label "$2" --out "$out/runs" > "$out/load-${2// /_}.txt" 2>&1
   echo "exit $?"; cat "$out/load-${2// /_}.txt" | grep -E '^(rate|\*\*|\|)' | cut -c1-200
 }
