@@ -34,6 +34,10 @@ export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 # bf16w and int8w (their kernels run here in KernelsTest, the backends in Release).
 # gpt2_full_tests (label full) is not built here: CTest names it *_NOT_BUILT.
 skip='_NOT_BUILT$|^RepeatableRuns\.|^SweepTest\.|^BenchCliTest\.|^CeilingsTest\.|^VerifyTest\.'
+# Likewise the batch commands' end-to-end tests (gpt2 --prompts, every line
+# against its run alone) and the scheduler's every-backend sweeps: the
+# scheduler's own tests run here.
+skip+='|^Gpt2BatchTest\.|^SchedulerTest\.(EveryRequestGetsWhatItGetsAloneOnEveryBitExactBackend|AGpuBatchDecidedOnSeveralThreadsGetsTheSameTokens)$'
 # (CTest's names of parameterized tests go on with "  # GetParam() = ...": no $.)
 skip+='|^Rules/TinyGoldens\..*/(greedy|median)_|^AllBackends/.*_[24]threads'
 skip+='|^AllBackends/[^ ]*_(bf16w|int8w)( |$)'

@@ -478,7 +478,7 @@ TEST(ServeLimitsTest, AFullQueueIs429WithRetryAfter) {
   ASSERT_TRUE(s.ready()) << s.log();
   auto long_one = std::async(std::launch::async, [&] {
     int status = 0;
-    post(s, "/v1/completions", R"({"prompt": "a", "max_tokens": 600, "ignore_eos": true})",
+    post(s, "/v1/completions", R"({"prompt": "a", "max_tokens": 300, "ignore_eos": true})",
          &status);
     return status;
   });
@@ -501,7 +501,7 @@ TEST(ServeLimitsTest, SigtermFinishesTheRequestsInFlightAndExitsZero) {
   auto in_flight = std::async(std::launch::async, [&] {
     int status = 0;
     const json r = post(s, "/v1/completions",
-                        R"({"prompt": "a", "max_tokens": 400, "ignore_eos": true})", &status);
+                        R"({"prompt": "a", "max_tokens": 200, "ignore_eos": true})", &status);
     return std::make_pair(status, r);
   });
   for (int i = 0; i < 100 && metric(s, "gpt2_running_sequences") < 1; i++) {
@@ -510,7 +510,7 @@ TEST(ServeLimitsTest, SigtermFinishesTheRequestsInFlightAndExitsZero) {
   s.signal(SIGTERM);
   const auto [status, r] = in_flight.get();
   EXPECT_EQ(status, 200) << r;
-  EXPECT_EQ(r["choices"][0]["tokens"].size(), 400u);
+  EXPECT_EQ(r["choices"][0]["tokens"].size(), 200u);
   EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
   EXPECT_EQ(s.wait_exit(30s), 0) << s.log();
 }
