@@ -6,6 +6,7 @@
 #   bash scripts/device/serve.sh OUT cpu    gpt2-serve --backend pthreads --threads 8 on cores 0-7
 #   bash scripts/device/serve.sh OUT gpu    gpt2-serve --backend cuda on the GPU (host cores 0-7)
 #   bash scripts/device/serve.sh OUT load URL LABEL   the same load against any server at URL
+#   bash scripts/device/serve.sh OUT check   only the equality checks under load, both backends
 # (another server, llama-server say, started by the caller on cores 0-7).
 # The client runs on cores 8-15. Workload: synthetic prompts of 128 tokens, 64
 # new tokens each (ignore_eos), greedy.
@@ -46,9 +47,9 @@ check_alone() {  # $1: port, $2: gpt2's backend flags, $3: background rate
     got=$(curl -s "http://127.0.0.1:$1/v1/completions" \
       -d "{\"prompt\": \"$prompt\", \"max_tokens\": 24, \"rule\": \"greedy\", \"ignore_eos\": true}" |
       python3 -c 'import json,sys; print(json.load(sys.stdin)["choices"][0]["tokens"])')
-    ids=$(echo "$prompt" | gpt2 encode)
+    ids=$(printf %s "$prompt" | gpt2 encode)
     alone=$(gpt2 --model default $2 --mode kv-cache --rule greedy \
-      -n $(( $(echo $ids | wc -w) + 24 )) $ids | tr '\n' ' ')
+      -n $(( $(echo $ids | wc -w) + 24 )) $ids 2>&1 | tr '\n' ' ')
     all=$((all + 1))
     [ "$(echo "$got" | tr -d '[],')" = "$(echo $alone)" ] && ok=$((ok + 1)) ||
       echo "differs: '$prompt': server $got, gpt2 alone $alone"
@@ -78,6 +79,16 @@ PY
 
 log "model"
 gpt2 --model default 464 2068 > /dev/null 2>&1
+if [ "$what" = check ]; then  # the equality checks alone, both servers
+  for b in pthreads cuda; do
+    flags="--backend $b"; [ $b = pthreads ] && flags="$flags --threads 8"
+    taskset -c 0-7 gpt2-serve $flags --max-batch 16 --port 8104 2> /dev/null &
+    pid=$!
+    wait_health 8104 && check_alone 8104 "$flags" 4
+    kill -TERM $pid; wait $pid
+  done
+  exit 0
+fi
 nproc; lscpu | grep -E 'Model name|^CPU\(s\)|Thread|Core' | sed 's/  */ /g'
 
 case "$what" in
