@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "harness/report_json.h"
 #include "reference/random.h"
 
 namespace gpt2 {
@@ -308,18 +309,12 @@ LoadRun run_once(const LoadOptions& o, const std::vector<LoadRequest>& requests,
   return run;
 }
 
-std::string shortest(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", x);
-  return buf;
-}
-
 std::string describe(const LoadRun& r) {
   char buf[512];
-  const std::string what = r.scenario == Scenario::kPoisson ? "rate " + shortest(r.rate) + "/s"
-                           : r.scenario == Scenario::kConcurrency
-                               ? "concurrency " + std::to_string(r.concurrency)
-                               : std::string("offline");
+  const std::string what =
+      r.scenario == Scenario::kPoisson       ? "rate " + report::fmt("%.4g", r.rate) + "/s"
+      : r.scenario == Scenario::kConcurrency ? "concurrency " + std::to_string(r.concurrency)
+                                             : std::string("offline");
   std::snprintf(buf, sizeof buf,
                 "%s: %d/%d ok, %.2f req/s, %.1f tok/s, TTFT p50 %.1f p99 %.1f ms, TPOT p50 %.2f "
                 "p99 %.2f ms%s",

@@ -179,6 +179,12 @@ std::string Engine::prometheus() const {
   });
 }
 
+void Engine::leave(int sequences) {
+  std::lock_guard lock(mu_);
+  in_system_ -= sequences;
+  if (in_system_ == 0) idle_cv_.notify_all();
+}
+
 void Engine::loop() {
   for (;;) {
     {
@@ -263,9 +269,7 @@ void Engine::admit() {
       freed++;
     }
     job->end();
-    std::lock_guard lock(mu_);
-    in_system_ -= freed;
-    if (in_system_ == 0) idle_cv_.notify_all();
+    leave(freed);
   }
   running_ = scheduler_.live();
   queued_ = scheduler_.waiting();
@@ -290,9 +294,7 @@ void Engine::step() {
       freed++;
     }
     sequences_.clear();
-    std::lock_guard lock(mu_);
-    in_system_ -= freed;
-    if (in_system_ == 0) idle_cv_.notify_all();
+    leave(freed);
     return;
   }
   const auto t1 = Clock::now();
@@ -326,11 +328,7 @@ void Engine::step() {
       if (per_choice > 1) metrics_.tpot((latency - ttft) / double(per_choice - 1));
     }
   }
-  if (freed > 0) {
-    std::lock_guard lock(mu_);
-    in_system_ -= freed;
-    if (in_system_ == 0) idle_cv_.notify_all();
-  }
+  if (freed > 0) leave(freed);
 }
 
 }  // namespace gpt2::server

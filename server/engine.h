@@ -118,9 +118,9 @@ class Engine {
  private:
   struct Sequence;
   void loop();
-  void admit();  // inbox -> scheduler (engine thread)
-  void step();   // one scheduler step (engine thread)
-  void finish(int id, const std::string& reason);
+  void admit();               // inbox -> scheduler (engine thread)
+  void step();                // one scheduler step (engine thread)
+  void leave(int sequences);  // sequences finished or freed: room for others
 
   const Backend& backend_;
   const Tokenizer& tokenizer_;

@@ -55,6 +55,11 @@ Metrics::Metrics()
       queue_(latency_bounds()),
       prefill_(latency_bounds()) {}
 
+void Metrics::observe(Histogram& h, double s) {
+  std::lock_guard lock(mu_);
+  h.observe(s);
+}
+
 void Metrics::request(const std::string& endpoint, int status) {
   std::lock_guard lock(mu_);
   requests_[{endpoint, status}]++;
@@ -68,24 +73,19 @@ void Metrics::generated_tokens(long n) {
   generated_tokens_ += std::uint64_t(n);
 }
 void Metrics::ttft(double s) {
-  std::lock_guard lock(mu_);
-  ttft_.observe(s);
+  observe(ttft_, s);
 }
 void Metrics::tpot(double s) {
-  std::lock_guard lock(mu_);
-  tpot_.observe(s);
+  observe(tpot_, s);
 }
 void Metrics::latency(double s) {
-  std::lock_guard lock(mu_);
-  latency_.observe(s);
+  observe(latency_, s);
 }
 void Metrics::queue(double s) {
-  std::lock_guard lock(mu_);
-  queue_.observe(s);
+  observe(queue_, s);
 }
 void Metrics::prefill(double s) {
-  std::lock_guard lock(mu_);
-  prefill_.observe(s);
+  observe(prefill_, s);
 }
 void Metrics::step(int batch, double s) {
   std::lock_guard lock(mu_);

@@ -45,6 +45,7 @@ class Metrics {
   std::string prometheus(const std::vector<Gauge>& gauges) const;
 
  private:
+  void observe(Histogram& h, double seconds);
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, std::uint64_t> requests_;
   std::uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, steps_ = 0, step_sequences_ = 0;

@@ -799,20 +799,20 @@ int run_serve_command(const ServeCli& s, const std::string& command) {
     throw_unknown_item("scenario", s.scenario, "offline, poisson, concurrency");
   }
   if (o.scenario == Scenario::kPoisson) {
-    for (const std::string& r : parse_list(s.rates, "rate")) {
-      char* end = nullptr;
-      const double v = std::strtod(r.c_str(), &end);
-      if (*end != '\0' || !(v > 0)) throw std::invalid_argument("Bad --rate '" + r + "'.");
-      o.rates.push_back(v);
-    }
+    o.rates = parse_value_list<double>(
+        s.rates, "rate",
+        [](const std::string& r) -> std::optional<double> {
+          char* end = nullptr;
+          const double v = std::strtod(r.c_str(), &end);
+          if (*end != '\0' || !(v > 0)) return std::nullopt;
+          return v;
+        },
+        "requests/s above 0, e.g. 0.5,2,8");
   }
   if (o.scenario == Scenario::kConcurrency) {
-    for (const std::string& c : parse_list(s.concurrency, "concurrency")) {
-      char* end = nullptr;
-      const long v = std::strtol(c.c_str(), &end, 10);
-      if (*end != '\0' || v < 1) throw std::invalid_argument("Bad --concurrency '" + c + "'.");
-      o.concurrency.push_back(int(v));
-    }
+    static constexpr NumberListKind kConcurrencyList{"concurrency", "concurrency level",
+                                                     "requests in flight", 1, 4096};
+    o.concurrency = parse_number_list(s.concurrency, kConcurrencyList);
   }
   o.requests = s.requests;
   o.duration_s = s.duration_s;

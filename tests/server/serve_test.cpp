@@ -171,6 +171,20 @@ json assemble(const std::vector<json>& events) {
   return choices;
 }
 
+// A raw TCP connection to 127.0.0.1:port (a client that misbehaves); -1 on failure.
+int connect_loopback(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(std::uint16_t(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 double metric(const ServerProcess& s, const std::string& name) {
   httplib::Client c = s.client();
   auto r = c.Get("/metrics");
@@ -347,12 +361,8 @@ TEST_F(ServeTest, BadInputIsAnErrorObjectAndTheServerGoesOn) {
 
 // A client that goes away mid-stream: its sequence leaves within a step or two.
 TEST_F(ServeTest, AClientGoneMidStreamFreesItsSequence) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(std::uint16_t(server_->port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const int fd = connect_loopback(server_->port());
+  ASSERT_GE(fd, 0) << "cannot connect to 127.0.0.1";
   const std::string body =
       R"({"prompt": "a", "max_tokens": 1000, "ignore_eos": true, "stream": true})";
   const std::string request =
@@ -428,12 +438,8 @@ TEST_F(ServeTest, TheLoadScenariosRunAgainstIt) {
 TEST(ServeLimitsTest, ASlowClientIsDroppedAndOthersAreServed) {
   ServerProcess s({"--read-timeout", "1"});
   ASSERT_TRUE(s.ready()) << s.log();
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(std::uint16_t(s.port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const int fd = connect_loopback(s.port());
+  ASSERT_GE(fd, 0) << "cannot connect to 127.0.0.1";
   const std::string part = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   send(fd, part.data(), part.size(), 0);
   int status = 0;
