@@ -1,10 +1,12 @@
 #include "backends/backend.h"
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "backends/registry.h"
 #include "reference/forward.h"
 
 namespace gpt2 {
@@ -66,6 +68,14 @@ std::string threads_text(int threads) {
   return std::to_string(threads) + (threads == 1 ? " thread" : " threads");
 }
 
+std::string devices_text(const std::vector<int>& devices) {
+  const std::size_t n = devices.size();
+  const bool one = n > 1 && std::all_of(devices.begin(), devices.end(),
+                                         [&](int d) { return d == devices.front(); });
+  if (one) return std::to_string(n) + " ranks on GPU " + std::to_string(devices.front());
+  return std::to_string(n) + (n == 1 ? " GPU" : " GPUs");
+}
+
 std::string spec_label(const BackendSpec& spec) {
   // (Appended piece by piece: "x" + string makes GCC 12 warn falsely, -Wrestrict.)
   std::string label = spec.backend;
@@ -74,7 +84,9 @@ std::string spec_label(const BackendSpec& spec) {
     label += precision_name(spec.precision);
   }
   label += ' ';
-  label += threads_text(spec.threads);
+  label += spec.devices.size() > 1 || find_backend(spec.backend).multi_gpu
+               ? devices_text(spec.devices)
+               : threads_text(spec.threads);
   if (spec.batch != 1) {
     label += " batch ";
     label += std::to_string(spec.batch);

@@ -83,6 +83,9 @@ struct GpuCeilings {
 // write it.
 std::string threads_text(int threads);
 
+// "2 GPUs", "1 GPU", "4 ranks on GPU 0" (a device list that repeats one GPU).
+std::string devices_text(const std::vector<int>& devices);
+
 // What a backend is made with: which one, at what precision, on how many CPU
 // threads and which GPUs. A value: runtime/backend_specs.h makes them (from a
 // command line's lists, or one at a time) with what the registry says of each
@@ -112,6 +115,7 @@ struct BackendInfo {
   int threads = 1;  // the threads it really runs on
   Device device = Device::kCpu;
   std::vector<GpuInfo> gpus;  // the GPUs it runs on (none for CPU backends)
+  int ranks = 1;              // a multi-GPU backend's ranks (GPUs, or ranks sharing one)
   std::string details;        // kernel variant, library and threading, as a person reads it
 };
 

@@ -1,6 +1,8 @@
 #include "backends/registry.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "backends/cpu/kernels.h"
 #include "backends/null/null_backend.h"
@@ -20,6 +22,10 @@
 #include "backends/cuda/cuda_tiled_backend.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/gpu_ceilings.h"
+#endif
+#if GPT2_WITH_CUDA_TP
+#include "backends/cuda_tp/cuda_tp_backend.h"
+#include "backends/cuda_tp/mpi_launch.h"
 #endif
 
 namespace gpt2 {
@@ -106,6 +112,18 @@ const std::vector<BackendEntry>& backend_entries() {
      .precisions = {Precision::kFloat32, Precision::kBFloat16},
      .make = &make_cuda_backend,
      .available = &cuda_available},
+#endif
+#if GPT2_WITH_CUDA_TP
+    {.name = "cuda-tp",
+     .summary = "several GPUs, tensor parallel over NCCL (Megatron's layout) with cuda's kernels "
+                "(float32 or bfloat16; --devices N)",
+     .numerics = Numerics::kReordered,
+     .device = Device::kCuda,
+     .threaded = false,
+     .precisions = {Precision::kFloat32, Precision::kBFloat16},
+     .make = &make_cuda_tp_backend,
+     .available = &cuda_available,
+     .multi_gpu = true},
 #endif
     {.name = "null",
      .summary = "fixed logits, no computation (measures the harness's overhead)",
@@ -202,6 +220,20 @@ std::optional<GpuCeilings> measure_gpu_ceilings([[maybe_unused]] int device) {
   if (cuda::device_count(nullptr) == 0) return std::nullopt;
   return cuda::measure_gpu_ceilings(device);
 #else
+  return std::nullopt;
+#endif
+}
+
+std::optional<int> enter_launcher([[maybe_unused]] int argc, [[maybe_unused]] char** argv) {
+#if GPT2_WITH_CUDA_TP
+  return tp::mpi_enter(argc, argv);
+#else
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (size != nullptr && std::atoi(size) > 1) {
+    std::fprintf(stderr, "error: started by mpirun, but this build has no cuda-tp backend (no "
+                         "NCCL or no CUDA toolkit at configure time).\n");
+    return 1;
+  }
   return std::nullopt;
 #endif
 }

@@ -52,6 +52,9 @@ struct BackendEntry {
   // Whether it runs the shared CPU forward pass (backends/cpu: a CpuBackend
   // whose engine's layers tests and gpt2-microbench can run one by one).
   bool cpu_engine = false;
+  // Whether it runs on several GPUs at once: the spec's devices are then a
+  // sweep axis (--devices), as threads are for a threaded backend.
+  bool multi_gpu = false;
 };
 
 // Whether `entry` can run here at `precision` (which it offers); `why` says
@@ -89,6 +92,11 @@ std::unique_ptr<Backend> make_backend(std::shared_ptr<const Model> model, const 
 // Throws std::runtime_error for a device that does not exist or memory that
 // does not fit, or a failed CUDA call.
 std::optional<GpuCeilings> measure_gpu_ceilings(int device);
+
+// Call first in a tool's main: under an MPI launch (mpirun -n N, for cuda-tp
+// across processes) rank 0 gets nullopt and runs the tool, the other ranks
+// serve its backends and get their exit status; without a launch, nullopt.
+std::optional<int> enter_launcher(int argc, char** argv);
 
 // The instruction set the shared CPU kernels (backends/cpu/) choose on this
 // machine: "avx512", "avx2" or "generic". For the reports' machine facts.

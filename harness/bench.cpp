@@ -253,6 +253,8 @@ class ConfigRun {
     m_.precision = backend.info().precision;
     m_.info = backend.info();
     m_.threads = backend.info().threads;
+    m_.gpus = backend.info().ranks;
+    m_.multi_gpu = find_backend(m_.backend).multi_gpu;
     m_.mode = mode;
     m_.batch = batch;
     m_.sequences = int(w_.prompts.size());
@@ -569,7 +571,8 @@ class SweepGroups {
   void finish(PreparedRun& p) {
     Measurement m = p.run->finish();
     m.pack_seconds = p.pack_seconds;
-    m.threaded = find_backend(m.backend).threaded;
+    const BackendEntry& entry = find_backend(m.backend);
+    m.threaded = entry.threaded || entry.multi_gpu;  // a plotted line on its axis
     result_.measurements.push_back(std::move(m));
   }
 
@@ -600,7 +603,7 @@ std::vector<std::vector<BackendSpec>> spec_groups(const std::vector<BackendSpec>
   return groups;
 }
 
-// Speedups over 1 thread of the same backend, precision, batch and mode, and
+// Speedups over 1 thread (a multi-GPU backend: 1 GPU) of the same backend, precision, batch and mode, and
 // (in tokens/s) over the serial reference in the same mode; the failures (bfloat16 is not
 // float32: its tokens are shown, not required to match; bf16w and int8w must
 // give their own goldens' tokens); the fastest step.
@@ -610,9 +613,9 @@ void compare_rows(const Workload& w, SweepResult& result) {
     for (const Measurement& base : result.measurements) {
       if (base.mode != m.mode || base.stats.median <= 0) continue;
       if (base.backend == m.backend && base.precision == m.precision && base.batch == m.batch &&
-          base.threads == 1) {
+          base.workers() == 1) {
         m.speedup_vs_1thread = base.stats.median / m.stats.median;
-        m.efficiency = m.speedup_vs_1thread / m.threads;
+        m.efficiency = m.speedup_vs_1thread / m.workers();
       }
       // Throughput against the reference's (at batch 1 the same as the time ratio).
       if (base.backend == "reference" && base.tokens_per_second > 0) {

@@ -32,7 +32,7 @@ std::map<std::string, Points> speedup_series(const SweepResult& r) {
   std::map<std::string, Points> series;
   for (const Measurement& m : r.measurements) {
     if (m.speedup_vs_1thread <= 0 || !m.threaded) continue;
-    series[label_of(m)].push_back({m.threads, m.speedup_vs_1thread});
+    series[label_of(m)].push_back({m.workers(), m.speedup_vs_1thread});
   }
   for (auto& [name, pts] : series) std::sort(pts.begin(), pts.end());
   return series;
@@ -54,7 +54,10 @@ std::map<std::string, Points> ceiling_series(const SweepResult& r,
   if (!r.ceilings || r.ceilings->at(1) == nullptr) return curves;
   std::set<std::string> names;
   for (const Measurement& m : r.measurements) {
-    if (m.ceiling.known() && series.count(label_of(m))) names.insert(m.ceiling.name);
+    // The CPU's ceilings scale with threads; a GPU row's do not scale with its GPUs.
+    if (m.ceiling.known() && !m.multi_gpu && m.info.device == Device::kCpu &&
+        series.count(label_of(m)))
+      names.insert(m.ceiling.name);
   }
   for (const std::string& name : names) {
     const double base = ceiling_value(*r.ceilings->at(1), name);
@@ -77,7 +80,9 @@ struct Frame {
   double y(double speedup) const { return top + ph() - speedup / ymax * ph(); }
 };
 
-void draw_axes(std::ostringstream& o, const Frame& f, const std::string& title) {
+// `axis`: "threads", "GPUs" or "threads or GPUs" (the plotted rows' axes).
+void draw_axes(std::ostringstream& o, const Frame& f, const std::string& title,
+               const std::string& axis) {
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << f.W << "\" height=\"" << f.H
     << "\" viewBox=\"0 0 " << f.W << " " << f.H
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
@@ -102,10 +107,11 @@ void draw_axes(std::ostringstream& o, const Frame& f, const std::string& title) 
   o << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph
     << "\" fill=\"none\" stroke=\"#333\"/>\n";
   o << "<text x=\"" << left + pw / 2 << "\" y=\"" << f.H - 12
-    << "\" text-anchor=\"middle\">threads</text>\n";
+    << "\" text-anchor=\"middle\">" << axis << "</text>\n";
   o << "<text x=\"16\" y=\"" << top + ph / 2
     << "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " << top + ph / 2
-    << ")\">speedup over 1 thread</text>\n";
+    << ")\">speedup over 1 " << (axis == "GPUs" ? "GPU" : axis == "threads" ? "thread" : "thread or GPU")
+    << "</text>\n";
 }
 
 // A legend entry at height ly: a short line in the line's style, then its name.
@@ -137,11 +143,17 @@ std::string speedup_svg(const SweepResult& r, const std::string& title) {
   for (const auto& [name, pts] : ceilings) {
     for (auto [t, s] : pts) max_speedup = std::max(max_speedup, s);
   }
+  bool by_threads = false, by_gpus = false;
+  for (const Measurement& m : r.measurements) {
+    if (m.speedup_vs_1thread <= 0 || !m.threaded) continue;
+    (m.multi_gpu ? by_gpus : by_threads) = true;
+  }
+  const std::string axis = by_gpus && by_threads ? "threads or GPUs" : by_gpus ? "GPUs" : "threads";
   Frame f;
   f.xmax = std::max(2, max_threads);
   f.ymax = std::max(f.xmax, max_speedup * 1.05);
   std::ostringstream o;
-  draw_axes(o, f, title);
+  draw_axes(o, f, title, axis);
   o << "<line x1=\"" << f.x(1) << "\" y1=\"" << f.y(1) << "\" x2=\"" << f.x(f.xmax) << "\" y2=\""
     << f.y(std::min(f.xmax, f.ymax)) << "\" stroke=\"#999\" stroke-dasharray=\"6,4\"/>\n";
   double ly = f.top + 10;
@@ -165,7 +177,8 @@ std::string speedup_svg(const SweepResult& r, const std::string& title) {
     polyline(o, f, pts, style, "");
     for (auto [t, s] : pts) {
       o << "<circle cx=\"" << f.x(t) << "\" cy=\"" << f.y(s) << "\" r=\"3\" fill=\"" << color
-        << "\"><title>" << name << ": " << t << " threads, " << fmt2(s) << "x</title></circle>\n";
+        << "\"><title>" << name << ": " << t << " " << axis << ", " << fmt2(s)
+        << "x</title></circle>\n";
     }
     legend(o, f, ly += 20, style, name);
   }

@@ -185,6 +185,8 @@ Measurement measurement_from_json(const json& x) {
       parse_precision(x.at("precision").get<std::string>()).value_or(Precision::kFloat32);
   me.mode = parse_mode(x.at("mode").get<std::string>()).value_or(Mode::kRecompute);
   me.threads = x.at("threads");
+  me.gpus = x.value("gpus", 1);  // absent before the GPU axis
+  me.multi_gpu = x.value("scaling_axis", "threads") == "gpus";
   me.batch = x.value("batch", 1);  // absent before the batch axis
   me.sequences = x.value("sequences", 0);
   me.steps = x.value("steps_per_run", 0L);
@@ -238,11 +240,15 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
   // tokens/s per sequence.
   const bool batched = std::any_of(r.measurements.begin(), r.measurements.end(),
                                    [](const Measurement& m) { return m.batch > 1; });
-  out << "| backend | mode | threads | " << (batched ? "batch | " : "")
-      << "median s/run | min | max | tokens/s | "
+  // A multi-GPU backend's rows scale with GPUs: the axis column says which.
+  const bool gpus = std::any_of(r.measurements.begin(), r.measurements.end(),
+                                [](const Measurement& m) { return m.multi_gpu; });
+  out << "| backend | mode | " << (gpus ? "threads or GPUs" : "threads") << " | "
+      << (batched ? "batch | " : "") << "median s/run | min | max | tokens/s | "
       << (batched ? "per sequence | ms/step | decode tokens/s | " : "")
-      << "positions/s | weights GB/s | GFLOP/s | % of ceiling | speedup vs 1 thread | speedup "
-         "vs reference | efficiency | tokens = golden | logits bit-exact |\n";
+      << "positions/s | weights GB/s | GFLOP/s | % of ceiling | speedup vs 1 "
+      << (gpus ? "thread or GPU" : "thread")
+      << " | speedup vs reference | efficiency | tokens = golden | logits bit-exact |\n";
   out << "|---|---|---:|" << (batched ? "---:|" : "") << "---:|---:|---:|---:|"
       << (batched ? "---:|---:|---:|" : "") << "---:|---:|---:|---:|---:|---:|---:|---|---|\n";
   auto opt = [](double v, const char* f) { return v > 0 ? fmt(f, v) : std::string("-"); };
@@ -252,7 +258,9 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
     std::string tokens = check_name(m.tokens);
     if (m.precision == Precision::kBFloat16 && m.tokens == Check::kNo) tokens = "no (bfloat16)";
     out << "| " << backend_label(m.backend, m.precision) << " | " << mode_name(m.mode) << " | "
-        << m.threads << " | " << (batched ? std::to_string(m.batch) + " | " : "")
+        << (m.multi_gpu ? std::to_string(m.gpus) + (m.gpus == 1 ? " GPU" : " GPUs")
+                        : std::to_string(m.threads))
+        << " | " << (batched ? std::to_string(m.batch) + " | " : "")
         << fmt("%.4f", m.stats.median) << " | " << fmt("%.4f", m.stats.min) << " | "
         << fmt("%.4f", m.stats.max) << " | " << fmt("%.2f", m.tokens_per_second) << " | "
         << (batched ? opt(m.tokens_per_second_per_sequence, "%.2f") + " | " +
@@ -324,6 +332,8 @@ ReportFiles write_sweep_report(const std::filesystem::path& dir, const std::stri
         {"backend", m.backend},
         {"mode", mode_name(m.mode)},
         {"threads", m.threads},
+        {"gpus", m.gpus},
+        {"scaling_axis", m.multi_gpu ? "gpus" : "threads"},
         {"batch", m.batch},
         {"sequences", m.sequences},
         {"steps_per_run", m.steps},
@@ -451,7 +461,9 @@ std::string sweep_csv(const ReportContext& ctx, const Workload& w, const SweepRe
                               "steps_per_run",
                               "ms_per_step",
                               "tokens_per_s_per_sequence",
-                              "decode_tokens_per_s"});
+                              "decode_tokens_per_s",
+                              "gpus",
+                              "scaling_axis"});
   std::string ids;
   long prompt_tokens = 0;
   for (const Prompt& p : w.prompts) {
@@ -498,7 +510,9 @@ std::string sweep_csv(const ReportContext& ctx, const Workload& w, const SweepRe
                      std::to_string(m.steps),
                      num(m.ms_per_step),
                      num(m.tokens_per_second_per_sequence),
-                     num(m.decode_tokens_per_second)});
+                     num(m.decode_tokens_per_second),
+                     std::to_string(m.gpus),
+                     m.multi_gpu ? "gpus" : "threads"});
   }
   return out;
 }

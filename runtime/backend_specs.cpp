@@ -63,6 +63,19 @@ std::vector<int> parse_batch_list(std::string_view text) {
   return parse_number_list(text, kBatchList);
 }
 
+std::vector<int> parse_device_list(std::string_view text) {
+  static constexpr NumberListKind kDeviceList{"device", "GPU count", "GPUs", 1, kMaxGpus};
+  return parse_number_list(text, kDeviceList);
+}
+
+std::vector<int> gpu_devices(int gpus, bool one_gpu) {
+  std::vector<int> out(static_cast<std::size_t>(gpus), 0);
+  if (!one_gpu) {
+    for (int g = 0; g < gpus; g++) out[g] = g;
+  }
+  return out;
+}
+
 BackendSpec backend_spec(std::string_view backend, Precision precision, int threads, int batch) {
   const BackendEntry& entry = find_backend(backend);
   if (!offers_precision(entry, precision)) {
@@ -89,6 +102,7 @@ BackendPlan expand_backend_specs(const BackendRequest& request) {
   const bool precisions_named = request.precisions != "all";
   plan.threads = parse_thread_list(request.threads);
   plan.batches = parse_batch_list(request.batches);
+  plan.devices = parse_device_list(request.devices);
   bool backends_named = false;
   const std::vector<const BackendEntry*> entries =
       requested_entries(request.backends, backends_named);
@@ -128,8 +142,15 @@ BackendPlan expand_backend_specs(const BackendRequest& request) {
           std::none_of(cannot.begin(), cannot.end(), [&](const auto& c) { return c.first == p; });
       if (!runs) continue;
       const std::vector<int> counts = e->threaded ? plan.threads : std::vector<int>{1};
+      const std::vector<int> gpus = e->multi_gpu ? plan.devices : std::vector<int>{1};
       for (int threads : counts) {
-        for (int batch : plan.batches) plan.specs.push_back(backend_spec(name, p, threads, batch));
+        for (int g : gpus) {
+          for (int batch : plan.batches) {
+            BackendSpec spec = backend_spec(name, p, threads, batch);
+            if (e->multi_gpu) spec.devices = gpu_devices(g, request.one_gpu);
+            plan.specs.push_back(std::move(spec));
+          }
+        }
       }
     }
   }

@@ -18,12 +18,17 @@ struct BackendRequest {
   std::string precisions = "float32";  // names, or all
   std::string threads = "1";           // a thread list: 4, 1..4, 1,2,4,8
   std::string batches = "1";           // --batch: sequences per step, a list like threads'
+  // --devices: GPU counts of a multi-GPU backend (registry.h), a list like
+  // threads'; N means GPUs 0..N-1, or with one_gpu N ranks on GPU 0 (--one-gpu).
+  std::string devices = "1";
+  bool one_gpu = false;
 };
 
 struct BackendPlan {
   // By backend (in the order named, or the registry's for all), then
-  // precision (in the order named), then thread count, then batch size; a
-  // backend that is not threaded (registry.h) at 1 thread only.
+  // precision (in the order named), then thread count (a multi-GPU backend:
+  // GPU count), then batch size; a backend that is not threaded (registry.h)
+  // at 1 thread only, one that is not multi-GPU on 1 GPU.
   std::vector<BackendSpec> specs;
   // The configurations left out because this machine cannot run them, one
   // line per reason: "skipping cuda-naive, cuda: no CUDA device on this
@@ -32,6 +37,7 @@ struct BackendPlan {
   std::vector<Precision> precisions;  // the precisions asked for
   std::vector<int> threads;           // the thread counts asked for (ascending)
   std::vector<int> batches;           // the batch sizes asked for (ascending)
+  std::vector<int> devices;           // the GPU counts asked for (ascending)
   // The backends of `specs`, each once, in order.
   std::vector<std::string> backends() const;
 };
@@ -53,6 +59,13 @@ BackendPlan expand_backend_specs(const BackendRequest& request);
 // backend that is not threaded gets 1 thread.
 BackendSpec backend_spec(std::string_view backend, Precision precision = Precision::kFloat32,
                          int threads = 1, int batch = 1);
+// The devices of `gpus` GPUs for a multi-GPU backend: 0..gpus-1, or with
+// one_gpu `gpus` ranks on GPU 0 ({0, 0, ...}).
+std::vector<int> gpu_devices(int gpus, bool one_gpu);
+
+// --devices' list: "1", "1..2", "1,2,4" (GPU counts, up to kMaxGpus).
+inline constexpr int kMaxGpus = 64;
+std::vector<int> parse_device_list(std::string_view text);
 
 // --batch's list: "1", "1,8,32", "1..64:8" (sequences per step, up to
 // kMaxBatch of runtime/scheduler.h).

@@ -11,6 +11,8 @@ packages=(
   libutf8proc-dev nlohmann-json3-dev
   # gpt2-serve (HTTP server) and gpt2-bench serve (its client).
   libcpp-httplib-dev
+  # cuda-tp across processes: mpirun -n N, one process per GPU (Open MPI).
+  libopenmpi-dev openmpi-bin
   # scripts/reports.py (the reports check in ctest) and the other scripts/*.py.
   python3
   # The library backends: BLIS in its OpenMP flavour, and oneDNN (whose CMake

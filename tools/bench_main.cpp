@@ -49,6 +49,8 @@ struct CommonOptions {
   std::string modes = "recompute";
   std::string precisions = "float32";
   std::string batches = "1";
+  std::string devices = "1";
+  bool one_gpu = false;
   std::filesystem::path prompts = datasets_dir() / "prompts.txt";
   std::filesystem::path out = reports_dir() / "runs";
   bool quiet = false;
@@ -111,6 +113,13 @@ void add_common_options(CLI::App& app, CommonOptions& o, const std::string& back
                  "Sequences per step: 1, 8, 1,8,32, 1..64:8 (each row runs the workload's prompts "
                  "in turn, at least that many, at most that many in flight)")
       ->capture_default_str();
+  app.add_option("--devices", o.devices,
+                 "GPU counts of a multi-GPU backend (cuda-tp): 2, 1..2, 1,2,4; N means GPUs "
+                 "0..N-1 (under mpirun -n N: one process each)")
+      ->capture_default_str();
+  app.add_flag("--one-gpu", o.one_gpu,
+               "Run a multi-GPU backend's N ranks all on GPU 0, their partial results summed "
+               "there (the sharded math checked on a one-GPU machine; no NCCL)");
   app.add_option("--model", o.model, "Checkpoint, synthetic:<preset>[:seed=N], or default")
       ->capture_default_str();
   app.add_option("--prompts", o.prompts, "Prompt set file")->capture_default_str();
@@ -358,8 +367,10 @@ std::vector<Mode> parse_modes(const std::string& text) {
 // The backends' specs, with a note on stderr for each configuration this
 // machine cannot run that "all" reached.
 BackendPlan plan_backends(const std::string& backends, const std::string& precisions,
-                          const std::string& threads, const std::string& batches = "1") {
-  BackendPlan plan = expand_backend_specs({backends, precisions, threads, batches});
+                          const std::string& threads, const std::string& batches = "1",
+                          const std::string& devices = "1", bool one_gpu = false) {
+  BackendPlan plan =
+      expand_backend_specs({backends, precisions, threads, batches, devices, one_gpu});
   for (const std::string& line : plan.skipped) std::cerr << "note: " << line << "\n";
   return plan;
 }
@@ -393,7 +404,8 @@ struct CommonPlan {
 
 CommonPlan check_common(const CommonOptions& o) {
   CommonPlan plan;
-  plan.backends = plan_backends(o.backends, o.precisions, o.threads, o.batches);
+  plan.backends =
+      plan_backends(o.backends, o.precisions, o.threads, o.batches, o.devices, o.one_gpu);
   plan.modes = parse_modes(o.modes);
   if (!std::filesystem::is_regular_file(o.prompts)) {
     throw std::invalid_argument("Prompt set " + o.prompts.string() + ": no such file.");
@@ -936,6 +948,8 @@ int run_render_command(const std::vector<std::filesystem::path>& files) {
 }  // namespace gpt2
 
 int main(int argc, char** argv) {
+  // Under mpirun (cuda-tp across processes) ranks past 0 serve rank 0's backends.
+  if (const std::optional<int> worker = gpt2::enter_launcher(argc, argv)) return *worker;
   using namespace gpt2;
   CLI::App app{
       "gpt2-bench: run GPT-2 on interchangeable backends, prove they match the frozen "

@@ -84,6 +84,8 @@ struct Options {
   std::uint64_t seed = 0;
   std::string backend_name = "reference";
   int threads = 1;
+  int devices = 1;  // a multi-GPU backend's GPU count
+  bool one_gpu = false;
   std::string mode_text = "recompute";
   std::vector<std::string> stops;
   std::string precision_text = "float32";
@@ -160,6 +162,12 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
       ->capture_default_str();
   app.add_option("--threads", o.threads, "Threads for the backend (the reference is serial)")
       ->capture_default_str();
+  app.add_option("--devices", o.devices,
+                 "GPUs of a multi-GPU backend (cuda-tp): N means GPUs 0..N-1 (under mpirun -n N: "
+                 "one process each)")
+      ->capture_default_str();
+  app.add_flag("--one-gpu", o.one_gpu,
+               "With --devices N: all N ranks on GPU 0, summed there (no NCCL)");
   app.add_option("--mode", o.mode_text,
                  "recompute: the whole sequence at every step (the lab's); kv-cache: the "
                  "prompt once, then one token per step")
@@ -343,6 +351,15 @@ Settings check_settings(const Options& o) {
   // Fails before the model loads for a precision the backend does not offer;
   // make_backend() says so for one this machine cannot run.
   s.spec = backend_spec(o.backend_name, *precision, o.threads);
+  if (o.devices < 1 || o.devices > kMaxGpus) {
+    throw UsageError("--devices must be in [1, " + std::to_string(kMaxGpus) + "].");
+  }
+  if (find_backend(o.backend_name).multi_gpu) {
+    s.spec.devices = gpu_devices(o.devices, o.one_gpu);
+  } else if (o.devices != 1 || o.one_gpu) {
+    throw UsageError("--devices and --one-gpu are for a multi-GPU backend (cuda-tp), not " +
+                     o.backend_name + ".");
+  }
   if (o.text_mode && !o.token_texts.empty()) {
     throw UsageError("Give either token ids or --prompt, not both.");
   }
@@ -806,6 +823,8 @@ int run_generate(const Options& o) {
 
 int main(int argc, char** argv) {
   using namespace gpt2;
+  // Under mpirun (cuda-tp across processes) ranks past 0 serve rank 0's backends.
+  if (const std::optional<int> worker = enter_launcher(argc, argv)) return *worker;
   Options options;
   if (const std::optional<int> status = parse_command_line(argc, argv, options)) return *status;
   try {

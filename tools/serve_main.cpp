@@ -39,6 +39,8 @@ struct Options {
   std::string model_spec = "default";
   std::string backend = "pthreads";
   int threads = 0;  // 0: every core
+  int devices = 1;  // a multi-GPU backend's GPU count
+  bool one_gpu = false;
   std::string precision = "float32";
   std::string mode = "kv-cache";
   int max_batch = 16;
@@ -67,6 +69,9 @@ std::optional<int> parse(int argc, char** argv, Options& o) {
   app.add_option("--backend", o.backend, "Backend: " + backend_names_joined())
       ->capture_default_str();
   app.add_option("--threads", o.threads, "Threads for the backend (default: every core)");
+  app.add_option("--devices", o.devices, "GPUs of a multi-GPU backend (cuda-tp): GPUs 0..N-1")
+      ->capture_default_str();
+  app.add_flag("--one-gpu", o.one_gpu, "With --devices N: all N ranks on GPU 0 (no NCCL)");
   app.add_option("--precision", o.precision, "float32, bf16w, int8w, bfloat16 (cuda)")
       ->capture_default_str();
   app.add_option("--mode", o.mode, "kv-cache, or recompute (the whole sequence every step)")
@@ -153,7 +158,16 @@ int run(Options& o) {
                 ").");
   }
   const int threads = o.threads > 0 ? o.threads : int(std::thread::hardware_concurrency());
-  const BackendSpec spec = backend_spec(o.backend, *precision, std::max(1, threads));
+  BackendSpec spec = backend_spec(o.backend, *precision, std::max(1, threads));
+  if (o.devices < 1 || o.devices > kMaxGpus) {
+    usage_error("--devices must be in [1, " + std::to_string(kMaxGpus) + "].");
+  }
+  if (find_backend(o.backend).multi_gpu) {
+    spec.devices = gpu_devices(o.devices, o.one_gpu);
+  } else if (o.devices != 1 || o.one_gpu) {
+    usage_error("--devices and --one-gpu are for a multi-GPU backend (cuda-tp), not " + o.backend +
+                ".");
+  }
 
   // Signals go to one thread, which starts the shutdown.
   sigset_t signals;

@@ -395,7 +395,7 @@ TEST(SweepReportTest, BatchSizesGoIntoEveryFileAndThePlot) {
   EXPECT_DOUBLE_EQ(back.result.measurements[1].ms_per_step, 330.0);
   render_sweep_report(dir, "c", back);
   EXPECT_EQ(slurp(dir / "b-batch.svg"), slurp(dir / "c-batch.svg"));
-  EXPECT_NE(slurp(dir / "b.csv").find(",8,5,330,3.125,0\n"), std::string::npos)
+  EXPECT_NE(slurp(dir / "b.csv").find(",8,5,330,3.125,0,1,threads\n"), std::string::npos)
       << slurp(dir / "b.csv");
 }
 

@@ -1,0 +1,330 @@
+#include "backends/cuda_tp/cuda_tp_backend.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "backends/cuda/device.h"
+#include "backends/cuda_tp/mpi_launch.h"
+#include "backends/cuda_tp/ops.h"
+#include "backends/cuda_tp/rank.h"
+#include "backends/host_chunks.h"
+#include "reference/forward.h"
+
+namespace gpt2 {
+namespace tp {
+
+namespace {
+
+// One host thread per local rank: run(fn) calls fn(r) on rank r's thread for
+// every r and returns when all have; the first failure is rethrown (its rank
+// aborts the group first, so that no peer waits for it).
+class RankThreads {
+ public:
+  explicit RankThreads(int n) : jobs_(n) {
+    for (int r = 0; r < n; r++) threads_.emplace_back([this, r] { loop(r); });
+  }
+  ~RankThreads() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  // `on_error(r)` runs on rank r's thread when fn(r) throws, before it is reported.
+  void run(const std::function<void(int)>& fn, const std::function<void(int)>& on_error) {
+    std::unique_lock lock(mutex_);
+    fn_ = &fn, on_error_ = &on_error, pending_ = int(jobs_.size()), error_ = nullptr;
+    generation_++;
+    cv_.notify_all();
+    done_.wait(lock, [&] { return pending_ == 0; });
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void loop(int r) {
+    long seen = 0;
+    for (;;) {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      const auto* fn = fn_;
+      const auto* on_error = on_error_;
+      lock.unlock();
+      std::exception_ptr error;
+      try {
+        (*fn)(r);
+      } catch (...) {
+        error = std::current_exception();
+        try {
+          (*on_error)(r);
+        } catch (...) {
+        }
+      }
+      lock.lock();
+      if (error && !error_) error_ = error;  // the first to fail: the cause
+      if (--pending_ == 0) done_.notify_all();
+    }
+  }
+  std::vector<int> jobs_;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable cv_, done_;
+  const std::function<void(int)>* fn_ = nullptr;
+  const std::function<void(int)>* on_error_ = nullptr;
+  int pending_ = 0;
+  long generation_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+class TpBackend;
+
+class TpSession final : public Session {
+ public:
+  TpSession(const TpBackend& backend, int id, int capacity)
+      : backend_(backend), id_(id), capacity_(capacity) {}
+  ~TpSession() override;
+  void forward(std::span<const int> tokens, int pos, std::span<float> logits,
+               std::span<float> probs) override;
+  int cached() const override { return cached_; }
+  int capacity() const override { return capacity_; }
+  const TpBackend* backend() const { return &backend_; }
+  int id() const { return id_; }
+  void set_cached(int cached) { cached_ = cached; }
+
+ private:
+  const TpBackend& backend_;
+  int id_, capacity_, cached_ = 0;
+};
+
+class TpBackend final : public Backend {
+ public:
+  TpBackend(std::shared_ptr<const Model> model, const BackendSpec& spec, BackendInfo info,
+            CommGroup comms)
+      : model_(std::move(model)), info_(std::move(info)), threads_(int(comms.size())) {
+    const bool bf16 = spec.precision == Precision::kBFloat16;
+    ranks_.resize(comms.size());
+    std::vector<std::unique_ptr<Communicator>>* given = &comms;
+    // Each rank's shard cut and uploaded on its own thread.
+    run_local([&](int r) { ranks_[r] = std::make_unique<TpRank>(*model_, bf16, std::move((*given)[r])); });
+    const Communicator& c0 = ranks_[0]->comm();
+    std::set<int> devices;
+    for (const auto& rank : ranks_) devices.insert(rank->comm().device());
+    for (int d : devices) info_.gpus.push_back(cuda::gpu_info(d));
+    one_device_ = devices.size() == 1 && c0.ranks() > 1 && !c0.capturable();
+    info_.ranks = c0.ranks();
+    const RankShape& s = ranks_[0]->shape();
+    info_.details = "tensor parallel over " + std::to_string(c0.ranks()) + " ranks (" +
+                    c0.describe() + "), Megatron's layout: per rank " +
+                    std::to_string(s.heads_count()) + " heads, " +
+                    std::to_string(s.hidden_count()) + " MLP columns, " +
+                    std::to_string(s.vocab.size()) +
+                    " vocabulary rows; two all-reduces a layer and one all-gather of the logits; "
+                    "the cuda backend's fused kernels on " +
+                    info_.gpus[0].name + (bf16 ? ", bfloat16 weights" : "") +
+                    (c0.capturable() ? "; each rank's decode step one CUDA graph"
+                                     : "; no CUDA graphs") +
+                    "; rank 0's weights on the device: " +
+                    std::to_string(ranks_[0]->weight_bytes() >> 20) + " MiB";
+  }
+  ~TpBackend() override {
+    if (peers_ != nullptr && !broken_) {
+      try {
+        Op end;
+        end.kind = OpKind::kEnd;
+        peers_->send(end);
+      } catch (...) {
+      }
+    }
+    run_local_noexcept([&](int r) { ranks_[r].reset(); });
+  }
+  const BackendInfo& info() const override { return info_; }
+  const Model& model() const override { return *model_; }
+  std::optional<std::size_t> device_memory_free() const override {
+    // A session's caches are split over the ranks: each GPU holds 1/N.
+    std::size_t least = SIZE_MAX;
+    for (const GpuInfo& g : info_.gpus) least = std::min(least, cuda::free_memory(g.index));
+    const int N = ranks_[0]->comm().ranks();
+    return one_device_ ? least : least * std::size_t(N);
+  }
+  std::unique_ptr<Session> open_session(int capacity) const override {
+    check_session_capacity(model_->config(), capacity, "cuda-tp");
+    std::lock_guard lock(mutex_);
+    const int id = next_id_++;
+    Op op;
+    op.kind = OpKind::kOpen, op.id = id, op.capacity = capacity;
+    try {
+      run(op);
+    } catch (...) {
+      Op close;
+      close.kind = OpKind::kClose, close.id = id;
+      if (!broken_) run(close);
+      throw;
+    }
+    return std::make_unique<TpSession>(*this, id, capacity);
+  }
+  void close_session(int id) const noexcept {
+    std::lock_guard lock(mutex_);
+    if (broken_) return;
+    Op op;
+    op.kind = OpKind::kClose, op.id = id;
+    try {
+      run(op);
+    } catch (...) {
+    }
+  }
+  void forward_batch(std::span<const SequenceStep> steps) const override;
+  void copy_caches(std::span<const CacheCopy> copies) const override;
+  void set_peers(std::unique_ptr<Peers> peers) { peers_ = std::move(peers); }
+
+ private:
+  // Runs `op` on every rank: sent to the other processes' first, if any.
+  void run(const Op& op) const {
+    if (broken_) throw std::runtime_error("cuda-tp: stopped by an earlier failure: " + failure_);
+    try {
+      if (peers_ != nullptr) peers_->send(op);
+      run_local([&](int r) { run_op(*ranks_[r], op); });
+    } catch (const std::exception& e) {
+      broken_ = true;
+      failure_ = e.what();
+      throw;
+    }
+  }
+  void run_local(const std::function<void(int)>& fn) const {
+    threads_.run(fn, [&](int r) {
+      if (ranks_[r] != nullptr) ranks_[r]->comm().abort();
+    });
+  }
+  void run_local_noexcept(const std::function<void(int)>& fn) const {
+    try {
+      run_local(fn);
+    } catch (...) {
+    }
+  }
+
+  std::shared_ptr<const Model> model_;
+  BackendInfo info_;
+  mutable RankThreads threads_;
+  std::vector<std::unique_ptr<TpRank>> ranks_;
+  std::unique_ptr<Peers> peers_;
+  bool one_device_ = false;
+  mutable std::mutex mutex_;  // one op at a time
+  mutable int next_id_ = 0;
+  mutable bool broken_ = false;
+  mutable std::string failure_;
+};
+
+TpSession::~TpSession() {
+  backend_.close_session(id_);
+}
+
+void TpSession::forward(std::span<const int> tokens, int pos, std::span<float> logits,
+                        std::span<float> probs) {
+  SequenceStep step;
+  step.session = this;
+  step.tokens = tokens;
+  step.pos = pos;
+  step.logits = logits;
+  step.probs = probs;
+  backend_.forward_batch({&step, 1});
+}
+
+void TpBackend::forward_batch(std::span<const SequenceStep> steps) const {
+  const ModelConfig& c = model_->config();
+  check_batch_steps(c, steps);
+  Op op;
+  op.kind = OpKind::kForward;
+  cuda::StepLayout& out = op.step.layout;
+  std::vector<TpSession*> sessions;
+  out.out_first.push_back(0);
+  for (const SequenceStep& s : steps) {
+    auto* session = dynamic_cast<TpSession*>(s.session);
+    if (session == nullptr || session->backend() != this) {
+      throw std::invalid_argument("forward_batch: a session of another backend");
+    }
+    const int n = int(s.tokens.size()), seq = out.seqs_count();
+    cuda::BatchSeq q;
+    q.first = out.rows_count(), q.n = n, q.pos = s.pos;
+    out.seqs.push_back(q);
+    op.step.ids.push_back(session->id());
+    sessions.push_back(session);
+    for (int t = 0; t < n; t++) {
+      out.rows.push_back({s.tokens[t], s.pos + t, seq, 0});
+      if (s.all_positions || t == n - 1) out.out_rows.push_back(q.first + t);
+    }
+    out.out_first.push_back(out.outs_count());
+    if (n == 1) out.decode_rows.push_back(q.first);
+    if (n != 1 || s.all_positions) out.decode_only = false;
+    if (!s.probs.empty()) out.probs = true;
+  }
+  if (steps.empty()) return;
+  std::lock_guard lock(mutex_);
+  run(op);
+  const float* logits = ranks_[0]->host_logits();
+  const float* probs = ranks_[0]->host_probs();
+  const std::size_t V = c.vocab_size;
+  for_host_chunks(steps.size(), [&](std::size_t begin, std::size_t end) {
+    for (std::size_t s = begin; s < end; s++) {
+      const int first = out.out_first[s], count = out.out_first[s + 1] - first;
+      std::memcpy(steps[s].logits.data(), logits + first * V, count * V * sizeof(float));
+      if (!steps[s].probs.empty()) {
+        std::memcpy(steps[s].probs.data(), probs + (first + count - 1) * V, V * sizeof(float));
+      }
+    }
+  });
+  for (std::size_t s = 0; s < steps.size(); s++) {
+    sessions[s]->set_cached(steps[s].pos + int(steps[s].tokens.size()));
+  }
+}
+
+void TpBackend::copy_caches(std::span<const CacheCopy> copies) const {
+  check_cache_copies(copies);
+  Op op;
+  op.kind = OpKind::kCopy;
+  for (const CacheCopy& c : copies) {
+    const auto* from = dynamic_cast<const TpSession*>(c.from);
+    const auto* to = dynamic_cast<const TpSession*>(c.to);
+    if (!from || !to || from->backend() != this || to->backend() != this) {
+      throw std::invalid_argument("copy_caches: a session of another backend");
+    }
+    op.copies.push_back({from->id(), to->id(), c.positions});
+  }
+  if (copies.empty()) return;
+  std::lock_guard lock(mutex_);
+  run(op);
+  for (const CacheCopy& c : copies) static_cast<TpSession*>(c.to)->set_cached(c.positions);
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_tp_backend_with(std::shared_ptr<const Model> model,
+                                              const BackendSpec& spec, BackendInfo info,
+                                              CommGroup local_ranks, std::unique_ptr<Peers> peers) {
+  auto backend =
+      std::make_unique<TpBackend>(std::move(model), spec, std::move(info), std::move(local_ranks));
+  backend->set_peers(std::move(peers));
+  return backend;
+}
+
+}  // namespace tp
+
+std::unique_ptr<Backend> make_cuda_tp_backend(std::shared_ptr<const Model> model,
+                                              const BackendSpec& spec, BackendInfo info) {
+  const int present = cuda::device_count(nullptr);
+  if (tp::mpi_world_size() > 1) return tp::make_mpi_backend(std::move(model), spec, std::move(info));
+  const tp::Placement p = tp::placement(model->config(), spec.devices, present);
+  tp::CommGroup comms = p.one_device ? tp::make_local_group(p.devices[0], int(p.devices.size()))
+                                     : tp::make_nccl_group(p.devices);
+  return tp::make_tp_backend_with(std::move(model), spec, std::move(info), std::move(comms),
+                                  nullptr);
+}
+
+}  // namespace gpt2
