@@ -76,6 +76,14 @@ std::string devices_text(const std::vector<int>& devices) {
   return std::to_string(n) + (n == 1 ? " GPU" : " GPUs");
 }
 
+std::string workers_text(const BackendInfo& info) {
+  if (!find_backend(info.name).multi_gpu) return threads_text(info.threads);
+  if (info.ranks > 1 && info.gpus.size() == 1) {
+    return std::to_string(info.ranks) + " ranks on 1 GPU";
+  }
+  return std::to_string(info.ranks) + (info.ranks == 1 ? " GPU" : " GPUs");
+}
+
 std::string spec_label(const BackendSpec& spec) {
   // (Appended piece by piece: "x" + string makes GCC 12 warn falsely, -Wrestrict.)
   std::string label = spec.backend;

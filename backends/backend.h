@@ -119,6 +119,10 @@ struct BackendInfo {
   std::string details;        // kernel variant, library and threading, as a person reads it
 };
 
+// What a made backend runs on, as a label: "4 threads", or a multi-GPU
+// backend's "2 GPUs", "1 GPU", "4 ranks on 1 GPU".
+std::string workers_text(const BackendInfo& info);
+
 // Every backend, GPU ones too, returns the logits and probabilities of the
 // last position in host memory: the harness's decision rules run on the host,
 // and every timing counts that copy.

@@ -110,3 +110,17 @@ MachineInfo machine_info() {
 }
 
 }  // namespace gpt2
+
+namespace gpt2 {
+
+std::string gpu_topology() {
+  FILE* pipe = popen("nvidia-smi topo -m 2>/dev/null", "r");
+  if (pipe == nullptr) return "";
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
+  if (pclose(pipe) != 0) return "";
+  return out;
+}
+
+}  // namespace gpt2

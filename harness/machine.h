@@ -25,4 +25,8 @@ struct MachineInfo {
 
 MachineInfo machine_info();
 
+// How this machine's GPUs are linked, as `nvidia-smi topo -m` prints it
+// (NVLink "NV18", PCIe "PIX"/"SYS", ...); empty when nvidia-smi is not there.
+std::string gpu_topology();
+
 }  // namespace gpt2

@@ -96,6 +96,7 @@ json context_json(const ReportContext& ctx) {
     for (const GpuInfo& g : ctx.gpus) gpus.push_back(gpu_json(g));
     j["gpus"] = gpus;
   }
+  if (!ctx.gpu_topology.empty()) j["gpu_topology"] = ctx.gpu_topology;
   j["build"] = {{"compiler", ctx.machine.compiler},
                 {"build_type", ctx.machine.build_type},
                 {"flags", ctx.machine.build_flags},
@@ -138,6 +139,7 @@ ReportContext context_from_json(const json& j) {
   ctx.machine.build_flags = b.at("flags");
   ctx.machine.git_commit = b.at("git_commit");
   for (const json& g : j.value("gpus", json::array())) ctx.gpus.push_back(gpu_from_json(g));
+  ctx.gpu_topology = j.value("gpu_topology", "");
   if (j.contains("model")) {
     const json& mj = j.at("model");
     ModelFacts f;
@@ -172,6 +174,9 @@ std::string context_markdown(const ReportContext& ctx) {
         << " MHz memory peak clocks, driver for CUDA " << g.driver_cuda_version << ", runtime "
         << g.runtime_version << ")\n";
   }
+  if (!ctx.gpu_topology.empty()) {
+    out << "- GPU links (`nvidia-smi topo -m`):\n\n```\n" << ctx.gpu_topology << "```\n\n";
+  }
   out << "- build: " << m.compiler << ", " << m.build_type << ", `" << m.build_flags << "`\n";
   if (ctx.model) {
     out << "- model: " << ctx.model->name << " (" << ctx.model->parameters << " parameters, xxh3 "
@@ -188,6 +193,11 @@ std::vector<std::filesystem::path> ReportFiles::all() const {
     if (!p->empty()) out.push_back(*p);
   }
   return out;
+}
+
+void add_gpus(ReportContext& ctx, const std::vector<BackendInfo>& infos) {
+  ctx.gpus = gpus_used(infos);
+  if (ctx.gpus.size() > 1) ctx.gpu_topology = gpu_topology();
 }
 
 std::vector<GpuInfo> gpus_used(const std::vector<BackendInfo>& infos) {

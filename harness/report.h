@@ -31,6 +31,7 @@ struct ReportContext {
   std::string timestamp;  // UTC, ISO 8601
   MachineInfo machine;
   std::vector<GpuInfo> gpus;  // the GPUs the run's backends used (none: CPU only)
+  std::string gpu_topology;   // with more than one: how they are linked (gpu_topology())
   std::optional<ModelFacts> model;
 };
 // The context of a run of `command` on `model`, now, on this machine (the
@@ -39,6 +40,8 @@ ReportContext report_context(const std::string& command, const Model& model);
 
 // The GPUs these backends ran on, each once, by device number.
 std::vector<GpuInfo> gpus_used(const std::vector<BackendInfo>& infos);
+// Sets ctx.gpus from the backends, and with more than one GPU their links.
+void add_gpus(ReportContext& ctx, const std::vector<BackendInfo>& infos);
 
 // The files of one report, each written atomically (an empty path: not written).
 struct ReportFiles {

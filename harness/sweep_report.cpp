@@ -258,8 +258,7 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
     std::string tokens = check_name(m.tokens);
     if (m.precision == Precision::kBFloat16 && m.tokens == Check::kNo) tokens = "no (bfloat16)";
     out << "| " << backend_label(m.backend, m.precision) << " | " << mode_name(m.mode) << " | "
-        << (m.multi_gpu ? std::to_string(m.gpus) + (m.gpus == 1 ? " GPU" : " GPUs")
-                        : std::to_string(m.threads))
+        << (m.multi_gpu ? workers_text(m.info) : std::to_string(m.threads))
         << " | " << (batched ? std::to_string(m.batch) + " | " : "")
         << fmt("%.4f", m.stats.median) << " | " << fmt("%.4f", m.stats.min) << " | "
         << fmt("%.4f", m.stats.max) << " | " << fmt("%.2f", m.tokens_per_second) << " | "

@@ -304,6 +304,7 @@ VerifyRow verify_row(const Backend& backend, const BackendSpec& spec, Mode mode,
   row.precision = spec.precision;
   row.batch = spec.batch;
   row.threads = backend.info().threads;
+  row.workers = workers_text(backend.info());
   row.mode = mode;
   row.rule = g.rule;
   row.bit_exact = backend.info().numerics == Numerics::kBitExact;

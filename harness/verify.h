@@ -36,6 +36,7 @@ struct VerifyRow {
   std::string backend;
   Precision precision = Precision::kFloat32;
   int threads = 1;
+  std::string workers;  // "4 threads", "2 GPUs", "4 ranks on 1 GPU": what the row ran on
   // Sequences per step: 1 runs each golden prompt alone; more runs them inside
   // batches, among filler prompts of other lengths joining at other steps.
   int batch = 1;

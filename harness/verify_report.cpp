@@ -33,7 +33,7 @@ std::string verify_table(const VerifyResult& r) {
   // gets alone (bit-exact rows: their logits bits against the goldens say so).
   const bool batched =
       std::any_of(r.rows.begin(), r.rows.end(), [](const VerifyRow& row) { return row.batch > 1; });
-  out << "| backend | threads | " << (batched ? "batch | " : "")
+  out << "| backend | threads or GPUs | " << (batched ? "batch | " : "")
       << "mode | rule | numerics | steps | token mismatches | near ties | "
          "tokens agree | logits bits differ | max abs logit diff | mean abs logit diff | "
       << (batched ? "batch-invariant | " : "") << "result |\n";
@@ -42,7 +42,7 @@ std::string verify_table(const VerifyResult& r) {
   bool bf16 = false;
   for (const VerifyRow& row : r.rows) {
     bf16 = bf16 || !row.gates_tokens();
-    out << "| " << backend_label(row.backend, row.precision) << " | " << row.threads << " | "
+    out << "| " << backend_label(row.backend, row.precision) << " | " << (row.workers.empty() ? std::to_string(row.threads) : row.workers) << " | "
         << (batched ? std::to_string(row.batch) + " | " : "") << mode_name(row.mode) << " | "
         << row.rule_label() << " | " << (row.bit_exact ? "bit-exact" : "reordered") << " | "
         << row.steps << " | " << row.token_mismatches << " | " << row.near_ties << " | "
@@ -74,6 +74,7 @@ ReportFiles write_verify_report(const std::filesystem::path& dir, const std::str
                     {"token_agreement", row.token_agreement()},
                     {"nonfinite_steps", row.nonfinite},
                     {"threads", row.threads},
+                    {"workers", row.workers},
                     {"batch", row.batch},
                     {"batch_compared_steps", row.batch_compared},
                     {"batch_variant_steps", row.batch_variant},

@@ -630,7 +630,7 @@ int run_sweep_command(const SweepCli& s, const std::string& command) {
   progress.done();
   std::vector<BackendInfo> infos;
   for (const Measurement& m : result.measurements) infos.push_back(m.info);
-  ctx.gpus = gpus_used(infos);
+  add_gpus(ctx, infos);
 
   std::cout << sweep_table(w, result);
   const ReportFiles files = write_sweep_report(
@@ -739,7 +739,7 @@ int run_verify_command(const VerifyCli& v, const std::string& command) {
   }
   result.notes.insert(result.notes.begin(), notes.begin(), notes.end());
   progress.done();
-  ctx.gpus = gpus_used(result.backends);
+  add_gpus(ctx, result.backends);
 
   for (const VerifyRow& row : result.rows) {
     for (const std::string& d : row.differences) std::cout << "DIFFERENCE " << d << "\n";

@@ -21,13 +21,14 @@ namespace tp {
 
 namespace {
 
-// One host thread per local rank: run(fn) calls fn(r) on rank r's thread for
-// every r and returns when all have; the first failure is rethrown (its rank
-// aborts the group first, so that no peer waits for it).
+// One host thread per local rank, rank 0's the caller's (one wake-up less a
+// step): run(fn) calls fn(r) on rank r's thread for every r and returns when
+// all have; the first failure is rethrown (its rank aborts the group first,
+// so that no peer waits for it).
 class RankThreads {
  public:
   explicit RankThreads(int n) : jobs_(n) {
-    for (int r = 0; r < n; r++) threads_.emplace_back([this, r] { loop(r); });
+    for (int r = 1; r < n; r++) threads_.emplace_back([this, r] { loop(r); });
   }
   ~RankThreads() {
     {
@@ -43,6 +44,9 @@ class RankThreads {
     fn_ = &fn, on_error_ = &on_error, pending_ = int(jobs_.size()), error_ = nullptr;
     generation_++;
     cv_.notify_all();
+    lock.unlock();
+    work(0);
+    lock.lock();
     done_.wait(lock, [&] { return pending_ == 0; });
     if (error_) std::rethrow_exception(error_);
   }
@@ -55,23 +59,25 @@ class RankThreads {
       cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
-      const auto* fn = fn_;
-      const auto* on_error = on_error_;
       lock.unlock();
-      std::exception_ptr error;
-      try {
-        (*fn)(r);
-      } catch (...) {
-        error = std::current_exception();
-        try {
-          (*on_error)(r);
-        } catch (...) {
-        }
-      }
-      lock.lock();
-      if (error && !error_) error_ = error;  // the first to fail: the cause
-      if (--pending_ == 0) done_.notify_all();
+      work(r);
     }
+  }
+  // Rank r's part of the current run (fn_ and on_error_ are set while it lasts).
+  void work(int r) {
+    std::exception_ptr error;
+    try {
+      (*fn_)(r);
+    } catch (...) {
+      error = std::current_exception();
+      try {
+        (*on_error_)(r);
+      } catch (...) {
+      }
+    }
+    std::lock_guard lock(mutex_);
+    if (error && !error_) error_ = error;  // the first to fail: the cause
+    if (--pending_ == 0) done_.notify_all();
   }
   std::vector<int> jobs_;
   std::vector<std::thread> threads_;

@@ -55,7 +55,9 @@ void TpRank::upload(const Model& model) {
   const BlockShard shard = shard_blocks(model, shape_);
   std::vector<float> host;
   std::vector<std::size_t> at;
+  // Every tensor at a multiple of 64 floats (256 bytes): the products' vector loads.
   auto put = [&](const float* data, std::size_t n) {
+    host.resize((host.size() + 63) / 64 * 64);
     at.push_back(host.size());
     host.insert(host.end(), data, data + n);
   };
@@ -91,9 +93,10 @@ void TpRank::upload(const Model& model) {
     return;
   }
   // bfloat16: wte and the four matrices converted, the float32 ones dropped.
-  const std::size_t b_wte = 0, b_qkv = b_wte + V * C, b_att = b_qkv + shard.qkvw.size();
-  const std::size_t b_fc = b_att + shard.attprojw.size(), b_fcp = b_fc + shard.fcw.size();
-  const std::size_t b_end = b_fcp + shard.fcprojw.size();
+  auto next = [](std::size_t at, std::size_t n) { return (at + n + 127) / 128 * 128; };
+  const std::size_t b_wte = 0, b_qkv = next(b_wte, V * C), b_att = next(b_qkv, shard.qkvw.size());
+  const std::size_t b_fc = next(b_att, shard.attprojw.size());
+  const std::size_t b_fcp = next(b_fc, shard.fcw.size()), b_end = next(b_fcp, shard.fcprojw.size());
   b16_ = DeviceBuffer<bf16>(b_end, what + " in bfloat16");
   bf16* b = b16_.get();
   cuda::fast::to_bf16(b + b_wte, d + at[0], long(V * C), stream_);

@@ -43,6 +43,9 @@
 #include "runtime/cli.h"
 #include "runtime/lists.h"
 #include "runtime/model_source.h"
+#if GPT2_WITH_CUDA_TP
+#include "harness/microbench/collectives.h"
+#endif
 #if GPT2_WITH_CUDA
 #include "harness/microbench/cuda_ops.h"
 #endif
@@ -601,6 +604,10 @@ int main(int argc, char** argv) {
   register_all(o);
 #if GPT2_WITH_CUDA
   register_cuda_benchmarks(model(), o.rows);
+#endif
+#if GPT2_WITH_CUDA_TP
+  // A decode step's rows at batch 1 and 32, and a prefill of 1024.
+  register_collective_benchmarks(model()->config(), {1, 32, 1024});
 #endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
