@@ -192,21 +192,27 @@ class TpBackend final : public Backend {
   void set_peers(std::unique_ptr<Peers> peers) { peers_ = std::move(peers); }
 
  private:
-  // Runs `op` on every rank: sent to the other processes' first, if any.
+  // Runs `op` on every rank: sent to the other processes' first, if any. A
+  // step's failure (a collective's) ends the backend: its ranks' groups are
+  // aborted. Opening or copying caches calls no collective: a failure there
+  // (memory) leaves the backend serving.
   void run(const Op& op) const {
     if (broken_) throw std::runtime_error("cuda-tp: stopped by an earlier failure: " + failure_);
+    const bool collective = op.kind == OpKind::kForward;
     try {
       if (peers_ != nullptr) peers_->send(op);
-      run_local([&](int r) { run_op(*ranks_[r], op); });
+      run_local([&](int r) { run_op(*ranks_[r], op); }, collective);
     } catch (const std::exception& e) {
-      broken_ = true;
-      failure_ = e.what();
+      if (collective) {
+        broken_ = true;
+        failure_ = e.what();
+      }
       throw;
     }
   }
-  void run_local(const std::function<void(int)>& fn) const {
+  void run_local(const std::function<void(int)>& fn, bool abort_on_error = true) const {
     threads_.run(fn, [&](int r) {
-      if (ranks_[r] != nullptr) ranks_[r]->comm().abort();
+      if (abort_on_error && ranks_[r] != nullptr) ranks_[r]->comm().abort();
     });
   }
   void run_local_noexcept(const std::function<void(int)>& fn) const {
