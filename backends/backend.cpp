@@ -71,7 +71,7 @@ std::string threads_text(int threads) {
 std::string devices_text(const std::vector<int>& devices) {
   const std::size_t n = devices.size();
   const bool one = n > 1 && std::all_of(devices.begin(), devices.end(),
-                                         [&](int d) { return d == devices.front(); });
+                                        [&](int d) { return d == devices.front(); });
   if (one) return std::to_string(n) + " ranks on GPU " + std::to_string(devices.front());
   return std::to_string(n) + (n == 1 ? " GPU" : " GPUs");
 }

@@ -230,8 +230,9 @@ std::optional<int> enter_launcher([[maybe_unused]] int argc, [[maybe_unused]] ch
 #else
   const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
   if (size != nullptr && std::atoi(size) > 1) {
-    std::fprintf(stderr, "error: started by mpirun, but this build has no cuda-tp backend (no "
-                         "NCCL or no CUDA toolkit at configure time).\n");
+    std::fprintf(stderr,
+                 "error: started by mpirun, but this build has no cuda-tp backend (no "
+                 "NCCL or no CUDA toolkit at configure time).\n");
     return 1;
   }
   return std::nullopt;

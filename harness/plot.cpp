@@ -106,11 +106,14 @@ void draw_axes(std::ostringstream& o, const Frame& f, const std::string& title,
   }
   o << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph
     << "\" fill=\"none\" stroke=\"#333\"/>\n";
-  o << "<text x=\"" << left + pw / 2 << "\" y=\"" << f.H - 12
-    << "\" text-anchor=\"middle\">" << axis << "</text>\n";
+  o << "<text x=\"" << left + pw / 2 << "\" y=\"" << f.H - 12 << "\" text-anchor=\"middle\">"
+    << axis << "</text>\n";
   o << "<text x=\"16\" y=\"" << top + ph / 2
     << "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " << top + ph / 2
-    << ")\">speedup over 1 " << (axis == "GPUs" ? "GPU" : axis == "threads" ? "thread" : "thread or GPU")
+    << ")\">speedup over 1 "
+    << (axis == "GPUs"      ? "GPU"
+        : axis == "threads" ? "thread"
+                            : "thread or GPU")
     << "</text>\n";
 }
 

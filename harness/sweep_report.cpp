@@ -258,10 +258,10 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
     std::string tokens = check_name(m.tokens);
     if (m.precision == Precision::kBFloat16 && m.tokens == Check::kNo) tokens = "no (bfloat16)";
     out << "| " << backend_label(m.backend, m.precision) << " | " << mode_name(m.mode) << " | "
-        << (m.multi_gpu ? workers_text(m.info) : std::to_string(m.threads))
-        << " | " << (batched ? std::to_string(m.batch) + " | " : "")
-        << fmt("%.4f", m.stats.median) << " | " << fmt("%.4f", m.stats.min) << " | "
-        << fmt("%.4f", m.stats.max) << " | " << fmt("%.2f", m.tokens_per_second) << " | "
+        << (m.multi_gpu ? workers_text(m.info) : std::to_string(m.threads)) << " | "
+        << (batched ? std::to_string(m.batch) + " | " : "") << fmt("%.4f", m.stats.median) << " | "
+        << fmt("%.4f", m.stats.min) << " | " << fmt("%.4f", m.stats.max) << " | "
+        << fmt("%.2f", m.tokens_per_second) << " | "
         << (batched ? opt(m.tokens_per_second_per_sequence, "%.2f") + " | " +
                           opt(m.ms_per_step, "%.3f") + " | " +
                           opt(m.decode_tokens_per_second, "%.2f") + " | "

@@ -120,7 +120,9 @@ class TpBackend final : public Backend {
     ranks_.resize(comms.size());
     std::vector<std::unique_ptr<Communicator>>* given = &comms;
     // Each rank's shard cut and uploaded on its own thread.
-    run_local([&](int r) { ranks_[r] = std::make_unique<TpRank>(*model_, bf16, std::move((*given)[r])); });
+    run_local([&](int r) {
+      ranks_[r] = std::make_unique<TpRank>(*model_, bf16, std::move((*given)[r]));
+    });
     const Communicator& c0 = ranks_[0]->comm();
     std::set<int> devices;
     for (const auto& rank : ranks_) devices.insert(rank->comm().device());
@@ -128,18 +130,16 @@ class TpBackend final : public Backend {
     one_device_ = devices.size() == 1 && c0.ranks() > 1 && !c0.capturable();
     info_.ranks = c0.ranks();
     const RankShape& s = ranks_[0]->shape();
-    info_.details = "tensor parallel over " + std::to_string(c0.ranks()) + " ranks (" +
-                    c0.describe() + "), Megatron's layout: per rank " +
-                    std::to_string(s.heads_count()) + " heads, " +
-                    std::to_string(s.hidden_count()) + " MLP columns, " +
-                    std::to_string(s.vocab.size()) +
-                    " vocabulary rows; two all-reduces a layer and one all-gather of the logits; "
-                    "the cuda backend's fused kernels on " +
-                    info_.gpus[0].name + (bf16 ? ", bfloat16 weights" : "") +
-                    (c0.capturable() ? "; each rank's decode step one CUDA graph"
-                                     : "; no CUDA graphs") +
-                    "; rank 0's weights on the device: " +
-                    std::to_string(ranks_[0]->weight_bytes() >> 20) + " MiB";
+    info_.details =
+        "tensor parallel over " + std::to_string(c0.ranks()) + " ranks (" + c0.describe() +
+        "), Megatron's layout: per rank " + std::to_string(s.heads_count()) + " heads, " +
+        std::to_string(s.hidden_count()) + " MLP columns, " + std::to_string(s.vocab.size()) +
+        " vocabulary rows; two all-reduces a layer and one all-gather of the logits; "
+        "the cuda backend's fused kernels on " +
+        info_.gpus[0].name + (bf16 ? ", bfloat16 weights" : "") +
+        (c0.capturable() ? "; each rank's decode step one CUDA graph" : "; no CUDA graphs") +
+        "; rank 0's weights on the device: " + std::to_string(ranks_[0]->weight_bytes() >> 20) +
+        " MiB";
   }
   ~TpBackend() override {
     if (peers_ != nullptr && !broken_) {
@@ -331,7 +331,8 @@ std::unique_ptr<Backend> make_tp_backend_with(std::shared_ptr<const Model> model
 std::unique_ptr<Backend> make_cuda_tp_backend(std::shared_ptr<const Model> model,
                                               const BackendSpec& spec, BackendInfo info) {
   const int present = cuda::device_count(nullptr);
-  if (tp::mpi_world_size() > 1) return tp::make_mpi_backend(std::move(model), spec, std::move(info));
+  if (tp::mpi_world_size() > 1)
+    return tp::make_mpi_backend(std::move(model), spec, std::move(info));
   const tp::Placement p = tp::placement(model->config(), spec.devices, present);
   tp::CommGroup comms = p.one_device ? tp::make_local_group(p.devices[0], int(p.devices.size()))
                                      : tp::make_nccl_group(p.devices);

@@ -44,11 +44,10 @@ class LocalGroup {
       cv_.notify_all();
       return;
     }
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::duration<double>(comm_timeout_seconds());
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(comm_timeout_seconds());
     while (generation_ == generation && !aborted_) {
-      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
-          generation_ == generation) {
+      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && generation_ == generation) {
         aborted_ = true;
         cv_.notify_all();
         throw std::runtime_error("cuda-tp rank " + std::to_string(rank) + ": " + call +
@@ -103,12 +102,11 @@ class LocalCommunicator final : public Communicator {
     for (int r = 0; r < ranks(); r++) ins[r] = static_cast<const float*>(group_->ptr(r));
     sum_buffers(scratch_.get(), ins.data(), ranks(), count, stream);
     finish(stream, "all_reduce");
-    GPT2_CUDA(cudaMemcpyAsync(buf, scratch_.get(), count * sizeof(float),
-                              cudaMemcpyDeviceToDevice, stream));
+    GPT2_CUDA(cudaMemcpyAsync(buf, scratch_.get(), count * sizeof(float), cudaMemcpyDeviceToDevice,
+                              stream));
   }
 
-  void all_gather(const float* send, float* recv, std::size_t count,
-                  cudaStream_t stream) override {
+  void all_gather(const float* send, float* recv, std::size_t count, cudaStream_t stream) override {
     publish(send, stream, "all_gather");
     for (int r = 0; r < ranks(); r++) {
       GPT2_CUDA(cudaMemcpyAsync(recv + std::size_t(r) * count, group_->ptr(r),
@@ -118,7 +116,8 @@ class LocalCommunicator final : public Communicator {
   }
 
   void wait(cudaStream_t stream) override {
-    wait_stream(stream, rank_, [&] { return group_->aborted(); }, [&] { abort(); });
+    wait_stream(
+        stream, rank_, [&] { return group_->aborted(); }, [&] { abort(); });
   }
   void abort() override { group_->abort(); }
 
@@ -156,7 +155,8 @@ CommGroup make_local_group(int device, int ranks) {
   cuda::use_device(device);
   auto group = std::make_shared<LocalGroup>(ranks);
   CommGroup out;
-  for (int r = 0; r < ranks; r++) out.push_back(std::make_unique<LocalCommunicator>(group, r, device));
+  for (int r = 0; r < ranks; r++)
+    out.push_back(std::make_unique<LocalCommunicator>(group, r, device));
   return out;
 }
 

@@ -22,10 +22,9 @@ std::string nccl_version() {
 void check_nccl(ncclResult_t status, const char* call, int rank) {
   if (status == ncclSuccess) return;
   const char* last = ncclGetLastError(nullptr);
-  throw std::runtime_error("cuda-tp rank " + std::to_string(rank) + ": " + call + ": " +
-                           ncclGetErrorString(status) +
-                           (last != nullptr && *last != '\0' ? std::string(" (") + last + ")"
-                                                             : std::string()));
+  throw std::runtime_error(
+      "cuda-tp rank " + std::to_string(rank) + ": " + call + ": " + ncclGetErrorString(status) +
+      (last != nullptr && *last != '\0' ? std::string(" (") + last + ")" : std::string()));
 }
 
 // What the ranks of one process's group share: whether one of them failed.
@@ -37,7 +36,11 @@ class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(ncclComm_t comm, int rank, int ranks, int device,
                    std::shared_ptr<GroupFlag> flag, bool one_process)
-      : comm_(comm), rank_(rank), ranks_(ranks), device_(device), flag_(std::move(flag)),
+      : comm_(comm),
+        rank_(rank),
+        ranks_(ranks),
+        device_(device),
+        flag_(std::move(flag)),
         one_process_(one_process) {}
   ~NcclCommunicator() override {
     if (aborted_) return;  // ncclCommAbort freed it
@@ -55,8 +58,7 @@ class NcclCommunicator final : public Communicator {
     check_nccl(ncclAllReduce(buf, buf, count, ncclFloat, ncclSum, comm_, stream), "ncclAllReduce",
                rank_);
   }
-  void all_gather(const float* send, float* recv, std::size_t count,
-                  cudaStream_t stream) override {
+  void all_gather(const float* send, float* recv, std::size_t count, cudaStream_t stream) override {
     check_nccl(ncclAllGather(send, recv, count, ncclFloat, comm_, stream), "ncclAllGather", rank_);
   }
   void wait(cudaStream_t stream) override {

@@ -14,9 +14,9 @@ enum class OpKind : int { kOpen, kClose, kForward, kCopy, kEnd };
 
 struct Op {
   OpKind kind = OpKind::kEnd;
-  int id = 0;        // kOpen, kClose: the session
-  int capacity = 0;  // kOpen
-  TpStep step;       // kForward
+  int id = 0;                  // kOpen, kClose: the session
+  int capacity = 0;            // kOpen
+  TpStep step;                 // kForward
   std::vector<TpCopy> copies;  // kCopy
 };
 

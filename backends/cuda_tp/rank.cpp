@@ -40,8 +40,7 @@ std::size_t TpRank::weight_bytes() const {
 }
 
 std::size_t TpRank::cache_bytes(const ModelConfig& c, const RankShape& s, int capacity) {
-  return 2 * std::size_t(c.num_layers) * std::size_t(capacity) * s.channels_count() *
-         sizeof(float);
+  return 2 * std::size_t(c.num_layers) * std::size_t(capacity) * s.channels_count() * sizeof(float);
 }
 
 // One float32 buffer: the replicated tensors (wte's V rows for the lookup and
@@ -75,13 +74,13 @@ void TpRank::upload(const Model& model) {
   put(shard.attprojw.data(), shard.attprojw.size());
   put(shard.fcw.data(), shard.fcw.size());
   put(shard.fcprojw.data(), shard.fcprojw.size());
-  const std::string what = "rank " + std::to_string(shape_.rank) + "'s weights (" + model.name() +
-                           ")";
+  const std::string what =
+      "rank " + std::to_string(shape_.rank) + "'s weights (" + model.name() + ")";
   const std::size_t kept = bf16_ ? matrices : host.size();
   // With bfloat16 the float32 matrices go up once to be converted.
   DeviceBuffer<float> all(host.size(), what);
-  GPT2_CUDA(cudaMemcpy(all.get(), host.data(), host.size() * sizeof(float),
-                       cudaMemcpyHostToDevice));
+  GPT2_CUDA(
+      cudaMemcpy(all.get(), host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice));
   const float* d = all.get();
   wpe_ = d + at[1], ln1w_ = d + at[2], ln1b_ = d + at[3], qkvb_ = d + at[4];
   attprojb_ = d + at[5], ln2w_ = d + at[6], ln2b_ = d + at[7], fcb_ = d + at[8];
@@ -105,8 +104,8 @@ void TpRank::upload(const Model& model) {
   cuda::fast::to_bf16(b + b_fc, d + at[14], long(shard.fcw.size()), stream_);
   cuda::fast::to_bf16(b + b_fcp, d + at[15], long(shard.fcprojw.size()), stream_);
   f32_ = DeviceBuffer<float>(kept, what);
-  GPT2_CUDA(cudaMemcpyAsync(f32_.get(), d, kept * sizeof(float), cudaMemcpyDeviceToDevice,
-                            stream_));
+  GPT2_CUDA(
+      cudaMemcpyAsync(f32_.get(), d, kept * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
   GPT2_CUDA(cudaStreamSynchronize(stream_));
   const float* f = f32_.get();
   wpe_ = f + at[1], ln1w_ = f + at[2], ln1b_ = f + at[3], qkvb_ = f + at[4];
@@ -118,9 +117,9 @@ void TpRank::upload(const Model& model) {
 
 void TpRank::open(int id, int capacity) {
   cuda::use_device(comm_->device());
-  cuda::require_free_memory(cache_bytes(config_, shape_, capacity),
-                            "a sequence's key/value caches (rank " +
-                                std::to_string(shape_.rank) + ")");
+  cuda::require_free_memory(
+      cache_bytes(config_, shape_, capacity),
+      "a sequence's key/value caches (rank " + std::to_string(shape_.rank) + ")");
   const std::size_t n =
       std::size_t(config_.num_layers) * std::size_t(capacity) * shape_.channels_count();
   Cache cache;
@@ -147,8 +146,8 @@ void TpRank::copy(std::span<const TpCopy> copies) {
     const std::size_t to_pitch = std::size_t(to.capacity) * Cr * sizeof(float);
     GPT2_CUDA(cudaMemcpy2DAsync(to.keys.get(), to_pitch, from.keys.get(), from_pitch, width, L,
                                 cudaMemcpyDeviceToDevice, stream_));
-    GPT2_CUDA(cudaMemcpy2DAsync(to.values.get(), to_pitch, from.values.get(), from_pitch, width,
-                                L, cudaMemcpyDeviceToDevice, stream_));
+    GPT2_CUDA(cudaMemcpy2DAsync(to.values.get(), to_pitch, from.values.get(), from_pitch, width, L,
+                                cudaMemcpyDeviceToDevice, stream_));
   }
   GPT2_CUDA(cudaStreamSynchronize(stream_));
 }
@@ -205,9 +204,9 @@ bool TpRank::grow(int R, int S, int O, int D) {
       moved = true;
     }
     if (D > decodes_) {
-      DeviceBuffer<float> partial(D * cuda::fast::attention_decode_scratch(
-                                          int(Cr), shape_.heads_count(), c.max_seq_len),
-                                  "attention scratch");
+      DeviceBuffer<float> partial(
+          D * cuda::fast::attention_decode_scratch(int(Cr), shape_.heads_count(), c.max_seq_len),
+          "attention scratch");
       cuda::fast::attention_decode_rows_init(partial.get(), D, int(Cr), shape_.heads_count(),
                                              c.max_seq_len, stream_);
       partial_ = std::move(partial);
@@ -264,11 +263,11 @@ void TpRank::capture(int bucket, bool probs, const cuda::StepLayout& layout) {
 void TpRank::enqueue_outputs(int outs, bool probs) {
   if (shape_.rank != 0) return;
   const std::size_t bytes = std::size_t(outs) * config_.vocab_size * sizeof(float);
-  GPT2_CUDA(cudaMemcpyAsync(host_logits_.get(), logits_.get(), bytes, cudaMemcpyDeviceToHost,
-                            stream_));
+  GPT2_CUDA(
+      cudaMemcpyAsync(host_logits_.get(), logits_.get(), bytes, cudaMemcpyDeviceToHost, stream_));
   if (probs) {
-    GPT2_CUDA(cudaMemcpyAsync(host_probs_.get(), probs_.get(), bytes, cudaMemcpyDeviceToHost,
-                              stream_));
+    GPT2_CUDA(
+        cudaMemcpyAsync(host_probs_.get(), probs_.get(), bytes, cudaMemcpyDeviceToHost, stream_));
   }
 }
 
@@ -370,8 +369,7 @@ void TpRank::enqueue_forward(const cuda::StepLayout& layout, bool probs) {
     if (shape_.rank == 0) unshard_vocab(logits_.get(), gathered_.get(), O, V, chunk, stream_);
   }
   if (probs && shape_.rank == 0) {
-    cuda::fast::softmax_forward(probs_.get(), softmax_partial_.get(), logits_.get(), O, V,
-                                stream_);
+    cuda::fast::softmax_forward(probs_.get(), softmax_partial_.get(), logits_.get(), O, V, stream_);
   }
 }
 

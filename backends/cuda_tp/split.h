@@ -39,10 +39,10 @@ int gather_chunk(int n, int parts);
 // What rank `rank` of `ranks` holds of a model.
 struct RankShape {
   int rank = 0, ranks = 1;
-  Range heads;     // its heads
-  Range channels;  // heads * head size: its part of qkv's thirds and of attproj's inputs
-  Range hidden;    // its columns of the MLP's 4C hidden layer
-  Range vocab;     // its rows of wte for the logits (chunk vocab_chunk)
+  Range heads;          // its heads
+  Range channels;       // heads * head size: its part of qkv's thirds and of attproj's inputs
+  Range hidden;         // its columns of the MLP's 4C hidden layer
+  Range vocab;          // its rows of wte for the logits (chunk vocab_chunk)
   int vocab_chunk = 0;  // gather_chunk(V, ranks): every rank's gathered size
   int heads_count() const { return heads.size(); }
   int channels_count() const { return channels.size(); }  // Cr

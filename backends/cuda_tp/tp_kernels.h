@@ -15,8 +15,7 @@ void add_bias_residual(float* x, const float* sum, const float* bias, int R, int
 
 // out (O, V) from the all-gathered logits: rank r's (O, count_r) rows at
 // gathered + r * O * chunk, count_r = min(chunk, V - r * chunk).
-void unshard_vocab(float* out, const float* gathered, int O, int V, int chunk,
-                   cudaStream_t stream);
+void unshard_vocab(float* out, const float* gathered, int O, int V, int chunk, cudaStream_t stream);
 
 // out (count) = ins[0] + ins[1] + ... + ins[n-1], in that order (n <= kMaxSumInputs).
 inline constexpr int kMaxSumInputs = 64;

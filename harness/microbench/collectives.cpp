@@ -55,7 +55,8 @@ void bm_collective(benchmark::State& state, std::vector<int> devices, bool gathe
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     round(kCalls);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     state.SetIterationTime(s / kCalls);
   }
   state.counters["bytes"] = double(count * sizeof(float));
@@ -77,17 +78,16 @@ void register_collective_benchmarks(const ModelConfig& config, const std::vector
     if (config.num_heads % n != 0) return;
     for (int R : rows) {
       const std::string ranks = "/ranks:" + std::to_string(n);
-      benchmark::RegisterBenchmark(
-          ("allreduce/" + comm + ranks + "/R:" + std::to_string(R) + "/C:" +
-           std::to_string(config.channels))
-              .c_str(),
-          bm_collective, devices, false, std::size_t(R) * config.channels)
+      benchmark::RegisterBenchmark(("allreduce/" + comm + ranks + "/R:" + std::to_string(R) +
+                                    "/C:" + std::to_string(config.channels))
+                                       .c_str(),
+                                   bm_collective, devices, false, std::size_t(R) * config.channels)
           ->UseManualTime()
           ->Unit(benchmark::kMicrosecond);
       const std::size_t chunk = (config.vocab_size + n - 1) / n;
       benchmark::RegisterBenchmark(
-          ("allgather/" + comm + ranks + "/O:" + std::to_string(R)).c_str(), bm_collective,
-          devices, true, std::size_t(R) * chunk)
+          ("allgather/" + comm + ranks + "/O:" + std::to_string(R)).c_str(), bm_collective, devices,
+          true, std::size_t(R) * chunk)
           ->UseManualTime()
           ->Unit(benchmark::kMicrosecond);
     }

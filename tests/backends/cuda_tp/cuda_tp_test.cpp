@@ -113,19 +113,20 @@ TEST_P(CudaTpShardsTest, RanksOnOneGpuMatchTheReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Ranks, CudaTpShardsTest,
-    ::testing::Values(ShardCase{2, false, Precision::kFloat32},
-                      ShardCase{4, false, Precision::kFloat32},
-                      ShardCase{2, false, Precision::kBFloat16},
-                      ShardCase{3, true, Precision::kFloat32}, ShardCase{4, true, Precision::kFloat32},
-                      ShardCase{6, true, Precision::kFloat32},
-                      ShardCase{12, true, Precision::kFloat32},
-                      ShardCase{4, true, Precision::kBFloat16}),
-    [](const auto& info) {
-      return std::to_string(info.param.ranks) + "Ranks" + (info.param.twelve ? "12Heads" : "Tiny") +
-             (info.param.precision == Precision::kBFloat16 ? "Bf16" : "F32");
-    });
+INSTANTIATE_TEST_SUITE_P(Ranks, CudaTpShardsTest,
+                         ::testing::Values(ShardCase{2, false, Precision::kFloat32},
+                                           ShardCase{4, false, Precision::kFloat32},
+                                           ShardCase{2, false, Precision::kBFloat16},
+                                           ShardCase{3, true, Precision::kFloat32},
+                                           ShardCase{4, true, Precision::kFloat32},
+                                           ShardCase{6, true, Precision::kFloat32},
+                                           ShardCase{12, true, Precision::kFloat32},
+                                           ShardCase{4, true, Precision::kBFloat16}),
+                         [](const auto& info) {
+                           return std::to_string(info.param.ranks) + "Ranks" +
+                                  (info.param.twelve ? "12Heads" : "Tiny") +
+                                  (info.param.precision == Precision::kBFloat16 ? "Bf16" : "F32");
+                         });
 
 // A sequence's logits alone and beside others (a prompt and decodes in one
 // step) are the same bits, and a forked cache continues as its parent.

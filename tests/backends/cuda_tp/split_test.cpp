@@ -92,9 +92,9 @@ TEST(TpSplitTest, DeviceListsAreDistinctGpusPresentOrOneGpuRepeated) {
   } catch (const std::invalid_argument& e) {
     EXPECT_EQ(std::string(e.what()), "cuda-tp: 2 GPUs asked for (device 1), 1 present.");
   }
-  EXPECT_THROW(placement(c, {0, 0, 1}, 2), std::invalid_argument);  // a mix
+  EXPECT_THROW(placement(c, {0, 0, 1}, 2), std::invalid_argument);        // a mix
   EXPECT_THROW(placement(c, {0, 1, 2, 3, 4}, 8), std::invalid_argument);  // 5 of 12 heads
-  EXPECT_THROW(placement(c, {0}, 0), std::invalid_argument);  // no GPU
+  EXPECT_THROW(placement(c, {0}, 0), std::invalid_argument);              // no GPU
 }
 
 // The rank's shard entries are the model's, at the indices the layout says.
@@ -120,8 +120,10 @@ TEST(TpSplitTest, ShardsHoldTheModelsEntriesAtTheirIndices) {
           }
         }
         for (std::size_t o = 0; o < C; o += 13) {
-          EXPECT_EQ(b.attprojw[(l * C + o) * Cr + 3], p.attprojw[(l * C + o) * C + s.channels.begin + 3]);
-          EXPECT_EQ(b.fcprojw[(l * C + o) * H + H - 1], p.fcprojw[(l * C + o) * 4 * C + s.hidden.end - 1]);
+          EXPECT_EQ(b.attprojw[(l * C + o) * Cr + 3],
+                    p.attprojw[(l * C + o) * C + s.channels.begin + 3]);
+          EXPECT_EQ(b.fcprojw[(l * C + o) * H + H - 1],
+                    p.fcprojw[(l * C + o) * 4 * C + s.hidden.end - 1]);
         }
         EXPECT_EQ(b.fcw[(l * H + 2) * C + 9], p.fcw[(l * 4 * C + s.hidden.begin + 2) * C + 9]);
         EXPECT_EQ(b.fcb[l * H + H - 1], p.fcb[l * 4 * C + s.hidden.end - 1]);
