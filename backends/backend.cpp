@@ -76,8 +76,18 @@ std::string devices_text(const std::vector<int>& devices) {
   return std::to_string(n) + (n == 1 ? " GPU" : " GPUs");
 }
 
-std::string workers_text(const BackendInfo& info) {
-  if (!find_backend(info.name).multi_gpu) return threads_text(info.threads);
+namespace {
+// Whether `name` is a multi-GPU backend of this build (false for one it lacks).
+bool multi_gpu_backend(const std::string& name) {
+  for (const BackendEntry& e : backend_entries()) {
+    if (e.name == name) return e.multi_gpu;
+  }
+  return false;
+}
+}  // namespace
+
+std::string workers_text(const BackendInfo& info, bool multi_gpu) {
+  if (!multi_gpu) return threads_text(info.threads);
   if (info.ranks > 1 && info.gpus.size() == 1) {
     return std::to_string(info.ranks) + " ranks on 1 GPU";
   }
@@ -92,9 +102,8 @@ std::string spec_label(const BackendSpec& spec) {
     label += precision_name(spec.precision);
   }
   label += ' ';
-  label += spec.devices.size() > 1 || find_backend(spec.backend).multi_gpu
-               ? devices_text(spec.devices)
-               : threads_text(spec.threads);
+  label += spec.devices.size() > 1 || multi_gpu_backend(spec.backend) ? devices_text(spec.devices)
+                                                                      : threads_text(spec.threads);
   if (spec.batch != 1) {
     label += " batch ";
     label += std::to_string(spec.batch);

@@ -120,8 +120,8 @@ struct BackendInfo {
 };
 
 // What a made backend runs on, as a label: "4 threads", or a multi-GPU
-// backend's "2 GPUs", "1 GPU", "4 ranks on 1 GPU".
-std::string workers_text(const BackendInfo& info);
+// backend's (registry.h) "2 GPUs", "1 GPU", "4 ranks on 1 GPU".
+std::string workers_text(const BackendInfo& info, bool multi_gpu);
 
 // Every backend, GPU ones too, returns the logits and probabilities of the
 // last position in host memory: the harness's decision rules run on the host,

@@ -255,6 +255,7 @@ class ConfigRun {
     m_.threads = backend.info().threads;
     m_.gpus = backend.info().ranks;
     m_.multi_gpu = find_backend(m_.backend).multi_gpu;
+    m_.workers_label = workers_text(backend.info(), m_.multi_gpu);
     m_.mode = mode;
     m_.batch = batch;
     m_.sequences = int(w_.prompts.size());
@@ -603,8 +604,8 @@ std::vector<std::vector<BackendSpec>> spec_groups(const std::vector<BackendSpec>
   return groups;
 }
 
-// Speedups over 1 thread (a multi-GPU backend: 1 GPU) of the same backend, precision, batch and mode, and
-// (in tokens/s) over the serial reference in the same mode; the failures (bfloat16 is not
+// Speedups over 1 thread (a multi-GPU backend: 1 GPU) of the same backend, precision, batch and
+// mode, and (in tokens/s) over the serial reference in the same mode; the failures (bfloat16 is not
 // float32: its tokens are shown, not required to match; bf16w and int8w must
 // give their own goldens' tokens); the fastest step.
 void compare_rows(const Workload& w, SweepResult& result) {

@@ -90,9 +90,10 @@ struct Measurement {
   std::string backend;
   Precision precision = Precision::kFloat32;
   Mode mode = Mode::kRecompute;
-  int threads = 1;        // the threads the backend really used
-  int gpus = 1;           // a multi-GPU backend's GPUs (its ranks)
-  bool multi_gpu = false;  // whether its backend scales with GPUs (registry.h): its axis
+  int threads = 1;            // the threads the backend really used
+  int gpus = 1;               // a multi-GPU backend's GPUs (its ranks)
+  bool multi_gpu = false;     // whether its backend scales with GPUs (registry.h): its axis
+  std::string workers_label;  // "2 GPUs", "4 ranks on 1 GPU", "4 threads" (workers_text)
   // The row's scaling axis' count: GPUs for a multi-GPU backend, else threads.
   int workers() const { return multi_gpu ? gpus : threads; }
   int batch = 1;          // sequences per step (1: each prompt alone, one after another)
@@ -120,7 +121,7 @@ struct Measurement {
   double flops_per_run = 0;          // Workload::flops
   double gflop_per_second = 0;       // flops_per_run / median
   RowCeiling ceiling;                // when the sweep measured the ceilings
-  double speedup_vs_1thread = 0;  // over 1 worker on its axis: 1 thread, or 1 GPU
+  double speedup_vs_1thread = 0;     // over 1 worker on its axis: 1 thread, or 1 GPU
   double speedup_vs_reference = 0;
   double efficiency = 0;  // speedup_vs_1thread / workers()
 };

@@ -187,6 +187,7 @@ Measurement measurement_from_json(const json& x) {
   me.threads = x.at("threads");
   me.gpus = x.value("gpus", 1);  // absent before the GPU axis
   me.multi_gpu = x.value("scaling_axis", "threads") == "gpus";
+  me.workers_label = x.value("workers", threads_text(me.threads));
   me.batch = x.value("batch", 1);  // absent before the batch axis
   me.sequences = x.value("sequences", 0);
   me.steps = x.value("steps_per_run", 0L);
@@ -258,7 +259,7 @@ std::string sweep_table(const Workload& w, const SweepResult& r) {
     std::string tokens = check_name(m.tokens);
     if (m.precision == Precision::kBFloat16 && m.tokens == Check::kNo) tokens = "no (bfloat16)";
     out << "| " << backend_label(m.backend, m.precision) << " | " << mode_name(m.mode) << " | "
-        << (m.multi_gpu ? workers_text(m.info) : std::to_string(m.threads)) << " | "
+        << (m.multi_gpu ? m.workers_label : std::to_string(m.threads)) << " | "
         << (batched ? std::to_string(m.batch) + " | " : "") << fmt("%.4f", m.stats.median) << " | "
         << fmt("%.4f", m.stats.min) << " | " << fmt("%.4f", m.stats.max) << " | "
         << fmt("%.2f", m.tokens_per_second) << " | "
@@ -333,6 +334,7 @@ ReportFiles write_sweep_report(const std::filesystem::path& dir, const std::stri
         {"threads", m.threads},
         {"gpus", m.gpus},
         {"scaling_axis", m.multi_gpu ? "gpus" : "threads"},
+        {"workers", m.workers_label},
         {"batch", m.batch},
         {"sequences", m.sequences},
         {"steps_per_run", m.steps},

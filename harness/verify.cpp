@@ -304,7 +304,7 @@ VerifyRow verify_row(const Backend& backend, const BackendSpec& spec, Mode mode,
   row.precision = spec.precision;
   row.batch = spec.batch;
   row.threads = backend.info().threads;
-  row.workers = workers_text(backend.info());
+  row.workers = workers_text(backend.info(), find_backend(backend.info().name).multi_gpu);
   row.mode = mode;
   row.rule = g.rule;
   row.bit_exact = backend.info().numerics == Numerics::kBitExact;
