@@ -31,15 +31,20 @@ CacheSession::CacheSession(const Backend& backend, int device, int capacity, con
   values_ = DeviceBuffer<float>(n, "the value cache");
 }
 
-void CacheSession::forward(std::span<const int> tokens, int pos, std::span<float> logits,
-                           std::span<float> probs) {
+void forward_one(const Backend& backend, Session* session, std::span<const int> tokens, int pos,
+                 std::span<float> logits, std::span<float> probs) {
   SequenceStep step;
-  step.session = this;
+  step.session = session;
   step.tokens = tokens;
   step.pos = pos;
   step.logits = logits;
   step.probs = probs;
-  backend_.forward_batch({&step, 1});
+  backend.forward_batch({&step, 1});
+}
+
+void CacheSession::forward(std::span<const int> tokens, int pos, std::span<float> logits,
+                           std::span<float> probs) {
+  forward_one(backend_, this, tokens, pos, logits, probs);
 }
 
 void copy_cache_sessions(std::span<const CacheCopy> copies, const Backend& owner,
@@ -73,23 +78,34 @@ void copy_cache_sessions(std::span<const CacheCopy> copies, const Backend& owner
 }
 
 StepLayout lay_out(std::span<const SequenceStep> steps, const Backend& owner, int channels) {
-  StepLayout out;
-  out.out_first.push_back(0);
   for (const SequenceStep& s : steps) {
     auto* session = dynamic_cast<CacheSession*>(s.session);
     if (session == nullptr || session->backend() != &owner) {
       throw std::invalid_argument("forward_batch: a session of another backend");
     }
-    const int n = int(s.tokens.size()), seq = int(out.seqs.size());
-    BatchSeq q;
+  }
+  StepLayout out = lay_out_rows(steps);
+  for (std::size_t i = 0; i < steps.size(); i++) {
+    auto* session = static_cast<CacheSession*>(steps[i].session);
+    BatchSeq& q = out.seqs[i];
     q.keys = session->keys();
     q.values = session->values();
     q.layer_floats = long(session->capacity()) * channels;
+    out.sessions.push_back(session);
+  }
+  return out;
+}
+
+StepLayout lay_out_rows(std::span<const SequenceStep> steps) {
+  StepLayout out;
+  out.out_first.push_back(0);
+  for (const SequenceStep& s : steps) {
+    const int n = int(s.tokens.size()), seq = int(out.seqs.size());
+    BatchSeq q;
     q.first = out.rows_count();
     q.n = n;
     q.pos = s.pos;
     out.seqs.push_back(q);
-    out.sessions.push_back(session);
     for (int t = 0; t < n; t++) {
       out.rows.push_back({s.tokens[t], s.pos + t, seq, 0});
       if (s.all_positions || t == n - 1) out.out_rows.push_back(q.first + t);
@@ -102,9 +118,8 @@ StepLayout lay_out(std::span<const SequenceStep> steps, const Backend& owner, in
   return out;
 }
 
-void finish_step(const StepLayout& layout, std::span<const SequenceStep> steps, const float* logits,
-                 const float* probs, int V) {
-  const int S = int(steps.size());
+void copy_step_outputs(const StepLayout& layout, std::span<const SequenceStep> steps,
+                       const float* logits, const float* probs, int V) {
   auto copy = [&](std::size_t begin, std::size_t end) {
     for (std::size_t s = begin; s < end; s++) {
       const int first = layout.out_first[s], count = layout.out_first[s + 1] - first;
@@ -116,10 +131,33 @@ void finish_step(const StepLayout& layout, std::span<const SequenceStep> steps, 
       }
     }
   };
-  for_host_chunks(std::size_t(S), copy);
-  for (int s = 0; s < S; s++) {
+  for_host_chunks(steps.size(), copy);
+}
+
+void finish_step(const StepLayout& layout, std::span<const SequenceStep> steps, const float* logits,
+                 const float* probs, int V) {
+  copy_step_outputs(layout, steps, logits, probs, V);
+  for (std::size_t s = 0; s < steps.size(); s++) {
     layout.sessions[s]->set_cached(steps[s].pos + int(steps[s].tokens.size()));
   }
+}
+
+cudaGraphExec_t capture_graph(cudaStream_t stream, const std::function<void()>& enqueue) {
+  cudaGraph_t graph = nullptr;
+  GPT2_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  try {
+    enqueue();
+  } catch (...) {
+    cudaStreamEndCapture(stream, &graph);
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    throw;
+  }
+  GPT2_CUDA(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  GPT2_CUDA(status);
+  return exec;
 }
 
 void pad_decode(StepLayout& layout, int rows, float* keys, float* values, int channels) {

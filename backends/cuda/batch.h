@@ -9,6 +9,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -96,6 +97,14 @@ struct StepLayout {
 // std::invalid_argument "forward_batch: a session of another backend" for a
 // session `owner` did not open.
 StepLayout lay_out(std::span<const SequenceStep> steps, const Backend& owner, int channels);
+// The same without the caches: each sequence's rows, outputs and decode row,
+// its BatchSeq's keys and values left null and `sessions` empty (a backend
+// whose caches are not CacheSessions puts in its own).
+StepLayout lay_out_rows(std::span<const SequenceStep> steps);
+
+// Backend::forward_batch of one sequence's step: what a session's forward() runs.
+void forward_one(const Backend& backend, Session* session, std::span<const int> tokens, int pos,
+                 std::span<float> logits, std::span<float> probs);
 
 // Each step's logits (its output rows of `logits`, V each) and, where it asks,
 // its last row's probabilities from `probs` (pinned host memory, the step's
@@ -104,6 +113,13 @@ StepLayout lay_out(std::span<const SequenceStep> steps, const Backend& owner, in
 // the host's share of a step: 200 KB a sequence for GPT-2).
 void finish_step(const StepLayout& layout, std::span<const SequenceStep> steps, const float* logits,
                  const float* probs, int V);
+// finish_step's copies alone (the sessions' cached counts left to the caller).
+void copy_step_outputs(const StepLayout& layout, std::span<const SequenceStep> steps,
+                       const float* logits, const float* probs, int V);
+
+// What `enqueue` puts on `stream` captured as a CUDA graph (per-thread capture
+// mode) and instantiated. On a failure the capture ends and nothing is kept.
+cudaGraphExec_t capture_graph(cudaStream_t stream, const std::function<void()>& enqueue);
 
 // Pads a decode-only layout to `rows` sequences (rows >= its own): each
 // added sequence one token (0) at position 0 over the `keys`/`values` cache

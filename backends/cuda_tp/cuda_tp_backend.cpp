@@ -2,18 +2,17 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <cstring>
 #include <functional>
 #include <mutex>
 #include <set>
 #include <stdexcept>
 #include <thread>
 
+#include "backends/cuda/batch.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda_tp/mpi_launch.h"
 #include "backends/cuda_tp/ops.h"
 #include "backends/cuda_tp/rank.h"
-#include "backends/host_chunks.h"
 #include "reference/forward.h"
 
 namespace gpt2 {
@@ -240,58 +239,29 @@ TpSession::~TpSession() {
 
 void TpSession::forward(std::span<const int> tokens, int pos, std::span<float> logits,
                         std::span<float> probs) {
-  SequenceStep step;
-  step.session = this;
-  step.tokens = tokens;
-  step.pos = pos;
-  step.logits = logits;
-  step.probs = probs;
-  backend_.forward_batch({&step, 1});
+  cuda::forward_one(backend_, this, tokens, pos, logits, probs);
 }
 
 void TpBackend::forward_batch(std::span<const SequenceStep> steps) const {
   const ModelConfig& c = model_->config();
   check_batch_steps(c, steps);
-  Op op;
-  op.kind = OpKind::kForward;
-  cuda::StepLayout& out = op.step.layout;
   std::vector<TpSession*> sessions;
-  out.out_first.push_back(0);
   for (const SequenceStep& s : steps) {
     auto* session = dynamic_cast<TpSession*>(s.session);
     if (session == nullptr || session->backend() != this) {
       throw std::invalid_argument("forward_batch: a session of another backend");
     }
-    const int n = int(s.tokens.size()), seq = out.seqs_count();
-    cuda::BatchSeq q;
-    q.first = out.rows_count(), q.n = n, q.pos = s.pos;
-    out.seqs.push_back(q);
-    op.step.ids.push_back(session->id());
     sessions.push_back(session);
-    for (int t = 0; t < n; t++) {
-      out.rows.push_back({s.tokens[t], s.pos + t, seq, 0});
-      if (s.all_positions || t == n - 1) out.out_rows.push_back(q.first + t);
-    }
-    out.out_first.push_back(out.outs_count());
-    if (n == 1) out.decode_rows.push_back(q.first);
-    if (n != 1 || s.all_positions) out.decode_only = false;
-    if (!s.probs.empty()) out.probs = true;
   }
   if (steps.empty()) return;
+  Op op;
+  op.kind = OpKind::kForward;
+  op.step.layout = cuda::lay_out_rows(steps);
+  for (const TpSession* session : sessions) op.step.ids.push_back(session->id());
   std::lock_guard lock(mutex_);
   run(op);
-  const float* logits = ranks_[0]->host_logits();
-  const float* probs = ranks_[0]->host_probs();
-  const std::size_t V = c.vocab_size;
-  for_host_chunks(steps.size(), [&](std::size_t begin, std::size_t end) {
-    for (std::size_t s = begin; s < end; s++) {
-      const int first = out.out_first[s], count = out.out_first[s + 1] - first;
-      std::memcpy(steps[s].logits.data(), logits + first * V, count * V * sizeof(float));
-      if (!steps[s].probs.empty()) {
-        std::memcpy(steps[s].probs.data(), probs + (first + count - 1) * V, V * sizeof(float));
-      }
-    }
-  });
+  cuda::copy_step_outputs(op.step.layout, steps, ranks_[0]->host_logits(), ranks_[0]->host_probs(),
+                          c.vocab_size);
   for (std::size_t s = 0; s < steps.size(); s++) {
     sessions[s]->set_cached(steps[s].pos + int(steps[s].tokens.size()));
   }

@@ -241,23 +241,11 @@ void TpRank::drop_graphs() {
 }
 
 void TpRank::capture(int bucket, bool probs, const cuda::StepLayout& layout) {
-  cudaGraph_t graph = nullptr;
-  GPT2_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-  try {
+  graphs_[{bucket, probs}] = cuda::capture_graph(stream_, [&] {
     desc_.enqueue_upload(stream_);
     enqueue_forward(layout, probs);
     enqueue_outputs(bucket, probs);
-  } catch (...) {
-    cudaStreamEndCapture(stream_, &graph);
-    if (graph != nullptr) cudaGraphDestroy(graph);
-    throw;
-  }
-  GPT2_CUDA(cudaStreamEndCapture(stream_, &graph));
-  cudaGraphExec_t exec = nullptr;
-  const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
-  cudaGraphDestroy(graph);
-  GPT2_CUDA(status);
-  graphs_[{bucket, probs}] = exec;
+  });
 }
 
 void TpRank::enqueue_outputs(int outs, bool probs) {
