@@ -89,6 +89,10 @@ float token_logprob(std::span<const float> logits, int token, int k,
 // ---------------------------------------------------------------------------
 // Engine
 
+const char* cancel_reason_name(CancelReason r) {
+  return r == CancelReason::kClientGone ? "client_gone" : "deadline";
+}
+
 // One choice of a job, on the engine thread.
 struct Engine::Sequence {
   std::shared_ptr<Job> job;
@@ -109,6 +113,7 @@ Engine::Engine(const Backend& backend, const Tokenizer& tokenizer, EngineOptions
 }
 
 Engine::~Engine() {
+  hold_after(std::nullopt);  // a held engine would never drain
   drain();
   {
     std::lock_guard lock(mu_);
@@ -146,13 +151,26 @@ std::shared_ptr<Job> Engine::submit(CompletionRequest request) {
   return job;
 }
 
-void Engine::cancel(const std::shared_ptr<Job>& job) {
+void Engine::cancel(const std::shared_ptr<Job>& job, CancelReason reason) {
   if (job->done()) return;
   {
     std::lock_guard lock(mu_);
-    cancels_.push_back(job);
+    cancels_.emplace_back(job, reason);
   }
   cv_.notify_all();
+}
+
+void Engine::hold_after(std::optional<long> steps) {
+  {
+    std::lock_guard lock(mu_);
+    hold_after_ = steps ? std::optional<long>(std::max(0L, *steps)) : std::nullopt;
+  }
+  cv_.notify_all();
+}
+
+Engine::Stepping Engine::stepping() const {
+  std::lock_guard lock(mu_);
+  return {steps_, hold_after_};
 }
 
 void Engine::drain() {
@@ -190,18 +208,29 @@ void Engine::loop() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] {
-        return stop_ || !inbox_.empty() || !cancels_.empty() || !sequences_.empty();
+        return stop_ || !inbox_.empty() || !cancels_.empty() ||
+               (!sequences_.empty() && (!hold_after_ || *hold_after_ > 0));
       });
       if (stop_ && inbox_.empty() && sequences_.empty()) return;
     }
     admit();
-    if (!sequences_.empty()) step();
+    bool may_step = false;
+    {
+      std::lock_guard lock(mu_);
+      may_step = !sequences_.empty() && (!hold_after_ || *hold_after_ > 0);
+      if (may_step && hold_after_) --*hold_after_;
+    }
+    if (may_step) {
+      step();
+      std::lock_guard lock(mu_);
+      steps_++;
+    }
   }
 }
 
 void Engine::admit() {
   std::deque<std::shared_ptr<Job>> jobs;
-  std::vector<std::shared_ptr<Job>> cancels;
+  std::vector<std::pair<std::shared_ptr<Job>, CancelReason>> cancels;
   {
     std::lock_guard lock(mu_);
     jobs.swap(inbox_);
@@ -258,7 +287,7 @@ void Engine::admit() {
       }
     }
   }
-  for (auto& job : cancels) {
+  for (auto& [job, reason] : cancels) {
     int freed = 0;
     for (int id : job->ids_) {
       const auto it = sequences_.find(id);
@@ -269,6 +298,7 @@ void Engine::admit() {
       freed++;
     }
     job->end();
+    if (freed > 0) metrics_.cancelled(cancel_reason_name(reason), freed);
     leave(freed);
   }
   running_ = scheduler_.live();

@@ -82,6 +82,10 @@ class Job {
   bool cancelled_ = false;
 };
 
+// Why a job was cancelled (the /metrics counter gpt2_cancelled_sequences_total).
+enum class CancelReason { kClientGone, kDeadline };
+const char* cancel_reason_name(CancelReason r);
+
 struct EngineOptions {
   int max_batch = 16;  // sequences in flight at once
   int max_queue = 64;  // sequences waiting to join, beyond those in flight
@@ -101,8 +105,20 @@ class Engine {
   // (Memory: the server checks at start that max_batch caches of the whole
   // context fit, server/server.h.)
   std::shared_ptr<Job> submit(CompletionRequest request);
-  // Frees the job's sequences at the next step (thread-safe; idempotent).
-  void cancel(const std::shared_ptr<Job>& job);
+  // Frees the job's sequences before the next step (thread-safe; idempotent;
+  // a held engine frees them too).
+  void cancel(const std::shared_ptr<Job>& job, CancelReason reason);
+  // Stepping control, for tests and debugging (gpt2-serve --dev-mode, POST
+  // /dev/engine): the engine takes at most `steps` more steps, then holds
+  // (jobs are still admitted and cancelled while it holds); std::nullopt runs
+  // freely (the default). A test holds the engine to make "still running" an
+  // event it controls rather than a race against the model's speed.
+  void hold_after(std::optional<long> steps);
+  struct Stepping {
+    long steps = 0;                  // steps taken so far
+    std::optional<long> hold_after;  // steps left before it holds; nullopt: free
+  };
+  Stepping stepping() const;
   // Refuses new jobs from now on and returns once every job has finished.
   void drain();
 
@@ -130,7 +146,9 @@ class Engine {
   mutable std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
   std::deque<std::shared_ptr<Job>> inbox_;
-  std::vector<std::shared_ptr<Job>> cancels_;
+  std::vector<std::pair<std::shared_ptr<Job>, CancelReason>> cancels_;
+  std::optional<long> hold_after_;  // steps left before holding; nullopt: free
+  long steps_ = 0;
   int in_system_ = 0;  // sequences submitted and not yet finished
   bool draining_ = false, stop_ = false;
 

@@ -94,6 +94,11 @@ void Metrics::step(int batch, double s) {
   step_.observe(s);
 }
 
+void Metrics::cancelled(const std::string& reason, long sequences) {
+  std::lock_guard lock(mu_);
+  cancelled_[reason] += std::uint64_t(sequences);
+}
+
 std::string Metrics::prometheus(const std::vector<Gauge>& gauges) const {
   std::lock_guard lock(mu_);
   std::string out;
@@ -110,6 +115,15 @@ std::string Metrics::prometheus(const std::vector<Gauge>& gauges) const {
   out += "gpt2_steps_total " + std::to_string(steps_) + "\n";
   header("gpt2_step_sequences_total", "Sequences advanced, summed over the steps.", "counter", out);
   out += "gpt2_step_sequences_total " + std::to_string(step_sequences_) + "\n";
+  header("gpt2_cancelled_sequences_total",
+         "Sequences freed before their end: their client left (client_gone) or their deadline "
+         "passed (deadline).",
+         "counter", out);
+  for (const char* reason : {"client_gone", "deadline"}) {
+    const auto it = cancelled_.find(reason);
+    out += std::string("gpt2_cancelled_sequences_total{reason=\"") + reason + "\"} " +
+           std::to_string(it == cancelled_.end() ? 0 : it->second) + "\n";
+  }
   ttft_.write("gpt2_time_to_first_token_seconds", "Submission to a request's first token.", out);
   tpot_.write("gpt2_time_per_output_token_seconds",
               "(latency - TTFT) / (tokens - 1) of each request of 2 or more tokens.", out);

@@ -37,6 +37,7 @@ class Metrics {
   void queue(double seconds);            // submission to the start of the step that ran its prompt
   void prefill(double seconds);          // that step's time (its prompt among the others' decodes)
   void step(int batch, double seconds);  // one scheduler step: its sequences, its time
+  void cancelled(const std::string& reason, long sequences);  // sequences freed by a cancel
   // Everything, then `gauges` (name -> value, help) as Prometheus gauges.
   struct Gauge {
     std::string name, help;
@@ -48,6 +49,7 @@ class Metrics {
   void observe(Histogram& h, double seconds);
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, std::uint64_t> requests_;
+  std::map<std::string, std::uint64_t> cancelled_;  // by reason
   std::uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, steps_ = 0, step_sequences_ = 0;
   Histogram ttft_, tpot_, latency_, step_, queue_, prefill_;
 };

@@ -293,6 +293,38 @@ void HttpServer::routes() {
     }
   });
 
+  // --dev-mode: the engine's stepping, for tests and debugging (Engine::hold_after).
+  if (options_.dev_mode) {
+    auto state = [this] {
+      const Engine::Stepping st = engine_->stepping();
+      return json{{"steps", st.steps},
+                  {"hold_after_steps", st.hold_after ? json(*st.hold_after) : json(nullptr)}};
+    };
+    s.Get("/dev/engine", [this, state](const Request&, Response& res) {
+      if (!ready_)
+        return (void)reply_error(
+            res, ApiError(503, "The model is loading.", {}, "server_error", "loading"));
+      reply(res, 200, state());
+    });
+    s.Post("/dev/engine", [this, state](const Request& req, Response& res) {
+      if (!ready_)
+        return (void)reply_error(
+            res, ApiError(503, "The model is loading.", {}, "server_error", "loading"));
+      const json body = json::parse(req.body, nullptr, false);
+      const json* h = body.is_object() && body.contains("hold_after_steps")
+                          ? &body["hold_after_steps"]
+                          : nullptr;
+      if (h == nullptr || !(h->is_null() || (h->is_number_integer() && h->get<long>() >= 0))) {
+        return reply_error(res, ApiError(400,
+                                         "Expected {\"hold_after_steps\": N} (N >= 0: N more "
+                                         "steps, then hold) or null (run freely).",
+                                         "hold_after_steps"));
+      }
+      engine_->hold_after(h->is_null() ? std::nullopt : std::optional<long>(h->get<long>()));
+      reply(res, 200, state());
+    });
+  }
+
   for (const char* path : {"/v1/chat/completions", "/chat/completions"}) {
     s.Post(path, [](const Request&, Response& res) {
       reply_error(res, ApiError(404,
@@ -343,7 +375,7 @@ void HttpServer::routes() {
         more = job->wait(pieces, deadline);
         for (const Piece& p : pieces) add_piece(*tokenizer_, logprobs, out[p.choice], p);
         if (more && Clock::now() >= deadline) {
-          engine_->cancel(job);
+          engine_->cancel(job, CancelReason::kDeadline);
           return reply_error(res, late);
         }
       }
@@ -401,7 +433,7 @@ void HttpServer::routes() {
                                      {"text", text},
                                      {"logprobs", nullptr},
                                      {"finish_reason", nullptr}}};
-                if (!send(chunk)) return engine_->cancel(job), false;
+                if (!send(chunk)) return engine_->cancel(job, CancelReason::kClientGone), false;
               }
             }
           }
@@ -421,16 +453,17 @@ void HttpServer::routes() {
                  {"finish_reason", p.finish.empty() ? json(nullptr) : json(p.finish)}}};
             offset += p.text.size();
             st->generated++;
-            if (!send(chunk)) return engine_->cancel(job), false;
+            if (!send(chunk)) return engine_->cancel(job, CancelReason::kClientGone), false;
           }
           if (more) {
             if (Clock::now() >= deadline) {
-              engine_->cancel(job);
+              engine_->cancel(job, CancelReason::kDeadline);
               send(late.body());
             } else {
               if (pieces.empty()) {
                 static const char ping[] = ": waiting\n\n";
-                if (!sink.write(ping, sizeof ping - 1)) return engine_->cancel(job), false;
+                if (!sink.write(ping, sizeof ping - 1))
+                  return engine_->cancel(job, CancelReason::kClientGone), false;
               }
               return true;
             }
@@ -448,7 +481,7 @@ void HttpServer::routes() {
           return true;
         },
         [this, job](bool success) {
-          if (!success) engine_->cancel(job);
+          if (!success) engine_->cancel(job, CancelReason::kClientGone);
         });
   });
 }

@@ -6,6 +6,7 @@
 //   GET  /health           503 while loading or shutting down, 200 when ready
 //   GET  /metrics          Prometheus text
 //   POST /tokenize, POST /detokenize
+//   GET|POST /dev/engine   --dev-mode only: the engine's steps, held or free
 //   /v1/chat/completions   404: GPT-2 is not a chat model
 // Every error is an OpenAI-style error object (server/api.h's ApiError).
 #pragma once
@@ -37,6 +38,7 @@ struct ServerOptions {
   double request_timeout_s = 300;  // a completion's deadline, queueing included
   int http_threads = 0;            // 0: max_batch + max_queue + 8
   bool log = false;                // one line per request on stderr
+  bool dev_mode = false;           // GET/POST /dev/engine: hold the engine's steps (tests)
 };
 
 class HttpServer {

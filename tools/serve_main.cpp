@@ -104,6 +104,9 @@ std::optional<int> parse(int argc, char** argv, Options& o) {
   app.add_option("--http-threads", o.http.http_threads,
                  "HTTP worker threads (default: max-batch + max-queue + 8)");
   app.add_flag("-v,--verbose", o.http.log, "Log each request on stderr");
+  app.add_flag("--dev-mode", o.http.dev_mode,
+               "Serve GET/POST /dev/engine: hold the engine after N more steps "
+               "({\"hold_after_steps\": N}) or let it run (null), for tests and debugging");
   if (std::optional<int> status = parse_arguments(app, argc, argv)) return status;
   return std::nullopt;
 }

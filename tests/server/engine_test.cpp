@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include "backends/registry.h"
@@ -174,11 +175,24 @@ TEST_F(EngineTest, FinishReasons) {
   EXPECT_EQ(o[0].text, full.substr(0, full.find(stop)));
 }
 
+// Waits for an event the test caused; the bound only turns a hang into a
+// failure.
+bool wait_for(const std::function<bool()>& event) {
+  for (auto until = Clock::now() + std::chrono::seconds(60); Clock::now() < until;) {
+    if (event()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return event();
+}
+
+// The engine is held throughout the admission checks, so neither long job can
+// finish (and make room) before the third asks: the 429 is no race.
 TEST_F(EngineTest, CancelledJobsLeaveAndAdmissionIsBounded) {
   EngineOptions options;
   options.max_batch = 1;
   options.max_queue = 1;
   Engine engine(*backend, tok(), options);
+  engine.hold_after(0);
   const std::string long_one = R"({"prompt": "a", "max_tokens": 1000, "ignore_eos": true})";
   auto a = engine.submit(request(long_one));
   auto b = engine.submit(request(long_one));
@@ -189,30 +203,40 @@ TEST_F(EngineTest, CancelledJobsLeaveAndAdmissionIsBounded) {
     EXPECT_EQ(e.status(), 429);
     EXPECT_EQ(e.code(), "queue_full");
   }
+  // Two steps: a's prompt and one decode (b waits: one place in the batch).
+  engine.hold_after(2);
+  ASSERT_TRUE(wait_for([&] { return engine.stepping().steps == 2; }));
+  EXPECT_EQ(engine.stepping().hold_after, 0);
   std::vector<Piece> pieces;
-  a->wait(pieces, Clock::now() + std::chrono::seconds(30));  // a runs
-  EXPECT_FALSE(pieces.empty());
-  engine.cancel(b);  // waiting: never joins
-  engine.cancel(a);  // live: leaves at the next step
-  for (int i = 0; i < 3000 && !(a->done() && b->done() && engine.running() == 0); i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(a->done() && b->done());
-  EXPECT_EQ(engine.running(), 0);
+  a->wait(pieces, Clock::now());
+  EXPECT_EQ(pieces.size(), 2u);
+  EXPECT_EQ(engine.running(), 1);
+  EXPECT_EQ(engine.queued(), 1);
+  engine.cancel(b, CancelReason::kClientGone);  // waiting: never joins
+  engine.cancel(a, CancelReason::kDeadline);    // live: leaves before the next step
+  ASSERT_TRUE(wait_for([&] { return a->done() && b->done(); }));
+  EXPECT_EQ(engine.stepping().steps, 2);  // freed while held
+  std::string metrics = engine.prometheus();
+  EXPECT_NE(metrics.find("gpt2_running_sequences 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find(R"(gpt2_cancelled_sequences_total{reason="client_gone"} 1)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(gpt2_cancelled_sequences_total{reason="deadline"} 1)"),
+            std::string::npos)
+      << metrics;
+  engine.hold_after(std::nullopt);
   // Room again: a short job goes through.
   const std::vector<Output> o =
       collect(*engine.submit(request(R"({"prompt": "a", "max_tokens": 2})")));
   EXPECT_LE(o[0].tokens.size(), 2u);
   EXPECT_FALSE(o[0].tokens.empty());
   // The job's last piece comes before the step's bookkeeping ends: wait for it.
-  std::string metrics = engine.prometheus();
-  for (int i = 0; i < 500 && metrics.find("first_token_seconds_count 1") == std::string::npos;
-       i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    metrics = engine.prometheus();
-  }
+  ASSERT_TRUE(wait_for([&] {
+    return engine.prometheus().find("gpt2_time_to_first_token_seconds_count 1") !=
+           std::string::npos;
+  }));
+  metrics = engine.prometheus();
   EXPECT_NE(metrics.find("gpt2_running_sequences 0"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("gpt2_time_to_first_token_seconds_count 1"), std::string::npos);
   engine.drain();
   try {
     engine.submit(request(R"({"prompt": "a"})"));
@@ -220,6 +244,23 @@ TEST_F(EngineTest, CancelledJobsLeaveAndAdmissionIsBounded) {
   } catch (const ApiError& e) {
     EXPECT_EQ(e.status(), 503);
   }
+}
+
+// A held engine still admits and frees, and its destructor lets it go (it
+// never waits for ever on a held job).
+TEST_F(EngineTest, AHeldEngineStepsNoMoreThanAllowed) {
+  auto engine = std::make_unique<Engine>(*backend, tok(), EngineOptions{});
+  engine->hold_after(3);
+  auto job = engine->submit(request(R"({"prompt": "a", "max_tokens": 50, "ignore_eos": true})"));
+  ASSERT_TRUE(wait_for([&] { return engine->stepping().steps == 3; }));
+  std::vector<Piece> pieces;
+  job->wait(pieces, Clock::now());
+  EXPECT_EQ(pieces.size(), 3u);  // the prompt's token and two decodes
+  EXPECT_FALSE(job->done());
+  engine.reset();  // drains: runs the job to its end
+  EXPECT_TRUE(job->done());
+  job->wait(pieces, Clock::now());
+  EXPECT_EQ(pieces.size(), 50u);
 }
 
 TEST(TokenLogprobTest, LogSoftmaxAndTop) {

@@ -37,19 +37,23 @@ TEST(GpuCeilingsTest, AllThreeMeasuredAndPlausible) {
   EXPECT_GT(g->fp32_gflops, 0);
   EXPECT_GT(g->bf16_gflops, g->fp32_gflops);
   EXPECT_EQ(g->gemm_n, cuda::kCeilingGemmN);
-  EXPECT_GT(g->seconds, 0);
-  EXPECT_LT(g->seconds, 30);
+  EXPECT_GT(g->seconds, 0);  // no bound on the time: a shared GPU may take longer
+  // Upper bounds only: another tenant on the GPU can slow a measurement, never
+  // speed it up, so these hold at any load. The margins are wide (1.5x) so
+  // that a reported clock below the boost the card really runs at cannot
+  // fail them, yet catch what they are for: a copy served from the L2 (several
+  // times the bus) and float32 run as TF32 on the tensor cores (8x the cores).
   // Read plus written bytes cannot exceed what the bus moves (double data rate).
   if (info.memory_clock_mhz > 0 && info.memory_bus_bits > 0) {
     const double bus_gb_s = 2.0 * info.memory_clock_mhz * 1e6 * info.memory_bus_bits / 8 / 1e9;
-    EXPECT_LT(g->copy_gb_s, 1.1 * bus_gb_s) << "bus " << bus_gb_s << " GB/s";
+    EXPECT_LT(g->copy_gb_s, 1.5 * bus_gb_s) << "bus " << bus_gb_s << " GB/s";
   }
-  // Float32 on the CUDA cores, not TF32 on the tensor cores (several times
-  // faster): below the cores' peak, each lane one FMA per clock.
+  // Float32 on the CUDA cores, not TF32 on the tensor cores: below the
+  // cores' peak, each lane one FMA per clock.
   if (info.sm_clock_mhz > 0) {
     const double cores_gflops =
         2.0 * info.sm_count * fp32_lanes_per_sm(info.compute_capability) * info.sm_clock_mhz / 1e3;
-    EXPECT_LT(g->fp32_gflops, 1.1 * cores_gflops) << "CUDA cores " << cores_gflops << " GFLOP/s";
+    EXPECT_LT(g->fp32_gflops, 1.5 * cores_gflops) << "CUDA cores " << cores_gflops << " GFLOP/s";
   }
 }
 
