@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # compute-sanitizer's four tools (memcheck, racecheck, initcheck, synccheck)
-# over every CUDA backend, precision and mode, alone and batched, on the GPU
-# machine: each run is `compute-sanitizer --tool T --error-exitcode 9 gpt2
-# --backend B --precision P --mode M -n 8 31373 612 338 635 281` in both
-# modes, and batched (kv-cache: --prompts of 3 prompts of other lengths at
-# --batch 3, -n 12), on the default model, JOBS (6) at a time. Prints one line per run (the tool's summary and the exit status) and
-# a table at the end; writes OUT/sanitizers.md and the logs in
-# OUT/sanitizers.tar.gz. Usage, from the repository root there, after
-# scripts/device/bundle.sh here:
+# over every CUDA backend (cuda-naive, cuda-tiled, cuda float32 and bfloat16,
+# cuda-tp at 1 rank and at 2 ranks on one GPU), each alone in both modes,
+# batched (kv-cache: --prompts of 3 prompts of other lengths at --batch 3) and
+# with beams (kv-cache, --beams 4: the caches' copies run), on the GPU
+# machine. Each run is `compute-sanitizer --tool T --error-exitcode 9 gpt2
+# --backend B ...`; memcheck, initcheck and synccheck on the default (124M)
+# model, racecheck on the tiny one (the tool watches every shared-memory
+# access: on the 124M model the tiled kernels' runs did not end in 400 s), a
+# few steps each, JOBS (6) runs at a time. Prints one line per run (the tool's
+# summary and the exit status) and a table at the end; writes
+# OUT/sanitizers.md and the logs in OUT/sanitizers.tar.gz. Usage, from the
+# repository root there, after scripts/device/bundle.sh here:
 #   bash scripts/device/sanitize.sh OUT [tool...]
+# (reports/studies/gpu-sanitizers/ is its record.)
 set -uo pipefail
 out=${1:?usage: sanitize.sh OUT [memcheck racecheck initcheck synccheck]}
 shift
@@ -17,22 +22,30 @@ source scripts/device/env.sh
 mkdir -p "$out/logs"
 gpt2 --model default 464 2068 >/dev/null 2>&1  # writes the default checkpoint once
 printf '31373 612 338 635 281\n464 2068\n40 588 284 2822 257 1588 4171\n' > "$out/prompts.txt"
-configs=("cuda-naive float32" "cuda-tiled float32" "cuda float32" "cuda bfloat16")
+gpt2 --model synthetic:tiny 464 2068 >/dev/null 2>&1
+configs=("cuda-naive float32 1" "cuda-tiled float32 1" "cuda float32 1" "cuda bfloat16 1"
+         "cuda-tp float32 1" "cuda-tp float32 2")
 # One run: its log, then one line "tool backend precision mode run exit summary".
 one() {
-  local tool=$1 backend=$2 precision=$3 mode=$4 run=$5 args
-  local log="$out/logs/$tool-$backend-$precision-$mode-$run.txt"
-  if [ "$run" = alone ]; then
-    args=(-n 8 31373 612 338 635 281)
-  else
-    args=(--prompts "$out/prompts.txt" --batch 3 -n 12)
-  fi
+  local tool=$1 backend=$2 precision=$3 ranks=$4 mode=$5 run=$6 args model=default label
+  label=$backend
+  [ "$backend" = cuda-tp ] && label="cuda-tp:$ranks"
+  local log="$out/logs/$tool-$label-$precision-$mode-$run.txt"
+  [ "$tool" = racecheck ] && model=synthetic:tiny
+  case "$run" in
+    alone) args=(-n 8 31373 612 338 635 281) ;;
+    batched) args=(--prompts "$out/prompts.txt" --batch 3 -n 12) ;;
+    beams) args=(--beams 4 --num-return 2 -n 10 31373 612 338 635 281) ;;
+  esac
+  [ "$backend" = cuda-tp ] && args+=(--devices "$ranks")
+  [ "$ranks" -gt 1 ] && args+=(--one-gpu)
   timeout 400 compute-sanitizer --tool "$tool" --error-exitcode 9 \
-    gpt2 --backend "$backend" --precision "$precision" --mode "$mode" "${args[@]}" >"$log" 2>&1
+    gpt2 --model "$model" --backend "$backend" --precision "$precision" --mode "$mode" \
+    "${args[@]}" >"$log" 2>&1
   local status=$?
   local summary
   summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$log" | tail -1 | sed 's/^========= //')
-  echo "$tool $backend $precision $mode $run $status ${summary:-(no summary: see the log)}" |
+  echo "$tool $label $precision $mode $run $model $status ${summary:-(no summary: see the log)}" |
     tee -a "$out/results.raw"
 }
 export -f one
@@ -41,14 +54,16 @@ export out
 # JOBS (6) runs at a time on the one GPU.
 for tool in $tools; do
   for cfg in "${configs[@]}"; do
-    for run in "kv-cache alone" "recompute alone" "kv-cache batched"; do echo "$tool $cfg $run"; done
+    for run in "kv-cache alone" "recompute alone" "kv-cache batched" "kv-cache beams"; do
+      echo "$tool $cfg $run"
+    done
   done
 done | xargs -P "${JOBS:-6}" -L 1 bash -c 'one "$@"' _ | sort > "$out/results.txt"
 cat "$out/results.txt"
-failed=$(awk '$6 != 0' "$out/results.txt" | wc -l)
-table="| tool | backend | precision | mode | run | exit | summary |\n|---|---|---|---|---|---|---|\n"
-while read -r tool backend precision mode run status summary; do
-  table+="| $tool | $backend | $precision | $mode | $run | $status | $summary |\n"
+failed=$(awk '$7 != 0' "$out/results.txt" | wc -l)
+table="| tool | backend | precision | mode | run | model | exit | summary |\n|---|---|---|---|---|---|---|---|\n"
+while read -r tool backend precision mode run model status summary; do
+  table+="| $tool | $backend | $precision | $mode | $run | $model | $status | $summary |\n"
 done < "$out/results.txt"
 {
   echo "# compute-sanitizer over the CUDA backends"
