@@ -331,30 +331,9 @@ std::vector<BeamResult> beam_search(const Backend& backend, std::span<const Beam
                                 std::to_string(K) + " beams are more sequences than a batch " +
                                 "holds (" + std::to_string(kMaxBatch) + ").");
   }
-  for (const BeamPrompt& p : prompts) {
-    if (p.tokens.empty()) throw std::invalid_argument("A prompt holds no token.");
-    if (p.n <= int(p.tokens.size()) || p.n > c.max_seq_len) {
-      throw std::invalid_argument("A prompt of " + std::to_string(p.tokens.size()) +
-                                  " tokens asks for n = " + std::to_string(p.n) +
-                                  ": n must be in [" + std::to_string(p.tokens.size() + 1) + ", " +
-                                  std::to_string(c.max_seq_len) + "].");
-    }
-    for (int t : p.tokens) {
-      if (t < 0 || t >= V) {
-        throw std::invalid_argument("Token " + std::to_string(t) + " is out of range [0, " +
-                                    std::to_string(V) + ").");
-      }
-    }
-  }
-  const std::optional<std::size_t> gpu = backend.device_memory_free();
-  const std::size_t available = gpu ? *gpu : available_memory();
-  const std::size_t need = beam_cache_bytes(c, prompts, K);
-  if (available != 0 && need > available) {
-    throw std::runtime_error("The beams' key/value caches need " + std::to_string(need >> 20) +
-                             " MiB at once; " + std::to_string(available >> 20) +
-                             (gpu ? " MiB are free on the GPU" : " MiB of memory are available") +
-                             " (fewer --beams or prompts at once, or shorter sequences).");
-  }
+  for (const BeamPrompt& p : prompts) check_prompt(p.tokens, p.n, c, PromptOwner::kBeamPrompt);
+  check_cache_memory(beam_cache_bytes(c, prompts, K), cache_memory(backend), "The beams'",
+                     "fewer --beams or prompts at once, or shorter sequences");
   const bool parallel = backend.info().device != Device::kCpu;
   std::vector<Group> groups(prompts.size());
   for (std::size_t g = 0; g < prompts.size(); g++) {
