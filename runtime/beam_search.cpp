@@ -7,8 +7,8 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
-#include <thread>
 
+#include "backends/host_chunks.h"
 #include "reference/mathfn.h"
 #include "runtime/scheduler.h"
 
@@ -283,25 +283,6 @@ std::size_t beam_cache_bytes(const ModelConfig& config, std::span<const BeamProm
 
 namespace {
 
-// Runs fn(i) for i in [0, n), on a few host threads when `parallel` and the
-// work is worth it (a beam's log-softmax is ~50k exps).
-template <typename Fn>
-void for_each_beam(std::size_t n, bool parallel, Fn&& fn) {
-  const int cores = int(std::thread::hardware_concurrency());
-  const int k = parallel ? std::clamp(std::min(int(n), cores / 2), 1, 8) : 1;
-  if (k <= 1) {
-    for (std::size_t i = 0; i < n; i++) fn(i);
-    return;
-  }
-  std::vector<std::jthread> helpers;
-  for (int j = 1; j < k; j++) {
-    helpers.emplace_back([&, j] {
-      for (std::size_t i = j; i < n; i += k) fn(i);
-    });
-  }
-  for (std::size_t i = 0; i < n; i += k) fn(i);
-}
-
 // One prompt's search and its beams' sessions.
 struct Group {
   std::unique_ptr<BeamSearch> search;
@@ -385,11 +366,20 @@ std::vector<BeamResult> beam_search(const Backend& backend, std::span<const Beam
       for (int b = 0; b < K; b++) scored.emplace_back(&gr, b);
     }
     t.tokens += long(scored.size());  // each running beam's token of the step
-    for_each_beam(scored.size(), parallel, [&](std::size_t i) {
-      auto [gr, b] = scored[i];
-      const int row = gr->search->steps() == 0 ? 0 : b;
-      gr->search->score(b, std::span<const float>(gr->logits).subspan(std::size_t(row) * V, V));
-    });
+    // A GPU backend's beams on a few host threads (a beam's log-softmax is
+    // ~50k exps: one beam a thread is worth it).
+    auto score = [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; i++) {
+        auto [gr, b] = scored[i];
+        const int row = gr->search->steps() == 0 ? 0 : b;
+        gr->search->score(b, std::span<const float>(gr->logits).subspan(std::size_t(row) * V, V));
+      }
+    };
+    if (parallel) {
+      for_host_chunks(scored.size(), score, 1);
+    } else {
+      score(0, scored.size());
+    }
     // Advance, and fork the caches of the beams that go on.
     std::vector<CacheCopy> copies;
     for (Group& gr : groups) {
