@@ -119,9 +119,9 @@ BeamSearch::BeamSearch(const BeamOptions& options, int prompt_len, int max_lengt
                                 " tokens cannot grow to " + std::to_string(max_length));
   }
   const int K = options.beams;
-  running_scores_.assign(K, kMinusBig);
-  running_scores_[0] = 0.0f;
   running_.resize(K);
+  for (Hypothesis& h : running_) h.score = kMinusBig;
+  running_[0].score = 0.0f;
   slots_.resize(K);
   for (Hypothesis& h : slots_) h.score = kMinusBig;
   best_.resize(K);
@@ -146,7 +146,7 @@ void BeamSearch::score(int b, std::span<const float> logits) {
   std::vector<float>& s = scratch_[b];
   s.resize(V);
   beam_log_softmax(logits.first(V), s);
-  const float running = running_scores_[b];
+  const float running = running_[b].score;
   for (int i = 0; i < V; i++) s[i] = running + s[i];
   // Its 2K + 1 best (one past the 2K, for the margin), by score then id.
   const std::size_t keep = std::min<std::size_t>(2 * options_.beams + 1, V);
@@ -208,11 +208,10 @@ void BeamSearch::advance() {
     return h;
   };
   std::vector<Hypothesis> next(K);
-  std::vector<float> next_scores(K);
   for (int j = 0; j < K; j++) {
     const std::size_t i = std::size_t(run[j].beam);
     next[j] = extended(i);
-    next_scores[j] = run[j].score;
+    next[j].score = run[j].score;
     parents_[j] = all[i].beam;
   }
   // 5. The hypotheses: the kept K, then the 2K candidates, K best stay.
@@ -249,7 +248,6 @@ void BeamSearch::advance() {
   }
   slots_ = std::move(slots);
   running_ = std::move(next);
-  running_scores_ = std::move(next_scores);
   cur_len_++;
   steps_++;
   // 6. Whether to go on.
@@ -257,7 +255,7 @@ void BeamSearch::advance() {
       options_.early_stopping == EarlyStopping::kNever && options_.length_penalty > 0.0f
           ? max_length_ - prompt_len_
           : cur_len_ - prompt_len_;
-  const float best_running = running_scores_[0] / length_divisor(best_len, options_.length_penalty);
+  const float best_running = running_[0].score / length_divisor(best_len, options_.length_penalty);
   float worst = INFINITY;
   for (const Hypothesis& h : slots_) worst = std::min(worst, h.score);
   bool improvable = false;
