@@ -288,7 +288,6 @@ struct Group {
   std::vector<std::unique_ptr<Session>> sessions;  // K, opened at the start
   std::vector<int> session_of;                     // running beam j's session
   std::vector<float> logits;                       // K x V
-  std::vector<int> sequence;                       // scratch: a beam's whole sequence
   std::vector<std::vector<int>> sequences;         // this step's, per running beam
 };
 
