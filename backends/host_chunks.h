@@ -1,8 +1,9 @@
 // A few host threads for per-sequence host work of a large GPU batch (the
-// outputs' copies, the decisions): fn(begin, end) over [0, n) in contiguous
-// chunks, the first on the calling thread, the others on threads joined
-// before it returns (std::jthread: joined on an exception too). CPU backends
-// keep their host work on the caller: their own pool waits for the next step.
+// outputs' copies, the decisions, the beams' scores): fn(begin, end) over
+// [0, n) in contiguous chunks, the first on the calling thread, the others on
+// threads joined before it returns (std::jthread: joined on an exception
+// too). CPU backends keep their host work on the caller: their own pool waits
+// for the next step.
 #pragma once
 
 #include <algorithm>
@@ -12,18 +13,22 @@
 
 namespace gpt2 {
 
-// Threads worth using for n items: 1 below 32, else one per 16 items, at
-// least 2, at most half the cores (or 2) and 8.
-inline int host_chunk_threads(std::size_t n) {
-  if (n < 32) return 1;
+// Items a thread takes at least by default: a decision's scan of 50257 logits
+// is ~20 us, a sequence's output copy ~200 KB.
+inline constexpr std::size_t kHostChunkItems = 16;
+
+// Threads worth using for n items of which each thread takes at least
+// per_thread (>= 1): n / per_thread, at most half the cores (or 2) and 8, at
+// least 1.
+inline int host_chunk_threads(std::size_t n, std::size_t per_thread = kHostChunkItems) {
   const int cores = int(std::thread::hardware_concurrency());
-  return std::clamp(std::min(std::max(cores / 2, 2), int(n / 16)), 2, 8);
+  return std::max(1, std::min({int(n / per_thread), std::max(cores / 2, 2), 8}));
 }
 
 // fn must not throw (a throw on a helper thread ends the process).
 template <typename Fn>
-void for_host_chunks(std::size_t n, Fn&& fn) {
-  const int k = host_chunk_threads(n);
+void for_host_chunks(std::size_t n, Fn&& fn, std::size_t per_thread = kHostChunkItems) {
+  const int k = host_chunk_threads(n, per_thread);
   if (k <= 1) {
     fn(std::size_t(0), n);
     return;

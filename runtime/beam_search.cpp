@@ -7,8 +7,8 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
-#include <thread>
 
+#include "backends/host_chunks.h"
 #include "reference/mathfn.h"
 #include "runtime/scheduler.h"
 
@@ -119,9 +119,9 @@ BeamSearch::BeamSearch(const BeamOptions& options, int prompt_len, int max_lengt
                                 " tokens cannot grow to " + std::to_string(max_length));
   }
   const int K = options.beams;
-  running_scores_.assign(K, kMinusBig);
-  running_scores_[0] = 0.0f;
   running_.resize(K);
+  for (Hypothesis& h : running_) h.score = kMinusBig;
+  running_[0].score = 0.0f;
   slots_.resize(K);
   for (Hypothesis& h : slots_) h.score = kMinusBig;
   best_.resize(K);
@@ -146,7 +146,7 @@ void BeamSearch::score(int b, std::span<const float> logits) {
   std::vector<float>& s = scratch_[b];
   s.resize(V);
   beam_log_softmax(logits.first(V), s);
-  const float running = running_scores_[b];
+  const float running = running_[b].score;
   for (int i = 0; i < V; i++) s[i] = running + s[i];
   // Its 2K + 1 best (one past the 2K, for the margin), by score then id.
   const std::size_t keep = std::min<std::size_t>(2 * options_.beams + 1, V);
@@ -208,11 +208,10 @@ void BeamSearch::advance() {
     return h;
   };
   std::vector<Hypothesis> next(K);
-  std::vector<float> next_scores(K);
   for (int j = 0; j < K; j++) {
     const std::size_t i = std::size_t(run[j].beam);
     next[j] = extended(i);
-    next_scores[j] = run[j].score;
+    next[j].score = run[j].score;
     parents_[j] = all[i].beam;
   }
   // 5. The hypotheses: the kept K, then the 2K candidates, K best stay.
@@ -249,7 +248,6 @@ void BeamSearch::advance() {
   }
   slots_ = std::move(slots);
   running_ = std::move(next);
-  running_scores_ = std::move(next_scores);
   cur_len_++;
   steps_++;
   // 6. Whether to go on.
@@ -257,7 +255,7 @@ void BeamSearch::advance() {
       options_.early_stopping == EarlyStopping::kNever && options_.length_penalty > 0.0f
           ? max_length_ - prompt_len_
           : cur_len_ - prompt_len_;
-  const float best_running = running_scores_[0] / length_divisor(best_len, options_.length_penalty);
+  const float best_running = running_[0].score / length_divisor(best_len, options_.length_penalty);
   float worst = INFINITY;
   for (const Hypothesis& h : slots_) worst = std::min(worst, h.score);
   bool improvable = false;
@@ -283,25 +281,6 @@ std::size_t beam_cache_bytes(const ModelConfig& config, std::span<const BeamProm
 
 namespace {
 
-// Runs fn(i) for i in [0, n), on a few host threads when `parallel` and the
-// work is worth it (a beam's log-softmax is ~50k exps).
-template <typename Fn>
-void for_each_beam(std::size_t n, bool parallel, Fn&& fn) {
-  const int cores = int(std::thread::hardware_concurrency());
-  const int k = parallel ? std::clamp(std::min(int(n), cores / 2), 1, 8) : 1;
-  if (k <= 1) {
-    for (std::size_t i = 0; i < n; i++) fn(i);
-    return;
-  }
-  std::vector<std::jthread> helpers;
-  for (int j = 1; j < k; j++) {
-    helpers.emplace_back([&, j] {
-      for (std::size_t i = j; i < n; i += k) fn(i);
-    });
-  }
-  for (std::size_t i = 0; i < n; i += k) fn(i);
-}
-
 // One prompt's search and its beams' sessions.
 struct Group {
   std::unique_ptr<BeamSearch> search;
@@ -309,7 +288,6 @@ struct Group {
   std::vector<std::unique_ptr<Session>> sessions;  // K, opened at the start
   std::vector<int> session_of;                     // running beam j's session
   std::vector<float> logits;                       // K x V
-  std::vector<int> sequence;                       // scratch: a beam's whole sequence
   std::vector<std::vector<int>> sequences;         // this step's, per running beam
 };
 
@@ -331,30 +309,9 @@ std::vector<BeamResult> beam_search(const Backend& backend, std::span<const Beam
                                 std::to_string(K) + " beams are more sequences than a batch " +
                                 "holds (" + std::to_string(kMaxBatch) + ").");
   }
-  for (const BeamPrompt& p : prompts) {
-    if (p.tokens.empty()) throw std::invalid_argument("A prompt holds no token.");
-    if (p.n <= int(p.tokens.size()) || p.n > c.max_seq_len) {
-      throw std::invalid_argument("A prompt of " + std::to_string(p.tokens.size()) +
-                                  " tokens asks for n = " + std::to_string(p.n) +
-                                  ": n must be in [" + std::to_string(p.tokens.size() + 1) + ", " +
-                                  std::to_string(c.max_seq_len) + "].");
-    }
-    for (int t : p.tokens) {
-      if (t < 0 || t >= V) {
-        throw std::invalid_argument("Token " + std::to_string(t) + " is out of range [0, " +
-                                    std::to_string(V) + ").");
-      }
-    }
-  }
-  const std::optional<std::size_t> gpu = backend.device_memory_free();
-  const std::size_t available = gpu ? *gpu : available_memory();
-  const std::size_t need = beam_cache_bytes(c, prompts, K);
-  if (available != 0 && need > available) {
-    throw std::runtime_error("The beams' key/value caches need " + std::to_string(need >> 20) +
-                             " MiB at once; " + std::to_string(available >> 20) +
-                             (gpu ? " MiB are free on the GPU" : " MiB of memory are available") +
-                             " (fewer --beams or prompts at once, or shorter sequences).");
-  }
+  for (const BeamPrompt& p : prompts) check_prompt(p.tokens, p.n, c, PromptOwner::kBeamPrompt);
+  check_cache_memory(beam_cache_bytes(c, prompts, K), cache_memory(backend), "The beams'",
+                     "fewer --beams or prompts at once, or shorter sequences");
   const bool parallel = backend.info().device != Device::kCpu;
   std::vector<Group> groups(prompts.size());
   for (std::size_t g = 0; g < prompts.size(); g++) {
@@ -406,11 +363,20 @@ std::vector<BeamResult> beam_search(const Backend& backend, std::span<const Beam
       for (int b = 0; b < K; b++) scored.emplace_back(&gr, b);
     }
     t.tokens += long(scored.size());  // each running beam's token of the step
-    for_each_beam(scored.size(), parallel, [&](std::size_t i) {
-      auto [gr, b] = scored[i];
-      const int row = gr->search->steps() == 0 ? 0 : b;
-      gr->search->score(b, std::span<const float>(gr->logits).subspan(std::size_t(row) * V, V));
-    });
+    // A GPU backend's beams on a few host threads (a beam's log-softmax is
+    // ~50k exps: one beam a thread is worth it).
+    auto score = [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; i++) {
+        auto [gr, b] = scored[i];
+        const int row = gr->search->steps() == 0 ? 0 : b;
+        gr->search->score(b, std::span<const float>(gr->logits).subspan(std::size_t(row) * V, V));
+      }
+    };
+    if (parallel) {
+      for_host_chunks(scored.size(), score, 1);
+    } else {
+      score(0, scored.size());
+    }
     // Advance, and fork the caches of the beams that go on.
     std::vector<CacheCopy> copies;
     for (Group& gr : groups) {

@@ -66,7 +66,7 @@ void beam_log_softmax(std::span<const float> logits, std::span<float> out);
 // A finished (or, had the search run out, running) beam.
 struct Hypothesis {
   std::vector<int> tokens;  // the new tokens, end-of-text included where it ended
-  float score = 0;          // transformers' sequences_scores
+  float score = 0;          // transformers' sequences_scores (a running beam's: its running score)
   // The beam's running sum of log-probabilities after each of its tokens
   // (float32): the last is its sum_logprobs.
   std::vector<float> path;
@@ -117,8 +117,7 @@ class BeamSearch {
   bool done_ = false;
   bool heuristic_unsatisfied_ = true;
   float margin_;
-  std::vector<float> running_scores_;
-  std::vector<Hypothesis> running_;           // their tokens and paths
+  std::vector<Hypothesis> running_;           // the running beams: scores, tokens and paths
   std::vector<Hypothesis> slots_;             // the K hypotheses, best first
   std::vector<std::vector<Candidate>> best_;  // per beam: its 2K + 1 best, best first
   std::vector<std::vector<float>> scratch_;   // per beam: its candidate scores

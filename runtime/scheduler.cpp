@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -24,6 +25,42 @@ std::size_t available_memory() {
     in.ignore(1 << 10, '\n');
   }
   return 0;
+}
+
+void check_prompt(std::span<const int> prompt, int n, const ModelConfig& c, PromptOwner owner) {
+  const bool request = owner == PromptOwner::kRequest;
+  if (prompt.empty()) {
+    throw std::invalid_argument(request ? "A request's prompt holds no token."
+                                        : "A prompt holds no token.");
+  }
+  if (n <= int(prompt.size()) || n > c.max_seq_len) {
+    throw std::invalid_argument(
+        std::string(request ? "A request of " : "A prompt of ") + std::to_string(prompt.size()) +
+        (request ? " prompt tokens" : " tokens") + " asks for n = " + std::to_string(n) +
+        ": n must be in [" + std::to_string(prompt.size() + 1) + ", " +
+        std::to_string(c.max_seq_len) + "].");
+  }
+  for (int t : prompt) {
+    if (t < 0 || t >= c.vocab_size) {
+      throw std::invalid_argument("Token " + std::to_string(t) + " is out of range [0, " +
+                                  std::to_string(c.vocab_size) + ").");
+    }
+  }
+}
+
+CacheMemory cache_memory(const Backend& backend) {
+  const std::optional<std::size_t> gpu = backend.device_memory_free();
+  return {gpu ? *gpu : available_memory(), gpu.has_value()};
+}
+
+void check_cache_memory(std::size_t need, CacheMemory memory, std::string_view whose,
+                        std::string_view advice) {
+  if (memory.bytes == 0 || need <= memory.bytes) return;
+  throw std::runtime_error(
+      std::string(whose) + " key/value caches need " + std::to_string(need >> 20) +
+      " MiB at once; " + std::to_string(memory.bytes >> 20) +
+      (memory.gpu ? " MiB are free on the GPU" : " MiB of memory are available") + " (" +
+      std::string(advice) + ").");
 }
 
 // A request in flight: its session, its tokens so far, its decisions.
@@ -56,20 +93,7 @@ Scheduler::Scheduler(const Backend& backend, int max_batch, Mode mode)
 Scheduler::~Scheduler() = default;
 
 int Scheduler::submit(Request r) {
-  const ModelConfig& c = backend_.model().config();
-  if (r.prompt.empty()) throw std::invalid_argument("A request's prompt holds no token.");
-  if (r.n <= int(r.prompt.size()) || r.n > c.max_seq_len) {
-    throw std::invalid_argument("A request of " + std::to_string(r.prompt.size()) +
-                                " prompt tokens asks for n = " + std::to_string(r.n) +
-                                ": n must be in [" + std::to_string(r.prompt.size() + 1) + ", " +
-                                std::to_string(c.max_seq_len) + "].");
-  }
-  for (int t : r.prompt) {
-    if (t < 0 || t >= c.vocab_size) {
-      throw std::invalid_argument("Token " + std::to_string(t) + " is out of range [0, " +
-                                  std::to_string(c.vocab_size) + ").");
-    }
-  }
+  check_prompt(r.prompt, r.n, backend_.model().config(), PromptOwner::kRequest);
   if (std::string problem = rule_problem(r.rule); !problem.empty()) {
     throw std::invalid_argument("Bad sampling settings: " + problem + ".");
   }
@@ -123,20 +147,12 @@ std::size_t Scheduler::peak_cache_bytes() const {
 }
 
 void Scheduler::check_memory() const {
-  const std::optional<std::size_t> gpu = backend_.device_memory_free();
-  check_memory(gpu ? *gpu : available_memory());
+  check_memory(cache_memory(backend_).bytes);
 }
 
 void Scheduler::check_memory(std::size_t available) const {
-  if (available == 0) return;
-  const std::size_t need = peak_cache_bytes();
-  if (need > available) {
-    const bool gpu = backend_.info().device != Device::kCpu;
-    throw std::runtime_error("The batch's key/value caches need " + std::to_string(need >> 20) +
-                             " MiB at once; " + std::to_string(available >> 20) +
-                             (gpu ? " MiB are free on the GPU" : " MiB of memory are available") +
-                             " (a smaller --batch, or shorter sequences).");
-  }
+  check_cache_memory(peak_cache_bytes(), {available, backend_.info().device != Device::kCpu},
+                     "The batch's", "a smaller --batch, or shorter sequences");
 }
 
 bool Scheduler::done() const {

@@ -15,6 +15,8 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <span>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -43,6 +45,27 @@ struct Request {
 std::size_t kv_cache_bytes(const ModelConfig& config, int capacity);
 // The memory this machine has available now (MemAvailable), in bytes; 0 if unknown.
 std::size_t available_memory();
+
+// The checks Scheduler::submit and beam_search() share, each message naming
+// what asks: a scheduler's request ("A request of 2 prompt tokens ...") or a
+// beam search's prompt ("A prompt of 2 tokens ...").
+enum class PromptOwner { kRequest, kBeamPrompt };
+// Throws std::invalid_argument, naming what is wrong, for an empty prompt, n
+// out of [prompt + 1, max_seq_len] or a token outside the vocabulary.
+void check_prompt(std::span<const int> prompt, int n, const ModelConfig& config, PromptOwner owner);
+// The memory a backend's caches take from: its GPU's free memory (gpu true)
+// where it reports one (Backend::device_memory_free), else this machine's
+// available memory; bytes 0 when unknown.
+struct CacheMemory {
+  std::size_t bytes = 0;
+  bool gpu = false;
+};
+CacheMemory cache_memory(const Backend& backend);
+// Throws std::runtime_error "<whose> key/value caches need X MiB at once; Y
+// MiB of memory are available (<advice>)." (a GPU's: "Y MiB are free on the
+// GPU") when need > memory.bytes; memory.bytes 0 (unknown) passes.
+void check_cache_memory(std::size_t need, CacheMemory memory, std::string_view whose,
+                        std::string_view advice);
 
 class Scheduler {
  public:

@@ -4,9 +4,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "harness/goldens.h"
 #include "reference/model.h"
 
@@ -33,5 +36,30 @@ CommandResult run_command(const std::string& command);
 
 // A small random model configuration's parameters (bell-shaped, seed given).
 std::vector<float> random_values(std::size_t n, std::uint64_t seed, float scale = 1.0f);
+
+// A backend that keeps its sessions' caches, it says, on a GPU with `free`
+// bytes free (Device::kCuda, device_memory_free), while `inner` computes: the
+// runtime's GPU paths (host threads, memory checks) on any machine.
+class SmallDevice final : public Backend {
+ public:
+  SmallDevice(std::unique_ptr<Backend> inner, std::size_t free)
+      : inner_(std::move(inner)), info_(inner_->info()), free_(free) {
+    info_.device = Device::kCuda;
+  }
+  const BackendInfo& info() const override { return info_; }
+  const Model& model() const override { return inner_->model(); }
+  std::unique_ptr<Session> open_session(int capacity) const override {
+    return inner_->open_session(capacity);
+  }
+  std::optional<std::size_t> device_memory_free() const override { return free_; }
+  void copy_caches(std::span<const CacheCopy> copies) const override {
+    inner_->copy_caches(copies);
+  }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+  BackendInfo info_;
+  std::size_t free_;
+};
 
 }  // namespace gpt2::test

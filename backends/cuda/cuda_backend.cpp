@@ -8,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "backends/cuda/activations.h"
 #include "backends/cuda/batch.h"
 #include "backends/cuda/buffers.h"
 #include "backends/cuda/cuda_check.h"
@@ -19,60 +20,13 @@ namespace gpt2 {
 
 namespace {
 
+using cuda::Activations;
 using cuda::BatchSeq;
 using cuda::CacheSession;
 using cuda::DeviceBuffer;
-using cuda::PinnedBuffer;
 using cuda::StepLayout;
 using cuda::fast::Epilogue;
 using bf16 = __nv_bfloat16;
-
-// The activations of a step of R rows, O <= R output rows and D decoding
-// sequences, grown as steps need. A growth allocates everything new before
-// it replaces anything, so a step that does not fit leaves the old buffers
-// (and the graphs that hold their addresses) as they were.
-struct Activations {
-  int rows = 0, outs = 0, decodes = 0;
-  DeviceBuffer<float> x, qkv, atty, fch, partial, logits, softmax_partial, probs;
-  PinnedBuffer<float> host_logits, host_probs;
-
-  // Returns true when a buffer moved (the graphs must go).
-  bool ensure(const ModelConfig& c, int R, int O, int D, cudaStream_t stream) {
-    const std::size_t C = c.channels, V = c.vocab_size;
-    bool moved = false;
-    if (R > rows) {
-      DeviceBuffer<float> x2(R * C, "the residual stream");
-      DeviceBuffer<float> qkv2(R * 3 * C, "the queries, keys and values");
-      DeviceBuffer<float> atty2(R * C, "the attention output");
-      DeviceBuffer<float> fch2(R * 4 * C, "the MLP's hidden layer");
-      x = std::move(x2), qkv = std::move(qkv2), atty = std::move(atty2), fch = std::move(fch2);
-      rows = R;
-      moved = true;
-    }
-    if (D > decodes) {
-      DeviceBuffer<float> partial2(
-          D * cuda::fast::attention_decode_scratch(c.channels, c.num_heads, c.max_seq_len),
-          "attention scratch");
-      cuda::fast::attention_decode_rows_init(partial2.get(), D, c.channels, c.num_heads,
-                                             c.max_seq_len, stream);
-      partial = std::move(partial2);
-      decodes = D;
-      moved = true;
-    }
-    if (O > outs) {
-      DeviceBuffer<float> logits2(O * V, "the logits");
-      DeviceBuffer<float> softmax2(cuda::fast::softmax_scratch(O, int(V)), "softmax scratch");
-      DeviceBuffer<float> probs2(O * V, "the probabilities");
-      PinnedBuffer<float> host_logits2(O * V), host_probs2(O * V);
-      logits = std::move(logits2), softmax_partial = std::move(softmax2);
-      probs = std::move(probs2);
-      host_logits = std::move(host_logits2), host_probs = std::move(host_probs2);
-      outs = O;
-      moved = true;
-    }
-    return moved;
-  }
-};
 
 class CudaBackend final : public Backend {
  public:
@@ -80,7 +34,8 @@ class CudaBackend final : public Backend {
       : model_(std::move(model)),
         bf16_(spec.precision == Precision::kBFloat16),
         device_(cuda::single_device(spec)),
-        info_(std::move(info)) {
+        info_(std::move(info)),
+        act_(cuda::whole_model_shape(model_->config())) {
     cuda::use_device(device_);
     weights_ = cuda::upload_weights(*model_, bf16_);
     const ModelConfig& c = model_->config();
@@ -187,7 +142,7 @@ void CudaBackend::forward_batch(std::span<const SequenceStep> steps) const {
 // another buffer moved, the graphs go before the error leaves.
 bool CudaBackend::grow(int R, int S, int O, int D) const {
   try {
-    const bool acts = act_.ensure(model_->config(), R, O, D, stream_);
+    const bool acts = act_.ensure(R, O, D, stream_);
     return desc_.reserve(R, S, O) || acts;
   } catch (...) {
     drop_graphs();

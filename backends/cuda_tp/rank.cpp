@@ -11,15 +11,33 @@
 namespace gpt2::tp {
 
 using cuda::DeviceBuffer;
-using cuda::PinnedBuffer;
 using cuda::fast::Epilogue;
 using bf16 = __nv_bfloat16;
+
+namespace {
+
+// A rank's activations: its heads' channels and its columns of the hidden
+// layer; the all-reduce and all-gather buffers past one rank; the host's
+// copies of the outputs on rank 0 alone.
+cuda::ActivationShape activation_shape(const ModelConfig& c, const RankShape& r) {
+  cuda::ActivationShape s = cuda::whole_model_shape(c);
+  s.head_channels = r.channels_count();
+  s.heads = r.heads_count();
+  s.hidden = r.hidden_count();
+  s.ranks = r.ranks;
+  s.vocab_chunk = r.vocab_chunk;
+  s.host_outputs = r.rank == 0;
+  return s;
+}
+
+}  // namespace
 
 TpRank::TpRank(const Model& model, bool bf16, std::unique_ptr<Communicator> comm)
     : config_(model.config()),
       bf16_(bf16),
       comm_(std::move(comm)),
-      shape_(rank_shape(config_, comm_->ranks(), comm_->rank())) {
+      shape_(rank_shape(config_, comm_->ranks(), comm_->rank())),
+      act_(activation_shape(config_, shape_)) {
   cuda::use_device(comm_->device());
   GPT2_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   upload(model);
@@ -188,47 +206,9 @@ void TpRank::forward(const TpStep& step) {
 // when a buffer moved (the graphs hold the old addresses). Everything new is
 // allocated before anything is replaced.
 bool TpRank::grow(int R, int S, int O, int D) {
-  const ModelConfig& c = config_;
-  const std::size_t C = c.channels, V = c.vocab_size, Cr = shape_.channels_count();
-  const std::size_t H = shape_.hidden_count(), N = shape_.ranks, chunk = shape_.vocab_chunk;
-  bool moved = false;
   try {
-    if (R > rows_) {
-      DeviceBuffer<float> x(R * C, "the residual stream"), qkv(R * 3 * Cr, "the rank's qkv");
-      DeviceBuffer<float> atty(R * Cr, "the rank's attention output");
-      DeviceBuffer<float> fch(R * H, "the rank's MLP hidden layer");
-      DeviceBuffer<float> sum(N > 1 ? R * C : 0, "the all-reduce buffer");
-      x_ = std::move(x), qkv_ = std::move(qkv), atty_ = std::move(atty), fch_ = std::move(fch);
-      sum_ = std::move(sum);
-      rows_ = R;
-      moved = true;
-    }
-    if (D > decodes_) {
-      DeviceBuffer<float> partial(
-          D * cuda::fast::attention_decode_scratch(int(Cr), shape_.heads_count(), c.max_seq_len),
-          "attention scratch");
-      cuda::fast::attention_decode_rows_init(partial.get(), D, int(Cr), shape_.heads_count(),
-                                             c.max_seq_len, stream_);
-      partial_ = std::move(partial);
-      decodes_ = D;
-      moved = true;
-    }
-    if (O > outs_) {
-      DeviceBuffer<float> part(N > 1 ? O * chunk : 0, "the rank's logits");
-      DeviceBuffer<float> gathered(N > 1 ? N * O * chunk : 0, "the gathered logits");
-      DeviceBuffer<float> logits(O * V, "the logits");
-      DeviceBuffer<float> softmax(cuda::fast::softmax_scratch(O, int(V)), "softmax scratch");
-      DeviceBuffer<float> probs(O * V, "the probabilities");
-      const bool host = shape_.rank == 0;
-      PinnedBuffer<float> host_logits(host ? O * V : 0), host_probs(host ? O * V : 0);
-      logits_part_ = std::move(part), gathered_ = std::move(gathered);
-      logits_ = std::move(logits), softmax_partial_ = std::move(softmax);
-      probs_ = std::move(probs);
-      host_logits_ = std::move(host_logits), host_probs_ = std::move(host_probs);
-      outs_ = O;
-      moved = true;
-    }
-    return desc_.reserve(R, S, O) || moved;
+    const bool acts = act_.ensure(R, O, D, stream_);
+    return desc_.reserve(R, S, O) || acts;
   } catch (...) {
     drop_graphs();
     throw;
@@ -251,11 +231,11 @@ void TpRank::capture(int bucket, bool probs, const cuda::StepLayout& layout) {
 void TpRank::enqueue_outputs(int outs, bool probs) {
   if (shape_.rank != 0) return;
   const std::size_t bytes = std::size_t(outs) * config_.vocab_size * sizeof(float);
-  GPT2_CUDA(
-      cudaMemcpyAsync(host_logits_.get(), logits_.get(), bytes, cudaMemcpyDeviceToHost, stream_));
+  GPT2_CUDA(cudaMemcpyAsync(act_.host_logits.get(), act_.logits.get(), bytes,
+                            cudaMemcpyDeviceToHost, stream_));
   if (probs) {
-    GPT2_CUDA(
-        cudaMemcpyAsync(host_probs_.get(), probs_.get(), bytes, cudaMemcpyDeviceToHost, stream_));
+    GPT2_CUDA(cudaMemcpyAsync(act_.host_probs.get(), act_.probs.get(), bytes,
+                              cudaMemcpyDeviceToHost, stream_));
   }
 }
 
@@ -281,7 +261,7 @@ void TpRank::enqueue_forward(const cuda::StepLayout& layout, bool probs) {
   const int R = layout.rows_count(), O = layout.outs_count(), D = layout.decodes_count();
   const bool split = shape_.ranks > 1;
   const long lC = C;
-  float* x = x_.get();
+  float* x = act_.x.get();
   if (bf16_) {
     cuda::fast::encoder_forward(x, desc_.rows(), static_cast<const bf16*>(wte_), wpe_, R, C,
                                 stream_);
@@ -297,44 +277,44 @@ void TpRank::enqueue_forward(const cuda::StepLayout& layout, bool probs) {
       matvec(m, weight);
       return;
     }
-    m.out = sum_.get(), m.epilogue = Epilogue::kNone;
+    m.out = act_.sum.get(), m.epilogue = Epilogue::kNone;
     matvec(m, weight);
-    comm_->all_reduce_sum(sum_.get(), std::size_t(R) * C, stream_);
-    add_bias_residual(x, sum_.get(), bias, R, C, stream_);
+    comm_->all_reduce_sum(act_.sum.get(), std::size_t(R) * C, stream_);
+    add_bias_residual(x, act_.sum.get(), bias, R, C, stream_);
   };
   for (int l = 0; l < L; l++) {
     auto matrix = [&](const void* base, long per_layer) {
       return static_cast<const char*>(base) + std::size_t(l) * per_layer * e;
     };
     cuda::fast::Matvec qkv;
-    qkv.out = qkv_.get(), qkv.inp = x, qkv.ln_weight = ln1w_ + l * lC;
+    qkv.out = act_.qkv.get(), qkv.inp = x, qkv.ln_weight = ln1w_ + l * lC;
     qkv.ln_bias = ln1b_ + l * lC, qkv.bias = qkvb_ + l * 3L * Cr;
     qkv.epilogue = Epilogue::kBias, qkv.T = R, qkv.C = C, qkv.OC = 3 * Cr;
     qkv.rows = desc_.rows(), qkv.seqs = desc_.seqs(), qkv.layer = l;
     matvec(qkv, matrix(qkvw_, 3L * Cr * C));
     if (D > 0) {
-      cuda::fast::attention_decode_rows(atty_.get(), qkv_.get(), desc_.rows(), desc_.seqs(),
-                                        desc_.decode_rows(), l, partial_.get(), D, Cr, NHr,
+      cuda::fast::attention_decode_rows(act_.atty.get(), act_.qkv.get(), desc_.rows(), desc_.seqs(),
+                                        desc_.decode_rows(), l, act_.partial.get(), D, Cr, NHr,
                                         cfg.max_seq_len, stream_);
     }
     for (int s = 0; s < layout.seqs_count(); s++) {
       const cuda::BatchSeq& q = layout.seqs[s];
       if (q.n == 1) continue;
-      cuda::fast::attention_prefill(atty_.get() + long(q.first) * Cr,
-                                    qkv_.get() + long(q.first) * 3 * Cr,
+      cuda::fast::attention_prefill(act_.atty.get() + long(q.first) * Cr,
+                                    act_.qkv.get() + long(q.first) * 3 * Cr,
                                     q.keys + l * q.layer_floats, q.values + l * q.layer_floats,
                                     desc_.seq_pos(s), q.n, Cr, NHr, stream_);
     }
     cuda::fast::Matvec proj;
-    proj.inp = atty_.get(), proj.T = R, proj.C = Cr, proj.OC = C;
+    proj.inp = act_.atty.get(), proj.T = R, proj.C = Cr, proj.OC = C;
     project(proj, matrix(attprojw_, lC * Cr), attprojb_ + l * lC);
     cuda::fast::Matvec fc;
-    fc.out = fch_.get(), fc.inp = x, fc.ln_weight = ln2w_ + l * lC;
+    fc.out = act_.fch.get(), fc.inp = x, fc.ln_weight = ln2w_ + l * lC;
     fc.ln_bias = ln2b_ + l * lC, fc.bias = fcb_ + long(l) * H;
     fc.epilogue = Epilogue::kBiasGelu, fc.T = R, fc.C = C, fc.OC = H;
     matvec(fc, matrix(fcw_, long(H) * C));
     cuda::fast::Matvec fcproj;
-    fcproj.inp = fch_.get(), fcproj.T = R, fcproj.C = H, fcproj.OC = C;
+    fcproj.inp = act_.fch.get(), fcproj.T = R, fcproj.C = H, fcproj.OC = C;
     project(fcproj, matrix(fcprojw_, lC * H), fcprojb_ + l * lC);
   }
   // The output rows' logits: the final layernorm fused into the product with
@@ -345,19 +325,22 @@ void TpRank::enqueue_forward(const cuda::StepLayout& layout, bool probs) {
   logits.T = O, logits.C = C;
   const char* wte = static_cast<const char*>(wte_);
   if (!split) {
-    logits.out = logits_.get(), logits.OC = V;
+    logits.out = act_.logits.get(), logits.OC = V;
     matvec(logits, wte);
   } else {
     const int chunk = shape_.vocab_chunk;
     if (shape_.vocab.size() > 0) {
-      logits.out = logits_part_.get(), logits.OC = shape_.vocab.size();
+      logits.out = act_.logits_part.get(), logits.OC = shape_.vocab.size();
       matvec(logits, wte + std::size_t(shape_.vocab.begin) * C * e);
     }
-    comm_->all_gather(logits_part_.get(), gathered_.get(), std::size_t(O) * chunk, stream_);
-    if (shape_.rank == 0) unshard_vocab(logits_.get(), gathered_.get(), O, V, chunk, stream_);
+    comm_->all_gather(act_.logits_part.get(), act_.gathered.get(), std::size_t(O) * chunk, stream_);
+    if (shape_.rank == 0) {
+      unshard_vocab(act_.logits.get(), act_.gathered.get(), O, V, chunk, stream_);
+    }
   }
   if (probs && shape_.rank == 0) {
-    cuda::fast::softmax_forward(probs_.get(), softmax_partial_.get(), logits_.get(), O, V, stream_);
+    cuda::fast::softmax_forward(act_.probs.get(), act_.softmax_partial.get(), act_.logits.get(), O,
+                                V, stream_);
   }
 }
 

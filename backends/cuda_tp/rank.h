@@ -14,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "backends/cuda/activations.h"
 #include "backends/cuda/batch.h"
 #include "backends/cuda/buffers.h"
 #include "backends/cuda/fast_kernels.h"
@@ -52,8 +53,8 @@ class TpRank {
   void forward(const TpStep& step);
   void copy(std::span<const TpCopy> copies);
 
-  const float* host_logits() const { return host_logits_.get(); }
-  const float* host_probs() const { return host_probs_.get(); }
+  const float* host_logits() const { return act_.host_logits.get(); }
+  const float* host_probs() const { return act_.host_probs.get(); }
   Communicator& comm() const { return *comm_; }
   const RankShape& shape() const { return shape_; }
   std::size_t weight_bytes() const;
@@ -90,11 +91,7 @@ class TpRank {
   const void* fcprojw_ = nullptr;
   cuda::DeviceBuffer<float> pad_keys_, pad_values_;
   std::map<int, Cache> caches_;
-  // Activations, grown as steps need.
-  int rows_ = 0, outs_ = 0, decodes_ = 0;
-  cuda::DeviceBuffer<float> x_, qkv_, atty_, fch_, sum_, partial_;
-  cuda::DeviceBuffer<float> logits_part_, gathered_, logits_, softmax_partial_, probs_;
-  cuda::PinnedBuffer<float> host_logits_, host_probs_;
+  cuda::Activations act_;  // its heads' and hidden columns', grown as steps need
   cuda::StepDescriptors desc_;
   std::map<std::pair<int, bool>, cudaGraphExec_t> graphs_;
 };

@@ -9,6 +9,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <numeric>
@@ -502,6 +503,61 @@ TEST(BeamDriverTest, BadRunsAreRefusedBeforeAnyWork) {
   o.beams = 600;
   std::vector<BeamPrompt> two = {{{1}, 5}, {{2}, 5}};
   EXPECT_THROW(beam_search(*backend, two, o, Mode::kKvCache), std::invalid_argument);
+}
+
+// The refusals say what is wrong, in a prompt's words (the checks the
+// scheduler's requests get, runtime/scheduler.h).
+TEST(BeamDriverTest, RefusalsSayWhatIsWrong) {
+  const ModelConfig& c = test::tiny_model()->config();
+  const std::size_t one_beam = kv_cache_bytes(c, c.max_seq_len - 1);
+  test::SmallDevice gpu(make_backend(test::tiny_model(), backend_spec("reference")), 3 * one_beam);
+  BeamOptions o;
+  o.beams = 2;
+  auto error = [&](std::vector<BeamPrompt> prompts) {
+    try {
+      beam_search(gpu, prompts, o, Mode::kKvCache);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error(one({}, 5)), "A prompt holds no token.");
+  EXPECT_EQ(error(one({1, 2}, 2)), "A prompt of 2 tokens asks for n = 2: n must be in [3, " +
+                                       std::to_string(c.max_seq_len) + "].");
+  EXPECT_EQ(error(one({1, 50257}, 5)), "Token 50257 is out of range [0, 50257).");
+  const std::vector<BeamPrompt> two = {{{1}, c.max_seq_len}, {{2}, c.max_seq_len}};
+  EXPECT_EQ(error(two), "The beams' key/value caches need " + std::to_string((4 * one_beam) >> 20) +
+                            " MiB at once; " + std::to_string((3 * one_beam) >> 20) +
+                            " MiB are free on the GPU (fewer --beams or prompts at once, or "
+                            "shorter sequences).");
+  EXPECT_EQ(error(one({1}, 5)), "no error");
+}
+
+// A GPU backend's beams are scored on several host threads: the same
+// hypotheses, to the bit, as on one.
+TEST(BeamDriverTest, BeamsScoredOnSeveralThreadsGetTheSameHypotheses) {
+  auto cpu = make_backend(test::tiny_model(), backend_spec("reference"));
+  test::SmallDevice gpu(make_backend(test::tiny_model(), backend_spec("reference")), std::size_t(1)
+                                                                                         << 40);
+  BeamOptions o;
+  o.beams = 4;
+  o.num_return = 4;
+  o.eos = 7;
+  const std::vector<BeamPrompt> prompts = {{{1, 2, 3}, 12}, {{4}, 9}, {{5, 6}, 14}};
+  const std::vector<BeamResult> want = beam_search(*cpu, prompts, o, Mode::kKvCache);
+  const std::vector<BeamResult> got = beam_search(gpu, prompts, o, Mode::kKvCache);
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t g = 0; g < want.size(); g++) {
+    EXPECT_EQ(got[g].steps, want[g].steps);
+    ASSERT_EQ(got[g].hypotheses.size(), want[g].hypotheses.size());
+    for (std::size_t h = 0; h < want[g].hypotheses.size(); h++) {
+      const Hypothesis &a = got[g].hypotheses[h], &b = want[g].hypotheses[h];
+      EXPECT_EQ(a.tokens, b.tokens);
+      EXPECT_EQ(a.path, b.path);
+      EXPECT_EQ(a.finished, b.finished);
+      EXPECT_EQ(std::memcmp(&a.score, &b.score, sizeof(float)), 0) << a.score << " " << b.score;
+    }
+  }
 }
 
 }  // namespace

@@ -224,37 +224,13 @@ TEST(SchedulerTest, ABatchWhoseCachesDoNotFitIsRefusedBeforeAnyWork) {
   EXPECT_THROW(Scheduler(*b, kMaxBatch + 1), std::invalid_argument);
 }
 
-// A backend whose sessions keep their caches on a device with `free` bytes
-// free (the reference computes).
-class SmallDevice final : public Backend {
- public:
-  SmallDevice(std::unique_ptr<Backend> inner, std::size_t free)
-      : inner_(std::move(inner)), info_(inner_->info()), free_(free) {
-    info_.device = Device::kCuda;
-  }
-  const BackendInfo& info() const override { return info_; }
-  const Model& model() const override { return inner_->model(); }
-  std::unique_ptr<Session> open_session(int capacity) const override {
-    return inner_->open_session(capacity);
-  }
-  std::optional<std::size_t> device_memory_free() const override { return free_; }
-  void copy_caches(std::span<const CacheCopy> copies) const override {
-    inner_->copy_caches(copies);
-  }
-
- private:
-  std::unique_ptr<Backend> inner_;
-  BackendInfo info_;
-  std::size_t free_;
-};
-
 // A GPU backend's large batch decides on several host threads (each sequence
 // its own decider): the tokens are those of the same requests decided on one
 // thread, every rule.
 TEST(SchedulerTest, AGpuBatchDecidedOnSeveralThreadsGetsTheSameTokens) {
   auto cpu = make_backend(test::tiny_model(), backend_spec("reference"));
-  SmallDevice gpu(make_backend(test::tiny_model(), backend_spec("reference")), std::size_t(1)
-                                                                                   << 40);
+  test::SmallDevice gpu(make_backend(test::tiny_model(), backend_spec("reference")), std::size_t(1)
+                                                                                         << 40);
   auto run = [](const Backend& b) {
     Scheduler s(b, 48);
     std::vector<int> ids;
@@ -276,7 +252,7 @@ TEST(SchedulerTest, AGpuBatchDecidedOnSeveralThreadsGetsTheSameTokens) {
 TEST(SchedulerTest, AGpuBatchIsCheckedAgainstItsGpusFreeMemory) {
   const ModelConfig& c = test::tiny_model()->config();
   const std::size_t one = kv_cache_bytes(c, 1023);
-  SmallDevice gpu(make_backend(test::tiny_model(), backend_spec("reference")), 4 * one);
+  test::SmallDevice gpu(make_backend(test::tiny_model(), backend_spec("reference")), 4 * one);
   Scheduler s(gpu, 8);
   for (int i = 0; i < 4; i++) s.submit({{1}, 1024, Rule::kGreedy, {}, {}});
   EXPECT_NO_THROW(s.check_memory());
