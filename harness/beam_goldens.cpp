@@ -3,28 +3,17 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
 
 #include "backends/registry.h"
+#include "harness/data_file.h"
 #include "runtime/backend_specs.h"
 
 namespace gpt2 {
 
 namespace {
-
-std::vector<std::string> split_tabs(const std::string& line) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t tab = line.find('\t', start);
-    out.push_back(line.substr(start, tab - start));
-    if (tab == std::string::npos) return out;
-    start = tab + 1;
-  }
-}
 
 std::string float_text(float x) {
   char buf[32];
@@ -177,52 +166,30 @@ void write_beam_goldens(const std::filesystem::path& path, const BeamGoldenFile&
 }
 
 BeamGoldenFile read_beam_goldens(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataFileError(path.string() + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_beam_goldens(ss.str(), path);
+  return parse_beam_goldens(data_file::read(path), path);
 }
 
 BeamGoldenFile parse_beam_goldens(std::string_view text, const std::filesystem::path& path) {
   BeamGoldenFile g;
   std::stringstream in{std::string(text)};
   int number = 0;
-  auto fail = [&](const std::string& what) {
-    throw DataFileError(path.string() + ":" + std::to_string(number) + ": " + what);
-  };
+  auto fail = [&](const std::string& what) { data_file::fail(path, number, what); };
   auto to_int = [&](const std::string& s) {
-    std::size_t used = 0;
     int v = 0;
-    try {
-      v = std::stoi(s, &used);
-    } catch (const std::exception&) {
-      fail("'" + s + "' is not an integer");
-    }
-    if (used != s.size()) fail("'" + s + "' is not an integer");
+    if (!data_file::parse_int(s, v)) fail("'" + s + "' is not an integer");
     return v;
   };
   auto to_float = [&](const std::string& s) {
-    std::size_t used = 0;
     float v = 0;
-    try {
-      v = std::stof(s, &used);
-    } catch (const std::out_of_range&) {
-      v = s[0] == '-' ? -INFINITY : INFINITY;
-      used = s.size();
-    } catch (const std::exception&) {
-      fail("'" + s + "' is not a number");
-    }
-    if (used != s.size()) fail("'" + s + "' is not a number");
+    if (!data_file::parse_float(s, v)) fail("'" + s + "' is not a number");
     return v;
   };
   for (std::string line; std::getline(in, line);) {
     number++;
     if (line.empty() || line[0] == '#') continue;
     if (line.find('\t') == std::string::npos) {
-      const std::size_t colon = line.find(": ");
-      if (colon == std::string::npos) fail("expected 'key: value'");
-      const std::string key = line.substr(0, colon), value = line.substr(colon + 2);
+      std::string key, value;
+      if (!data_file::split_key_value(line, key, value)) fail("expected 'key: value'");
       if (key == "model") {
         g.model = value;
       } else if (key == "checksum") {
@@ -248,7 +215,7 @@ BeamGoldenFile parse_beam_goldens(std::string_view text, const std::filesystem::
       }
       continue;
     }
-    const std::vector<std::string> f = split_tabs(line);
+    const std::vector<std::string> f = data_file::split(line, '\t');
     if (f.size() != 8) fail("expected 8 tab-separated columns");
     BeamGoldenRow r;
     r.prompt_id = f[0];
@@ -258,8 +225,7 @@ BeamGoldenFile parse_beam_goldens(std::string_view text, const std::filesystem::
     r.steps = to_int(f[4]);
     r.margin = to_float(f[5]);
     r.path_hash = f[6];
-    std::stringstream tokens(f[7]);
-    for (std::string t; tokens >> t;) r.tokens.push_back(to_int(t));
+    for (const std::string& t : data_file::split(f[7], ' ')) r.tokens.push_back(to_int(t));
     g.rows.push_back(std::move(r));
   }
   if (g.model.empty() || g.checksum.empty()) fail("no model or checksum line");
