@@ -88,6 +88,13 @@ struct VerifyRow {
   // logit difference from the reference: what reordered sums can flip. Reported,
   // not failures (reordering backends only).
   int near_ties = 0;
+  // Beam search rows of reordering backends: the largest |logit - reference
+  // logit| along each prompt's best golden hypothesis, from which the
+  // near-tie bound comes (harness/beam_goldens.h), and the hypotheses whose
+  // golden margin is under that bound: their tokens are waived (a difference
+  // there is a near tie).
+  double beam_logit_error = 0;
+  int waived = 0;
   int nonfinite = 0;          // steps with a logit that is NaN or infinite
   int logits_mismatches = 0;  // steps whose logits hash differs (bit-exact backends)
   double max_diff = 0;        // max |logit - reference logit| over compared steps

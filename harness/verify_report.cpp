@@ -59,6 +59,25 @@ std::string verify_table(const VerifyResult& r) {
            "documented agreement, above its logit error bound, or on a logit that is not "
            "finite.\n";
   }
+  // What the beam rows of reordering backends leave unchecked: the hypotheses
+  // whose golden margin is under their near-tie bound.
+  bool beams_heading = false;
+  for (const VerifyRow& row : r.rows) {
+    if (row.search.empty() || row.bit_exact || !row.gates_tokens()) continue;
+    if (!beams_heading) {
+      out << "\nBeam rows of reordering backends waive the tokens of a hypothesis whose golden "
+             "margin is under "
+          << fmt("%g", kNearTieFactor)
+          << " x 2 x the row's logit error (measured along the golden hypotheses) x its "
+             "steps:\n";
+      beams_heading = true;
+    }
+    out << "- " << backend_label(row.backend, row.precision) << " "
+        << (row.workers.empty() ? threads_text(row.threads) : row.workers) << " "
+        << mode_name(row.mode) << " " << row.search << ": " << row.waived << " of " << row.steps
+        << " waived (logit error " << fmt("%.3g", row.beam_logit_error) << "), " << row.near_ties
+        << " of them with other tokens\n";
+  }
   return out.str();
 }
 
@@ -88,6 +107,8 @@ ReportFiles write_verify_report(const std::filesystem::path& dir, const std::str
                     {"near_ties", row.near_ties},
                     {"missed_steps", row.missed_steps},
                     {"batch_invariant", row.batch_invariant},
+                    {"beam_logit_error", row.beam_logit_error},
+                    {"waived", row.waived},
                     {"logits_mismatches", row.logits_mismatches},
                     {"max_abs_logit_diff", row.max_diff},
                     {"mean_abs_logit_diff", row.mean_diff},
@@ -138,7 +159,9 @@ std::string verify_csv(const ReportContext& ctx, const VerifyResult& r) {
                               "batch",
                               "batch_compared_steps",
                               "batch_variant_steps",
-                              "missed_steps"});
+                              "missed_steps",
+                              "beam_logit_error",
+                              "waived"});
   for (const VerifyRow& row : r.rows) {
     out += csv_line({ctx.timestamp,
                      ctx.machine.git_commit,
@@ -162,7 +185,9 @@ std::string verify_csv(const ReportContext& ctx, const VerifyResult& r) {
                      std::to_string(row.batch),
                      std::to_string(row.batch_compared),
                      std::to_string(row.batch_variant),
-                     std::to_string(row.missed_steps)});
+                     std::to_string(row.missed_steps),
+                     num(row.beam_logit_error),
+                     std::to_string(row.waived)});
   }
   return out;
 }

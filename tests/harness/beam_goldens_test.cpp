@@ -1,6 +1,7 @@
-// The beam goldens' files (harness/beam_goldens.h): every committed file reads
-// back to what its writer wrote, and a malformed one is refused in one line
-// that names the file and the line.
+// The beam goldens (harness/beam_goldens.h): every committed file reads back
+// to what its writer wrote, a malformed one is refused in one line that names
+// the file and the line, and verify's beam rows waive a reordering backend's
+// tokens only at a near tie measured from its own logit error.
 #include "harness/beam_goldens.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "backends/registry.h"
+#include "harness/verify_report.h"
+#include "runtime/backend_specs.h"
 #include "runtime/model_source.h"
 #include "tests/test_util.h"
 
@@ -79,6 +83,103 @@ TEST(BeamGoldensTest, MalformedFilesNameTheLine) {
   const BeamGoldenFile g =
       parse_beam_goldens(head + "p\t0\t-1.5\tbfc00000\t3\tinf\t0123456789abcdef\t1\n", "b.txt");
   EXPECT_TRUE(std::isinf(g.rows[0].margin));
+}
+
+BeamGoldenFile committed_k4() {
+  const auto model = test::tiny_model();
+  return read_beam_goldens(
+      beam_golden_path(datasets_dir() / "goldens", model->name(), golden_beam_settings()[0]));
+}
+
+std::vector<Prompt> committed_prompts() {
+  return read_prompts(datasets_dir() / "prompts.txt");
+}
+
+VerifyOptions beam_options(const std::string& backend) {
+  VerifyOptions o;
+  o.specs = expand_backend_specs({backend, "float32", "2"}).specs;
+  o.modes = {Mode::kKvCache};
+  return o;
+}
+
+// A reordering backend's beam row measures its logit error along the golden
+// hypotheses and waives a hypothesis's tokens only where the golden margin is
+// under 10 x 2 x that error x its steps: a hypothesis whose tokens differ with
+// a margin of 5e-3 per step (waived by the old bound of 10 x 1e-3 per step,
+// the --max-logit-diff allowance, not what the backend does) fails; one with a
+// margin of 1e-9 is a near tie, said and not failed.
+TEST(VerifyBeamsTest, AReorderingBackendsWaiverComesFromItsMeasuredLogitError) {
+  std::string backend;
+  for (const BackendEntry& e : backend_entries()) {
+    if (e.numerics == Numerics::kReordered && e.device == Device::kCpu &&
+        backend_available(e, Precision::kFloat32)) {
+      backend = e.name;
+      break;
+    }
+  }
+  if (backend.empty()) GTEST_SKIP() << "no reordering CPU backend runs here";
+  const BeamGoldenFile g = committed_k4();
+  const auto clean =
+      verify_beams(test::tiny_model(), committed_prompts(), {g}, beam_options(backend), {});
+  ASSERT_EQ(clean.size(), 1u);
+  const VerifyRow& row = clean[0];
+  EXPECT_TRUE(row.passed) << (row.differences.empty() ? "" : row.differences[0]);
+  EXPECT_GT(row.beam_logit_error, 0.0) << backend << ": reordered sums, yet the same bits?";
+  EXPECT_LT(row.beam_logit_error, 1e-3) << backend;
+  int waivable = 0, old_bound = 0;
+  for (const BeamGoldenRow& r : g.rows) {
+    waivable += r.margin < 10 * 2 * row.beam_logit_error * r.steps;
+    old_bound += r.margin <= 10 * 1e-3 * r.steps;
+  }
+  EXPECT_EQ(row.waived, waivable);
+  EXPECT_LT(row.waived, old_bound) << "the measured bound waives fewer than 10 x 1e-3 x steps";
+  VerifyResult result;
+  result.rows = clean;
+  EXPECT_NE(verify_table(result).find(" kv-cache beams-k4: " + std::to_string(waivable) +
+                                      " of 92 waived (logit error "),
+            std::string::npos)
+      << verify_table(result);
+
+  // The best hypothesis of the first prompt, its last token changed.
+  BeamGoldenFile changed = g;
+  BeamGoldenRow& r = changed.rows[0];
+  ASSERT_EQ(r.rank, 0);
+  r.tokens.back() ^= 1;
+  r.margin = 5e-3f * float(r.steps);
+  ASSERT_GT(r.margin, 10 * 2 * row.beam_logit_error * r.steps);
+  const auto flipped =
+      verify_beams(test::tiny_model(), committed_prompts(), {changed}, beam_options(backend), {});
+  EXPECT_FALSE(flipped[0].passed);
+  EXPECT_EQ(flipped[0].token_mismatches, 1);
+  EXPECT_EQ(flipped[0].near_ties, 0);
+  ASSERT_EQ(flipped[0].differences.size(), 1u);
+  EXPECT_NE(flipped[0].differences[0].find(" " + r.prompt_id +
+                                           " rank 0: other tokens (golden "
+                                           "margin "),
+            std::string::npos)
+      << flipped[0].differences[0];
+  r.margin = 1e-9f;
+  const auto tie =
+      verify_beams(test::tiny_model(), committed_prompts(), {changed}, beam_options(backend), {});
+  EXPECT_TRUE(tie[0].passed);
+  EXPECT_EQ(tie[0].near_ties, 1);
+  EXPECT_EQ(tie[0].token_mismatches, 0);
+  ASSERT_EQ(tie[0].differences.size(), 1u);
+  EXPECT_EQ(tie[0].differences[0].rfind("near tie, not a failure: " + backend, 0), 0u)
+      << tie[0].differences[0];
+}
+
+// Bit-exact backends waive nothing and measure no logit error: every
+// hypothesis's tokens, score bits and path are the goldens'.
+TEST(VerifyBeamsTest, BitExactBackendsWaiveNothing) {
+  const auto rows = verify_beams(test::tiny_model(), committed_prompts(), {committed_k4()},
+                                 beam_options("pthreads"), {});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_TRUE(rows[0].passed);
+  EXPECT_EQ(rows[0].waived, 0);
+  EXPECT_EQ(rows[0].beam_logit_error, 0.0);
+  EXPECT_EQ(rows[0].logits_mismatches, 0);
+  EXPECT_EQ(rows[0].steps, 92);
 }
 
 }  // namespace
