@@ -252,6 +252,32 @@ std::vector<Precision> parse_golden_precision_list(std::string_view text) {
       "all, float32, bf16w, int8w", golden_precisions());
 }
 
+const char* goldens_policy_name(GoldensPolicy p) {
+  return p == GoldensPolicy::kRequired ? "required" : "auto";
+}
+
+GoldensPolicy parse_goldens_policy(std::string_view name) {
+  for (GoldensPolicy p : {GoldensPolicy::kAuto, GoldensPolicy::kRequired}) {
+    if (name == goldens_policy_name(p)) return p;
+  }
+  throw std::invalid_argument("Unknown --goldens '" + printable(name) +
+                              "' (known: auto, required).");
+}
+
+GoldensPolicy default_goldens_policy(const char* ci) {
+  const std::string_view value = ci != nullptr ? ci : "";
+  return value == "true" || value == "1" ? GoldensPolicy::kRequired : GoldensPolicy::kAuto;
+}
+
+void on_missing_goldens(GoldensPolicy policy, const std::filesystem::path& path,
+                        const std::string& model_name, const std::string& what) {
+  if (policy != GoldensPolicy::kRequired) return;
+  throw std::runtime_error(printable(
+      "No committed goldens for " + model_name + " " + what + ": " + path.string() +
+      " does not exist (--goldens required, the default under CI=true: write them with "
+      "gpt2-goldens write, or pass --goldens auto to compute the reference's in this run)."));
+}
+
 std::string logits_hash(std::span<const float> logits) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx",

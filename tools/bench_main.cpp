@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -78,6 +79,7 @@ struct VerifyCli {
   std::string beams = "none";
   int jobs = int(std::max(1u, std::thread::hardware_concurrency()));
   double max_logit_diff = 1e-3;
+  std::string goldens = goldens_policy_name(default_goldens_policy(std::getenv("CI")));
 };
 
 struct AgreementCli {
@@ -203,6 +205,12 @@ CLI::App* add_verify_command(CLI::App& app, VerifyCli& v) {
                    "Beam search too: all (the beam goldens' settings: " + beam_names() +
                        "), none, or some of them separated by commas; each configuration's "
                        "beams of the short prompts against the reference's")
+      ->capture_default_str();
+  verify
+      ->add_option("--goldens", v.goldens,
+                   "A golden file that is not committed: required fails verify (the default "
+                   "when the environment has CI=true), auto computes the reference's in the run "
+                   "and says so")
       ->capture_default_str();
   verify
       ->add_option("--max-logit-diff", v.max_logit_diff,
@@ -653,7 +661,7 @@ std::vector<GoldenFile> goldens_for_rules(const std::shared_ptr<const Model>& mo
                                           const std::vector<Prompt>& prompts,
                                           const std::vector<Rule>& rules,
                                           const std::vector<Precision>& precisions, int jobs,
-                                          const ProgressFn& progress,
+                                          GoldensPolicy policy, const ProgressFn& progress,
                                           std::vector<std::string>& notes) {
   std::vector<GoldenFile> goldens;
   for (Precision precision : golden_precisions_for(precisions)) {
@@ -663,6 +671,9 @@ std::vector<GoldenFile> goldens_for_rules(const std::shared_ptr<const Model>& mo
         continue;
       }
       const std::string what = std::string(precision_name(precision)) + " " + rule_name(rule);
+      on_missing_goldens(policy,
+                         golden_path(datasets_dir() / "goldens", model->name(), rule, precision),
+                         model->name(), what);
       progress("no committed goldens: computing the reference's (" + what + ")");
       auto reference = make_backend(model, backend_spec("reference", precision));
       goldens.push_back(
@@ -680,7 +691,7 @@ std::vector<BeamGoldenFile> beam_goldens_for(const std::shared_ptr<const Model>&
                                              const std::vector<Prompt>& prompts,
                                              const std::vector<BeamOptions>& settings,
                                              const std::vector<Precision>& precisions,
-                                             const ProgressFn& progress,
+                                             GoldensPolicy policy, const ProgressFn& progress,
                                              std::vector<std::string>& notes) {
   std::vector<BeamGoldenFile> out;
   for (Precision precision : golden_precisions_for(precisions)) {
@@ -696,6 +707,7 @@ std::vector<BeamGoldenFile> beam_goldens_for(const std::shared_ptr<const Model>&
         continue;
       }
       const std::string what = std::string(precision_name(precision)) + " " + beam_settings_name(o);
+      on_missing_goldens(policy, path, model->name(), what);
       progress("no committed beam goldens: computing the reference's (" + what + ")");
       auto reference = make_backend(model, backend_spec("reference", precision));
       out.push_back(run_beam_prompts(*reference, prompts, o, Mode::kKvCache));
@@ -708,6 +720,7 @@ std::vector<BeamGoldenFile> beam_goldens_for(const std::shared_ptr<const Model>&
 
 int run_verify_command(const VerifyCli& v, const std::string& command) {
   check_verify_options(v);
+  const GoldensPolicy goldens_policy = parse_goldens_policy(v.goldens);
   const CommonPlan plan = check_common(v.common);
   const std::vector<Rule> rules = parse_rule_list(v.rules);
   const std::vector<BeamOptions> beams = parse_beam_settings_list(v.beams);
@@ -722,7 +735,10 @@ int run_verify_command(const VerifyCli& v, const std::string& command) {
 
   std::vector<std::string> notes;
   const std::vector<GoldenFile> goldens = goldens_for_rules(
-      model, prompts, rules, plan.backends.precisions, v.jobs, on_progress, notes);
+      model, prompts, rules, plan.backends.precisions, v.jobs, goldens_policy, on_progress, notes);
+  // Before any row runs, so that a missing one stops verify at once.
+  const std::vector<BeamGoldenFile> beam_goldens = beam_goldens_for(
+      model, prompts, beams, plan.backends.precisions, goldens_policy, on_progress, notes);
   VerifyOptions vo;
   vo.specs = plan.backends.specs;
   vo.modes = plan.modes;
@@ -730,8 +746,6 @@ int run_verify_command(const VerifyCli& v, const std::string& command) {
   vo.max_logit_diff = v.max_logit_diff;
   VerifyResult result = run_verify(model, prompts, goldens, vo, on_progress);
   if (!beams.empty()) {
-    const std::vector<BeamGoldenFile> beam_goldens =
-        beam_goldens_for(model, prompts, beams, plan.backends.precisions, on_progress, notes);
     for (VerifyRow& row : verify_beams(model, prompts, beam_goldens, vo, on_progress)) {
       result.passed = result.passed && row.passed;
       result.rows.push_back(std::move(row));
