@@ -237,16 +237,43 @@ BeamGoldenFile parse_beam_goldens(std::string_view text, const std::filesystem::
 
 namespace {
 
-// The largest |logit - reference logit| of `backend` along each prompt's best
-// golden hypothesis in g (rank 0: the prompt's tokens then the hypothesis's,
-// teacher forced in `mode`; the other ranks mostly share its prefix and would
-// double the cost of the row), against `reference` (the bit-exact pthreads
-// backend at the goldens' precision). Hypotheses run in batches of up to
-// kChunk, first on the reference (its logits kept), then on the backend. A
-// logit that is not finite counts as an infinite difference.
-double logit_error_along(const Backend& backend, const Backend& reference,
-                         const std::vector<Prompt>& prompts, const BeamGoldenFile& g, Mode mode) {
+// How far a backend's numbers are from the reference's along the golden
+// hypotheses (errors_along).
+struct BeamErrors {
+  double logit = 0;  // the largest |logit - reference logit|, over the vocabulary
+  // The largest |log-probability - the reference's| of the candidates a beam
+  // search weighs at a step: the reference's 2K + 1 most likely tokens
+  // (BeamSearch keeps that many of each beam); overall, and at each step of
+  // each prompt's path.
+  double logprob = 0;
+  std::map<std::string, std::vector<double>> logprob_steps;  // by prompt id
+
+  // How far the scores of a search of `steps` steps for the prompt can move:
+  // the sum of its steps' errors (past the measured path, its largest
+  // error each; a prompt not measured: the overall largest).
+  double score_error(const std::string& prompt_id, int steps) const {
+    const auto it = logprob_steps.find(prompt_id);
+    if (it == logprob_steps.end() || it->second.empty()) return logprob * steps;
+    double sum = 0, largest = 0;
+    for (std::size_t t = 0; t < it->second.size(); t++) {
+      largest = std::max(largest, it->second[t]);
+      if (int(t) < steps) sum += it->second[t];
+    }
+    return sum + largest * std::max(0, steps - int(it->second.size()));
+  }
+};
+
+// The errors of `backend` along each prompt's best golden hypothesis in g
+// (rank 0: the prompt's tokens then the hypothesis's, teacher forced in
+// `mode`; the other ranks mostly share its prefix and would double the cost
+// of the row), against `reference` (the bit-exact pthreads backend at the
+// goldens' precision). Hypotheses run in batches of up to kChunk, first on
+// the reference (its logits kept), then on the backend. A number that is not
+// finite counts as an infinite error.
+BeamErrors errors_along(const Backend& backend, const Backend& reference,
+                        const std::vector<Prompt>& prompts, const BeamGoldenFile& g, Mode mode) {
   constexpr std::size_t kChunk = 32;
+  const std::size_t candidates = std::size_t(2 * g.options.beams + 1);
   std::map<std::string, const Prompt*> by_id;
   for (const Prompt& p : prompts) by_id[p.id] = &p;
   std::vector<std::size_t> hypotheses;
@@ -254,7 +281,12 @@ double logit_error_along(const Backend& backend, const Backend& reference,
     const BeamGoldenRow& h = g.rows[i];
     if (h.rank == 0 && by_id.count(h.prompt_id) != 0 && !h.tokens.empty()) hypotheses.push_back(i);
   }
-  double worst = 0;
+  BeamErrors worst;
+  auto at_most = [](double& worst, double d) {
+    worst = std::max(worst, std::isnan(d) ? INFINITY : d);
+  };
+  std::vector<float> lp_want, lp_got;
+  std::vector<int> order;
   for (std::size_t first = 0; first < hypotheses.size(); first += kChunk) {
     const std::size_t count = std::min(kChunk, hypotheses.size() - first);
     // The reference's logits of each hypothesis's steps.
@@ -268,16 +300,34 @@ double logit_error_along(const Backend& backend, const Backend& reference,
         r.forced = h.tokens;
         r.n = int(r.prompt.size() + r.forced.size());
         r.rule = Rule::kGreedy;
-        r.on_step = [&, k, keep](const StepView& s) {
+        r.on_step = [&, k, keep, &h](const StepView& s) {
           if (keep) {
             want[k].emplace_back(s.logits.begin(), s.logits.end());
             return Next::kContinue;
           }
           const std::vector<float>& w = want[k].at(std::size_t(s.step));
-          for (std::size_t v = 0; v < w.size(); v++) {
-            const double d = std::fabs(double(s.logits[v]) - double(w[v]));
-            worst = std::max(worst, std::isnan(d) ? INFINITY : d);
+          const std::size_t V = w.size();
+          for (std::size_t v = 0; v < V; v++) {
+            at_most(worst.logit, std::fabs(double(s.logits[v]) - double(w[v])));
           }
+          lp_want.resize(V);
+          lp_got.resize(V);
+          beam_log_softmax(w, lp_want);
+          beam_log_softmax(s.logits.first(V), lp_got);
+          order.resize(V);
+          for (std::size_t v = 0; v < V; v++) order[v] = int(v);
+          const std::size_t top = std::min(candidates, V);
+          std::partial_sort(order.begin(), order.begin() + long(top), order.end(),
+                            [&](int a, int b) { return lp_want[a] > lp_want[b]; });
+          double step_error = 0;
+          for (std::size_t j = 0; j < top; j++) {
+            const int t = order[j];
+            at_most(step_error, std::fabs(double(lp_got[t]) - double(lp_want[t])));
+          }
+          at_most(worst.logprob, step_error);
+          std::vector<double>& path = worst.logprob_steps[h.prompt_id];
+          path.resize(std::max(path.size(), std::size_t(s.step) + 1));
+          path[std::size_t(s.step)] = step_error;
           return Next::kContinue;
         };
         scheduler.submit(std::move(r));
@@ -328,24 +378,27 @@ std::vector<VerifyRow> verify_beams(const std::shared_ptr<const Model>& model,
         if (progress) progress(label);
         const BeamGoldenFile got = run_beam_prompts(*backend, prompts, g.options, mode);
         // A reordering backend may flip a choice the reference made by a hair.
-        // With logits off by at most e (measured along the golden hypotheses),
-        // a step's log-probabilities move by at most 2e, a score of s steps by
-        // 2es, and a gap between two scores by 4es: a hypothesis whose golden
-        // margin is under kNearTieFactor x 2e x s has its tokens waived (as a
-        // rule row's greedy gap, which moves by at most twice the step's logit
-        // difference d, is a near tie under kNearTieFactor x d).
+        // With each candidate's log-probability off by at most e_t at step t
+        // (measured along the prompt's best golden hypothesis, over the
+        // candidates the search weighs), a score moves by at most E = the sum
+        // of e_t over the search's steps and a gap between two scores by 2E:
+        // a hypothesis whose golden margin is under kNearTieFactor x E has its
+        // tokens waived (5 times that worst case, as a rule row's greedy gap,
+        // which moves by at most twice the step's logit difference d, is a
+        // near tie under kNearTieFactor x d).
+        BeamErrors e;
         if (!row.bit_exact) {
-          if (progress) progress(label + ": its logit error along the golden hypotheses");
-          row.beam_logit_error =
-              logit_error_along(*backend, reference_at(golden_precision), prompts, g, mode);
+          if (progress) progress(label + ": its errors along the golden hypotheses");
+          e = errors_along(*backend, reference_at(golden_precision), prompts, g, mode);
+          row.beam_logit_error = e.logit;
+          row.beam_logprob_error = e.logprob;
         }
-        const double tie_per_step = kNearTieFactor * 2 * row.beam_logit_error;
         std::map<std::pair<std::string, int>, const BeamGoldenRow*> mine;
         for (const BeamGoldenRow& r : got.rows) mine[{r.prompt_id, r.rank}] = &r;
         double sum_diff = 0;
         for (const BeamGoldenRow& want : g.rows) {
           row.steps++;
-          const double tie_bound = tie_per_step * want.steps;
+          const double tie_bound = kNearTieFactor * e.score_error(want.prompt_id, want.steps);
           const bool waived = gated && !row.bit_exact && want.margin < tie_bound;
           row.waived += waived;
           auto it = mine.find({want.prompt_id, want.rank});

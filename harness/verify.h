@@ -88,12 +88,15 @@ struct VerifyRow {
   // logit difference from the reference: what reordered sums can flip. Reported,
   // not failures (reordering backends only).
   int near_ties = 0;
-  // Beam search rows of reordering backends: the largest |logit - reference
-  // logit| along each prompt's best golden hypothesis, from which the
-  // near-tie bound comes (harness/beam_goldens.h), and the hypotheses whose
-  // golden margin is under that bound: their tokens are waived (a difference
-  // there is a near tie).
+  // Beam search rows of reordering backends, along each prompt's best golden
+  // hypothesis (harness/beam_goldens.h): the largest |logit - reference
+  // logit| (held to the row's bound) and the largest error of a candidate's
+  // log-probability (the reference's 2K + 1 most likely tokens at a step),
+  // whose sum over a prompt's steps makes the near-tie bound; and the
+  // hypotheses whose golden margin is under that bound: their tokens are
+  // waived (a difference there is a near tie).
   double beam_logit_error = 0;
+  double beam_logprob_error = 0;
   int waived = 0;
   int nonfinite = 0;          // steps with a logit that is NaN or infinite
   int logits_mismatches = 0;  // steps whose logits hash differs (bit-exact backends)

@@ -68,14 +68,16 @@ std::string verify_table(const VerifyResult& r) {
       out << "\nBeam rows of reordering backends waive the tokens of a hypothesis whose golden "
              "margin is under "
           << fmt("%g", kNearTieFactor)
-          << " x 2 x the row's logit error (measured along the golden hypotheses) x its "
-             "steps:\n";
+          << " x the sum over its search's steps of each step's largest error of a candidate's "
+             "log-probability (measured along the prompt's best golden hypothesis; the row's "
+             "largest is shown):\n";
       beams_heading = true;
     }
     out << "- " << backend_label(row.backend, row.precision) << " "
         << (row.workers.empty() ? threads_text(row.threads) : row.workers) << " "
         << mode_name(row.mode) << " " << row.search << ": " << row.waived << " of " << row.steps
-        << " waived (logit error " << fmt("%.3g", row.beam_logit_error) << "), " << row.near_ties
+        << " waived (log-probability error " << fmt("%.3g", row.beam_logprob_error)
+        << ", logit error " << fmt("%.3g", row.beam_logit_error) << "), " << row.near_ties
         << " of them with other tokens\n";
   }
   return out.str();
@@ -108,6 +110,7 @@ ReportFiles write_verify_report(const std::filesystem::path& dir, const std::str
                     {"missed_steps", row.missed_steps},
                     {"batch_invariant", row.batch_invariant},
                     {"beam_logit_error", row.beam_logit_error},
+                    {"beam_logprob_error", row.beam_logprob_error},
                     {"waived", row.waived},
                     {"logits_mismatches", row.logits_mismatches},
                     {"max_abs_logit_diff", row.max_diff},
@@ -161,6 +164,7 @@ std::string verify_csv(const ReportContext& ctx, const VerifyResult& r) {
                               "batch_variant_steps",
                               "missed_steps",
                               "beam_logit_error",
+                              "beam_logprob_error",
                               "waived"});
   for (const VerifyRow& row : r.rows) {
     out += csv_line({ctx.timestamp,
@@ -187,6 +191,7 @@ std::string verify_csv(const ReportContext& ctx, const VerifyResult& r) {
                      std::to_string(row.batch_variant),
                      std::to_string(row.missed_steps),
                      num(row.beam_logit_error),
+                     num(row.beam_logprob_error),
                      std::to_string(row.waived)});
   }
   return out;
