@@ -23,6 +23,10 @@ const char* numerics_name(Numerics n) {
   return "?";
 }
 
+const char* batch_invariance_name(BatchInvariance b) {
+  return b == BatchInvariance::kYes ? "yes" : "measured";
+}
+
 const char* device_name(Device d) {
   return d == Device::kCpu ? "cpu" : "cuda";
 }

@@ -28,6 +28,18 @@ enum class Numerics {
 };
 const char* numerics_name(Numerics n);
 
+// Whether a sequence's outputs in a batched step (Backend::forward_batch) are
+// the bits it gets alone (Session::forward), whatever else is in the step.
+enum class BatchInvariance {
+  kYes,       // promised, bit for bit: by construction (the bit-exact backends, the
+              // default loop) or by design (cuda's one order of every sum at any row
+              // count); verify --batch fails a reordering backend's row on any step
+              // whose bits move, and BatchTest holds it bit for bit
+  kMeasured,  // not promised: a library may choose other kernels for other row counts;
+              // gpt2-bench verify --batch measures and reports it
+};
+const char* batch_invariance_name(BatchInvariance b);  // "yes", "measured"
+
 // What a backend computes in (README: "Precisions").
 enum class Precision {
   kFloat32,      // "float32": the checkpoint's weights, float32 everywhere
@@ -105,12 +117,13 @@ struct BackendSpec {
 // progress lines and messages name a configuration.
 std::string spec_label(const BackendSpec& spec);
 
-// What a backend is, once made: its registry entry's name, numerics and device
-// and its spec's precision (make_backend() fills them in), and what only the
+// What a backend is, once made: its registry entry's name, numerics, batch
+// invariance and device and its spec's precision (make_backend() fills them in), and what only the
 // backend knows: the threads it really runs, its GPUs, its details.
 struct BackendInfo {
   std::string name;
   Numerics numerics = Numerics::kBitExact;
+  BatchInvariance batch_invariance = BatchInvariance::kYes;  // its entry's declaration
   Precision precision = Precision::kFloat32;
   int threads = 1;  // the threads it really runs on
   Device device = Device::kCpu;

@@ -136,10 +136,6 @@ const std::vector<BackendEntry>& backend_entries() {
   return kEntries;
 }
 
-const char* batch_invariance_name(BatchInvariance b) {
-  return b == BatchInvariance::kYes ? "yes" : "measured";
-}
-
 bool backend_available(const BackendEntry& entry, Precision precision, std::string* why) {
   return entry.available == nullptr || entry.available(precision, why);
 }
@@ -209,6 +205,7 @@ std::unique_ptr<Backend> make_backend(std::shared_ptr<const Model> model, const 
   BackendInfo info;
   info.name = std::string(entry.name);
   info.numerics = entry.numerics;
+  info.batch_invariance = entry.batch_invariance;
   info.device = entry.device;
   info.precision = spec.precision;
   info.threads = entry.threaded ? spec.threads : 1;

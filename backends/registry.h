@@ -20,15 +20,6 @@ class UnknownBackend : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// Whether a sequence's outputs in a batched step (Backend::forward_batch) are
-// what it gets alone.
-enum class BatchInvariance {
-  kYes,       // bit for bit, by construction (the bit-exact backends, the default loop)
-  kMeasured,  // not promised: a library may choose other kernels for other row counts;
-              // gpt2-bench verify --batch measures and reports it
-};
-const char* batch_invariance_name(BatchInvariance b);  // "yes", "measured"
-
 struct BackendEntry {
   std::string_view name;
   std::string_view summary;  // one line for --help
@@ -47,7 +38,8 @@ struct BackendEntry {
   // needs a GPU, oneDNN's bfloat16 a CPU it has a bfloat16 product for); if
   // not, why not, as a clause ("no CUDA device on this machine"). Null: always.
   bool (*available)(Precision precision, std::string* why) = nullptr;
-  // Whether a batched step changes a sequence's outputs (see BatchInvariance).
+  // Whether a batched step changes a sequence's outputs (BatchInvariance,
+  // backend.h): kYes is a promise that verify --batch and BatchTest hold.
   BatchInvariance batch_invariance = BatchInvariance::kYes;
   // Whether it runs the shared CPU forward pass (backends/cpu: a CpuBackend
   // whose engine's layers tests and gpt2-microbench can run one by one).

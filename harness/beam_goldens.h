@@ -63,10 +63,17 @@ BeamGoldenFile parse_beam_goldens(std::string_view text, const std::filesystem::
 
 // verify's beam rows: each spec in each mode against each beam golden file of
 // its precision's goldens (golden_precision_of). Bit-exact backends: every
-// hypothesis's tokens, score bits and path hash equal; reordering ones: the
-// tokens equal where the golden margin exceeds near_tie (else reported as a
-// near tie), the score within max_score_diff. Rows use VerifyRow with
-// `search` naming the settings; steps counts hypotheses.
+// hypothesis's tokens, score bits and path hash equal. Reordering ones: their
+// errors measured along each prompt's best golden hypothesis against the
+// pthreads backend, the largest logit error (VerifyRow::beam_logit_error, at
+// most options.max_logit_diff) and each step's largest error of a candidate's
+// log-probability; the tokens equal unless the golden margin is under
+// kNearTieFactor x the sum of those over the search's steps (waived: a near
+// tie, said, not failed; VerifyRow::waived counts them); the score within 10 x
+// max_logit_diff x its steps. bfloat16 rows: the logit error within
+// max_bfloat16_logit_diff, their tokens reported. Rows use VerifyRow with
+// `search` naming the settings; steps counts hypotheses. Backends come from
+// options.factory.
 std::vector<VerifyRow> verify_beams(const std::shared_ptr<const Model>& model,
                                     const std::vector<Prompt>& prompts,
                                     const std::vector<BeamGoldenFile>& goldens,

@@ -1,13 +1,13 @@
 #include "harness/goldens.h"
 
 #include "backends/registry.h"
+#include "harness/data_file.h"
 
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -20,54 +20,13 @@
 
 namespace gpt2 {
 
-namespace {
-
-[[noreturn]] void fail(const std::filesystem::path& path, int line, const std::string& what) {
-  throw DataFileError(printable(path.string() + ":" + std::to_string(line) + ": " + what));
-}
-
-std::vector<std::string> split(const std::string& line, char sep) {
-  std::vector<std::string> out;
-  if (sep == ' ') {
-    std::istringstream in(line);
-    for (std::string w; in >> w;) out.push_back(w);
-    return out;
-  }
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= line.size(); i++) {
-    if (i == line.size() || line[i] == sep) {
-      out.push_back(line.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return out;
-}
-
-bool parse_int(const std::string& s, int& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-bool parse_float(const std::string& s, float& out) {
-  char* end = nullptr;
-  errno = 0;
-  out = std::strtof(s.c_str(), &end);
-  return !s.empty() && errno == 0 && end == s.c_str() + s.size();
-}
-
-std::string read_or_throw(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataFileError(path.string() + ": cannot open: " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw DataFileError(path.string() + ": cannot read: " + std::strerror(errno));
-  return text.str();
-}
-
-}  // namespace
+using data_file::fail;
+using data_file::parse_float;
+using data_file::parse_int;
+using data_file::split;
 
 std::vector<Prompt> read_prompts(const std::filesystem::path& path) {
-  return parse_prompts(read_or_throw(path), path);
+  return parse_prompts(data_file::read(path), path);
 }
 
 std::vector<Prompt> parse_prompts(std::string_view text, const std::filesystem::path& path) {
@@ -118,7 +77,7 @@ const GoldenStep* GoldenFile::find(const std::string& prompt_id, int step) const
 }
 
 GoldenFile read_goldens(const std::filesystem::path& path) {
-  return parse_goldens(read_or_throw(path), path);
+  return parse_goldens(data_file::read(path), path);
 }
 
 GoldenFile parse_goldens(std::string_view text, const std::filesystem::path& path) {
@@ -129,9 +88,10 @@ GoldenFile parse_goldens(std::string_view text, const std::filesystem::path& pat
   for (int lineno = 1; std::getline(in, line); lineno++) {
     if (line.empty() || line[0] == '#') continue;
     if (line.find('\t') == std::string::npos) {
-      const std::size_t colon = line.find(": ");
-      if (colon == std::string::npos) fail(path, lineno, "expected 'key: value' or a row");
-      const std::string key = line.substr(0, colon), value = line.substr(colon + 2);
+      std::string key, value;
+      if (!data_file::split_key_value(line, key, value)) {
+        fail(path, lineno, "expected 'key: value' or a row");
+      }
       if (key == "model") {
         g.model = value;
       } else if (key == "checksum") {
@@ -290,6 +250,32 @@ std::vector<Precision> parse_golden_precision_list(std::string_view text) {
         return std::nullopt;
       },
       "all, float32, bf16w, int8w", golden_precisions());
+}
+
+const char* goldens_policy_name(GoldensPolicy p) {
+  return p == GoldensPolicy::kRequired ? "required" : "auto";
+}
+
+GoldensPolicy parse_goldens_policy(std::string_view name) {
+  for (GoldensPolicy p : {GoldensPolicy::kAuto, GoldensPolicy::kRequired}) {
+    if (name == goldens_policy_name(p)) return p;
+  }
+  throw std::invalid_argument("Unknown --goldens '" + printable(name) +
+                              "' (known: auto, required).");
+}
+
+GoldensPolicy default_goldens_policy(const char* ci) {
+  const std::string_view value = ci != nullptr ? ci : "";
+  return value == "true" || value == "1" ? GoldensPolicy::kRequired : GoldensPolicy::kAuto;
+}
+
+void on_missing_goldens(GoldensPolicy policy, const std::filesystem::path& path,
+                        const std::string& model_name, const std::string& what) {
+  if (policy != GoldensPolicy::kRequired) return;
+  throw std::runtime_error(printable(
+      "No committed goldens for " + model_name + " " + what + ": " + path.string() +
+      " does not exist (--goldens required, the default under CI=true: write them with "
+      "gpt2-goldens write, or pass --goldens auto to compute the reference's in this run)."));
 }
 
 std::string logits_hash(std::span<const float> logits) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -98,6 +99,24 @@ std::vector<Prompt> golden_prompts(const std::vector<Prompt>& all, const Rule& r
 // "all" for golden_rules(), "none", or rule names separated by commas. Throws
 // std::invalid_argument naming an unknown or invalid rule.
 std::vector<Rule> parse_rule_list(std::string_view text);
+
+// What verify does when a golden file it needs is not committed (--goldens).
+enum class GoldensPolicy {
+  kAuto,      // compute the reference's in the run, with a note saying so
+  kRequired,  // fail: the gate proves backends against the committed goldens
+};
+const char* goldens_policy_name(GoldensPolicy p);  // "auto", "required"
+// "auto" or "required". Throws std::invalid_argument "Unknown --goldens 'x'
+// (known: auto, required)."
+GoldensPolicy parse_goldens_policy(std::string_view name);
+// --goldens's default: required under CI (`ci`, the environment's CI, is
+// "true" or "1"), auto otherwise.
+GoldensPolicy default_goldens_policy(const char* ci);
+// For a golden file that is not there (`what`: "float32 greedy", "float32
+// beams-k4"): under kRequired throws std::runtime_error, one line naming the
+// file; under kAuto returns (the caller computes the reference's).
+void on_missing_goldens(GoldensPolicy policy, const std::filesystem::path& path,
+                        const std::string& model_name, const std::string& what);
 
 // XXH3-64 of V float32 logits as 16 hex digits: equal hashes mean equal bits.
 std::string logits_hash(std::span<const float> logits);

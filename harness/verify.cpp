@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -16,10 +17,6 @@
 namespace gpt2 {
 
 namespace {
-
-// A token flip is explained by reordering when the golden step's margin is
-// below this many times the step's largest logit difference from the reference.
-constexpr double kNearTieFactor = 10.0;
 
 std::string row_label(const VerifyRow& row) {
   return row.backend +
@@ -81,11 +78,21 @@ struct Mismatch {
   float golden_margin, run_margin;
 };
 
+// How far a prompt's run got through its golden steps.
+struct Reached {
+  std::set<int> steps;  // the golden steps compared
+  int stopped_at = -1;  // the step whose different token stopped the run; -1: none
+};
+
 // What a row's runs leave to measure against the reference once they are done.
 struct RowRuns {
   // Logits of the steps whose bits differ from the goldens: (prompt, step, logits).
   std::vector<std::tuple<std::string, int, std::vector<float>>> off;
   std::vector<Mismatch> mismatches;
+  std::map<std::string, Reached> reached;  // by prompt id
+  // The first step whose bits moved from the sequence's own run alone:
+  // "prompt c step 3".
+  std::string first_variant;
 };
 
 // Each step's logits hash, keyed by (prompt id, step).
@@ -117,10 +124,14 @@ class RowChecker {
       if (alone_ != nullptr) {
         if (auto it = alone_->find({p.id, s.step}); it != alone_->end()) {
           row_.batch_compared++;
-          row_.batch_variant += it->second != hash;
+          if (it->second != hash && row_.batch_variant++ == 0) {
+            runs_.first_variant = "prompt " + p.id + " step " + std::to_string(s.step);
+          }
         }
       }
       if (want == nullptr) return Next::kContinue;
+      Reached& reached = runs_.reached[p.id];
+      reached.steps.insert(s.step);
       if (hash != want->logits_hash) {
         if (row_.bit_exact) row_.logits_mismatches++;
         runs_.off.emplace_back(p.id, s.step, std::vector<float>(s.logits.begin(), s.logits.end()));
@@ -132,6 +143,7 @@ class RowChecker {
         }
         runs_.mismatches.push_back(
             {p.id, s.step, want->token, s.decision.token, want->margin, s.decision.margin});
+        reached.stopped_at = s.step;
         return Next::kStop;
       }
       return Next::kContinue;
@@ -274,30 +286,88 @@ void report_token_mismatches(const std::vector<Mismatch>& mismatches,
   }
 }
 
-// Sets row.passed (README: "Numerics") and adds the lines that say why not.
-void judge_row(double max_logit_diff, const std::string& label, VerifyRow& row) {
+// Every golden step of each prompt must have been compared, up to the step
+// where a different token stopped its run (what follows continues another
+// sequence): a run that stops early or a batched sequence that never ran
+// fails the row, the prompt and the first step it missed named.
+void check_golden_steps_reached(const std::vector<Prompt>& prompts, const GoldenFile& g,
+                                const RowRuns& runs, const std::string& label, VerifyRow& row) {
+  std::map<std::string, std::vector<int>> golden_steps;
+  for (const GoldenStep& s : g.steps) golden_steps[s.prompt_id].push_back(s.step);
+  static const Reached kNone;
+  for (const Prompt& p : prompts) {
+    const auto it = runs.reached.find(p.id);
+    const Reached& reached = it != runs.reached.end() ? it->second : kNone;
+    const std::vector<int>& steps = golden_steps[p.id];
+    int missed = 0, first = -1;
+    for (int step : steps) {
+      if (reached.stopped_at >= 0 && step > reached.stopped_at) continue;
+      if (reached.steps.count(step) == 0) {
+        if (missed++ == 0) first = step;
+      }
+    }
+    if (missed == 0) continue;
+    row.missed_steps += missed;
+    row.differences.push_back(label + ": prompt " + p.id + " step " + std::to_string(first) +
+                              ": never compared (" + std::to_string(missed) + " of its " +
+                              std::to_string(steps.size()) +
+                              " golden steps missed: the run stopped early or never ran)");
+  }
+}
+
+// Sets row.passed (README: "Numerics", "bfloat16 is not float32") and adds the
+// lines that say why not.
+void judge_row(const VerifyOptions& o, const std::string& label, const RowRuns& runs,
+               VerifyRow& row) {
+  char line[512];
   if (!row.gates_tokens()) {
-    row.passed = row.nonfinite == 0;
+    const bool agrees = row.token_agreement() >= o.min_bfloat16_agreement;
+    const bool close = row.max_diff <= o.max_bfloat16_logit_diff;
+    row.passed = agrees && close;
+    if (!agrees) {
+      std::snprintf(line, sizeof line,
+                    "%s: %d of %d steps chose the golden token (%.1f%%), below bfloat16's "
+                    "documented %.0f%%",
+                    label.c_str(), row.steps - row.token_mismatches, row.steps,
+                    100.0 * row.token_agreement(), 100.0 * o.min_bfloat16_agreement);
+      row.differences.push_back(line);
+    }
+    if (!close) {
+      std::snprintf(line, sizeof line,
+                    "%s: max logit difference %.3g from float32 is above bfloat16's bound %.3g",
+                    label.c_str(), row.max_diff, o.max_bfloat16_logit_diff);
+      row.differences.push_back(line);
+    }
   } else {
-    row.passed = row.token_mismatches == 0 && row.nonfinite == 0 &&
-                 (row.bit_exact ? row.logits_mismatches == 0 : row.max_diff <= max_logit_diff);
-    if (!row.bit_exact && row.max_diff > max_logit_diff) {
-      char line[256];
+    row.passed = row.token_mismatches == 0 &&
+                 (row.bit_exact ? row.logits_mismatches == 0 : row.max_diff <= o.max_logit_diff);
+    if (!row.bit_exact && row.max_diff > o.max_logit_diff) {
       std::snprintf(line, sizeof line, "%s: max logit difference %.3g is above the bound %.3g",
-                    label.c_str(), row.max_diff, max_logit_diff);
+                    label.c_str(), row.max_diff, o.max_logit_diff);
       row.differences.push_back(line);
     }
   }
   if (row.nonfinite > 0) {
+    row.passed = false;
     row.differences.push_back(label + ": " + std::to_string(row.nonfinite) +
                               " step(s) with a logit that is NaN or infinite");
+  }
+  if (row.missed_steps > 0) row.passed = false;
+  // A backend that promises batch invariance is held to it.
+  if (row.batch_invariant && row.batch_variant > 0) {
+    row.passed = false;
+    row.differences.push_back(
+        label + ": declared batch-invariant, but " + std::to_string(row.batch_variant) + " of " +
+        std::to_string(row.batch_compared) +
+        " steps' logits bits differ from the sequence run alone (first: " + runs.first_variant +
+        ")");
   }
 }
 
 // One row: a prepared backend, one mode, one golden file.
 VerifyRow verify_row(const Backend& backend, const BackendSpec& spec, Mode mode,
                      const GoldenFile& g, const std::vector<Prompt>& prompts, int jobs,
-                     double max_logit_diff, ReferenceLogits& reference,
+                     const VerifyOptions& o, ReferenceLogits& reference,
                      const VerifyProgress& progress) {
   VerifyRow row;
   row.backend = spec.backend;
@@ -308,6 +378,7 @@ VerifyRow verify_row(const Backend& backend, const BackendSpec& spec, Mode mode,
   row.mode = mode;
   row.rule = g.rule;
   row.bit_exact = backend.info().numerics == Numerics::kBitExact;
+  row.batch_invariant = backend.info().batch_invariance == BatchInvariance::kYes;
   const std::string label = row_label(row);
   if (progress) progress(label);
   RowRuns runs;
@@ -328,7 +399,8 @@ VerifyRow verify_row(const Backend& backend, const BackendSpec& spec, Mode mode,
   // Steps with the goldens' bits differ by 0 and count in the mean.
   const long all_logits = long(row.steps) * backend.model().config().vocab_size;
   row.mean_diff = all_logits > 0 ? diff_sum / double(all_logits) : 0;
-  judge_row(max_logit_diff, label, row);
+  check_golden_steps_reached(prompts, g, runs, label, row);
+  judge_row(o, label, runs, row);
   return row;
 }
 
@@ -348,7 +420,7 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
     if (backend == nullptr || made != unbatched) {
       if (progress) progress(spec_label(spec) + ": preparing");
       backend.reset();
-      backend = make_backend(model, spec);
+      backend = o.factory(model, spec);
       made = unbatched;
       result.backends.push_back(backend->info());
     }
@@ -362,7 +434,7 @@ VerifyResult run_verify(std::shared_ptr<const Model> model, const std::vector<Pr
       for (const GoldenFile& g : goldens) {
         if (g.precision != golden_precision) continue;
         VerifyRow row = verify_row(*backend, spec, mode, g, covered_prompts(all_prompts, g), jobs,
-                                   o.max_logit_diff, reference, progress);
+                                   o, reference, progress);
         result.passed = result.passed && row.passed;
         result.rows.push_back(std::move(row));
       }

@@ -42,7 +42,8 @@ std::string verify_table(const VerifyResult& r) {
   bool bf16 = false;
   for (const VerifyRow& row : r.rows) {
     bf16 = bf16 || !row.gates_tokens();
-    out << "| " << backend_label(row.backend, row.precision) << " | " << (row.workers.empty() ? std::to_string(row.threads) : row.workers) << " | "
+    out << "| " << backend_label(row.backend, row.precision) << " | "
+        << (row.workers.empty() ? std::to_string(row.threads) : row.workers) << " | "
         << (batched ? std::to_string(row.batch) + " | " : "") << mode_name(row.mode) << " | "
         << row.rule_label() << " | " << (row.bit_exact ? "bit-exact" : "reordered") << " | "
         << row.steps << " | " << row.token_mismatches << " | " << row.near_ties << " | "
@@ -54,8 +55,30 @@ std::string verify_table(const VerifyResult& r) {
   }
   if (bf16) {
     out << "\nRows marked bfloat16 (not float32) follow the golden tokens and report the share of "
-           "steps whose own choice agrees and their logit error; they fail only on a logit that "
-           "is not finite.\n";
+           "steps whose own choice agrees and their logit error; they fail below bfloat16's "
+           "documented agreement, above its logit error bound, or on a logit that is not "
+           "finite.\n";
+  }
+  // What the beam rows of reordering backends leave unchecked: the hypotheses
+  // whose golden margin is under their near-tie bound.
+  bool beams_heading = false;
+  for (const VerifyRow& row : r.rows) {
+    if (row.search.empty() || row.bit_exact || !row.gates_tokens()) continue;
+    if (!beams_heading) {
+      out << "\nBeam rows of reordering backends waive the tokens of a hypothesis whose golden "
+             "margin is under "
+          << fmt("%g", kNearTieFactor)
+          << " x the sum over its search's steps of each step's largest error of a candidate's "
+             "log-probability (measured along the prompt's best golden hypothesis; the row's "
+             "largest is shown):\n";
+      beams_heading = true;
+    }
+    out << "- " << backend_label(row.backend, row.precision) << " "
+        << (row.workers.empty() ? threads_text(row.threads) : row.workers) << " "
+        << mode_name(row.mode) << " " << row.search << ": " << row.waived << " of " << row.steps
+        << " waived (log-probability error " << fmt("%.3g", row.beam_logprob_error)
+        << ", logit error " << fmt("%.3g", row.beam_logit_error) << "), " << row.near_ties
+        << " of them with other tokens\n";
   }
   return out.str();
 }
@@ -84,6 +107,11 @@ ReportFiles write_verify_report(const std::filesystem::path& dir, const std::str
                     {"steps", row.steps},
                     {"token_mismatches", row.token_mismatches},
                     {"near_ties", row.near_ties},
+                    {"missed_steps", row.missed_steps},
+                    {"batch_invariant", row.batch_invariant},
+                    {"beam_logit_error", row.beam_logit_error},
+                    {"beam_logprob_error", row.beam_logprob_error},
+                    {"waived", row.waived},
                     {"logits_mismatches", row.logits_mismatches},
                     {"max_abs_logit_diff", row.max_diff},
                     {"mean_abs_logit_diff", row.mean_diff},
@@ -133,7 +161,11 @@ std::string verify_csv(const ReportContext& ctx, const VerifyResult& r) {
                               "passed",
                               "batch",
                               "batch_compared_steps",
-                              "batch_variant_steps"});
+                              "batch_variant_steps",
+                              "missed_steps",
+                              "beam_logit_error",
+                              "beam_logprob_error",
+                              "waived"});
   for (const VerifyRow& row : r.rows) {
     out += csv_line({ctx.timestamp,
                      ctx.machine.git_commit,
@@ -156,7 +188,11 @@ std::string verify_csv(const ReportContext& ctx, const VerifyResult& r) {
                      row.passed ? "yes" : "no",
                      std::to_string(row.batch),
                      std::to_string(row.batch_compared),
-                     std::to_string(row.batch_variant)});
+                     std::to_string(row.batch_variant),
+                     std::to_string(row.missed_steps),
+                     num(row.beam_logit_error),
+                     num(row.beam_logprob_error),
+                     std::to_string(row.waived)});
   }
   return out;
 }

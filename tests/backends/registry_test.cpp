@@ -96,7 +96,7 @@ TEST(RegistryTest, DetailsCountThreadsInTheSingularAndThePlural) {
 }
 
 // One source of truth: what a made backend says it is comes from its entry
-// (name, numerics, device) and its spec (precision; threads for the threaded
+// (name, numerics, batch invariance, device) and its spec (precision; threads for the threaded
 // ones, 1 for the others), at every precision it offers that runs here.
 TEST(RegistryTest, EveryBackendsInfoIsItsEntrys) {
   int made = 0;
@@ -108,6 +108,7 @@ TEST(RegistryTest, EveryBackendsInfoIsItsEntrys) {
         const BackendInfo& info = backend->info();
         EXPECT_EQ(info.name, e.name);
         EXPECT_EQ(info.numerics, e.numerics) << e.name;
+        EXPECT_EQ(info.batch_invariance, e.batch_invariance) << e.name;
         EXPECT_EQ(info.device, e.device) << e.name;
         EXPECT_EQ(info.precision, p) << e.name;
         // blis runs on at most as many threads as there are CPUs (its details say so).
@@ -121,14 +122,17 @@ TEST(RegistryTest, EveryBackendsInfoIsItsEntrys) {
   EXPECT_GE(made, 8);
 }
 
-// Bit-exact backends are batch-invariant by construction; the others say
-// whether they are (verify --batch measures what they do).
-TEST(RegistryTest, BitExactBackendsAreBatchInvariant) {
+// Bit-exact backends are batch-invariant by construction, and their entries
+// say so; the others declare whether they promise it. This checks the
+// declarations only: what the backends do is BatchTest's (bit for bit where
+// promised) and verify --batch's (a promise broken fails the row).
+TEST(RegistryTest, BitExactBackendsDeclareBatchInvariance) {
   for (const BackendEntry& e : backend_entries()) {
     if (e.numerics == Numerics::kBitExact) {
       EXPECT_EQ(e.batch_invariance, BatchInvariance::kYes) << e.name;
     }
   }
+  EXPECT_STREQ(batch_invariance_name(BatchInvariance::kYes), "yes");
   EXPECT_STREQ(batch_invariance_name(BatchInvariance::kMeasured), "measured");
 }
 

@@ -167,14 +167,27 @@ TEST(ForwardTest, KeyValueCacheGivesTheSameBitsAsRecomputing) {
 }
 
 TEST(ForwardTest, LaterTokensDoNotChangeEarlierPositions) {
-  // The logits after "a b" do not depend on what follows; checked through the
-  // cache: continuing with different third tokens leaves the second step alone.
+  // Positions 0 and 1 ("a b") do not depend on what follows them. Seen
+  // through the cache: "a b c" and "a b d" computed in one call each, then
+  // both continued from position 2 with the same token e, from the keys and
+  // values of positions 0 and 1 those calls left (every layer's, so a later
+  // token leaking into an earlier position at any layer shows): the logits
+  // after "a b e" are the same bits either way, and those of "a b e" alone.
   auto model = test::tiny_model();
-  const Output ab = run(*model, {100, 200});
-  const Output abc = run(*model, {100, 200, 300});
-  const Output abd = run(*model, {100, 200, 400});
-  EXPECT_NE(abc.logits, abd.logits);
-  EXPECT_NE(ab.logits, abc.logits);
+  const ModelConfig& c = model->config();
+  ASSERT_GE(c.num_layers, 2) << "layer 0's keys see only their own token";
+  const int V = c.vocab_size;
+  const std::vector<int> e = {500};
+  std::vector<float> after_c(V), after_d(V), probs(V);
+  ReferenceState sc(c, 3), sd(c, 3);
+  reference_forward(*model, std::vector<int>{100, 200, 300}, 0, sc, after_c, probs);
+  reference_forward(*model, std::vector<int>{100, 200, 400}, 0, sd, after_d, probs);
+  EXPECT_NE(after_c, after_d) << "the third token changes the third position";
+  reference_forward(*model, e, 2, sc, after_c, probs);
+  reference_forward(*model, e, 2, sd, after_d, probs);
+  const Output abe = run(*model, {100, 200, 500});
+  EXPECT_EQ(std::memcmp(after_c.data(), after_d.data(), V * 4), 0);
+  EXPECT_EQ(std::memcmp(after_c.data(), abe.logits.data(), V * 4), 0);
 }
 
 TEST(ForwardTest, RejectsBadArguments) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -93,11 +94,43 @@ TEST(QuantizeTest, DequantizedModelReplacesTheFiveMatricesOnly) {
       const bool same = std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
       EXPECT_EQ(same, !matrix) << "tensor " << t << " " << weight_format_name(f);
     }
-    // Each dequantized value is the format's value of the float32 one.
-    const float w = model->params().qkvw[5], d = q->params().qkvw[5];
-    if (f == WeightFormat::kBF16) {
-      EXPECT_EQ(d, bf16_to_float(bf16_from_float(w)));
-    }
+    // Every dequantized value of the five matrices is the format's value of
+    // the float32 one, worked out here from the definition (quantize.h):
+    // bf16w rounds each weight; int8w scales each output row by its max|w| /
+    // 127 and rounds halves away from zero.
+    const long C = c.channels, L = c.num_layers;
+    const ParameterTensors& p32 = model->params();
+    const ParameterTensors& pq = q->params();
+    long checked = 0, wrong = 0;
+    auto expect_rows = [&](const float* w, const float* d, long rows, long cols, const char* name) {
+      for (long r = 0; r < rows; r++) {
+        float max_abs = 0;
+        for (long i = 0; i < cols; i++) max_abs = std::max(max_abs, std::fabs(w[r * cols + i]));
+        const float scale = max_abs / 127.0f;
+        for (long i = 0; i < cols; i++) {
+          const float x = w[r * cols + i];
+          float want;
+          if (f == WeightFormat::kBF16) {
+            want = bf16_to_float(bf16_from_float(x));
+          } else {
+            const float q8 = scale == 0 ? 0 : std::clamp(std::round(x / scale), -127.0f, 127.0f);
+            want = float(std::int8_t(q8)) * scale;
+          }
+          checked++;
+          if (std::memcmp(&want, &d[r * cols + i], 4) != 0 && wrong++ == 0) {
+            ADD_FAILURE() << weight_format_name(f) << " " << name << " row " << r << " column " << i
+                          << ": " << d[r * cols + i] << ", want " << want << " (of " << x << ")";
+          }
+        }
+      }
+    };
+    expect_rows(p32.wte, pq.wte, c.padded_vocab_size, C, "wte");
+    expect_rows(p32.qkvw, pq.qkvw, L * 3 * C, C, "qkvw");
+    expect_rows(p32.attprojw, pq.attprojw, L * C, C, "attprojw");
+    expect_rows(p32.fcw, pq.fcw, L * 4 * C, C, "fcw");
+    expect_rows(p32.fcprojw, pq.fcprojw, L * C, 4 * C, "fcprojw");
+    EXPECT_EQ(wrong, 0) << "of " << checked;
+    EXPECT_EQ(checked, (c.padded_vocab_size + 12 * L * C) * C);
     ReferenceState s32(c, 8), sq(c, 8);
     std::vector<float> l32(c.vocab_size), lq(c.vocab_size), p(c.vocab_size);
     const std::vector<int> tokens = {31373, 612, 338};

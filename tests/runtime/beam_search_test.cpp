@@ -378,7 +378,8 @@ TEST(BeamSearchTest, BadOptionsAreNamed) {
 // The driver: a backend's forked caches give each beam what its sequence
 // computes from scratch (the search re-run with every beam's logits from a
 // fresh session over its whole sequence), in both modes, several prompts at
-// once as alone, on every backend that computes here.
+// once as alone (bit for bit where the backend promises batch invariance), on
+// every backend that computes here.
 class BeamDriverTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(BeamDriverTest, ForkedBeamsEqualBeamsComputedFromScratch) {
@@ -394,6 +395,9 @@ TEST_P(BeamDriverTest, ForkedBeamsEqualBeamsComputedFromScratch) {
     return logits;
   };
   const bool exact = backend->info().numerics == Numerics::kBitExact;
+  // Several prompts at once give each the bits it gets alone only where the
+  // backend promises batch invariance (blis's products change with the rows).
+  const bool invariant = backend->info().batch_invariance == BatchInvariance::kYes;
   std::vector<BeamPrompt> prompts = {{{5, 7, 11}, 12}, {{42}, 9}, {{3, 1, 4, 1, 5, 9, 2}, 16}};
   for (int K : {1, 3, 4}) {
     BeamOptions o;
@@ -421,8 +425,13 @@ TEST_P(BeamDriverTest, ForkedBeamsEqualBeamsComputedFromScratch) {
         ASSERT_EQ(together[p].hypotheses.size(), std::size_t(K));
         for (int k = 0; k < K; k++) {
           const Hypothesis& h = together[p].hypotheses[k];
-          EXPECT_EQ(h.tokens, alone[0].hypotheses[k].tokens);
-          EXPECT_EQ(h.score, alone[0].hypotheses[k].score);
+          if (invariant) {
+            EXPECT_EQ(h.tokens, alone[0].hypotheses[k].tokens);
+            EXPECT_EQ(h.score, alone[0].hypotheses[k].score);
+          } else if (alone[0].margin > 1e-2f) {  // beyond a near tie
+            EXPECT_EQ(h.tokens, alone[0].hypotheses[k].tokens);
+            EXPECT_NEAR(h.score, alone[0].hypotheses[k].score, 1e-3);
+          }
           if (exact) {
             // From scratch: each position's logits of a fresh pass; the
             // bit-exact backends give the reference's bits either way.

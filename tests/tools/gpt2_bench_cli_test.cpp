@@ -82,6 +82,47 @@ TEST_F(BenchCliTest, VerifyPassesAndSaysSo) {
   EXPECT_EQ(r.out.find("FAIL"), std::string::npos);
 }
 
+// A model without committed goldens (synthetic:tiny at another seed): under
+// --goldens required, or CI=true without the option, verify fails at once in
+// one line naming the file; --goldens auto (the default outside CI) computes
+// the reference's in the run and says so. The environment's CI is set for
+// each run either way, as a CI runner may set it for the tests themselves.
+TEST_F(BenchCliTest, MissingGoldensFailUnderCiOrGoldensRequired) {
+  open_model("synthetic:tiny:seed=5");  // generated once, before (its note on stderr)
+  const std::string verify = kBench + " verify --model synthetic:tiny:seed=5 -q --out " +
+                             dir_.string() + " --backend pthreads --threads 1 --mode kv-cache";
+  const std::string missing =
+      "No committed goldens for synthetic:tiny:seed=5 float32 greedy: " +
+      (datasets_dir() / "goldens" / "synthetic-tiny-seed5.greedy.txt").string() +
+      " does not exist (--goldens required";
+  for (const std::string& env_and_options :
+       {std::string("CI=false ") + verify + " --rule greedy --goldens required",
+        std::string("CI=true ") + verify + " --rule greedy"}) {
+    const auto r = test::run_command(env_and_options);
+    EXPECT_EQ(r.status, 1) << env_and_options;
+    EXPECT_EQ(r.out, "") << env_and_options;
+    EXPECT_EQ(r.err.rfind(missing, 0), 0u) << env_and_options << "\nstderr: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  // The beam goldens too, before any row runs (the rules' are not needed).
+  const auto beams = test::run_command("CI=true " + verify + " --rule none --beams beams-k4");
+  EXPECT_EQ(beams.status, 1);
+  EXPECT_EQ(beams.err.rfind("No committed goldens for synthetic:tiny:seed=5 float32 beams-k4: ", 0),
+            0u)
+      << beams.err;
+  for (const std::string& env_and_options :
+       {std::string("CI=true ") + verify + " --rule greedy --goldens auto",
+        std::string("CI= ") + verify + " --rule greedy"}) {
+    const auto r = test::run_command(env_and_options);
+    EXPECT_EQ(r.status, 0) << env_and_options << ": " << r.err;
+    EXPECT_NE(r.out.find("No committed goldens for this model and float32 greedy: compared with "
+                         "the reference, computed now."),
+              std::string::npos)
+        << r.out;
+  }
+  expect_error("verify --goldens maybe", "Unknown --goldens 'maybe' (known: auto, required).");
+}
+
 TEST_F(BenchCliTest, BadInputGetsAClearError) {
   expect_error("--threads 0", "thread counts start at 1, not 0");
   expect_error("--threads 4..1", "runs backwards");

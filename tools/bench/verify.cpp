@@ -4,6 +4,7 @@
 // batch against the goldens (the reference's, computed now, where none are
 // committed); exit 1 on any difference.
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -29,6 +30,7 @@ struct VerifyCli {
   std::string beams = "none";
   int jobs = int(std::max(1u, std::thread::hardware_concurrency()));
   double max_logit_diff = 1e-3;
+  std::string goldens = goldens_policy_name(default_goldens_policy(std::getenv("CI")));
 };
 
 std::string beam_names() {
@@ -60,6 +62,12 @@ CLI::App* add_verify_command(CLI::App& app, VerifyCli& v) {
                        "beams of the short prompts against the reference's")
       ->capture_default_str();
   verify
+      ->add_option("--goldens", v.goldens,
+                   "A golden file that is not committed: required fails verify (the default "
+                   "when the environment has CI=true), auto computes the reference's in the run "
+                   "and says so")
+      ->capture_default_str();
+  verify
       ->add_option("--max-logit-diff", v.max_logit_diff,
                    "Bound on |logit - reference logit| for reordering backends")
       ->capture_default_str();
@@ -79,7 +87,7 @@ std::vector<GoldenFile> goldens_for_rules(const std::shared_ptr<const Model>& mo
                                           const std::vector<Prompt>& prompts,
                                           const std::vector<Rule>& rules,
                                           const std::vector<Precision>& precisions, int jobs,
-                                          const ProgressFn& progress,
+                                          GoldensPolicy policy, const ProgressFn& progress,
                                           std::vector<std::string>& notes) {
   std::vector<GoldenFile> goldens;
   for (Precision precision : golden_precisions_for(precisions)) {
@@ -89,6 +97,9 @@ std::vector<GoldenFile> goldens_for_rules(const std::shared_ptr<const Model>& mo
         continue;
       }
       const std::string what = std::string(precision_name(precision)) + " " + rule_name(rule);
+      on_missing_goldens(policy,
+                         golden_path(datasets_dir() / "goldens", model->name(), rule, precision),
+                         model->name(), what);
       progress("no committed goldens: computing the reference's (" + what + ")");
       auto reference = make_backend(model, backend_spec("reference", precision));
       goldens.push_back(
@@ -106,7 +117,7 @@ std::vector<BeamGoldenFile> beam_goldens_for(const std::shared_ptr<const Model>&
                                              const std::vector<Prompt>& prompts,
                                              const std::vector<BeamOptions>& settings,
                                              const std::vector<Precision>& precisions,
-                                             const ProgressFn& progress,
+                                             GoldensPolicy policy, const ProgressFn& progress,
                                              std::vector<std::string>& notes) {
   std::vector<BeamGoldenFile> out;
   for (Precision precision : golden_precisions_for(precisions)) {
@@ -122,6 +133,7 @@ std::vector<BeamGoldenFile> beam_goldens_for(const std::shared_ptr<const Model>&
         continue;
       }
       const std::string what = std::string(precision_name(precision)) + " " + beam_settings_name(o);
+      on_missing_goldens(policy, path, model->name(), what);
       progress("no committed beam goldens: computing the reference's (" + what + ")");
       auto reference = make_backend(model, backend_spec("reference", precision));
       out.push_back(run_beam_prompts(*reference, prompts, o, Mode::kKvCache));
@@ -134,6 +146,7 @@ std::vector<BeamGoldenFile> beam_goldens_for(const std::shared_ptr<const Model>&
 
 int run_verify_command(const VerifyCli& v, const std::string& command) {
   check_verify_options(v);
+  const GoldensPolicy goldens_policy = parse_goldens_policy(v.goldens);
   const CommonPlan plan = check_common(v.common);
   const std::vector<Rule> rules = parse_rule_list(v.rules);
   const std::vector<BeamOptions> beams = parse_beam_settings_list(v.beams);
@@ -148,7 +161,10 @@ int run_verify_command(const VerifyCli& v, const std::string& command) {
 
   std::vector<std::string> notes;
   const std::vector<GoldenFile> goldens = goldens_for_rules(
-      model, prompts, rules, plan.backends.precisions, v.jobs, on_progress, notes);
+      model, prompts, rules, plan.backends.precisions, v.jobs, goldens_policy, on_progress, notes);
+  // Before any row runs, so that a missing one stops verify at once.
+  const std::vector<BeamGoldenFile> beam_goldens = beam_goldens_for(
+      model, prompts, beams, plan.backends.precisions, goldens_policy, on_progress, notes);
   VerifyOptions vo;
   vo.specs = plan.backends.specs;
   vo.modes = plan.modes;
@@ -156,8 +172,6 @@ int run_verify_command(const VerifyCli& v, const std::string& command) {
   vo.max_logit_diff = v.max_logit_diff;
   VerifyResult result = run_verify(model, prompts, goldens, vo, on_progress);
   if (!beams.empty()) {
-    const std::vector<BeamGoldenFile> beam_goldens =
-        beam_goldens_for(model, prompts, beams, plan.backends.precisions, on_progress, notes);
     for (VerifyRow& row : verify_beams(model, prompts, beam_goldens, vo, on_progress)) {
       result.passed = result.passed && row.passed;
       result.rows.push_back(std::move(row));
