@@ -300,7 +300,7 @@ BeamErrors errors_along(const Backend& backend, const Backend& reference,
         r.forced = h.tokens;
         r.n = int(r.prompt.size() + r.forced.size());
         r.rule = Rule::kGreedy;
-        r.on_step = [&, k, keep, &h](const StepView& s) {
+        r.on_step = [&, k, keep](const StepView& s) {
           if (keep) {
             want[k].emplace_back(s.logits.begin(), s.logits.end());
             return Next::kContinue;

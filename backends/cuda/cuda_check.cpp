@@ -1,5 +1,7 @@
 #include "backends/cuda/cuda_check.h"
 
+#include "backends/cuda/cublas_api.h"
+
 namespace gpt2::cuda {
 
 namespace {
@@ -17,8 +19,10 @@ void throw_cuda_error(const char* call, cudaError_t status) {
 }
 
 void throw_cublas_error(const char* call, cublasStatus_t status) {
-  throw CudaError(call_name(call) + ": " + cublasGetStatusString(status) + " (" +
-                  cublasGetStatusName(status) + ")");
+  // A cuBLAS status comes from a call through cublas_api(), which is open.
+  const CublasApi& api = cublas_api();
+  throw CudaError(call_name(call) + ": " + api.status_string(status) + " (" +
+                  api.status_name(status) + ")");
 }
 
 void check_launch(const char* kernel) {

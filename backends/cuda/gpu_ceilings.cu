@@ -1,6 +1,5 @@
 #include "backends/cuda/gpu_ceilings.h"
 
-#include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
@@ -11,6 +10,7 @@
 #include <string>
 
 #include "backends/cuda/buffers.h"
+#include "backends/cuda/cublas_api.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/fast_kernels.h"
@@ -62,9 +62,10 @@ struct Event {
 };
 
 struct Cublas {
+  const CublasApi& api = cublas_api();
   cublasHandle_t h = nullptr;
-  Cublas() { GPT2_CUDA(cublasCreate(&h)); }
-  ~Cublas() { cublasDestroy(h); }
+  Cublas() { GPT2_CUDA(api.create(&h)); }
+  ~Cublas() { api.destroy(h); }
   Cublas(const Cublas&) = delete;
   Cublas& operator=(const Cublas&) = delete;
 };
@@ -119,13 +120,13 @@ double copy_gb_s(std::size_t bytes, cudaStream_t stream) {
 
 // C (n, n) = A (n, n) B (n, n), column-major, all float32 (type CUDA_R_32F)
 // or A and B bfloat16 (CUDA_R_16BF) and C float32; accumulated in float32.
-double gemm_gflops(cublasHandle_t handle, cudaStream_t stream, int n, cudaDataType in_type,
+double gemm_gflops(const Cublas& cublas, cudaStream_t stream, int n, cudaDataType in_type,
                    const void* a, const void* b, float* c) {
   const float alpha = 1.0f, beta = 0.0f;
   const double s = best_seconds(stream, [&] {
-    GPT2_CUDA(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, a, in_type, n, b,
-                           in_type, n, &beta, c, CUDA_R_32F, n, CUBLAS_COMPUTE_32F,
-                           CUBLAS_GEMM_DEFAULT));
+    GPT2_CUDA(cublas.api.gemm_ex(cublas.h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, a, in_type,
+                                 n, b, in_type, n, &beta, c, CUDA_R_32F, n, CUBLAS_COMPUTE_32F,
+                                 CUBLAS_GEMM_DEFAULT));
   });
   return 2.0 * double(n) * double(n) * double(n) / s / 1e9;
 }
@@ -152,20 +153,20 @@ GpuCeilings measure_gpu_ceilings(int device, int gemm_n) {
     fill_random(a.get(), count, 1, stream.s);
     fill_random(b.get(), count, 2, stream.s);
     Cublas cublas;
-    GPT2_CUDA(cublasSetStream(cublas.h, stream.s));
+    GPT2_CUDA(cublas.api.set_stream(cublas.h, stream.s));
     // Float32 stays float32: no TF32 (CUBLAS_TF32_TENSOR_OP_MATH would let
     // CUBLAS_COMPUTE_32F round the inputs to TF32).
-    GPT2_CUDA(cublasSetMathMode(cublas.h, CUBLAS_DEFAULT_MATH));
+    GPT2_CUDA(cublas.api.set_math_mode(cublas.h, CUBLAS_DEFAULT_MATH));
     cublasMath_t mode = CUBLAS_TF32_TENSOR_OP_MATH;
-    GPT2_CUDA(cublasGetMathMode(cublas.h, &mode));
+    GPT2_CUDA(cublas.api.get_math_mode(cublas.h, &mode));
     if (mode != CUBLAS_DEFAULT_MATH) throw CudaError("cuBLAS math mode is not CUBLAS_DEFAULT_MATH");
-    g.fp32_gflops = gemm_gflops(cublas.h, stream.s, gemm_n, CUDA_R_32F, a.get(), b.get(), c.get());
+    g.fp32_gflops = gemm_gflops(cublas, stream.s, gemm_n, CUDA_R_32F, a.get(), b.get(), c.get());
 
     DeviceBuffer<__nv_bfloat16> a16(count, "the bf16 peak's A"), b16(count, "the bf16 peak's B");
     fast::to_bf16(a16.get(), a.get(), long(count), stream.s);
     fast::to_bf16(b16.get(), b.get(), long(count), stream.s);
     g.bf16_gflops =
-        gemm_gflops(cublas.h, stream.s, gemm_n, CUDA_R_16BF, a16.get(), b16.get(), c.get());
+        gemm_gflops(cublas, stream.s, gemm_n, CUDA_R_16BF, a16.get(), b16.get(), c.get());
     GPT2_CUDA(cudaStreamSynchronize(stream.s));
   }
 
