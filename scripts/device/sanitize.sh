@@ -5,10 +5,11 @@
 # batched (kv-cache: --prompts of 3 prompts of other lengths at --batch 3) and
 # with beams (kv-cache, --beams 4: the caches' copies run), on the GPU
 # machine. Each run is `compute-sanitizer --tool T --error-exitcode 9 gpt2
-# --backend B ...`; memcheck, initcheck and synccheck on the default (124M)
-# model, racecheck on the tiny one (the tool watches every shared-memory
-# access: on the 124M model the tiled kernels' runs did not end in 400 s), a
-# few steps each, JOBS (6) runs at a time. Prints one line per run (the tool's
+# --backend B ...` on the tiny model (small enough for racecheck, which
+# watches every shared-memory access: on the 124M model the tiled kernels'
+# runs did not end in 400 s), a few steps each, and memcheck once more on the
+# default (124M) model alone in kv-cache mode (GPT-2's own shapes), JOBS (6)
+# runs at a time. Prints one line per run (the tool's
 # summary and the exit status) and a table at the end; writes
 # OUT/sanitizers.md and the logs in OUT/sanitizers.tar.gz. Usage, from the
 # repository root there, after scripts/device/bundle.sh here:
@@ -27,11 +28,10 @@ configs=("cuda-naive float32 1" "cuda-tiled float32 1" "cuda float32 1" "cuda bf
          "cuda-tp float32 1" "cuda-tp float32 2")
 # One run: its log, then one line "tool backend precision mode run exit summary".
 one() {
-  local tool=$1 backend=$2 precision=$3 ranks=$4 mode=$5 run=$6 args model=default label
+  local tool=$1 backend=$2 precision=$3 ranks=$4 mode=$5 run=$6 model=$7 args label
   label=$backend
   [ "$backend" = cuda-tp ] && label="cuda-tp:$ranks"
-  local log="$out/logs/$tool-$label-$precision-$mode-$run.txt"
-  [ "$tool" = racecheck ] && model=synthetic:tiny
+  local log="$out/logs/$tool-$label-$precision-$mode-$run-${model#synthetic:}.txt"
   case "$run" in
     alone) args=(-n 8 31373 612 338 635 281) ;;
     batched) args=(--prompts "$out/prompts.txt" --batch 3 -n 12) ;;
@@ -39,7 +39,7 @@ one() {
   esac
   [ "$backend" = cuda-tp ] && args+=(--devices "$ranks")
   [ "$ranks" -gt 1 ] && args+=(--one-gpu)
-  timeout 400 compute-sanitizer --tool "$tool" --error-exitcode 9 \
+  timeout 300 compute-sanitizer --tool "$tool" --error-exitcode 9 \
     gpt2 --model "$model" --backend "$backend" --precision "$precision" --mode "$mode" \
     "${args[@]}" >"$log" 2>&1
   local status=$?
@@ -55,8 +55,9 @@ export out
 for tool in $tools; do
   for cfg in "${configs[@]}"; do
     for run in "kv-cache alone" "recompute alone" "kv-cache batched" "kv-cache beams"; do
-      echo "$tool $cfg $run"
+      echo "$tool $cfg $run synthetic:tiny"
     done
+    [ "$tool" = memcheck ] && echo "$tool $cfg kv-cache alone default"
   done
 done | xargs -P "${JOBS:-6}" -L 1 bash -c 'one "$@"' _ | sort > "$out/results.txt"
 cat "$out/results.txt"
