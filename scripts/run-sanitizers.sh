@@ -45,7 +45,8 @@ skip+='|^AllBackends/[^ ]*_(bf16w|int8w)( |$)'
 # 2 s a backend in Release) on pthreads alone: the other backends run it in
 # Release, and their kernels run here in their own tests.
 skip+='|^Backends/BeamDriverTest\.ForkedBeamsEqualBeamsComputedFromScratch/(reference|openmp|blis|onednn)'
-ctest --test-dir build-asan -LE full -E "$skip" -j"$jobs" --output-on-failure
+ctest --test-dir build-asan -LE full -E "$skip" -j"$jobs" --output-on-failure \
+  --output-junit "$PWD/build-asan/ctest-junit.xml"
 
 section "Every fuzz target for ${seconds}s from its committed inputs, $jobs at a time"
 targets="checkpoint safetensors hf_config tokenizer_encode tokenizer_decode prompts goldens

@@ -4,13 +4,36 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 section() { printf '\n==== %s (%ds)\n' "$1" "$SECONDS"; }
+# However the run ends, it ends naming every test that did not run here and
+# why (skipped, or registered as left out: no GPU, no MPI, no node), and the
+# backends this machine cannot gate.
+rm -f build/ctest-junit.xml build-asan/ctest-junit.xml
+summary() {
+  local rc=$?
+  section "What did not run here, and why"
+  python3 scripts/ci-summary.py build/ctest-junit.xml \
+    $([ -f build-asan/ctest-junit.xml ] && echo build-asan/ctest-junit.xml) 2>&1 || true
+  if [ -x build/bin/gpt2-bench ]; then
+    echo "Backends and precisions the equality gate could not run here:"
+    build/bin/gpt2-bench backends 2>&1 | awk -F'|' 'NR <= 2 || $9 !~ /^ *- *$/' || true
+  fi
+  exit $rc
+}
+trap summary EXIT
 
 section "Release build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 
 section "Unit tests and the tests on the 124M default model (label full)"
-ctest --test-dir build --output-on-failure -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs" --output-junit "$PWD/build/ctest-junit.xml"
+
+# The tests that wait for the server's engine, the scheduler and their threads,
+# 5 times more each while two busy loops load both cores (scripts/repeat-tests.sh;
+# the README's tests section gives the 50-repeat run).
+section "The server's and the scheduler's tests, 5 repeats under load"
+REPEAT_TESTS='^(ServeTest|ServeLimitsTest|EngineTest)\.|^SchedulerTest\.' \
+  bash scripts/repeat-tests.sh 5 build
 
 # The CUDA tests run on a GPU machine; here they say in one line why not.
 if [ -x build/bin/gpt2_cuda_tests ]; then
@@ -27,7 +50,8 @@ reordered=$($bench backends --list --numerics reordered)
 weight_only=$($bench backends --list --numerics bit-exact --precision bf16w,int8w --except reference)
 exact_kernels=$($bench backends --list --numerics bit-exact --except reference)
 echo "bit-exact: $exact; reordering: $reordered; weight-only: $weight_only"
-verify() { $bench verify -q --jobs "$jobs" "$@"; }
+# Every golden file the gate names must be committed (--goldens required).
+verify() { $bench verify -q --goldens required --jobs "$jobs" "$@"; }
 
 # The tiny model: the whole matrix (every prompt, precision, mode and rule, 1 to
 # 3 threads), in seconds, for the widest kernels this CPU runs and again for

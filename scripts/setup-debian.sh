@@ -19,6 +19,10 @@ packages=(
   # package asks for OpenCL, a recommendation the line below does not install).
   libblis-openmp-dev libblis-dev libdnnl-dev ocl-icd-opencl-dev
 )
+# The official OpenAI client's runtime (ctest server.openai-client): Debian's
+# nodejs and npm, unless a node with its own npm is already installed (as
+# nodesource's nodejs package, which conflicts with Debian's npm).
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
@@ -30,5 +34,5 @@ client="$(dirname "$0")/../tests/server/openai"
 if command -v npm >/dev/null 2>&1; then
   (cd "$client" && npm ci --no-audit --no-fund --loglevel=error)
 else
-  echo "setup-debian.sh: npm not found: the openai client test will be skipped." >&2
+  echo "setup-debian.sh: npm did not install: the openai client test will be skipped." >&2
 fi

@@ -2,7 +2,9 @@
 # The GPU's correctness record (reports/studies/gpu-sanitizers/), in one call
 # on the GPU machine, after scripts/device/bundle.sh here:
 #   bash scripts/device/gpu-checks.sh OUT [tests] [verify] [sanitize]
-# - tests: gpt2_cuda_tests, whole (OUT/gpt2_cuda_tests.txt);
+# - tests: gpt2_cuda_tests, whole (OUT/gpt2_cuda_tests.txt), and gpt2_tests'
+#   CUDA rows (BatchTest: each sequence bit for bit as alone on the backends
+#   that promise batch invariance; OUT/gpt2_tests-cuda.txt);
 # - verify: `gpt2-bench verify` over the CUDA backends on the default model,
 #   batched (--batch 4,16, kv-cache) and with beams (--beams all), the
 #   bit-exact ones (cuda-naive, cuda-tiled) on every rule, the reordering ones
@@ -30,18 +32,19 @@ step() {  # name, time limit, command...
     "$out/$name.txt" | cut -c1-200 | head -30
 }
 if has tests; then
-  step gpt2_cuda_tests 400 gpt2_cuda_tests
+  step gpt2_cuda_tests 300 gpt2_cuda_tests
+  step gpt2_tests-cuda 200 gpt2_tests --gtest_filter='*cuda*'
 fi
 if has verify; then
   v=(gpt2-bench verify -q --out "$out/runs" --mode kv-cache)
-  step verify-batch-exact 300 "${v[@]}" --backend cuda-naive,cuda-tiled --rule all --batch 4,16
-  step verify-batch-reordered 300 "${v[@]}" --backend cuda --precision all --rule median,greedy \
+  step verify-batch-exact 200 "${v[@]}" --backend cuda-naive,cuda-tiled --rule all --batch 4,16
+  step verify-batch-reordered 120 "${v[@]}" --backend cuda --precision all --rule median,greedy \
     --batch 4,16
-  step verify-batch-tp 300 "${v[@]}" --backend cuda-tp --devices 1,2 --one-gpu \
+  step verify-batch-tp 120 "${v[@]}" --backend cuda-tp --devices 1,2 --one-gpu \
     --rule median,greedy --batch 4,16
-  step verify-beams 300 "${v[@]}" --backend cuda-naive,cuda-tiled,cuda --precision all \
+  step verify-beams 150 "${v[@]}" --backend cuda-naive,cuda-tiled,cuda --precision all \
     --rule none --beams all
-  step verify-beams-tp 300 "${v[@]}" --backend cuda-tp --devices 1,2 --one-gpu --rule none \
+  step verify-beams-tp 120 "${v[@]}" --backend cuda-tp --devices 1,2 --one-gpu --rule none \
     --beams all
 fi
 if has sanitize; then
