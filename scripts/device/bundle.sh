@@ -10,8 +10,10 @@ cd "$(dirname "$0")/../.."
 out=.devcarry
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib"
+# BUNDLE_BINS="gpt2 gpt2-bench" packs only those (a call carries 64 MiB in all).
 bins=(gpt2 gpt2-bench gpt2-goldens gpt2-convert gpt2-microbench gpt2-tokenizer-bench gpt2-serve
       gpt2_tests gpt2_full_tests gpt2_cuda_tests gpt2_server_tests)
+if [ -n "${BUNDLE_BINS:-}" ]; then read -r -a bins <<<"$BUNDLE_BINS"; fi
 for b in "${bins[@]}"; do
   if [ -x "build/bin/$b" ]; then cp "build/bin/$b" "$out/bin/" && strip "$out/bin/$b"; fi
 done
