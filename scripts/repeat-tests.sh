@@ -7,6 +7,7 @@
 #
 #   scripts/repeat-tests.sh [N] [BUILD]      N repeats (default 50), BUILD (default build)
 #   REPEAT_TESTS='<ctest regex>' scripts/repeat-tests.sh 5   another set of tests
+#   REPEAT_EXCLUDE='<ctest regex>' ...                      less of the set
 #
 # Prints one line per failing test and ends with
 #   "repeat-tests: <tests> tests x <N> under load: <F> failed"; exits 1 when F > 0.
@@ -18,9 +19,10 @@ default='^(ServeTest|ServeLimitsTest|EngineTest)\.|^SchedulerTest\.|^(Executors|
 default+='|^ThreadPoolTest\.|^AllLinearLayers/.*AForwardPassStartsNoMoreThreadsThanAskedFor'
 default+='|^LoadTest\.|^cuda-tp\.mpi-launch$|^server\.openai-client$'
 tests=${REPEAT_TESTS:-$default}
+exclude=${REPEAT_EXCLUDE:-'^$'}  # a ctest regex of tests left out of the set
 case "$repeats" in '' | *[!0-9]*) echo "repeat-tests: N must be a whole number, not '$repeats'" >&2; exit 2 ;; esac
 [ -d "$build" ] || { echo "repeat-tests: no build folder '$build' (cmake -S . -B $build first)" >&2; exit 2; }
-count=$(ctest --test-dir "$build" -R "$tests" -N | sed -n 's/^Total Tests: //p')
+count=$(ctest --test-dir "$build" -R "$tests" -E "$exclude" -N | sed -n 's/^Total Tests: //p')
 [ "${count:-0}" -gt 0 ] || { echo "repeat-tests: no test matches '$tests' in $build" >&2; exit 2; }
 
 # The load: one busy loop per core, stopped however this script ends.
@@ -35,7 +37,7 @@ done
 log=$(mktemp)
 echo "repeat-tests: $count tests x $repeats, both cores loaded by two busy loops (log: $log)"
 set +e
-ctest --test-dir "$build" -R "$tests" --repeat until-fail:"$repeats" -j2 --output-on-failure \
+ctest --test-dir "$build" -R "$tests" -E "$exclude" --repeat until-fail:"$repeats" -j2 --output-on-failure \
   >"$log" 2>&1
 set -e
 # ctest lists each failed test once under "The following tests FAILED" (a

@@ -32,7 +32,12 @@ ctest --test-dir build --output-on-failure -j"$jobs" --output-junit "$PWD/build/
 # 5 times more each while two busy loops load both cores (scripts/repeat-tests.sh;
 # the README's tests section gives the 50-repeat run).
 section "The server's and the scheduler's tests, 5 repeats under load"
-REPEAT_TESTS='^(ServeTest|ServeLimitsTest|EngineTest)\.|^SchedulerTest\.' \
+# (Those that wait for events; the end-to-end sweeps among them, which wait for
+# nothing but their processes, run once above: the concurrent and load-scenario
+# requests, the slowloris test's 10 s of trickling, the scheduler's sweeps over
+# every backend and precision.)
+REPEAT_TESTS='^(ServeTest|ServeLimitsTest|ServeAttackTest|EngineTest|SchedulerTest)\.' \
+REPEAT_EXCLUDE='ConcurrentRequestsEqualTheirSequentialRuns|TheLoadScenariosRunAgainstIt|TricklingConnectionsStallNobody|EveryRequestGetsWhatItGetsAloneOnEveryBitExactBackend|TheWeightOnlyPrecisionsToo' \
   bash scripts/repeat-tests.sh 5 build
 
 # The CUDA tests run on a GPU machine; here they say in one line why not.
@@ -124,9 +129,11 @@ section "ThreadSanitizer: the pools, the backends, the scheduler and the engine 
 # float32 only (bf16w and int8w run the same threads over other weights), at
 # 2 threads and more (a pool of one runs on its caller: nothing to race), and
 # without the single-threaded SIMD kernels (Isas/*).
+# Line tables only (-gline-tables-only): all a report's stacks need, in less
+# compile time than full debug information.
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-tsan -DGPT2_SANITIZE_THREAD=ON \
   -DGPT2_WITH_BLIS=OFF -DGPT2_WITH_ONEDNN=OFF -DGPT2_WITH_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  >/dev/null
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" >/dev/null
 cmake --build build-tsan -j"$jobs" --target gpt2_thread_tests
 OMP_TOOL_LIBRARIES=/usr/lib/llvm-14/lib/libarcher.so \
 TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1" \

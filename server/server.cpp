@@ -1,7 +1,6 @@
 #include "server/server.h"
 
-#include <httplib.h>
-#include <sys/socket.h>
+#include "server/http.h"
 
 #include <algorithm>
 #include <chrono>
@@ -25,12 +24,15 @@ bool same_secret(const std::string& a, const std::string& b) {
 
 namespace {
 
-void reply(httplib::Response& res, int status, const json& body) {
+using http::Request;
+using http::Response;
+
+void reply(Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(dump(body) + "\n", "application/json");
 }
 
-void reply_error(httplib::Response& res, const ApiError& e) {
+void reply_error(Response& res, const ApiError& e) {
   if (e.status() == 429 || e.status() == 503) res.set_header("Retry-After", "1");
   reply(res, e.status(), e.body());
 }
@@ -89,6 +91,33 @@ json usage(const CompletionRequest& r, long completion_tokens) {
           {"total_tokens", prompt + completion_tokens}};
 }
 
+// The transport's part of /metrics (server/http.h's Counters).
+std::string transport_metrics(const http::Counters& c) {
+  std::string out;
+  auto metric = [&out](const char* name, const char* type, const char* help,
+                       const std::string& samples) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           samples;
+  };
+  const std::string open = std::to_string(c.open), accepted = std::to_string(c.accepted),
+                    refused = std::to_string(c.refused);
+  metric("gpt2_http_open_connections", "gauge", "HTTP connections open now.",
+         "gpt2_http_open_connections " + open + "\n");
+  metric("gpt2_http_connections_accepted_total", "counter", "HTTP connections accepted.",
+         "gpt2_http_connections_accepted_total " + accepted + "\n");
+  metric("gpt2_http_connections_refused_total", "counter",
+         "Connections refused at --max-connections or --max-connections-per-client (503).",
+         "gpt2_http_connections_refused_total " + refused + "\n");
+  metric("gpt2_http_requests_cut_total", "counter",
+         "Requests cut: not whole within --read-timeout (408), or a reply the client stopped "
+         "reading for --write-timeout.",
+         "gpt2_http_requests_cut_total{reason=\"read_deadline\"} " +
+             std::to_string(c.deadline_cut) +
+             "\ngpt2_http_requests_cut_total{reason=\"write_timeout\"} " +
+             std::to_string(c.write_timeouts) + "\n");
+  return out;
+}
+
 // Counts the completion handlers running (shutdown waits for them).
 struct Active {
   std::atomic<int>& n;
@@ -98,47 +127,33 @@ struct Active {
 
 }  // namespace
 
+namespace {
+http::Limits transport_limits(const ServerOptions& o) {
+  http::Limits l;
+  l.threads = o.http_threads > 0 ? o.http_threads : 64;
+  l.max_connections = o.max_connections;
+  l.max_connections_per_client = o.max_connections_per_client;
+  l.read_timeout_s = o.read_timeout_s;
+  l.write_timeout_s = o.write_timeout_s;
+  l.keep_alive_s = std::min(5, o.read_timeout_s);
+  l.max_body_bytes = o.max_body_bytes;
+  return l;
+}
+}  // namespace
+
 HttpServer::HttpServer(ServerOptions options)
-    : options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+    : options_(std::move(options)),
+      http_(std::make_unique<http::Server>(transport_limits(options_))) {
   created_ = long(std::time(nullptr));
   routes();
 }
 
 HttpServer::~HttpServer() = default;
 
-void HttpServer::bind() {
-  const int threads = options_.http_threads > 0 ? options_.http_threads : 64;
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(std::size_t(threads)); };
-  http_->set_read_timeout(options_.read_timeout_s, 0);
-  http_->set_write_timeout(options_.write_timeout_s, 0);
-  http_->set_keep_alive_timeout(std::min(5, options_.read_timeout_s));  // an idle connection, too
-  http_->set_payload_max_length(options_.max_body_bytes);
-  // Debian's cpp-httplib listens with a backlog of 5: a burst of clients (a
-  // load scenario's offline burst) would see connections dropped and retried.
-  // The listening socket is the one the options callback sees last; listen()
-  // again on it, after the bind, raises the backlog.
-  int listen_fd = -1;
-  http_->set_socket_options([&listen_fd](socket_t fd) {
-    httplib::default_socket_options(fd);
-    listen_fd = fd;
-  });
-  if (options_.port == 0) {
-    port_ = http_->bind_to_any_port(options_.host);
-    if (port_ < 0) port_ = 0;
-  } else {
-    port_ = http_->bind_to_port(options_.host, options_.port) ? options_.port : 0;
-  }
-  if (port_ > 0 && listen_fd >= 0) ::listen(listen_fd, 4096);
-  http_->set_socket_options(httplib::default_socket_options);
-  if (port_ <= 0) {
-    throw std::runtime_error("Cannot listen on " + options_.host + ":" +
-                             std::to_string(options_.port) +
-                             " (in use, not this machine's address, or not allowed).");
-  }
-}
+void HttpServer::bind() { port_ = http_->bind(options_.host, options_.port); }
 
 void HttpServer::listen() {
-  http_->listen_after_bind();
+  http_->listen();
 }
 
 void HttpServer::ready(const Backend& backend, const Tokenizer& tokenizer, Engine& engine,
@@ -168,19 +183,17 @@ bool HttpServer::authorized(const std::string& header) const {
 }
 
 void HttpServer::routes() {
-  using httplib::Request;
-  using httplib::Response;
-  httplib::Server& s = *http_;
+  http::Server& s = *http_;
 
-  s.set_pre_routing_handler([this](const Request& req, Response& res) {
+  s.set_pre_routing([this](const Request& req, Response& res) {
     if (!options_.api_key.empty() && req.path != "/health" &&
         !authorized(req.get_header_value("Authorization"))) {
       res.set_header("WWW-Authenticate", "Bearer");
       reply_error(res, ApiError(401, "A valid API key is required: Authorization: Bearer <key>.",
                                 {}, "authentication_error", "invalid_api_key"));
-      return httplib::Server::HandlerResponse::Handled;
+      return true;
     }
-    return httplib::Server::HandlerResponse::Unhandled;
+    return false;
   });
   s.set_error_handler([this](const Request& req, Response& res) {
     if (!res.body.empty()) return;
@@ -192,6 +205,13 @@ void HttpServer::routes() {
                 " bytes (--max-body).";
     } else if (res.status == 400) {
       message = "Malformed HTTP request.";
+    } else if (res.status == 408) {
+      message = "The request did not arrive whole within " +
+                std::to_string(options_.read_timeout_s) + " s (--read-timeout).";
+    } else if (res.status == 411) {
+      message = "A request body needs a Content-Length (chunked bodies are not accepted).";
+    } else if (res.status == 431) {
+      message = "The request's headers are too large.";
     } else {
       message = "HTTP " + std::to_string(res.status) + ".";
     }
@@ -235,13 +255,18 @@ void HttpServer::routes() {
     return false;
   };
 
-  s.Get("/health", [this](const Request&, Response& res) {
-    if (!ready_) return reply(res, 503, {{"status", "loading"}});
-    if (draining_) return reply(res, 503, {{"status", "shutting down"}});
-    reply(res, 200, {{"status", "ok"}});
-  });
+  // /health and /metrics on the transport's loop: answered whatever the
+  // pool's threads are doing.
+  s.get(
+      "/health",
+      [this](const Request&, Response& res) {
+        if (!ready_) return reply(res, 503, {{"status", "loading"}});
+        if (draining_) return reply(res, 503, {{"status", "shutting down"}});
+        reply(res, 200, {{"status", "ok"}});
+      },
+      http::Run::kOnLoop);
 
-  s.Get("/v1/models", [this, unavailable](const Request&, Response& res) {
+  s.get("/v1/models", [this, unavailable](const Request&, Response& res) {
     if (unavailable(res)) return;
     const BackendInfo& info = backend_->info();
     json model = {{"id", model_name_},
@@ -259,12 +284,16 @@ void HttpServer::routes() {
     reply(res, 200, {{"object", "list"}, {"data", {model}}});
   });
 
-  s.Get("/metrics", [this, unavailable](const Request&, Response& res) {
-    if (!ready_) return (void)unavailable(res);
-    res.set_content(engine_->prometheus(), "text/plain; version=0.0.4");
-  });
+  s.get(
+      "/metrics",
+      [this, unavailable](const Request&, Response& res) {
+        if (!ready_) return (void)unavailable(res);
+        res.set_content(engine_->prometheus() + transport_metrics(http_->counters()),
+                        "text/plain; version=0.0.4");
+      },
+      http::Run::kOnLoop);
 
-  s.Post("/tokenize", [this, unavailable](const Request& req, Response& res) {
+  s.post("/tokenize", [this, unavailable](const Request& req, Response& res) {
     if (unavailable(res)) return;
     try {
       const TokenizeRequest t = parse_tokenize(parse_body(req.body));
@@ -283,7 +312,7 @@ void HttpServer::routes() {
     }
   });
 
-  s.Post("/detokenize", [this, unavailable](const Request& req, Response& res) {
+  s.post("/detokenize", [this, unavailable](const Request& req, Response& res) {
     if (unavailable(res)) return;
     try {
       const std::vector<int> ids = parse_detokenize(parse_body(req.body), limits_.vocab);
@@ -300,13 +329,13 @@ void HttpServer::routes() {
       return json{{"steps", st.steps},
                   {"hold_after_steps", st.hold_after ? json(*st.hold_after) : json(nullptr)}};
     };
-    s.Get("/dev/engine", [this, state](const Request&, Response& res) {
+    s.get("/dev/engine", [this, state](const Request&, Response& res) {
       if (!ready_)
         return (void)reply_error(
             res, ApiError(503, "The model is loading.", {}, "server_error", "loading"));
       reply(res, 200, state());
     });
-    s.Post("/dev/engine", [this, state](const Request& req, Response& res) {
+    s.post("/dev/engine", [this, state](const Request& req, Response& res) {
       if (!ready_)
         return (void)reply_error(
             res, ApiError(503, "The model is loading.", {}, "server_error", "loading"));
@@ -326,7 +355,7 @@ void HttpServer::routes() {
   }
 
   for (const char* path : {"/v1/chat/completions", "/chat/completions"}) {
-    s.Post(path, [](const Request&, Response& res) {
+    s.post(path, [](const Request&, Response& res) {
       reply_error(res, ApiError(404,
                                 "GPT-2 is not a chat model: it has no chat template. Use "
                                 "/v1/completions with a prompt.",
@@ -334,7 +363,7 @@ void HttpServer::routes() {
     });
   }
 
-  s.Post("/v1/completions", [this, unavailable](const Request& req, Response& res) {
+  s.post("/v1/completions", [this, unavailable](const Request& req, Response& res) {
     if (unavailable(res)) return;
     auto active = std::make_shared<Active>(active_);
     std::shared_ptr<Job> job;

@@ -1,5 +1,7 @@
-// gpt2-serve's HTTP side (cpp-httplib): the OpenAI-compatible endpoints over
-// an Engine, authentication, bounds and timeouts, and a graceful shutdown.
+// gpt2-serve's HTTP side: the OpenAI-compatible endpoints over an Engine,
+// authentication, bounds and timeouts, and a graceful shutdown, on the
+// event-driven transport of server/http.h (a waiting connection holds no
+// thread; /health and /metrics are answered on its loop).
 //
 //   POST /v1/completions   (server/api.h; "stream": server-sent events)
 //   GET  /v1/models
@@ -22,19 +24,21 @@
 #include "server/api.h"
 #include "server/engine.h"
 
-namespace httplib {
+namespace gpt2::server {
+
+namespace http {
 class Server;
 }
-
-namespace gpt2::server {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;      // 0: any free port (port() says which)
   std::string api_key;  // empty: no authentication
   std::size_t max_body_bytes = 1 << 20;
-  int read_timeout_s = 10;         // a request's headers and body
-  int write_timeout_s = 10;        // each write of the answer
+  int read_timeout_s = 10;         // a whole request, headers and body, from its first byte
+  int write_timeout_s = 10;        // a reply the client stops reading
+  int max_connections = 10000;     // open at once; past it: 503 + Retry-After
+  int max_connections_per_client = 0;  // open from one address; 0: no cap
   double request_timeout_s = 300;  // a completion's deadline, queueing included
   int http_threads = 0;            // 0: max_batch + max_queue + 8
   bool log = false;                // one line per request on stderr
@@ -67,7 +71,7 @@ class HttpServer {
   bool authorized(const std::string& header) const;
 
   const ServerOptions options_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<http::Server> http_;
   int port_ = 0;
   std::atomic<bool> ready_{false}, draining_{false};
   const Backend* backend_ = nullptr;

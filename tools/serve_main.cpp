@@ -9,10 +9,12 @@
 // finish, then it exits 0.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -94,15 +96,25 @@ std::optional<int> parse(int argc, char** argv, Options& o) {
   app.add_option("--model-name", o.model_name, "The model's id in /v1/models and replies");
   app.add_option("--max-body", o.http.max_body_bytes, "Largest request body, in bytes (413)")
       ->capture_default_str();
-  app.add_option("--read-timeout", o.http.read_timeout_s, "Seconds to read a request")
+  app.add_option("--read-timeout", o.http.read_timeout_s,
+                 "Seconds for a whole request, headers and body, from its first byte (408 after "
+                 "it; a trickle of bytes does not renew it)")
       ->capture_default_str();
-  app.add_option("--write-timeout", o.http.write_timeout_s, "Seconds for each write of a reply")
+  app.add_option("--write-timeout", o.http.write_timeout_s,
+                 "Seconds a reply may wait for a client that stops reading (then it is dropped)")
+      ->capture_default_str();
+  app.add_option("--max-connections", o.http.max_connections,
+                 "Connections open at once; past it a new one gets 503 with Retry-After")
+      ->capture_default_str();
+  app.add_option("--max-connections-per-client", o.http.max_connections_per_client,
+                 "Connections open at once from one client address (0: no cap); past it 503")
       ->capture_default_str();
   app.add_option("--request-timeout", o.http.request_timeout_s,
                  "A completion's deadline in seconds, queueing included (504 after it)")
       ->capture_default_str();
   app.add_option("--http-threads", o.http.http_threads,
-                 "HTTP worker threads (default: max-batch + max-queue + 8)");
+                 "Threads that run complete requests (default: max-batch + max-queue + 8); "
+                 "connections waiting for bytes hold none");
   app.add_flag("-v,--verbose", o.http.log, "Log each request on stderr");
   app.add_flag("--dev-mode", o.http.dev_mode,
                "Serve GET/POST /dev/engine: hold the engine after N more steps "
@@ -142,6 +154,12 @@ void check(Options& o) {
   }
   if (o.http.api_key.empty()) {
     if (const char* env = std::getenv("GPT2_API_KEY"); env != nullptr) o.http.api_key = env;
+  }
+  if (o.http.max_connections < 1 || o.http.max_connections > 1 << 20) {
+    usage_error("--max-connections must be in [1, 1048576].");
+  }
+  if (o.http.max_connections_per_client < 0) {
+    usage_error("--max-connections-per-client must be 0 (no cap) or more.");
   }
   if (o.http.http_threads == 0) o.http.http_threads = o.max_batch + o.max_queue + 8;
   if (o.http.http_threads < 2 || o.http.http_threads > 4096) {
@@ -187,6 +205,21 @@ int run(Options& o) {
   if (cfg.vocab_size > kTokenizerVocabSize) {
     usage_error("The model's vocabulary (" + std::to_string(cfg.vocab_size) +
                 ") is larger than GPT-2's tokenizer's.");
+  }
+  // A file per connection: the soft limit raised to what --max-connections
+  // needs, or the cap lowered to what the hard limit allows (with a note).
+  constexpr rlim_t kSpareFiles = 256;  // the model, logs, the loop's own
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    const rlim_t want = rlim_t(o.http.max_connections) + kSpareFiles;
+    if (files.rlim_cur < want) {
+      files.rlim_cur = std::min(want, files.rlim_max);
+      ::setrlimit(RLIMIT_NOFILE, &files);
+    }
+    if (files.rlim_cur < want) {
+      o.http.max_connections = int(std::max<rlim_t>(files.rlim_cur, 2 * kSpareFiles) - kSpareFiles);
+      std::cerr << "gpt2-serve: at most " << files.rlim_cur << " open files here (ulimit -n): "
+                << "--max-connections lowered to " << o.http.max_connections << "\n";
+    }
   }
   server::HttpServer http(o.http);
   http.bind();

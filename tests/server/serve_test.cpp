@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -16,6 +17,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -645,6 +648,208 @@ TEST(ServeLimitsTest, SigtermFinishesTheRequestsInFlightAndExitsZero) {
   EXPECT_EQ(r["choices"][0]["tokens"].size(), 200u);
   EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
   EXPECT_EQ(s.wait_exit(30s), 0) << s.log();
+}
+
+// --- Clients that attack the transport (server/http.h): 127.0.0.1 only,
+// every loop bounded.
+
+// Reads a raw connection's reply until the server closes it (or `bound`).
+std::string read_to_close(int fd, int bound_s = 30) {
+  timeval tv{bound_s, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string got;
+  char buf[4096];
+  for (ssize_t n = 1; n > 0;) {
+    n = recv(fd, buf, sizeof buf, 0);
+    if (n > 0) got.append(buf, std::size_t(n));
+  }
+  return got;
+}
+
+// A raw request on a new connection, "Connection: close"; the whole reply.
+std::string raw_request(int port, const std::string& method, const std::string& path,
+                        const std::string& body = "") {
+  const int fd = connect_loopback(port);
+  if (fd < 0) return "";
+  std::string r = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (!body.empty()) {
+    r += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n";
+  }
+  r += "\r\n" + body;
+  send(fd, r.data(), r.size(), MSG_NOSIGNAL);
+  std::string got = read_to_close(fd);
+  close(fd);
+  return got;
+}
+
+std::string gpt2_greedy(const std::string& prompt, int tokens) {
+  const test::CommandResult r = test::run_command(
+      kBin + "/gpt2 --model synthetic:tiny --mode kv-cache --rule greedy --max-new " +
+      std::to_string(tokens) + " --prompt '" + prompt + "'");
+  EXPECT_EQ(r.status, 0) << r.err;
+  return r.out;
+}
+
+// The slowloris attack: 300 connections that each send a header byte a second
+// for 10 s. /health and a completion, asked every 100 ms meanwhile, each
+// answer within 1 s (the completion equal to gpt2's tokens); the trickling
+// connections are closed by the whole-request deadline (3 s) and counted.
+TEST(ServeAttackTest, TricklingConnectionsStallNobody) {
+  ServerProcess s({"--read-timeout", "3", "--http-threads", "4"});
+  ASSERT_TRUE(s.ready()) << s.log();
+  const std::string want = gpt2_greedy("Ladies and", 8);
+  const std::string cut = R"(gpt2_http_requests_cut_total{reason="read_deadline"})";
+  const double cut_before = metric(s, cut);
+  ASSERT_GE(cut_before, 0);
+  std::vector<int> fds;
+  for (int i = 0; i < 300; i++) {
+    const int fd = connect_loopback(s.port());
+    ASSERT_GE(fd, 0) << "connection " << i;
+    fds.push_back(fd);
+  }
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {
+    const std::string header = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    for (std::size_t second = 0; second < 10 && !stop; second++) {
+      for (int fd : fds) send(fd, &header[second % header.size()], 1, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(1s);
+    }
+  });
+  double slowest = 0;
+  int asked = 0;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < until) {
+    const auto t0 = std::chrono::steady_clock::now();
+    httplib::Client c = s.client();
+    auto h = c.Get("/health");
+    ASSERT_TRUE(h) << "no /health answer";
+    EXPECT_EQ(h->status, 200);
+    int status = 0;
+    const json r = post(s, "/v1/completions",
+                        R"({"prompt": "Ladies and", "max_tokens": 8, "rule": "greedy"})", &status);
+    ASSERT_EQ(status, 200) << r;
+    EXPECT_EQ(r["choices"][0]["text"], want);
+    slowest = std::max(slowest, std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                               t0).count());
+    asked++;
+    std::this_thread::sleep_for(100ms);
+  }
+  stop = true;
+  trickle.join();
+  EXPECT_LT(slowest, 1.0) << "the slowest /health + completion took " << slowest << " s";
+  EXPECT_GE(asked, 5);
+  int closed = 0;
+  for (int fd : fds) {
+    const std::string got = read_to_close(fd, 10);
+    if (got.rfind("HTTP/1.1 408", 0) == 0) closed++;
+    close(fd);
+  }
+  EXPECT_EQ(closed, 300) << "connections the deadline did not cut with a 408";
+  EXPECT_GE(metric(s, cut), cut_before + 300);
+}
+
+// --max-connections: once that many are open, a new connection gets a 503
+// with Retry-After and is closed, however many come; freed places serve again.
+// --max-connections-per-client caps one address the same way.
+TEST(ServeAttackTest, ConnectionsPastTheCapGet503AndTheServerGoesOn) {
+  for (const std::string cap : {"--max-connections", "--max-connections-per-client"}) {
+    SCOPED_TRACE(cap);
+    ServerProcess s({cap, "20", "--read-timeout", "120"});
+    ASSERT_TRUE(s.ready()) << s.log();
+    std::vector<int> idle;
+    for (int i = 0; i < 20; i++) {
+      const int fd = connect_loopback(s.port());
+      ASSERT_GE(fd, 0);
+      idle.push_back(fd);
+    }
+    // The 20 held (the probes before them closed): a probe is refused.
+    ASSERT_TRUE(wait_for([&] {
+      return raw_request(s.port(), "GET", "/health").rfind("HTTP/1.1 503", 0) == 0;
+    }));
+    for (int i = 0; i < 50; i++) {  // a flood past the cap
+      const std::string got = raw_request(s.port(), "GET", "/health");
+      ASSERT_EQ(got.rfind("HTTP/1.1 503", 0), 0u) << got;
+      EXPECT_NE(got.find("Retry-After: 1\r\n"), std::string::npos) << got;
+      EXPECT_NE(got.find("too_many_connections"), std::string::npos) << got;
+    }
+    for (int fd : idle) close(fd);
+    ASSERT_TRUE(wait_for([&] {
+      return raw_request(s.port(), "GET", "/health").rfind("HTTP/1.1 200", 0) == 0;
+    })) << "the freed places do not serve";
+    EXPECT_GE(metric(s, "gpt2_http_connections_refused_total"), 51);
+    int status = 0;
+    post(s, "/v1/completions", R"({"prompt": "a", "max_tokens": 2})", &status);
+    EXPECT_EQ(status, 200);
+  }
+}
+
+// A request whose bytes arrive one at a time is served whole; one whose
+// client leaves halfway through its body frees its connection; a stream that
+// its client reads only at the end stalls nobody and arrives whole.
+TEST(ServeAttackTest, ByteByByteHalfSentAndUnreadRequests) {
+  ServerProcess s({"--read-timeout", "30"});
+  ASSERT_TRUE(s.ready()) << s.log();
+  const std::string want = gpt2_greedy("Ladies and", 8);
+  const std::string body = R"({"prompt": "Ladies and", "max_tokens": 8, "rule": "greedy"})";
+  const std::string request =
+      "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  {
+    const int fd = connect_loopback(s.port());
+    ASSERT_GE(fd, 0);
+    const int yes = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+    for (char ch : request) {
+      ASSERT_EQ(send(fd, &ch, 1, MSG_NOSIGNAL), 1);
+      std::this_thread::sleep_for(1ms);
+    }
+    const std::string got = read_to_close(fd);
+    close(fd);
+    ASSERT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+    const json r = json::parse(got.substr(got.find("\r\n\r\n") + 4));
+    EXPECT_EQ(r["choices"][0]["text"], want);
+  }
+  {
+    const double open = metric(s, "gpt2_http_open_connections");  // itself included
+    const int fd = connect_loopback(s.port());
+    ASSERT_GE(fd, 0);
+    const std::string half = request.substr(0, request.size() - body.size() / 2);
+    send(fd, half.data(), half.size(), MSG_NOSIGNAL);
+    ASSERT_TRUE(wait_for([&] { return metric(s, "gpt2_http_open_connections") >= open + 1; }));
+    close(fd);
+    EXPECT_TRUE(wait_for([&] { return metric(s, "gpt2_http_open_connections") <= open; }))
+        << "a client gone halfway through its body still holds its connection";
+  }
+  {
+    const int fd = connect_loopback(s.port());
+    ASSERT_GE(fd, 0);
+    const std::string sb =
+        R"({"prompt": "Ladies and", "max_tokens": 100, "ignore_eos": true, "stream": true,
+            "n": 4, "logprobs": 5})";
+    const std::string sr =
+        "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: "
+        "application/json\r\nContent-Length: " +
+        std::to_string(sb.size()) + "\r\n\r\n" + sb;
+    send(fd, sr.data(), sr.size(), MSG_NOSIGNAL);
+    // Nothing read yet: others are served meanwhile.
+    for (int i = 0; i < 5; i++) {
+      int status = 0;
+      const json r = post(s, "/v1/completions", body, &status);
+      ASSERT_EQ(status, 200) << r;
+      EXPECT_EQ(r["choices"][0]["text"], want);
+    }
+    const std::string got = read_to_close(fd);
+    close(fd);
+    int events = 0;  // 4 choices x 100 tokens, then [DONE]
+    for (std::size_t at = got.find("data: {"); at != std::string::npos;
+         at = got.find("data: {", at + 1)) {
+      events++;
+    }
+    EXPECT_EQ(events, 400) << got.substr(0, 400);
+    EXPECT_NE(got.find("data: [DONE]"), std::string::npos);
+  }
 }
 
 TEST(ServeLimitsTest, BadCommandLinesAreOneLine) {
