@@ -8,6 +8,7 @@ gpt2_left_out_test) named, grouped by the reason it printed.
 
 Prints "ci-summary: N tests did not run" and one block per reason; exits 0
 (the test run's own status is CTest's)."""
+import os
 import sys
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
@@ -44,8 +45,10 @@ def main(argv):
     groups = OrderedDict()
     for path in argv[1:]:
         try:
+            build = os.path.basename(os.path.dirname(os.path.abspath(path)))
             for name, why in skipped_tests(path):
-                groups.setdefault(why, []).append(name)
+                key = f"{why} [{build}]" if len(argv) > 2 else why
+                groups.setdefault(key, []).append(name)
         except (OSError, ET.ParseError) as e:
             print(f"ci-summary: cannot read {path}: {e}", file=sys.stderr)
             return 2
