@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "backends/registry.h"
 #include "harness/golden_run.h"
@@ -28,6 +30,31 @@ std::vector<Prompt> prompts() {
 GoldenFile reference_goldens(Rule rule, Precision precision) {
   auto reference = make_backend(tiny_model(), backend_spec("reference", precision));
   return run_prompts(*reference, prompts(), rule, Mode::kRecompute, 1);
+}
+
+std::vector<BackendSpec> specs(const std::string& backends, const std::string& precisions,
+                               const std::string& threads) {
+  return expand_backend_specs({backends, precisions, threads}).specs;
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool same_bits(std::span<const float> a, std::span<const float> b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
+}
+
+bool wait_for(const std::function<bool()>& event, std::chrono::seconds bound) {
+  for (auto until = std::chrono::steady_clock::now() + bound;
+       std::chrono::steady_clock::now() < until;) {
+    if (event()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return event();
 }
 
 namespace {

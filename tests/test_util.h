@@ -1,8 +1,10 @@
 // Helpers shared by the tests.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -12,6 +14,7 @@
 #include "backends/backend.h"
 #include "harness/goldens.h"
 #include "reference/model.h"
+#include "runtime/backend_specs.h"
 
 namespace gpt2::test {
 
@@ -23,8 +26,24 @@ std::shared_ptr<const Model> tiny_model();
 std::vector<Prompt> prompts();
 GoldenFile reference_goldens(Rule rule, Precision precision = Precision::kFloat32);
 
+// The specs of these backends, precisions and thread counts (lists as the
+// command line writes them).
+std::vector<BackendSpec> specs(const std::string& backends, const std::string& precisions,
+                               const std::string& threads);
+
 // A fresh empty folder under the system temp dir, removed at exit.
 std::filesystem::path temp_dir();
+
+// A file's whole contents ("" when it cannot be read).
+std::string slurp(const std::filesystem::path& p);
+
+// Whether two float arrays hold the same bits.
+bool same_bits(std::span<const float> a, std::span<const float> b);
+
+// Waits for an event the test caused (polled every 2 ms); the bound only turns
+// a hang into a failure, it never decides the result.
+bool wait_for(const std::function<bool()>& event,
+              std::chrono::seconds bound = std::chrono::seconds(60));
 
 // Runs a shell command; returns its exit status and what it wrote.
 struct CommandResult {

@@ -108,10 +108,10 @@ std::vector<Outputs> batched(const Backend& b, const std::vector<Script>& ss) {
   return out;
 }
 
-using Param = std::tuple<std::string, Precision, int>;
+using BatchParam = std::tuple<std::string, Precision, int>;
 
-std::vector<Param> params() {
-  std::vector<Param> out;
+std::vector<BatchParam> params() {
+  std::vector<BatchParam> out;
   for (const BackendEntry& e : backend_entries()) {
     for (Precision p : e.precisions) {
       for (int threads : {1, 3}) {
@@ -123,7 +123,7 @@ std::vector<Param> params() {
   return out;
 }
 
-class BatchTest : public ::testing::TestWithParam<Param> {
+class BatchTest : public ::testing::TestWithParam<BatchParam> {
  protected:
   void SetUp() override {
     const auto& [name, precision, threads] = GetParam();
@@ -279,14 +279,14 @@ TEST_P(BatchTest, BadCopiesAreRefusedBeforeAnyCopy) {
   EXPECT_EQ(b->cached(), 0);
 }
 
-std::string param_label(const ::testing::TestParamInfo<Param>& info) {
+std::string batch_param_label(const ::testing::TestParamInfo<BatchParam>& info) {
   std::string label = std::get<0>(info.param) + "_" + precision_name(std::get<1>(info.param)) +
                       "_" + std::to_string(std::get<2>(info.param)) + "threads";
   for (char& c : label) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return label;
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBackends, BatchTest, ::testing::ValuesIn(params()), param_label);
+INSTANTIATE_TEST_SUITE_P(AllBackends, BatchTest, ::testing::ValuesIn(params()), batch_param_label);
 
 }  // namespace
 }  // namespace gpt2

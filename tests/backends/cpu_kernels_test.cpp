@@ -255,7 +255,7 @@ TEST_P(KernelsTest, QkvEpilogueFillsTheCache) {
 INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(supported_isas()), isa_label);
 
 // Tests run through both executors at 1..4 threads: (OpenMP?, threads).
-class ExecutorTest : public ::testing::TestWithParam<std::tuple<bool, int>> {
+class KernelTasksTest : public ::testing::TestWithParam<std::tuple<bool, int>> {
  protected:
   std::unique_ptr<Executor> executor() {
     const auto [use_openmp, threads] = GetParam();
@@ -271,7 +271,7 @@ std::string executor_label(const ::testing::TestParamInfo<std::tuple<bool, int>>
 
 // PackedLinear (the bit-exact LinearLayers) on a real model, through both
 // executors and 1..4 threads, against the reference's matmul.
-class PackedLinearTest : public ExecutorTest {};
+class PackedLinearTest : public KernelTasksTest {};
 
 TEST_P(PackedLinearTest, EveryLinearLayerMatchesTheReference) {
   const auto ex = executor();
@@ -311,7 +311,7 @@ TEST_P(PackedLinearTest, EveryLinearLayerMatchesTheReference) {
 // The other layers (layers.h), through both executors and 1..4 threads, on the
 // best kernels, against the reference's ops: shapes with more rows than the
 // executors cut into chunks, and ones with fewer rows than threads.
-class LayersTest : public ExecutorTest {};
+class LayersTest : public KernelTasksTest {};
 
 TEST_P(LayersTest, EncoderAndLayernormMatchTheReference) {
   const auto ex = executor();

@@ -15,14 +15,7 @@ namespace {
 
 using test::prompts;
 
-GoldenFile goldens(Rule rule) {
-  return test::reference_goldens(rule);
-}
-
-std::vector<BackendSpec> specs(const std::string& backends, const std::string& precisions,
-                               const std::string& threads) {
-  return expand_backend_specs({backends, precisions, threads}).specs;
-}
+using test::specs;
 
 ModelConfig small_config() {
   ModelConfig c;
@@ -202,8 +195,9 @@ TEST(SweepTest, MeasuresChecksAndComparesWithTheReference) {
   w.reps = 2;
   w.warmup = 1;
   w.reference_reps = 1;
-  const GoldenFile g = goldens(Rule::kMedian);
+  const GoldenFile g = test::reference_goldens(Rule::kMedian);
   SweepOptions o;
+  o.with_ceilings = false;  // measured by CeilingsTest and BenchCliTest
   o.specs = specs("pthreads,openmp", "float32", "1..2");
   o.threads = {1, 2};
   o.modes = {Mode::kRecompute, Mode::kKvCache};
@@ -235,7 +229,7 @@ TEST(SweepTest, MeasuresChecksAndComparesWithTheReference) {
 // Wrong expected tokens fail every configuration, its runs back to back or
 // interleaved with another thread count's.
 TEST(SweepTest, WrongExpectedTokensAreAFailure) {
-  GoldenFile g = goldens(Rule::kMedian);
+  GoldenFile g = test::reference_goldens(Rule::kMedian);
   const_cast<GoldenStep*>(g.find("b", 0))->token ^= 1;
   for (bool interleave : {false, true}) {
     Workload w;
@@ -244,6 +238,7 @@ TEST(SweepTest, WrongExpectedTokensAreAFailure) {
     w.warmup = 0;
     w.interleave = interleave;
     SweepOptions o;
+    o.with_ceilings = false;  // measured by CeilingsTest and BenchCliTest
     o.specs = specs("openmp", "float32", "1..2");
     o.threads = {1, 2};
     o.modes = {Mode::kRecompute};
@@ -265,8 +260,9 @@ TEST(SweepTest, InterleavedThreadCountsTakeTurns) {
   w.reps = 3;
   w.warmup = 1;
   w.interleave = true;
-  const GoldenFile g = goldens(Rule::kMedian);
+  const GoldenFile g = test::reference_goldens(Rule::kMedian);
   SweepOptions o;
+  o.with_ceilings = false;  // measured by CeilingsTest and BenchCliTest
   o.specs = specs("pthreads,openmp", "float32", "1..3");
   o.threads = {1, 2, 3};
   o.modes = {Mode::kRecompute};
@@ -320,9 +316,10 @@ TEST(SweepTest, BFloat16RunsAreMeasuredAndNotHeldToTheGoldenTokens) {
   w.prompts = prompts();
   w.reps = 1;
   w.warmup = 0;
-  GoldenFile g = goldens(Rule::kMedian);
+  GoldenFile g = test::reference_goldens(Rule::kMedian);
   const_cast<GoldenStep*>(g.find("b", 0))->token ^= 1;  // no backend gives this one
   SweepOptions o;
+  o.with_ceilings = false;  // measured by CeilingsTest and BenchCliTest
   o.specs = specs(list, "float32,bfloat16", "1..2");
   o.threads = {1, 2};
   o.modes = {Mode::kKvCache};

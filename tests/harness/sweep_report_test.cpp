@@ -16,12 +16,7 @@
 namespace gpt2 {
 namespace {
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::slurp;
 
 Measurement measurement(const std::string& backend, int threads, std::vector<double> samples) {
   Measurement m;

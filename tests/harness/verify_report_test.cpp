@@ -13,12 +13,7 @@
 namespace gpt2 {
 namespace {
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::slurp;
 
 TEST(VerifyReportTest, VerifyFilesSayWhatFailed) {
   VerifyResult r;

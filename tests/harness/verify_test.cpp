@@ -16,16 +16,7 @@ namespace {
 
 using test::prompts;
 
-GoldenFile goldens(Rule rule, Precision precision = Precision::kFloat32) {
-  return test::reference_goldens(rule, precision);
-}
-
-// The specs of these backends, precisions and thread counts (lists as the
-// command line writes them).
-std::vector<BackendSpec> specs(const std::string& backends, const std::string& precisions,
-                               const std::string& threads) {
-  return expand_backend_specs({backends, precisions, threads}).specs;
-}
+using test::specs;
 
 std::string joined(const std::vector<std::string>& names) {
   std::string out;
@@ -42,8 +33,10 @@ VerifyOptions options() {
 }
 
 TEST(VerifyTest, EveryBackendPassesOnTheReferencesGoldens) {
-  const auto r = run_verify(test::tiny_model(), prompts(),
-                            {goldens(Rule::kMedian), goldens(Rule::kGreedy)}, options(), {});
+  const auto r =
+      run_verify(test::tiny_model(), prompts(),
+                 {test::reference_goldens(Rule::kMedian), test::reference_goldens(Rule::kGreedy)},
+                 options(), {});
   EXPECT_TRUE(r.passed);
   // reference once (not threaded), pthreads and openmp at 1 and 3 threads; 2 modes, 2 rules.
   EXPECT_EQ(r.rows.size(), (1u + 2 + 2) * 2 * 2);
@@ -54,7 +47,7 @@ TEST(VerifyTest, EveryBackendPassesOnTheReferencesGoldens) {
 }
 
 TEST(VerifyTest, AWrongGoldenTokenIsReportedWithItsPlace) {
-  GoldenFile g = goldens(Rule::kGreedy);
+  GoldenFile g = test::reference_goldens(Rule::kGreedy);
   GoldenStep* s = const_cast<GoldenStep*>(g.find("c", 2));
   const int real = s->token;
   s->token = real + 1;
@@ -75,7 +68,7 @@ TEST(VerifyTest, AWrongGoldenTokenIsReportedWithItsPlace) {
 }
 
 TEST(VerifyTest, ChangedLogitsBitsFailABitExactBackend) {
-  GoldenFile g = goldens(Rule::kMedian);
+  GoldenFile g = test::reference_goldens(Rule::kMedian);
   const_cast<GoldenStep*>(g.find("a", 1))->logits_hash = "0123456789abcdef";
   VerifyOptions o = options();
   o.specs = specs("pthreads", "float32", "2");
@@ -116,8 +109,9 @@ TEST(VerifyTest, ReorderingBackendsPassWithTheirLogitDifferencesMeasured) {
   const std::vector<std::string> backends = backends_where(reorders, Precision::kFloat32);
   if (backends.empty()) GTEST_SKIP() << "no reordering backend built here";
   o.specs = specs(joined(backends), "float32", "1,3");
-  const auto r = run_verify(test::tiny_model(), prompts(),
-                            {goldens(Rule::kMedian), goldens(Rule::kGreedy)}, o, {});
+  const auto r = run_verify(
+      test::tiny_model(), prompts(),
+      {test::reference_goldens(Rule::kMedian), test::reference_goldens(Rule::kGreedy)}, o, {});
   EXPECT_TRUE(r.passed);
   ASSERT_EQ(r.rows.size(), backends.size() * 2 * 2 * 2);
   for (const VerifyRow& row : r.rows) {
@@ -135,7 +129,8 @@ TEST(VerifyTest, ReorderingBackendsPassWithTheirLogitDifferencesMeasured) {
   o.max_logit_diff = 1e-9;
   o.modes = {Mode::kKvCache};
   o.specs = specs(joined(backends), "float32", "1");
-  const auto tight = run_verify(test::tiny_model(), prompts(), {goldens(Rule::kGreedy)}, o, {});
+  const auto tight =
+      run_verify(test::tiny_model(), prompts(), {test::reference_goldens(Rule::kGreedy)}, o, {});
   EXPECT_FALSE(tight.passed);
   for (const VerifyRow& row : tight.rows) {
     EXPECT_FALSE(row.passed);
@@ -154,7 +149,7 @@ TEST(VerifyTest, TheReferenceRedoesPromptsWhoseHashDiffers) {
   if (backends.empty()) GTEST_SKIP() << "no reordering backend built here";
   o.specs = specs(backends.front(), "float32", "1");
   o.modes = {Mode::kKvCache};
-  const GoldenFile g = goldens(Rule::kMedian);
+  const GoldenFile g = test::reference_goldens(Rule::kMedian);
   const auto clean = run_verify(test::tiny_model(), prompts(), {g}, o, {});
   EXPECT_TRUE(clean.notes.empty());
   GoldenFile changed = g;
@@ -178,7 +173,7 @@ TEST(VerifyTest, BFloat16RowsFollowTheGoldensAndReportAgreement) {
                                       : "no bfloat16 backend runs here: " + not_here);
   }
   o.specs = specs(joined(backends), "bfloat16", "1,3");
-  GoldenFile g = goldens(Rule::kGreedy);
+  GoldenFile g = test::reference_goldens(Rule::kGreedy);
   // A golden token that no backend chooses: a float32 row would fail on it.
   // (Forced, it changes what follows: of these 18 steps 3 disagree, under the
   // share bfloat16 is held to on a whole prompt set, which
@@ -217,7 +212,7 @@ TEST(VerifyTest, BFloat16RowsAreHeldToTheirDocumentedAgreement) {
   }
   o.specs = specs(joined(backends), "bfloat16", "2");
   o.modes = {Mode::kKvCache};
-  GoldenFile g = goldens(Rule::kGreedy);
+  GoldenFile g = test::reference_goldens(Rule::kGreedy);
   for (int step = 0; step < 8; step++) const_cast<GoldenStep*>(g.find("c", step))->token ^= 1;
   const auto r = run_verify(test::tiny_model(), prompts(), {g}, o, {});
   EXPECT_FALSE(r.passed);
@@ -232,7 +227,8 @@ TEST(VerifyTest, BFloat16RowsAreHeldToTheirDocumentedAgreement) {
         << row.differences[0];
   }
   o.max_bfloat16_logit_diff = 1e-3;
-  const auto tight = run_verify(test::tiny_model(), prompts(), {goldens(Rule::kGreedy)}, o, {});
+  const auto tight =
+      run_verify(test::tiny_model(), prompts(), {test::reference_goldens(Rule::kGreedy)}, o, {});
   EXPECT_FALSE(tight.passed);
   for (const VerifyRow& row : tight.rows) {
     EXPECT_FALSE(row.passed) << row.backend;
@@ -251,7 +247,7 @@ TEST(VerifyTest, BackendsWithoutTheAskedPrecisionAreRefused) {
   bf16.precision = Precision::kBFloat16;
   o.specs = {bf16};
   try {
-    run_verify(test::tiny_model(), prompts(), {goldens(Rule::kMedian)}, o, {});
+    run_verify(test::tiny_model(), prompts(), {test::reference_goldens(Rule::kMedian)}, o, {});
     FAIL();
   } catch (const std::invalid_argument& e) {
     EXPECT_EQ(std::string(e.what()), "backend pthreads offers float32, bf16w, int8w, not bfloat16");
@@ -267,7 +263,7 @@ TEST(VerifyTest, WeightOnlyPrecisionsAreGatedByTheirOwnGoldens) {
   o.modes = {Mode::kKvCache};
   std::vector<GoldenFile> all;
   for (Precision p : {Precision::kFloat32, Precision::kBF16Weights, Precision::kInt8Weights}) {
-    all.push_back(goldens(Rule::kGreedy, p));
+    all.push_back(test::reference_goldens(Rule::kGreedy, p));
   }
   EXPECT_EQ(all[2].precision, Precision::kInt8Weights);
   EXPECT_NE(all[0].steps[0].logits_hash, all[2].steps[0].logits_hash);
@@ -298,7 +294,7 @@ TEST(VerifyTest, AReorderingBackendsFlipAtANearTieIsSaidNotFailed) {
   }
   // A golden token changed to what the backend will choose, with a golden
   // margin below the step's logit difference: explained by reordering.
-  GoldenFile g = goldens(Rule::kGreedy);
+  GoldenFile g = test::reference_goldens(Rule::kGreedy);
   GoldenStep* s = const_cast<GoldenStep*>(g.find("c", 1));
   s->token += 1;
   VerifyOptions o = options();
@@ -331,9 +327,9 @@ TEST(VerifyTest, BatchedRowsKeepEachSequencesBits) {
   VerifyOptions o = options();
   o.specs = specs("reference,pthreads,openmp", "float32,int8w", "2");
   for (BackendSpec& s : o.specs) s.batch = 3;
-  std::vector<GoldenFile> all = {goldens(Rule::kGreedy),
-                                 goldens(Rule::kGreedy, Precision::kInt8Weights),
-                                 goldens(Rule::sample(0.8f, 40, 1.0f, 2))};
+  std::vector<GoldenFile> all = {test::reference_goldens(Rule::kGreedy),
+                                 test::reference_goldens(Rule::kGreedy, Precision::kInt8Weights),
+                                 test::reference_goldens(Rule::sample(0.8f, 40, 1.0f, 2))};
   const auto r = run_verify(test::tiny_model(), prompts(), all, o, {});
   EXPECT_TRUE(r.passed);
   ASSERT_EQ(r.rows.size(), 3u * 2 * 2 + 3u * 2);  // float32 rows: 2 rules; int8w: 1
@@ -342,7 +338,7 @@ TEST(VerifyTest, BatchedRowsKeepEachSequencesBits) {
     EXPECT_EQ(row.steps, 5 + 5 + 8) << row.backend;
     EXPECT_EQ(row.logits_mismatches, 0) << row.backend << " " << rule_name(row.rule);
   }
-  GoldenFile changed = goldens(Rule::kGreedy);
+  GoldenFile changed = test::reference_goldens(Rule::kGreedy);
   const_cast<GoldenStep*>(changed.find("c", 3))->logits_hash = "0123456789abcdef";
   o.specs = specs("pthreads", "float32", "2");
   o.specs[0].batch = 4;
@@ -355,7 +351,8 @@ TEST(VerifyTest, BatchedRowsKeepEachSequencesBits) {
   o.specs = specs(joined(reordering), "float32", "1");
   for (BackendSpec& s : o.specs) s.batch = 4;
   o.modes = {Mode::kKvCache};
-  const auto measured = run_verify(test::tiny_model(), prompts(), {goldens(Rule::kGreedy)}, o, {});
+  const auto measured =
+      run_verify(test::tiny_model(), prompts(), {test::reference_goldens(Rule::kGreedy)}, o, {});
   EXPECT_TRUE(measured.passed);
   for (const VerifyRow& row : measured.rows) {
     EXPECT_EQ(row.batch_compared, 5 + 5 + 8) << row.backend;
@@ -418,7 +415,8 @@ TEST(VerifyTest, ABackendThatPromisesBatchInvarianceIsHeldToIt) {
     };
     const std::string what =
         std::string(batch_invariance_name(c.declared)) + (c.moves ? ", bits moved" : ", bits kept");
-    const auto r = run_verify(test::tiny_model(), prompts(), {goldens(Rule::kGreedy)}, o, {});
+    const auto r =
+        run_verify(test::tiny_model(), prompts(), {test::reference_goldens(Rule::kGreedy)}, o, {});
     ASSERT_EQ(r.rows.size(), 1u);
     const VerifyRow& row = r.rows[0];
     EXPECT_FALSE(row.bit_exact);
@@ -452,7 +450,8 @@ TEST(VerifyTest, AGoldenStepTheRunNeverReachesFailsTheRow) {
   o.modes = {Mode::kKvCache};
   for (int batch : {1, 3}) {
     o.specs[0].batch = batch;
-    const auto r = run_verify(test::tiny_model(), shorter, {goldens(Rule::kGreedy)}, o, {});
+    const auto r =
+        run_verify(test::tiny_model(), shorter, {test::reference_goldens(Rule::kGreedy)}, o, {});
     EXPECT_FALSE(r.passed) << "batch " << batch;
     ASSERT_EQ(r.rows.size(), 1u);
     EXPECT_EQ(r.rows[0].steps, 5 + 5 + 7);
@@ -464,7 +463,7 @@ TEST(VerifyTest, AGoldenStepTheRunNeverReachesFailsTheRow) {
               std::string::npos)
         << r.rows[0].differences[0];
   }
-  GoldenFile longer = goldens(Rule::kGreedy);
+  GoldenFile longer = test::reference_goldens(Rule::kGreedy);
   GoldenStep extra = *longer.find("a", 4);
   extra.step = 5;
   longer.steps.push_back(extra);
@@ -477,7 +476,7 @@ TEST(VerifyTest, AGoldenStepTheRunNeverReachesFailsTheRow) {
       << r.rows[0].differences[0];
   // Steps after a token that differs are not missed: that run continues
   // another sequence (the row fails on the token, once).
-  GoldenFile wrong = goldens(Rule::kGreedy);
+  GoldenFile wrong = test::reference_goldens(Rule::kGreedy);
   const_cast<GoldenStep*>(wrong.find("c", 2))->token ^= 1;
   const auto t = run_verify(test::tiny_model(), prompts(), {wrong}, o, {});
   EXPECT_EQ(t.rows[0].token_mismatches, 1);

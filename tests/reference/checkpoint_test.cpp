@@ -17,13 +17,15 @@ namespace gpt2 {
 namespace {
 
 // A small model with V < Vp, so padding rows exist.
-const ModelConfig kSmall{16, 10, 16, 2, 2, 8};
+const ModelConfig kCheckpointConfig{16, 10, 16, 2, 2, 8};
 
 std::vector<float> small_params() {
-  std::vector<float> p = test::random_values(num_parameters(kSmall), 7);
+  std::vector<float> p = test::random_values(num_parameters(kCheckpointConfig), 7);
   // llm.c writes zeros into the padding rows.
-  const std::size_t C = kSmall.channels;
-  for (std::size_t i = kSmall.vocab_size * C; i < kSmall.padded_vocab_size * C; i++) p[i] = 0;
+  const std::size_t C = kCheckpointConfig.channels;
+  for (std::size_t i = kCheckpointConfig.vocab_size * C;
+       i < kCheckpointConfig.padded_vocab_size * C; i++)
+    p[i] = 0;
   return p;
 }
 
@@ -67,10 +69,10 @@ void expect_load_error(const std::filesystem::path& path, const std::string& wha
 TEST(CheckpointTest, Version3RoundTripsBitForBit) {
   const std::vector<float> params = small_params();
   const auto path = test::temp_dir() / "v3.bin";
-  write_checkpoint(path, kSmall, params, 3);
+  write_checkpoint(path, kCheckpointConfig, params, 3);
   EXPECT_EQ(std::filesystem::file_size(path), 1024 + params.size() * 4);
   auto model = Model::load(path);
-  EXPECT_EQ(model->config(), kSmall);
+  EXPECT_EQ(model->config(), kCheckpointConfig);
   EXPECT_EQ(model->file_version(), 3);
   ASSERT_EQ(model->parameters().size(), params.size());
   EXPECT_EQ(std::memcmp(model->parameters().data(), params.data(), params.size() * 4), 0);
@@ -81,14 +83,15 @@ TEST(CheckpointTest, Version3RoundTripsBitForBit) {
 TEST(CheckpointTest, Version1HasNoPaddingRows) {
   std::vector<float> params = small_params();
   const auto path = test::temp_dir() / "v1.bin";
-  write_checkpoint(path, kSmall, params, 1);
-  const std::size_t pad = (kSmall.padded_vocab_size - kSmall.vocab_size) * kSmall.channels;
+  write_checkpoint(path, kCheckpointConfig, params, 1);
+  const std::size_t pad = (kCheckpointConfig.padded_vocab_size - kCheckpointConfig.vocab_size) *
+                          kCheckpointConfig.channels;
   EXPECT_EQ(std::filesystem::file_size(path), 1024 + (params.size() - pad) * 4);
   auto model = Model::load(path);
   EXPECT_EQ(model->file_version(), 1);
-  EXPECT_EQ(model->config().padded_vocab_size, kSmall.vocab_size);
+  EXPECT_EQ(model->config().padded_vocab_size, kCheckpointConfig.vocab_size);
   // Everything but the padding rows is the same.
-  const std::size_t wte_real = kSmall.vocab_size * kSmall.channels;
+  const std::size_t wte_real = kCheckpointConfig.vocab_size * kCheckpointConfig.channels;
   EXPECT_EQ(std::memcmp(model->parameters().data(), params.data(), wte_real * 4), 0);
   EXPECT_EQ(std::memcmp(model->parameters().data() + wte_real, params.data() + wte_real + pad,
                         (params.size() - wte_real - pad) * 4),
@@ -98,7 +101,7 @@ TEST(CheckpointTest, Version1HasNoPaddingRows) {
 TEST(CheckpointTest, Version5IsBfloat16ConvertedOnLoad) {
   const std::vector<float> params = small_params();
   const auto path = test::temp_dir() / "v5.bin";
-  write_checkpoint(path, kSmall, params, 5);
+  write_checkpoint(path, kCheckpointConfig, params, 5);
   EXPECT_EQ(std::filesystem::file_size(path), 1024 + params.size() * 2);
   auto model = Model::load(path);
   EXPECT_EQ(model->file_version(), 5);
@@ -128,20 +131,23 @@ TEST(CheckpointTest, DirectoryIsNotACheckpoint) {
 }
 
 TEST(CheckpointTest, ShortHeader) {
-  expect_load_error(write_raw(header_of(kSmall, 3), 0, 100), "too short for the 256-int32 header");
-  expect_load_error(write_raw(header_of(kSmall, 3), 0, 0), "the file holds 0 bytes");
+  expect_load_error(write_raw(header_of(kCheckpointConfig, 3), 0, 100),
+                    "too short for the 256-int32 header");
+  expect_load_error(write_raw(header_of(kCheckpointConfig, 3), 0, 0), "the file holds 0 bytes");
 }
 
 TEST(CheckpointTest, BadMagic) {
-  auto h = header_of(kSmall, 3);
+  auto h = header_of(kCheckpointConfig, 3);
   h[0] = 20240327;
-  expect_load_error(write_raw(h, num_parameters(kSmall) * 4), "bad magic number 20240327");
+  expect_load_error(write_raw(h, num_parameters(kCheckpointConfig) * 4),
+                    "bad magic number 20240327");
 }
 
 TEST(CheckpointTest, UnknownVersion) {
   for (int version : {0, 2, 4, 6, -1}) {
-    expect_load_error(write_raw(header_of(kSmall, version), num_parameters(kSmall) * 4),
-                      "unknown checkpoint version " + std::to_string(version));
+    expect_load_error(
+        write_raw(header_of(kCheckpointConfig, version), num_parameters(kCheckpointConfig) * 4),
+        "unknown checkpoint version " + std::to_string(version));
   }
 }
 
@@ -160,22 +166,25 @@ TEST(CheckpointTest, ImpossibleDimensions) {
       {3, -1, "vocab_size (-1) must be positive"},
   };
   for (const Case& c : cases) {
-    auto h = header_of(kSmall, 3);
+    auto h = header_of(kCheckpointConfig, 3);
     h[c.field] = c.value;
-    expect_load_error(write_raw(h, num_parameters(kSmall) * 4),
+    expect_load_error(write_raw(h, num_parameters(kCheckpointConfig) * 4),
                       std::string("impossible dimensions in the header: ") + c.what);
   }
 }
 
 TEST(CheckpointTest, TruncatedAndTrailingBytes) {
-  const std::size_t bytes = num_parameters(kSmall) * 4;
-  expect_load_error(write_raw(header_of(kSmall, 3), bytes - 4), "truncated: the file holds");
-  expect_load_error(write_raw(header_of(kSmall, 3), 0), "truncated");
-  expect_load_error(write_raw(header_of(kSmall, 3), bytes + 1), "has 1 trailing byte(s)");
-  expect_load_error(write_raw(header_of(kSmall, 5), bytes), "trailing byte(s)");  // fp32 sized
+  const std::size_t bytes = num_parameters(kCheckpointConfig) * 4;
+  expect_load_error(write_raw(header_of(kCheckpointConfig, 3), bytes - 4),
+                    "truncated: the file holds");
+  expect_load_error(write_raw(header_of(kCheckpointConfig, 3), 0), "truncated");
+  expect_load_error(write_raw(header_of(kCheckpointConfig, 3), bytes + 1),
+                    "has 1 trailing byte(s)");
+  expect_load_error(write_raw(header_of(kCheckpointConfig, 5), bytes),
+                    "trailing byte(s)");  // fp32 sized
   // A real file cut short.
   const auto path = test::temp_dir() / "cut.bin";
-  write_checkpoint(path, kSmall, small_params(), 3);
+  write_checkpoint(path, kCheckpointConfig, small_params(), 3);
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 1000);
   expect_load_error(path, "truncated");
 }
@@ -184,22 +193,22 @@ TEST(CheckpointTest, NonFiniteWeightIsCorrupt) {
   std::vector<float> params = small_params();
   const std::size_t fcw = [&] {
     std::size_t offset = 0;
-    const auto sizes = tensor_sizes(kSmall);
+    const auto sizes = tensor_sizes(kCheckpointConfig);
     for (int t = 0; t < kFcw; t++) offset += sizes[t];
     return offset;
   }();
   params[fcw + 5] = NAN;
   const auto path = test::temp_dir() / "nan.bin";
-  write_checkpoint(path, kSmall, params, 3);
+  write_checkpoint(path, kCheckpointConfig, params, 3);
   expect_load_error(path, "tensor fcw holds a non-finite value (NaN or infinity) at element 5");
 }
 
 TEST(CheckpointTest, PaddingRowsAreNotChecked) {
   // Nothing reads the padding rows, so garbage there is accepted.
   std::vector<float> params = small_params();
-  params[kSmall.vocab_size * kSmall.channels + 3] = NAN;
+  params[kCheckpointConfig.vocab_size * kCheckpointConfig.channels + 3] = NAN;
   const auto path = test::temp_dir() / "padnan.bin";
-  write_checkpoint(path, kSmall, params, 3);
+  write_checkpoint(path, kCheckpointConfig, params, 3);
   EXPECT_NO_THROW(Model::load(path));
 }
 
@@ -207,17 +216,17 @@ TEST(CheckpointTest, WriterRejectsWrongSizes) {
   const auto path = test::temp_dir() / "w.bin";
   std::vector<float> params = small_params();
   params.pop_back();
-  EXPECT_THROW(write_checkpoint(path, kSmall, params, 3), CheckpointError);
-  EXPECT_THROW(write_checkpoint(path, kSmall, small_params(), 4), CheckpointError);
+  EXPECT_THROW(write_checkpoint(path, kCheckpointConfig, params, 3), CheckpointError);
+  EXPECT_THROW(write_checkpoint(path, kCheckpointConfig, small_params(), 4), CheckpointError);
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 TEST(CheckpointTest, ChecksumDependsOnEveryValue) {
   std::vector<float> params = small_params();
-  auto a = Model::from_parameters(kSmall, params, "a");
-  auto b = Model::from_parameters(kSmall, params, "b");
+  auto a = Model::from_parameters(kCheckpointConfig, params, "a");
+  auto b = Model::from_parameters(kCheckpointConfig, params, "b");
   params.back() = std::nextafter(params.back(), 1.0f);
-  auto c = Model::from_parameters(kSmall, params, "c");
+  auto c = Model::from_parameters(kCheckpointConfig, params, "c");
   EXPECT_EQ(a->checksum(), b->checksum());
   EXPECT_NE(a->checksum(), c->checksum());
   EXPECT_EQ(a->checksum().size(), 16u);
@@ -252,10 +261,10 @@ void expect_same_error_from_memory(const std::filesystem::path& path) {
 }
 
 TEST(CheckpointTest, LoadFromMemoryGivesTheFilesModel) {
-  const std::vector<float> params = test::random_parameters(kSmall, 9);
+  const std::vector<float> params = test::random_parameters(kCheckpointConfig, 9);
   for (int version : {1, 3, 5}) {
     const auto path = test::temp_dir() / "mem.bin";
-    write_checkpoint(path, kSmall, params, version);
+    write_checkpoint(path, kCheckpointConfig, params, version);
     const auto from_file = Model::load(path);
     const auto from_memory = Model::load_from_memory(file_bytes(path), path);
     EXPECT_EQ(from_memory->config(), from_file->config());
@@ -266,17 +275,17 @@ TEST(CheckpointTest, LoadFromMemoryGivesTheFilesModel) {
 }
 
 TEST(CheckpointTest, LoadFromMemoryGivesTheFilesErrors) {
-  const std::size_t bytes = num_parameters(kSmall) * 4;
-  expect_same_error_from_memory(write_raw(header_of(kSmall, 3), 0, 100));
-  expect_same_error_from_memory(write_raw(header_of(kSmall, 3), 0, 0));
-  expect_same_error_from_memory(write_raw(header_of(kSmall, 4), bytes));
-  expect_same_error_from_memory(write_raw(header_of(kSmall, 3), bytes - 4));
-  expect_same_error_from_memory(write_raw(header_of(kSmall, 3), bytes + 1));
-  std::vector<float> params = test::random_parameters(kSmall, 9);
-  params[num_parameters(kSmall) - 1] = NAN;  // in lnfb
+  const std::size_t bytes = num_parameters(kCheckpointConfig) * 4;
+  expect_same_error_from_memory(write_raw(header_of(kCheckpointConfig, 3), 0, 100));
+  expect_same_error_from_memory(write_raw(header_of(kCheckpointConfig, 3), 0, 0));
+  expect_same_error_from_memory(write_raw(header_of(kCheckpointConfig, 4), bytes));
+  expect_same_error_from_memory(write_raw(header_of(kCheckpointConfig, 3), bytes - 4));
+  expect_same_error_from_memory(write_raw(header_of(kCheckpointConfig, 3), bytes + 1));
+  std::vector<float> params = test::random_parameters(kCheckpointConfig, 9);
+  params[num_parameters(kCheckpointConfig) - 1] = NAN;  // in lnfb
   for (int version : {3, 5}) {
     const auto path = test::temp_dir() / "nan.bin";
-    write_checkpoint(path, kSmall, params, version);
+    write_checkpoint(path, kCheckpointConfig, params, version);
     expect_load_error(path, "corrupt: tensor lnfb holds a non-finite value");
     expect_same_error_from_memory(path);
   }

@@ -23,7 +23,7 @@ using test::HfLayout;
 
 // Small, with V < Vp (padding rows), non-square Conv1D weights, and C that is no GPT-2 preset's
 // (so the heads must come from config.json).
-const ModelConfig kSmall{16, 200, 256, 2, 2, 8};
+const ModelConfig kSafetensorsConfig{16, 200, 256, 2, 2, 8};
 
 // Expects `load` to throw CheckpointError with one line that starts with `path` and contains
 // `what`.
@@ -39,7 +39,7 @@ void expect_error(Load load, const std::filesystem::path& path, const std::strin
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
   }
 }
-void expect_load_error(const std::filesystem::path& path, const std::string& what) {
+void expect_safetensors_error(const std::filesystem::path& path, const std::string& what) {
   expect_error([&] { load_safetensors(path); }, path, what);
 }
 
@@ -51,20 +51,18 @@ std::vector<float> last_logits(const Model& model, const std::vector<int>& token
   return logits;
 }
 
-bool same_bits(std::span<const float> a, std::span<const float> b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
-}
+using test::same_bits;
 
 TEST(SafetensorsTest, Float32LoadsTheSameModelAsTheLlmcFile) {
-  const std::vector<float> params = test::random_parameters(kSmall, 11);
+  const std::vector<float> params = test::random_parameters(kSafetensorsConfig, 11);
   const auto dir = test::temp_dir();
-  const auto file = test::write_hf_model(dir, kSmall, params);
+  const auto file = test::write_hf_model(dir, kSafetensorsConfig, params);
   const auto from_hf = load_safetensors(file);
-  EXPECT_EQ(from_hf->config(), kSmall);
+  EXPECT_EQ(from_hf->config(), kSafetensorsConfig);
   EXPECT_EQ(from_hf->name(), file.string());
   EXPECT_TRUE(same_bits(from_hf->parameters(), params));
 
-  write_checkpoint(dir / "model.bin", kSmall, params, 3);
+  write_checkpoint(dir / "model.bin", kSafetensorsConfig, params, 3);
   const auto from_llmc = Model::load(dir / "model.bin");
   EXPECT_EQ(from_hf->checksum(), from_llmc->checksum());
   const std::vector<int> prompt = {3, 199, 0, 42, 7};
@@ -74,16 +72,18 @@ TEST(SafetensorsTest, Float32LoadsTheSameModelAsTheLlmcFile) {
 }
 
 TEST(SafetensorsTest, Float16AndBfloat16AreConvertedOnLoad) {
-  const std::vector<float> params = test::random_parameters(kSmall, 12);
+  const std::vector<float> params = test::random_parameters(kSafetensorsConfig, 12);
   for (const char* dtype : {"F16", "BF16"}) {
     HfLayout layout;
     layout.dtype = dtype;
-    const auto file = test::write_hf_model(test::temp_dir(), kSmall, params, layout);
+    const auto file = test::write_hf_model(test::temp_dir(), kSafetensorsConfig, params, layout);
     const auto model = load_safetensors(file);
     const std::span<const float> got = model->parameters();
     ASSERT_EQ(got.size(), params.size());
-    const std::size_t real_wte = std::size_t(kSmall.vocab_size) * kSmall.channels;
-    const std::size_t padded_wte = std::size_t(kSmall.padded_vocab_size) * kSmall.channels;
+    const std::size_t real_wte =
+        std::size_t(kSafetensorsConfig.vocab_size) * kSafetensorsConfig.channels;
+    const std::size_t padded_wte =
+        std::size_t(kSafetensorsConfig.padded_vocab_size) * kSafetensorsConfig.channels;
     const float precision = std::string(dtype) == "F16" ? 1.0f / 2048 : 1.0f / 256;
     for (std::size_t i = 0; i < params.size(); ++i) {
       if (i >= real_wte && i < padded_wte) {
@@ -123,9 +123,9 @@ TEST(SafetensorsTest, Float16DecodesEveryKindOfValue) {
 // HF's Conv1D computes y = x W with W stored (in, out); llm.c computes out[o] = sum_i x[i] w[o][i]
 // with w stored (out, in). A value written at HF's [i][o] must land at llm.c's [o][i].
 TEST(SafetensorsTest, Conv1dWeightsAreTransposedIntoLlmcLayout) {
-  const std::vector<float> params = test::random_parameters(kSmall, 13);
-  std::vector<test::StTensor> tensors = test::hf_gpt2_tensors(kSmall, params);
-  const std::uint64_t C = kSmall.channels;
+  const std::vector<float> params = test::random_parameters(kSafetensorsConfig, 13);
+  std::vector<test::StTensor> tensors = test::hf_gpt2_tensors(kSafetensorsConfig, params);
+  const std::uint64_t C = kSafetensorsConfig.channels;
   struct Case {
     std::string name;
     std::uint64_t in, out;
@@ -146,7 +146,7 @@ TEST(SafetensorsTest, Conv1dWeightsAreTransposedIntoLlmcLayout) {
   }
   const auto dir = test::temp_dir();
   test::write_bytes(dir / "model.safetensors", test::safetensors_bytes(tensors));
-  test::write_config_json(dir, test::hf_config_json(kSmall));
+  test::write_config_json(dir, test::hf_config_json(kSafetensorsConfig));
   const auto model = load_safetensors(dir / "model.safetensors");
   const ParameterTensors& p = model->params();
   const float* layer1[] = {p.qkvw + 3 * C * C, p.attprojw + C * C, p.fcw + 4 * C * C,
@@ -161,26 +161,26 @@ TEST(SafetensorsTest, Conv1dWeightsAreTransposedIntoLlmcLayout) {
   }
   // Layer 0 is untouched by the pattern: still the random weights, transposed back.
   std::size_t qkvw_offset = 0;
-  for (int t = 0; t < kQkvw; ++t) qkvw_offset += tensor_sizes(kSmall)[t];
+  for (int t = 0; t < kQkvw; ++t) qkvw_offset += tensor_sizes(kSafetensorsConfig)[t];
   EXPECT_TRUE(same_bits(model->tensor(kQkvw).first(3 * C * C),
                         std::span<const float>(params).subspan(qkvw_offset, 3 * C * C)));
 }
 
 TEST(SafetensorsTest, NamesWithAndWithoutTheTransformerPrefix) {
-  const std::vector<float> params = test::random_parameters(kSmall, 14);
+  const std::vector<float> params = test::random_parameters(kSafetensorsConfig, 14);
   HfLayout layout;
   layout.prefix = "transformer.";
   const auto prefixed =
-      load_safetensors(test::write_hf_model(test::temp_dir(), kSmall, params, layout));
+      load_safetensors(test::write_hf_model(test::temp_dir(), kSafetensorsConfig, params, layout));
   EXPECT_TRUE(same_bits(prefixed->parameters(), params));
 
   // A mixture is the same model too: the prefix is optional per name.
-  std::vector<test::StTensor> tensors = test::hf_gpt2_tensors(kSmall, params);
+  std::vector<test::StTensor> tensors = test::hf_gpt2_tensors(kSafetensorsConfig, params);
   for (std::size_t i = 0; i < tensors.size(); i += 2)
     tensors[i].name = "transformer." + tensors[i].name;
   const auto dir = test::temp_dir();
   test::write_bytes(dir / "model.safetensors", test::safetensors_bytes(tensors));
-  test::write_config_json(dir, test::hf_config_json(kSmall));
+  test::write_config_json(dir, test::hf_config_json(kSafetensorsConfig));
   EXPECT_TRUE(same_bits(load_safetensors(dir / "model.safetensors")->parameters(), params));
 
   // But not both spellings of one tensor.
@@ -188,16 +188,16 @@ TEST(SafetensorsTest, NamesWithAndWithoutTheTransformerPrefix) {
   tensors.back().name = "wte.weight";
   tensors[0].name = "transformer.wte.weight";
   test::write_bytes(dir / "model.safetensors", test::safetensors_bytes(tensors));
-  expect_load_error(
+  expect_safetensors_error(
       dir / "model.safetensors",
       "tensor 'wte.weight' appears twice (as 'transformer.wte.weight' and 'wte.weight')");
 }
 
 TEST(SafetensorsTest, AttentionMaskBuffersAreIgnored) {
-  const std::vector<float> params = test::random_parameters(kSmall, 15);
+  const std::vector<float> params = test::random_parameters(kSafetensorsConfig, 15);
   HfLayout layout;
   layout.mask_buffers = true;
-  const auto file = test::write_hf_model(test::temp_dir(), kSmall, params, layout);
+  const auto file = test::write_hf_model(test::temp_dir(), kSafetensorsConfig, params, layout);
   const SafetensorsHeader header = read_safetensors_header(file);
   ASSERT_NE(header.find("h.1.attn.bias"), nullptr);
   EXPECT_EQ(header.find("h.1.attn.bias")->dtype, "U8");
@@ -207,13 +207,13 @@ TEST(SafetensorsTest, AttentionMaskBuffersAreIgnored) {
 }
 
 TEST(SafetensorsTest, TiedLmHeadIsAcceptedAnUntiedOneIsNot) {
-  const std::vector<float> params = test::random_parameters(kSmall, 16);
+  const std::vector<float> params = test::random_parameters(kSafetensorsConfig, 16);
   HfLayout layout;
   layout.lm_head = true;
-  const auto tied = test::write_hf_model(test::temp_dir(), kSmall, params, layout);
+  const auto tied = test::write_hf_model(test::temp_dir(), kSafetensorsConfig, params, layout);
   EXPECT_TRUE(same_bits(load_safetensors(tied)->parameters(), params));
 
-  std::vector<test::StTensor> tensors = test::hf_gpt2_tensors(kSmall, params, layout);
+  std::vector<test::StTensor> tensors = test::hf_gpt2_tensors(kSafetensorsConfig, params, layout);
   test::StTensor& head = tensors.back();
   ASSERT_EQ(head.name, "lm_head.weight");
   float x;
@@ -222,17 +222,18 @@ TEST(SafetensorsTest, TiedLmHeadIsAcceptedAnUntiedOneIsNot) {
   std::memcpy(head.data.data() + 4 * 7, &x, 4);
   const auto dir = test::temp_dir();
   test::write_bytes(dir / "model.safetensors", test::safetensors_bytes(tensors));
-  test::write_config_json(dir, test::hf_config_json(kSmall));
-  expect_load_error(dir / "model.safetensors",
-                    "lm_head.weight differs from wte.weight (first at element 7): llm.c's format "
-                    "ties the output head to the token embedding");
+  test::write_config_json(dir, test::hf_config_json(kSafetensorsConfig));
+  expect_safetensors_error(
+      dir / "model.safetensors",
+      "lm_head.weight differs from wte.weight (first at element 7): llm.c's format "
+      "ties the output head to the token embedding");
 }
 
 TEST(SafetensorsTest, HeadsComeFromConfigJson) {
-  const std::vector<float> params = test::random_parameters(kSmall, 17);
+  const std::vector<float> params = test::random_parameters(kSafetensorsConfig, 17);
   const auto dir = test::temp_dir();
-  const auto file = test::write_hf_model(dir, kSmall, params);
-  json config = test::hf_config_json(kSmall);
+  const auto file = test::write_hf_model(dir, kSafetensorsConfig, params);
+  json config = test::hf_config_json(kSafetensorsConfig);
   config["n_head"] = 4;
   test::write_config_json(dir, config);
   EXPECT_EQ(load_safetensors(file)->config().num_heads, 4);
@@ -240,13 +241,14 @@ TEST(SafetensorsTest, HeadsComeFromConfigJson) {
 
   // Without config.json, 8 channels is no GPT-2 preset's: the user is told what to do.
   std::filesystem::remove(dir / "config.json");
-  expect_load_error(file,
-                    "cannot tell the number of attention heads: no config.json beside it, and 8 "
-                    "channels is none of the GPT-2 family's (768, 1024, 1280, 1600); put the "
-                    "model's config.json (with n_head) beside the file");
+  expect_safetensors_error(
+      file,
+      "cannot tell the number of attention heads: no config.json beside it, and 8 "
+      "channels is none of the GPT-2 family's (768, 1024, 1280, 1600); put the "
+      "model's config.json (with n_head) beside the file");
   config.erase("n_head");
   test::write_config_json(dir, config);
-  expect_load_error(file, "config.json beside it has no n_head");
+  expect_safetensors_error(file, "config.json beside it has no n_head");
 }
 
 TEST(SafetensorsTest, GptTwoFamilyHeadsWithoutConfigJson) {
@@ -264,9 +266,9 @@ TEST(SafetensorsTest, GptTwoFamilyHeadsWithoutConfigJson) {
 }
 
 TEST(SafetensorsTest, ConfigJsonMustAgreeWithTheWeights) {
-  const std::vector<float> params = test::random_parameters(kSmall, 19);
+  const std::vector<float> params = test::random_parameters(kSafetensorsConfig, 19);
   const auto dir = test::temp_dir();
-  const auto file = test::write_hf_model(dir, kSmall, params);
+  const auto file = test::write_hf_model(dir, kSafetensorsConfig, params);
   const auto config_path = dir / "config.json";
   struct Case {
     const char* key;
@@ -293,13 +295,13 @@ TEST(SafetensorsTest, ConfigJsonMustAgreeWithTheWeights) {
       {"scale_attn_by_inverse_layer_idx", true, "scale_attn_by_inverse_layer_idx is true"},
   };
   for (const Case& c : cases) {
-    json config = test::hf_config_json(kSmall);
+    json config = test::hf_config_json(kSafetensorsConfig);
     config[c.key] = c.value;
     test::write_config_json(dir, config);
     expect_error([&] { load_safetensors(file); }, config_path, c.what);
   }
   // gelu_pytorch_tanh is the same function as gelu_new.
-  json config = test::hf_config_json(kSmall);
+  json config = test::hf_config_json(kSafetensorsConfig);
   config["activation_function"] = "gelu_pytorch_tanh";
   test::write_config_json(dir, config);
   EXPECT_NO_THROW(load_safetensors(file));
@@ -311,9 +313,9 @@ TEST(SafetensorsTest, ConfigJsonMustAgreeWithTheWeights) {
 }
 
 TEST(SafetensorsTest, HeaderMetadataAndOrder) {
-  const std::vector<float> params = test::random_parameters(kSmall, 20);
+  const std::vector<float> params = test::random_parameters(kSafetensorsConfig, 20);
   const auto file = test::temp_dir() / "m.safetensors";
-  const auto tensors = test::hf_gpt2_tensors(kSmall, params);
+  const auto tensors = test::hf_gpt2_tensors(kSafetensorsConfig, params);
   const std::string bytes = test::safetensors_bytes(tensors, {{"format", "pt"}, {"note", "x"}});
   test::write_bytes(file, bytes);
   const SafetensorsHeader h = read_safetensors_header(file);
@@ -335,12 +337,14 @@ TEST(SafetensorsTest, HeaderMetadataAndOrder) {
 
 TEST(SafetensorsTest, RecognizesSafetensorsFiles) {
   const auto dir = test::temp_dir();
-  const auto file = test::write_hf_model(dir, kSmall, test::random_parameters(kSmall, 21));
+  const auto file = test::write_hf_model(dir, kSafetensorsConfig,
+                                         test::random_parameters(kSafetensorsConfig, 21));
   EXPECT_TRUE(looks_like_safetensors(file));
   EXPECT_TRUE(looks_like_safetensors(dir));
   std::filesystem::copy_file(file, dir / "weights.bin");  // by its first bytes
   EXPECT_TRUE(looks_like_safetensors(dir / "weights.bin"));
-  write_checkpoint(dir / "llmc.bin", kSmall, test::random_parameters(kSmall, 21));
+  write_checkpoint(dir / "llmc.bin", kSafetensorsConfig,
+                   test::random_parameters(kSafetensorsConfig, 21));
   EXPECT_FALSE(looks_like_safetensors(dir / "llmc.bin"));
   test::write_bytes(dir / "text.bin", std::string(100, 'x'));
   EXPECT_FALSE(looks_like_safetensors(dir / "text.bin"));
@@ -360,7 +364,7 @@ class DamagedSafetensorsTest : public ::testing::Test {
   std::filesystem::path file_ = test::temp_dir() / "model.safetensors";
   void expect(std::string_view bytes, const std::string& what) {
     test::write_bytes(file_, bytes);
-    expect_load_error(file_, what);
+    expect_safetensors_error(file_, what);
     // The same error from the bytes in memory.
     const std::span<const unsigned char> in_memory(
         reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
@@ -375,11 +379,11 @@ class DamagedSafetensorsTest : public ::testing::Test {
 const std::string kData16(16, '\0');
 
 TEST_F(DamagedSafetensorsTest, MissingFileAndFolderWithoutModel) {
-  expect_load_error(file_, "cannot open: No such file or directory");
+  expect_safetensors_error(file_, "cannot open: No such file or directory");
   const auto dir = test::temp_dir();
-  expect_load_error(dir, "is a folder without model.safetensors");
+  expect_safetensors_error(dir, "is a folder without model.safetensors");
   test::write_bytes(dir / "model.safetensors.index.json", "{}");
-  expect_load_error(dir, "holds a sharded checkpoint (model.safetensors.index.json)");
+  expect_safetensors_error(dir, "holds a sharded checkpoint (model.safetensors.index.json)");
 }
 
 TEST_F(DamagedSafetensorsTest, ShortFile) {
@@ -486,8 +490,8 @@ TEST_F(DamagedSafetensorsTest, HolesAndTrailingBytes) {
 }
 
 TEST_F(DamagedSafetensorsTest, TruncatedData) {
-  const std::string bytes =
-      test::safetensors_bytes(test::hf_gpt2_tensors(kSmall, test::random_parameters(kSmall, 22)));
+  const std::string bytes = test::safetensors_bytes(
+      test::hf_gpt2_tensors(kSafetensorsConfig, test::random_parameters(kSafetensorsConfig, 22)));
   expect(bytes.substr(0, bytes.size() - 100),
          "truncated, or bad offsets: tensor 'ln_f.bias' ends at byte ");
   expect(bytes.substr(0, bytes.size() / 2), "truncated, or bad offsets");
@@ -498,8 +502,8 @@ TEST_F(DamagedSafetensorsTest, TruncatedData) {
 class NotGpt2Test : public ::testing::Test {
  protected:
   std::filesystem::path dir_ = test::temp_dir();
-  std::vector<float> params_ = test::random_parameters(kSmall, 23);
-  std::vector<test::StTensor> tensors_ = test::hf_gpt2_tensors(kSmall, params_);
+  std::vector<float> params_ = test::random_parameters(kSafetensorsConfig, 23);
+  std::vector<test::StTensor> tensors_ = test::hf_gpt2_tensors(kSafetensorsConfig, params_);
   test::StTensor& tensor(const std::string& name) {
     for (test::StTensor& t : tensors_) {
       if (t.name == name) return t;
@@ -509,11 +513,12 @@ class NotGpt2Test : public ::testing::Test {
   void erase(const std::string& name) {
     std::erase_if(tensors_, [&](const test::StTensor& t) { return t.name == name; });
   }
-  void expect(const std::string& what, const json& config = test::hf_config_json(kSmall)) {
+  void expect(const std::string& what,
+              const json& config = test::hf_config_json(kSafetensorsConfig)) {
     const std::string bytes = test::safetensors_bytes(tensors_);
     test::write_bytes(dir_ / "model.safetensors", bytes);
     test::write_config_json(dir_, config);
-    expect_load_error(dir_ / "model.safetensors", what);
+    expect_safetensors_error(dir_ / "model.safetensors", what);
     // The same error from the bytes and config.json's text in memory.
     const std::string config_text = config.dump();
     const std::span<const unsigned char> in_memory(
@@ -590,21 +595,21 @@ TEST_F(NotGpt2Test, MissingLayerInTheMiddle) {
   for (test::StTensor& t : tensors_) {
     if (t.name.starts_with("h.1.")) t.name.replace(0, 4, "h.2.");
   }
-  json config = test::hf_config_json(kSmall);
+  json config = test::hf_config_json(kSafetensorsConfig);
   config["n_layer"] = 3;
   expect("missing tensor 'h.1.ln_1.weight' (the file has layers h.0 to h.2", config);
 }
 
 TEST(SafetensorsTest, LoadFromMemoryGivesTheFilesModel) {
-  const std::vector<float> params = test::random_parameters(kSmall, 31);
+  const std::vector<float> params = test::random_parameters(kSafetensorsConfig, 31);
   const auto dir = test::temp_dir();
-  const auto file = test::write_hf_model(dir, kSmall, params);
+  const auto file = test::write_hf_model(dir, kSafetensorsConfig, params);
   std::ifstream in(file, std::ios::binary);
   const std::vector<unsigned char> bytes{std::istreambuf_iterator<char>(in),
                                          std::istreambuf_iterator<char>()};
-  const std::string config = test::hf_config_json(kSmall).dump();
+  const std::string config = test::hf_config_json(kSafetensorsConfig).dump();
   const auto model = load_safetensors_from_memory(bytes, config, file);
-  EXPECT_EQ(model->config(), kSmall);
+  EXPECT_EQ(model->config(), kSafetensorsConfig);
   EXPECT_EQ(model->name(), file.string());
   EXPECT_EQ(model->checksum(), load_safetensors(file)->checksum());
   // Without config.json, 8 channels is no GPT-2 preset's: the heads are unknown.

@@ -1,5 +1,6 @@
 // The request parser: every field's types and ranges, and the errors naming them.
 #include "server/api.h"
+#include "tests/runtime/tokenizer/tokenizer_fixture.h"
 
 #include <gtest/gtest.h>
 
@@ -8,10 +9,7 @@ namespace {
 
 using nlohmann::json;
 
-const Tokenizer& tok() {
-  static const Tokenizer t = Tokenizer::load_default();
-  return t;
-}
+using test::tok;
 
 CompletionRequest parse(const std::string& body, Limits limits = {}) {
   return parse_completion(parse_body(body), tok(), limits);

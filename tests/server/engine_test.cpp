@@ -12,15 +12,13 @@
 #include "backends/registry.h"
 #include "runtime/backend_specs.h"
 #include "runtime/stop_strings.h"
+#include "tests/runtime/tokenizer/tokenizer_fixture.h"
 #include "tests/test_util.h"
 
 namespace gpt2::server {
 namespace {
 
-const Tokenizer& tok() {
-  static const Tokenizer t = Tokenizer::load_default();
-  return t;
-}
+using test::tok;
 
 struct Output {
   std::vector<int> tokens;
@@ -175,15 +173,7 @@ TEST_F(EngineTest, FinishReasons) {
   EXPECT_EQ(o[0].text, full.substr(0, full.find(stop)));
 }
 
-// Waits for an event the test caused; the bound only turns a hang into a
-// failure.
-bool wait_for(const std::function<bool()>& event) {
-  for (auto until = Clock::now() + std::chrono::seconds(60); Clock::now() < until;) {
-    if (event()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return event();
-}
+using test::wait_for;
 
 // The engine is held throughout the admission checks, so neither long job can
 // finish (and make room) before the third asks: the 429 is no race.

@@ -204,16 +204,7 @@ double metric(const ServerProcess& s, const std::string& name) {
 const std::string kClientGone = R"(gpt2_cancelled_sequences_total{reason="client_gone"})";
 const std::string kDeadline = R"(gpt2_cancelled_sequences_total{reason="deadline"})";
 
-// Waits for an event the test caused (polled); the bound only turns a hang
-// into a failure, it never decides the result.
-bool wait_for(const std::function<bool()>& event, std::chrono::seconds bound = 60s) {
-  for (auto until = std::chrono::steady_clock::now() + bound;
-       std::chrono::steady_clock::now() < until;) {
-    if (event()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return event();
-}
+using test::wait_for;
 
 // POST /dev/engine (--dev-mode): hold the engine after `steps` more steps, or
 // (nullopt) let it run. Returns the steps taken so far.

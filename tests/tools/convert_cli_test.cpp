@@ -17,18 +17,16 @@ namespace {
 const std::string kBin = std::string(GPT2_BIN_DIR);
 const std::string kConvert = kBin + "/gpt2-convert";
 using test::HfLayout;
-const ModelConfig kSmall{16, 200, 256, 2, 2, 8};
+const ModelConfig kConvertConfig{16, 200, 256, 2, 2, 8};
 
-bool same_bits(std::span<const float> a, std::span<const float> b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
-}
+using test::same_bits;
 
 class ConvertCliTest : public ::testing::Test {
  protected:
   std::filesystem::path dir_ = test::temp_dir();
-  std::vector<float> params_ = test::random_parameters(kSmall, 31);
+  std::vector<float> params_ = test::random_parameters(kConvertConfig, 31);
   std::filesystem::path model_dir_ = dir_ / "hf";
-  std::filesystem::path model_file_ = test::write_hf_model(model_dir_, kSmall, params_);
+  std::filesystem::path model_file_ = test::write_hf_model(model_dir_, kConvertConfig, params_);
 
   test::CommandResult convert(const std::string& args) {
     return test::run_command(kConvert + " " + args);
@@ -56,11 +54,11 @@ TEST_F(ConvertCliTest, SafetensorsToFloat32Checkpoint) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "");
   EXPECT_EQ(r.out, "wrote " + out.string() + ": llm.c version 3 (float32), " +
-                       std::to_string(num_real_parameters(kSmall)) +
+                       std::to_string(num_real_parameters(kConvertConfig)) +
                        " parameters, L=2 NH=2 C=8 V=200 Vp=256 maxT=16\n");
-  EXPECT_EQ(std::filesystem::file_size(out), 1024 + num_parameters(kSmall) * 4);
+  EXPECT_EQ(std::filesystem::file_size(out), 1024 + num_parameters(kConvertConfig) * 4);
   const auto model = Model::load(out);
-  EXPECT_EQ(model->config(), kSmall);
+  EXPECT_EQ(model->config(), kConvertConfig);
   EXPECT_EQ(model->file_version(), 3);
   EXPECT_TRUE(same_bits(model->parameters(), params_));  // the exact weights, padding rows zero
 }
@@ -69,12 +67,12 @@ TEST_F(ConvertCliTest, FolderToBfloat16Checkpoint) {
   HfLayout layout;
   layout.dtype = "BF16";
   layout.prefix = "transformer.";
-  test::write_hf_model(model_dir_, kSmall, params_, layout);
+  test::write_hf_model(model_dir_, kConvertConfig, params_, layout);
   const auto out = dir_ / "out-bf16.bin";
   const auto r = convert(model_dir_.string() + " " + out.string() + " --dtype bfloat16");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("llm.c version 5 (bfloat16)"), std::string::npos) << r.out;
-  EXPECT_EQ(std::filesystem::file_size(out), 1024 + num_parameters(kSmall) * 2);
+  EXPECT_EQ(std::filesystem::file_size(out), 1024 + num_parameters(kConvertConfig) * 2);
   const auto model = Model::load(out);
   EXPECT_EQ(model->file_version(), 5);
   // bfloat16 in, bfloat16 out: no second rounding.
@@ -125,7 +123,7 @@ TEST_F(ConvertCliTest, Errors) {
   std::filesystem::resize_file(model_file_, std::filesystem::file_size(model_file_) - 10);
   expect_error(convert(model_file_.string() + " " + out.string()),
                "model.safetensors: truncated, or bad offsets", out);
-  test::write_hf_model(model_dir_, kSmall, params_);
+  test::write_hf_model(model_dir_, kConvertConfig, params_);
   expect_error(convert(model_file_.string() + " " + out.string() + " --dtype float16"),
                "Unknown --dtype 'float16' (known: float32, bfloat16).", out);
   expect_error(convert(model_file_.string() + " " + (dir_ / "no/such/dir/out.bin").string()),

@@ -9,17 +9,14 @@
 
 #include "runtime/model_source.h"
 #include "tests/test_util.h"
+#include "tests/tools/cli_test_util.h"
 
 namespace gpt2 {
 namespace {
 
-const std::string kGpt2 = std::string(GPT2_BIN_DIR) + "/gpt2";
+using test::kGpt2;
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using test::shell_quote;
 
 // gpt2's text output on one line, as batches print it.
 std::string one_line(const std::string& text) {

@@ -12,11 +12,12 @@
 #include "reference/synthetic.h"
 #include "runtime/model_source.h"
 #include "tests/test_util.h"
+#include "tests/tools/cli_test_util.h"
 
 namespace gpt2 {
 namespace {
 
-const std::string kGpt2 = std::string(GPT2_BIN_DIR) + "/gpt2";
+using test::kGpt2;
 
 std::vector<int> lines_as_ints(const std::string& text) {
   std::vector<int> out;

@@ -9,11 +9,12 @@
 #include "reference/synthetic.h"
 #include "runtime/model_source.h"
 #include "tests/test_util.h"
+#include "tests/tools/cli_test_util.h"
 
 namespace gpt2 {
 namespace {
 
-const std::string kGpt2 = std::string(GPT2_BIN_DIR) + "/gpt2";
+using test::kGpt2;
 
 class Gpt2TextTest : public ::testing::Test {
  protected:
@@ -29,11 +30,7 @@ class Gpt2TextTest : public ::testing::Test {
   }
 };
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using test::shell_quote;
 
 TEST_F(Gpt2TextTest, EncodePrintsOpenAIsIds) {
   auto r = run("encode", "Hello, my dog is cute");

@@ -16,9 +16,7 @@
 namespace gpt2 {
 namespace {
 
-const Tokenizer& tok() {
-  return test::gpt2_tokenizer();
-}
+using test::tok;
 
 // The first difference, for a readable failure.
 std::string first_difference(const std::vector<int>& got, const std::vector<int>& want,

@@ -14,6 +14,9 @@ inline const Tokenizer& gpt2_tokenizer() {
   static const Tokenizer tok = Tokenizer::load_default();
   return tok;
 }
+inline const Tokenizer& tok() {
+  return gpt2_tokenizer();
+}
 
 // Random bytes for round trips: a third fully random bytes, a third picked from
 // well-formed UTF-8 of every length with spaces and apostrophes, a third that

@@ -20,9 +20,7 @@ namespace gpt2 {
 namespace {
 
 using Ids = std::vector<int>;
-const Tokenizer& tok() {
-  return test::gpt2_tokenizer();
-}
+using test::tok;
 
 TEST(TokenizerTest, BytesToUnicodeIsGpt2s) {
   const std::array<char32_t, 256> m = bytes_to_unicode();
