@@ -99,8 +99,9 @@ done
 # The 124M default model: every backend, mode and rule, at the shapes of GPT-2,
 # at 2 threads (1 and 3 threads are the tiny model's, whole matrix above). The
 # reference itself is held to the same goldens by the tests goldens.synthetic-124M*
-# above (every rule, bit for bit). The 124M model's recompute
-# rows, long prompts of up to 900 tokens, are most of this stage's cost.
+# above (every rule, bit for bit; in recompute mode, the prompts of up to 100
+# tokens). The 124M model's recompute rows, long prompts of up to 900 tokens,
+# are most of this stage's cost.
 section "The equality gate on the 124M model: every backend, mode and rule"
 verify --backend "$exact_kernels" --threads 2 --mode kv-cache --rule all
 verify --backend "$exact_kernels" --threads 2 --mode recompute --rule all
