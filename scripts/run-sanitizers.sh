@@ -16,7 +16,7 @@ section() { printf '\n==== %s (%ds)\n' "$1" "$SECONDS"; }
 section "ASan + UBSan build (clang 14): the unit tests and the fuzz targets"
 # The libraries at -O1 (GPT2_LIBRARIES_OPT), the tools, tests and fuzz targets at
 # -O0: about half the compile time of -O1 everywhere. No NDEBUG: assertions on.
-CC=clang-14 CXX=clang++-14 cmake -S . -B build-asan -DGPT2_FUZZ=ON -DGPT2_WITH_CUDA=OFF \
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-asan -DGPT2_FUZZ=ON -DGPT2_WITH_CUDA=OFF -DGPT2_UNITY_BUILD=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0" \
   -DGPT2_LIBRARIES_OPT=-O1 >/dev/null
 cmake --build build-asan -j"$jobs" --target gpt2_tests gpt2_server_tests gpt2_fuzz_targets
