@@ -45,6 +45,10 @@ bool same_bits(std::span<const float> a, std::span<const float> b);
 bool wait_for(const std::function<bool()>& event,
               std::chrono::seconds bound = std::chrono::seconds(60));
 
+// A raw TCP connection to 127.0.0.1:port (a client that misbehaves), its reads
+// bounded by `recv_timeout_s` seconds where that is above 0; -1 on failure.
+int connect_loopback(int port, int recv_timeout_s = 0);
+
 // Runs a shell command; returns its exit status and what it wrote.
 struct CommandResult {
   int status = -1;

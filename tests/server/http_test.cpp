@@ -4,8 +4,6 @@
 // chunked stream's framing, a route that throws, and the counters.
 #include "server/http.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,22 +12,14 @@
 #include <string>
 #include <thread>
 
+#include "tests/test_util.h"
+
 namespace gpt2::server::http {
 namespace {
 
+// Reads bounded by 30 s: a bound that turns a hang into a failure.
 int connect_to(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(std::uint16_t(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  timeval tv{30, 0};  // a bound that turns a hang into a failure
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
+  return test::connect_loopback(port, 30);
 }
 
 // Sends `bytes`, then reads until the server closes the connection.
@@ -94,10 +84,10 @@ class HttpTest : public ::testing::Test {
 };
 
 TEST_F(HttpTest, PipelinedRequestsOnOneConnectionAreAnsweredInOrder) {
-  const std::string got = exchange(
-      port_,
-      "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /here HTTP/1.1\r\n\r\n"
-      "POST /echo?x=1 HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nyz");
+  const std::string got =
+      exchange(port_,
+               "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /here HTTP/1.1\r\n\r\n"
+               "POST /echo?x=1 HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nyz");
   const std::size_t a = got.find("POST /echo abc"), b = got.find("loop"),
                     c = got.find("POST /echo yz");
   ASSERT_NE(a, std::string::npos) << got;

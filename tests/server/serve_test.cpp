@@ -5,7 +5,6 @@
 // a full queue, a client gone mid-stream, a slow client, a deadline, SIGTERM
 // with requests in flight. Every loop is bounded in count and time; nothing
 // leaves 127.0.0.1.
-#include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -176,19 +175,7 @@ json assemble(const std::vector<json>& events) {
   return choices;
 }
 
-// A raw TCP connection to 127.0.0.1:port (a client that misbehaves); -1 on failure.
-int connect_loopback(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(std::uint16_t(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  return fd;
-}
+using test::connect_loopback;
 
 double metric(const ServerProcess& s, const std::string& name) {
   httplib::Client c = s.client();
