@@ -129,11 +129,17 @@ std::shared_ptr<Job> Engine::submit(CompletionRequest request) {
   for (const auto& p : request.prompts) prompt_tokens += long(p.size()) * request.n;
   auto job = std::make_shared<Job>(std::move(request), k);
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    const int capacity = options_.max_batch + options_.max_queue;
+    const auto room = [&] { return draining_ || in_system_ + k <= capacity; };
+    if (!room() && k <= capacity && options_.queue_wait.count() > 0) {
+      ++waiting_;
+      room_cv_.wait_for(lock, options_.queue_wait, room);
+      --waiting_;
+    }
     if (draining_) {
       throw ApiError(503, "The server is shutting down.", {}, "server_error", "shutting_down");
     }
-    const int capacity = options_.max_batch + options_.max_queue;
     if (in_system_ + k > capacity) {
       throw ApiError(429,
                      "The server is at capacity: " + std::to_string(in_system_) +
@@ -176,19 +182,23 @@ Engine::Stepping Engine::stepping() const {
 void Engine::drain() {
   std::unique_lock lock(mu_);
   draining_ = true;
+  room_cv_.notify_all();
   idle_cv_.wait(lock, [&] { return in_system_ == 0; });
 }
 
 std::string Engine::prometheus() const {
-  int in_system;
+  int in_system, waiting;
   {
     std::lock_guard lock(mu_);
     in_system = in_system_;
+    waiting = waiting_;
   }
   return metrics_.prometheus({
       {"gpt2_queue_length", "Sequences waiting to join the batch.", double(queued_.load())},
       {"gpt2_running_sequences", "Sequences in the batch now.", double(running_.load())},
       {"gpt2_sequences_in_system", "Sequences admitted and not yet finished.", double(in_system)},
+      {"gpt2_requests_waiting_for_room",
+       "Completions waiting for a place (--queue-wait) before their 429.", double(waiting)},
       {"gpt2_batch_occupancy", "Sequences in the batch over --max-batch.",
        double(running_.load()) / options_.max_batch},
       {"gpt2_max_batch", "--max-batch.", double(options_.max_batch)},
@@ -201,6 +211,7 @@ void Engine::leave(int sequences) {
   std::lock_guard lock(mu_);
   in_system_ -= sequences;
   if (in_system_ == 0) idle_cv_.notify_all();
+  if (waiting_ > 0) room_cv_.notify_all();
 }
 
 void Engine::loop() {

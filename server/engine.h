@@ -90,6 +90,10 @@ struct EngineOptions {
   int max_batch = 16;  // sequences in flight at once
   int max_queue = 64;  // sequences waiting to join, beyond those in flight
   Mode mode = Mode::kKvCache;
+  // A job that finds max_batch + max_queue full waits up to this long for
+  // room before its 429 (0: the 429 at once): backpressure, so that a client
+  // that retries at once is not answered thousands of 429s a second.
+  std::chrono::milliseconds queue_wait{0};
 };
 
 class Engine {
@@ -101,7 +105,9 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Queues a job. Throws ApiError 429 (code "queue_full") when its sequences
-  // do not fit beside those in flight and waiting, and 503 once draining.
+  // do not fit beside those in flight and waiting, once options().queue_wait
+  // has passed without room (at once where they could never fit), and 503
+  // once draining (a job waiting for room too).
   // (Memory: the server checks at start that max_batch caches of the whole
   // context fit, server/server.h.)
   std::shared_ptr<Job> submit(CompletionRequest request);
@@ -144,12 +150,13 @@ class Engine {
   Scheduler scheduler_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_, idle_cv_;
+  std::condition_variable cv_, idle_cv_, room_cv_;
   std::deque<std::shared_ptr<Job>> inbox_;
   std::vector<std::pair<std::shared_ptr<Job>, CancelReason>> cancels_;
   std::optional<long> hold_after_;  // steps left before holding; nullopt: free
   long steps_ = 0;
   int in_system_ = 0;  // sequences submitted and not yet finished
+  int waiting_ = 0;    // submit() calls waiting for room (queue_wait)
   bool draining_ = false, stop_ = false;
 
   // Engine thread only.

@@ -15,6 +15,8 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -47,6 +49,7 @@ struct Options {
   std::string mode = "kv-cache";
   int max_batch = 16;
   int max_queue = 64;
+  double queue_wait_s = 1;
   server::ServerOptions http;
   std::string api_key_file;
   std::string port_file;
@@ -84,6 +87,10 @@ std::optional<int> parse(int argc, char** argv, Options& o) {
       ->capture_default_str();
   app.add_option("--max-queue", o.max_queue,
                  "Sequences waiting beyond those in flight; more is a 429 with Retry-After")
+      ->capture_default_str();
+  app.add_option("--queue-wait", o.queue_wait_s,
+                 "Seconds a completion that finds --max-batch + --max-queue full waits for room "
+                 "before its 429 (0: at once)")
       ->capture_default_str();
   app.add_option("--host", o.http.host, "Address to bind (0.0.0.0: every interface)")
       ->capture_default_str();
@@ -136,6 +143,9 @@ void check(Options& o) {
   }
   if (o.max_queue < 0 || o.max_queue > 1 << 16) {
     usage_error("--max-queue " + std::to_string(o.max_queue) + " is outside [0, 65536].");
+  }
+  if (!(o.queue_wait_s >= 0 && o.queue_wait_s <= 60)) {
+    usage_error("--queue-wait must be in [0, 60] seconds.");
   }
   if (o.http.port < 0 || o.http.port > 65535) {
     usage_error("--port " + std::to_string(o.http.port) + " is outside [0, 65535].");
@@ -256,6 +266,7 @@ int run(Options& o) {
     server::EngineOptions eo;
     eo.max_batch = o.max_batch;
     eo.max_queue = o.max_queue;
+    eo.queue_wait = std::chrono::milliseconds(std::lround(o.queue_wait_s * 1000));
     eo.mode = *mode;
     engine = std::make_unique<server::Engine>(*backend, *tokenizer, eo);
     server::Limits limits;

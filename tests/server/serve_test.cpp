@@ -577,7 +577,7 @@ TEST(ServeLimitsTest, AnApiKeyGuardsEveryEndpointButHealth) {
 // The first request holds the one place (--max-batch 1, --max-queue 0): the
 // engine is held, so it is still there when the second asks.
 TEST(ServeLimitsTest, AFullQueueIs429WithRetryAfter) {
-  ServerProcess s({"--max-batch", "1", "--max-queue", "0", "--dev-mode"});
+  ServerProcess s({"--max-batch", "1", "--max-queue", "0", "--queue-wait", "0", "--dev-mode"});
   ASSERT_TRUE(s.ready()) << s.log();
   HeldEngine held(s);
   auto long_one = std::async(std::launch::async, [&] {
@@ -594,6 +594,43 @@ TEST(ServeLimitsTest, AFullQueueIs429WithRetryAfter) {
   EXPECT_EQ(json::parse(r->body)["error"]["code"], "queue_full");
   held.release();
   EXPECT_EQ(long_one.get(), 200);
+}
+
+// --queue-wait: a completion that finds no room waits for it, and is served
+// once a place frees; one whose wait passes without room gets its 429 then.
+// The engine is held, so "full" is an event the test controls; the waiter is
+// seen waiting through /metrics before the engine is let go.
+TEST(ServeLimitsTest, ACompletionWaitsForRoomUpToQueueWait) {
+  const std::string first = R"({"prompt": "a", "max_tokens": 20, "ignore_eos": true})";
+  const std::string second = R"({"prompt": "b", "max_tokens": 2, "ignore_eos": true})";
+  for (const char* wait : {"60", "0.3"}) {
+    SCOPED_TRACE(std::string("--queue-wait ") + wait);
+    ServerProcess s({"--max-batch", "1", "--max-queue", "0", "--queue-wait", wait, "--dev-mode"});
+    ASSERT_TRUE(s.ready()) << s.log();
+    HeldEngine held(s);
+    auto status_of = [&](const std::string& body) {
+      return std::async(std::launch::async, [&s, body] {
+        int status = 0;
+        post(s, "/v1/completions", body, &status);
+        return status;
+      });
+    };
+    auto a = status_of(first);
+    ASSERT_TRUE(wait_for([&] { return metric(s, "gpt2_sequences_in_system") >= 1; }));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto b = status_of(second);
+    if (std::string(wait) == "60") {
+      ASSERT_TRUE(wait_for([&] { return metric(s, "gpt2_requests_waiting_for_room") == 1; }));
+      held.release();
+      EXPECT_EQ(b.get(), 200);
+    } else {
+      EXPECT_EQ(b.get(), 429);
+      EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);  // it waited first
+      held.release();
+    }
+    EXPECT_EQ(a.get(), 200);
+    EXPECT_EQ(metric(s, "gpt2_requests_waiting_for_room"), 0);
+  }
 }
 
 // SIGTERM: the requests in flight finish whole, new ones are refused, exit 0.
@@ -651,8 +688,8 @@ std::string raw_request(int port, const std::string& method, const std::string& 
   if (fd < 0) return "";
   std::string r = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   if (!body.empty()) {
-    r += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\n";
+    r +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   r += "\r\n" + body;
   send(fd, r.data(), r.size(), MSG_NOSIGNAL);
@@ -708,8 +745,8 @@ TEST(ServeAttackTest, TricklingConnectionsStallNobody) {
                         R"({"prompt": "Ladies and", "max_tokens": 8, "rule": "greedy"})", &status);
     ASSERT_EQ(status, 200) << r;
     EXPECT_EQ(r["choices"][0]["text"], want);
-    slowest = std::max(slowest, std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                               t0).count());
+    slowest = std::max(
+        slowest, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     asked++;
     std::this_thread::sleep_for(100ms);
   }
@@ -742,9 +779,8 @@ TEST(ServeAttackTest, ConnectionsPastTheCapGet503AndTheServerGoesOn) {
       idle.push_back(fd);
     }
     // The 20 held (the probes before them closed): a probe is refused.
-    ASSERT_TRUE(wait_for([&] {
-      return raw_request(s.port(), "GET", "/health").rfind("HTTP/1.1 503", 0) == 0;
-    }));
+    ASSERT_TRUE(wait_for(
+        [&] { return raw_request(s.port(), "GET", "/health").rfind("HTTP/1.1 503", 0) == 0; }));
     for (int i = 0; i < 50; i++) {  // a flood past the cap
       const std::string got = raw_request(s.port(), "GET", "/health");
       ASSERT_EQ(got.rfind("HTTP/1.1 503", 0), 0u) << got;
@@ -831,9 +867,10 @@ TEST(ServeAttackTest, ByteByByteHalfSentAndUnreadRequests) {
 }
 
 TEST(ServeLimitsTest, BadCommandLinesAreOneLine) {
-  for (const std::string args : {"--backend nope", "--max-batch 0", "--precision int3",
-                                 "--port 70000", "--model /nonexistent.bin --port 0", "--mode fast",
-                                 "--max-queue -1", "--request-timeout 0"}) {
+  for (const std::string args :
+       {"--backend nope", "--max-batch 0", "--precision int3", "--port 70000",
+        "--model /nonexistent.bin --port 0", "--mode fast", "--max-queue -1", "--request-timeout 0",
+        "--queue-wait -1", "--queue-wait 61"}) {
     const test::CommandResult r = test::run_command(kBin + "/gpt2-serve " + args);
     EXPECT_EQ(r.status, 1) << args << ": " << r.err;
     EXPECT_TRUE(r.out.empty()) << args;
