@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=${1:-50}
 build=${2:-build}
-default='^(ServeTest|ServeLimitsTest|EngineTest)\.|^SchedulerTest\.|^(Executors|ExecutorsAndThreads)/'
+default='^(ServeTest|ServeLimitsTest|ServeAttackTest|HttpTest|EngineTest)\.|^SchedulerTest\.|^(Executors|ExecutorsAndThreads)/'
 default+='|^ThreadPoolTest\.|^AllLinearLayers/.*AForwardPassStartsNoMoreThreadsThanAskedFor'
 default+='|^LoadTest\.|^cuda-tp\.mpi-launch$|^server\.openai-client$'
 tests=${REPEAT_TESTS:-$default}

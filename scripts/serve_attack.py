@@ -11,13 +11,19 @@
     serve_attack.py --port P idle N --pid PID
         N connections that send nothing, held; the server's resident memory before
         and once they are open (its open-connections gauge when it has one).
+    serve_attack.py --port P seeded N --gpt2 BIN --model M [--seconds S]
+        N seeded sampled completions of token ids, one every S/N seconds (a 429 is
+        retried after its Retry-After), then each held to what `BIN --model M
+        --backend pthreads --threads 1 --mode kv-cache` prints for it alone.
 
 Prints one JSON object. Standard library only."""
 import argparse
 import http.client
 import json
 import resource
+import selectors
 import socket
+import subprocess
 import threading
 import time
 
@@ -129,17 +135,26 @@ def trickle(port, n, seconds):
     result = probe(port, seconds)
     stop.set()
     t.join()
+    # Closed: the end of the stream (after a 408) or a reset, seen within 3 s
+    # over all of them at once (a server that never closes them costs 3 s).
     closed = 0
-    for s in socks:  # closed: the end of the stream (after a 408), or a reset
-        s.settimeout(0.5)
-        try:
-            while s.recv(4096):
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    until = time.monotonic() + 3
+    while sel.get_map() and time.monotonic() < until:
+        for key, _ in sel.select(timeout=max(0.0, until - time.monotonic())):
+            try:
+                if key.fileobj.recv(65536):
+                    continue  # the 408's bytes; its end comes next
+            except BlockingIOError:
+                continue
+            except OSError:
                 pass
             closed += 1
-        except socket.timeout:
-            pass
-        except OSError:
-            closed += 1
+            sel.unregister(key.fileobj)
+    for s in socks:
         s.close()
     result.update({"connections": len(socks), "closed_by_server": closed})
     return result
@@ -167,8 +182,19 @@ def open_gauge(port):
     return None
 
 
+def tcp_pages():
+    """The kernel's TCP buffer memory, in pages (/proc/net/sockstat's "mem")."""
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            if line.startswith("TCP:"):
+                w = line.split()
+                return int(w[w.index("mem") + 1])
+    return None
+
+
 def idle(port, n, pid):
     before = rss_kb(pid)
+    pages_before = tcp_pages()
     socks = open_many(port, n)
     deadline = time.monotonic() + 30
     gauge = open_gauge(port)
@@ -177,13 +203,55 @@ def idle(port, n, pid):
         gauge = open_gauge(port)
     time.sleep(1)
     after = rss_kb(pid)
+    pages_after = tcp_pages()
     ms, ok = health_ms(port, 5)
     result = {"connections": len(socks), "open_gauge": gauge, "rss_before_kb": before,
               "rss_after_kb": after, "health_ms": ms if ok else None,
-              "kb_per_connection": (after - before) / max(1, len(socks))}
+              "kb_per_connection": (after - before) / max(1, len(socks)),
+              "kernel_tcp_kb_per_connection":
+                  (pages_after - pages_before) * 4 / max(1, len(socks))}
     for s in socks:
         s.close()
     return result
+
+
+def seeded(port, n, seconds, gpt2, model):
+    got = []
+    for i in range(n):
+        prompt, seed = [464, 2068, 100 + i], i + 1
+        body = json.dumps({"prompt": prompt, "max_tokens": 8, "temperature": 0.9,
+                           "seed": seed, "ignore_eos": True})
+        tokens, status, tries = None, None, 0
+        while tokens is None and tries < 60:
+            tries += 1
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                c.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
+                r = c.getresponse()
+                status, text = r.status, r.read()
+                if status == 200:
+                    tokens = json.loads(text)["choices"][0]["tokens"]
+                else:
+                    time.sleep(float(r.getheader("Retry-After", "1")))
+            except OSError:
+                time.sleep(1)
+            finally:
+                c.close()
+        got.append((prompt, seed, tokens, status, tries))
+        time.sleep(seconds / n)
+    equal, differs = 0, []
+    for prompt, seed, tokens, status, tries in got:
+        alone = subprocess.run(
+            [gpt2, "--model", model, "--backend", "pthreads", "--threads", "1", "--mode",
+             "kv-cache", "--temperature", "0.9", "--seed", str(seed), "-n",
+             str(len(prompt) + 8)] + [str(t) for t in prompt],
+            capture_output=True, text=True).stdout.split()
+        if tokens is not None and [str(t) for t in tokens] == alone:
+            equal += 1
+        else:
+            differs.append({"prompt": prompt, "seed": seed, "server": tokens,
+                            "last_status": status, "tries": tries, "alone": alone})
+    return {"checked": n, "equal_to_gpt2_alone": equal, "differs": differs}
 
 
 def main():
@@ -191,13 +259,19 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--pid", type=int)
-    ap.add_argument("what", choices=["probe", "trickle", "idle"])
+    ap.add_argument("--gpt2", help="the gpt2 binary (seeded)")
+    ap.add_argument("--model", default="synthetic:tiny", help="the server's model (seeded)")
+    ap.add_argument("what", choices=["probe", "trickle", "idle", "seeded"])
     ap.add_argument("n", type=int, nargs="?", default=0)
     a = ap.parse_args()
     if a.what == "probe":
         out = probe(a.port, a.seconds)
     elif a.what == "trickle":
         out = trickle(a.port, a.n, a.seconds)
+    elif a.what == "seeded":
+        if a.gpt2 is None:
+            ap.error("seeded needs --gpt2 (the binary whose tokens the server's must equal)")
+        out = seeded(a.port, a.n, a.seconds, a.gpt2, a.model)
     else:
         if a.pid is None:
             ap.error("idle needs --pid (the server's, for its resident memory)")
