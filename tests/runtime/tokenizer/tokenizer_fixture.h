@@ -10,12 +10,9 @@
 namespace gpt2::test {
 
 // The committed GPT-2 tokenizer (datasets/tokenizer/), loaded once per test binary.
-inline const Tokenizer& gpt2_tokenizer() {
-  static const Tokenizer tok = Tokenizer::load_default();
-  return tok;
-}
 inline const Tokenizer& tok() {
-  return gpt2_tokenizer();
+  static const Tokenizer t = Tokenizer::load_default();
+  return t;
 }
 
 // Random bytes for round trips: a third fully random bytes, a third picked from
